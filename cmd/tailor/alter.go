@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+type alterFlags struct {
+	conn                    connFlags
+	database, table, alter  string
+	execute                 bool
+	chunkSize               int
+	cutOverLockTimeoutSecs  int
+	cutOverAttempts         int
+	okToDropTable           bool
+	initiallyDropGhostTable bool
+	progressInterval        time.Duration
+	replicaServerID         uint32
+	logFormat               string
+	verbose                 bool
+}
+
+func newAlterCommand() *cobra.Command {
+	f := &alterFlags{}
+	cmd := &cobra.Command{
+		Use:   "alter --database DB --table T --alter \"...\" [--execute]",
+		Short: "Change a table's schema online (a dry run unless --execute)",
+		Long: `alter changes the schema of one table without blocking its readers and writers:
+it creates a shadow table with the new schema, copies the rows in key-range
+chunks while applying every change captured from the binary log, and swaps
+the two tables atomically. Without --execute it only connects, validates and
+prints what it would do.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAlter(cmd, f)
+		},
+	}
+	f.conn.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&f.database, "database", "", "database (schema) of the table (required)")
+	fs.StringVar(&f.table, "table", "", "table to migrate (required)")
+	fs.StringVar(&f.alter, "alter", "", "the change, as ALTER TABLE clauses: \"ADD COLUMN x INT, DROP COLUMN y\" (required)")
+	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
+	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000)")
+	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
+	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")
+	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as _<table>_old")
+	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table _<table>_new left by an earlier run instead of refusing to start")
+	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
+	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
+	return cmd
+}
+
+func runAlter(cmd *cobra.Command, f *alterFlags) error {
+	logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.verbose)
+	if err != nil {
+		return err
+	}
+	conn, err := f.conn.resolve(cmd, cmd.InOrStdin(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	cfg := migrate.Config{
+		Conn:                    conn,
+		Database:                f.database,
+		Table:                   f.table,
+		Alter:                   f.alter,
+		Execute:                 f.execute,
+		ChunkSize:               f.chunkSize,
+		CutOverLockTimeout:      time.Duration(f.cutOverLockTimeoutSecs) * time.Second,
+		CutOverAttempts:         f.cutOverAttempts,
+		OkToDropTable:           f.okToDropTable,
+		InitiallyDropGhostTable: f.initiallyDropGhostTable,
+		ProgressInterval:        f.progressInterval,
+		ReplicaServerID:         f.replicaServerID,
+		Logger:                  logger,
+	}
+	runner, err := migrate.New(cfg)
+	if err != nil {
+		var me *migrate.Error
+		if errors.As(err, &me) && me.Kind == migrate.KindInvalid {
+			return usageError{err}
+		}
+		return err
+	}
+	res, err := runner.Run(cmd.Context())
+	if err != nil {
+		return err
+	}
+	printResult(cmd.OutOrStdout(), res)
+	return nil
+}
+
+func printResult(w io.Writer, res *migrate.Result) {
+	if res.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was changed. With --execute, tailor would:")
+		for _, line := range res.Description {
+			fmt.Fprintln(w, "  - "+line)
+		}
+		return
+	}
+	fmt.Fprintln(w, "Migration complete.")
+	fmt.Fprintf(w, "  wall time:        %s\n", res.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  rows copied:      %d\n", res.RowsCopied)
+	fmt.Fprintf(w, "  events applied:   %d\n", res.EventsApplied)
+	fmt.Fprintf(w, "  cut-over:         writes held %s (attempt %d)\n", res.CutOverLock.Round(time.Microsecond), res.CutOverAttempts)
+	if res.OldTable != "" {
+		fmt.Fprintf(w, "  old table kept:   %s\n", res.OldTable)
+		fmt.Fprintf(w, "  to drop it:       DROP TABLE %s;\n", mysql.QuoteTable(res.Database, res.OldTable))
+	} else {
+		fmt.Fprintln(w, "  old table:        dropped (--ok-to-drop-table)")
+	}
+}

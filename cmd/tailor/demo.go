@@ -1,0 +1,32 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/tailor-osc/tailor/internal/demo"
+)
+
+func newDemoCommand() *cobra.Command {
+	opts := demo.Options{}
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Migrate a table under live writes in a throwaway MariaDB sandbox, and prove no write was lost",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(cmd.ErrOrStderr(), logFormat, false)
+			if err != nil {
+				return err
+			}
+			opts.Logger = logger
+			return demo.Run(cmd.Context(), cmd.OutOrStdout(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&opts.Rows, "rows", 200_000, "rows in the demo table")
+	fs.IntVar(&opts.Rate, "rate", 300, "write transactions per second during the migration")
+	fs.IntVar(&opts.Writers, "writers", 4, "concurrent writing sessions")
+	fs.StringVar(&opts.Alter, "alter", "ADD COLUMN refunded_at DATETIME NULL, ADD INDEX idx_status (status), MODIFY note MEDIUMTEXT", "the change the demo makes")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}

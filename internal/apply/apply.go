@@ -1,0 +1,280 @@
+// Package apply writes captured row changes into the shadow table.
+//
+// A change is applied from the row images the binary log carries, never by
+// reading the row again from the original: an event can reach the binary log
+// reader before the change is visible to a new SELECT on the primary (group
+// commit, semi-sync), so a re-read may see the old row.
+//
+// A batch is applied in one transaction as "delete every key the batch
+// touches, then insert the final image of every key that still exists". It
+// never uses REPLACE or INSERT ... ON DUPLICATE KEY UPDATE: when the ALTER
+// adds a UNIQUE key, both would silently delete or overwrite whichever other
+// row already holds the value. A row the shadow cannot hold stops the
+// migration with its key and the server's message.
+//
+// Collapsing a batch to the last image of each key (a row updated ten times is
+// written once) also makes a transaction that swaps a unique value between two
+// rows apply cleanly: both rows are deleted before either is inserted.
+// Collapsing needs keys that can be told apart in memory exactly as the
+// server does; when the key holds a string in a collation that equates
+// different bytes ('a' = 'A'), the changes are applied one by one in log
+// order instead.
+package apply
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
+)
+
+// maxPlaceholders keeps statements under the protocol's 65,535 parameters.
+const maxPlaceholders = 60000
+
+// Applier applies batches of changes to the shadow.
+type Applier struct {
+	db     *sql.DB
+	m      *schema.Mapping
+	logger *slog.Logger
+	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
+	LockWaitTimeout time.Duration
+}
+
+// New returns an applier for m.
+func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
+	return &Applier{db: db, m: m, logger: logger, LockWaitTimeout: 10 * time.Second}
+}
+
+// RowError is a captured row the shadow cannot hold.
+type RowError struct {
+	Key     []any
+	KeyCols []string
+	Values  map[string]any
+	Message string
+	// Err is the server's error.
+	Err error
+}
+
+// Unwrap returns the server's error.
+func (e *RowError) Unwrap() error { return e.Err }
+
+func (e *RowError) Error() string {
+	parts := make([]string, len(e.KeyCols))
+	for i, c := range e.KeyCols {
+		parts[i] = fmt.Sprintf("%s=%v", c, printable(e.Key[i]))
+	}
+	return fmt.Sprintf("the new table cannot hold the changed row with %s: %s", strings.Join(parts, ", "), e.Message)
+}
+
+func printable(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
+}
+
+// op is the final state of one key after a run of changes: the image to
+// insert, or nil when the key ends deleted.
+type op struct {
+	key   []any
+	image []any
+}
+
+// Apply applies the changes of batches, which must be in log order, and
+// returns the number of row changes applied.
+func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, error) {
+	var changes []capture.Change
+	for _, b := range batches {
+		changes = append(changes, b.Changes...)
+	}
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	var groups [][]op
+	if a.m.KeyComparesExactly() {
+		groups = [][]op{a.collapse(changes)}
+	} else {
+		for _, ch := range changes {
+			groups = append(groups, a.collapse([]capture.Change{ch}))
+		}
+	}
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		err := a.applyOps(ctx, groups)
+		if err == nil {
+			return len(changes), nil
+		}
+		if mysql.IsRetryable(err) && attempt < attempts {
+			if err := sleep(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if rowErr := a.locate(ctx, groups); rowErr != nil {
+			return 0, rowErr
+		}
+		return 0, fmt.Errorf("apply %d changes to %s: %w", len(changes), a.m.Shadow.Name, err)
+	}
+}
+
+// collapse reduces changes to the final state of each key they touch, in
+// order of first touch. An update that changes the key deletes the old key.
+func (a *Applier) collapse(changes []capture.Change) []op {
+	index := map[string]int{}
+	var ops []op
+	set := func(key, image []any) {
+		k := keyString(key)
+		if i, ok := index[k]; ok {
+			ops[i].image = image
+			return
+		}
+		index[k] = len(ops)
+		ops = append(ops, op{key: key, image: image})
+	}
+	for _, ch := range changes {
+		switch ch.Kind {
+		case capture.Insert:
+			set(a.m.KeyValues(ch.After), ch.After)
+		case capture.Update:
+			before, after := a.m.KeyValues(ch.Before), a.m.KeyValues(ch.After)
+			if keyString(before) != keyString(after) {
+				set(before, nil)
+			}
+			set(after, ch.After)
+		case capture.Delete:
+			set(a.m.KeyValues(ch.Before), nil)
+		}
+	}
+	return ops
+}
+
+// keyString encodes key values so that equal keys (byte for byte) and only
+// they give equal strings.
+func keyString(key []any) string {
+	var b strings.Builder
+	for _, v := range key {
+		fmt.Fprintf(&b, "%T:%d:%v|", v, len(fmt.Sprint(v)), v)
+	}
+	return b.String()
+}
+
+func (a *Applier) applyOps(ctx context.Context, groups [][]op) error {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", max(1, int(a.LockWaitTimeout.Seconds())))); err != nil {
+		return err
+	}
+	for _, ops := range groups {
+		if err := a.deleteKeys(ctx, tx, ops); err != nil {
+			return err
+		}
+		if err := a.insertImages(ctx, tx, ops); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {
+	keyCols := a.m.KeyNewNames()
+	per := max(1, maxPlaceholders/len(keyCols))
+	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	for start := 0; start < len(ops); start += per {
+		end := min(start+per, len(ops))
+		keys := make([][]any, 0, end-start)
+		for _, o := range ops[start:end] {
+			keys = append(keys, o.key)
+		}
+		cond, args := sqlbuild.KeyIn(keyCols, keys)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) error {
+	cols := a.m.NewNames()
+	per := max(1, maxPlaceholders/len(cols))
+	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	var rows [][]any
+	for _, o := range ops {
+		if o.image != nil {
+			rows = append(rows, o.image)
+		}
+	}
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		args := make([]any, 0, (end-start)*len(cols))
+		for _, img := range rows[start:end] {
+			for _, c := range a.m.Columns {
+				args = append(args, img[c.Index])
+			}
+		}
+		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRows(shadow, cols, end-start), args...); err != nil {
+			return err
+		}
+		if err := rowcopy.CheckWarnings(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locate repeats a failed batch in a transaction that is rolled back,
+// inserting the images one at a time, to name the row that fails.
+func (a *Applier) locate(ctx context.Context, groups [][]op) *RowError {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	defer tx.Rollback() //nolint:errcheck // always rolled back: a probe
+	for _, ops := range groups {
+		if err := a.deleteKeys(ctx, tx, ops); err != nil {
+			return nil
+		}
+		for _, o := range ops {
+			if o.image == nil {
+				continue
+			}
+			err := a.insertImages(ctx, tx, []op{o})
+			if err == nil {
+				continue
+			}
+			if mysql.IsRetryable(err) {
+				return nil
+			}
+			values := map[string]any{}
+			for _, c := range a.m.Columns {
+				values[c.New] = printable(o.image[c.Index])
+			}
+			return &RowError{Key: o.key, KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

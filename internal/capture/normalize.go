@@ -1,0 +1,287 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+// rowDecoder turns the row images go-mysql decodes from a rows event into
+// Change images: one value per column of the table, each normalised so that
+// binding it as a statement parameter into a column of the same definition
+// stores exactly the original value.
+//
+// What go-mysql v1.13 hands over (with ParseTime and UseDecimal off) and what
+// has to be done about it:
+//   - integers arrive as int8/int16/int32/int64 read as signed whatever the
+//     column, so UNSIGNED values above the signed maximum come out negative:
+//     they are reinterpreted at the column's width.
+//   - DECIMAL arrives as exact text, temporal types as text (TIMESTAMP in the
+//     location the syncer is given, UTC), YEAR as int, FLOAT as float32.
+//   - BIT arrives as int64 and SET as an int64 bit mask: BIT(64) and SET with
+//     64 members need the top bit, so both become uint64 / member names.
+//   - ENUM arrives as its 1-based index, 0 being the "error" value, the empty string.
+//   - CHAR/VARCHAR arrive as Go strings and TEXT (also JSON, which MariaDB
+//     stores as LONGTEXT) as []byte, all in the column's character set, not
+//     the connection's utf8mb4: they are converted to UTF-8 text.
+//   - BINARY(n) arrives with its trailing zero bytes stripped (the server
+//     packs it like CHAR): they are put back up to the column's length.
+//   - Binary values alias the event's buffer: they are copied.
+type rowDecoder struct {
+	columns []schema.Column
+	decode  []valueDecoder
+}
+
+// valueDecoder normalises one non-NULL value of a column.
+type valueDecoder func(v any) (any, error)
+
+func newRowDecoder(t *schema.Table) (*rowDecoder, error) {
+	d := &rowDecoder{columns: t.Columns, decode: make([]valueDecoder, len(t.Columns))}
+	for i, c := range t.Columns {
+		if c.Ordinal != i+1 {
+			return nil, fmt.Errorf("column %s of %s.%s has ordinal %d at position %d", c.Name, t.Database, t.Name, c.Ordinal, i+1)
+		}
+		dec, err := decoderFor(c)
+		if err != nil {
+			return nil, fmt.Errorf("column %s of %s.%s: %w", c.Name, t.Database, t.Name, err)
+		}
+		d.decode[i] = dec
+	}
+	return d, nil
+}
+
+// image normalises one row image. The binary log holds every column in
+// table order, generated columns included (MariaDB 10.11 logs the computed
+// value of VIRTUAL and STORED columns alike under binlog_row_image=FULL), so
+// the image lines up with Table.Columns by position.
+func (d *rowDecoder) image(row []any) ([]any, error) {
+	if len(row) != len(d.decode) {
+		return nil, fmt.Errorf("row image has %d values, the table has %d columns", len(row), len(d.decode))
+	}
+	out := make([]any, len(row))
+	for i, v := range row {
+		if v == nil {
+			continue
+		}
+		n, err := d.decode[i](v)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", d.columns[i].Name, err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func decoderFor(c schema.Column) (valueDecoder, error) {
+	switch c.DataType {
+	case "tinyint", "smallint", "mediumint", "int", "bigint":
+		return integerDecoder(c), nil
+	case "year":
+		return decodeYear, nil
+	case "bit":
+		return decodeBit, nil
+	case "float":
+		return decodeFloat, nil
+	case "double":
+		return decodeDouble, nil
+	case "decimal", "date", "time", "datetime", "timestamp":
+		return decodeText, nil
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json":
+		conv, err := charsetDecoder(c.Charset)
+		if err != nil {
+			return nil, err
+		}
+		return func(v any) (any, error) {
+			b, err := asBytes(v)
+			if err != nil {
+				return nil, err
+			}
+			return conv(b)
+		}, nil
+	case "binary":
+		return fixedBinaryDecoder(c.MaxLength), nil
+	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+		// Spatial values are logged as the server's internal format (SRID
+		// followed by WKB), which the server accepts back as is.
+		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
+		// MariaDB's INET4, INET6 and UUID are logged in their binary form,
+		// which the server accepts back as a binary string of that length.
+		"inet4", "inet6", "uuid":
+		return decodeBinary, nil
+	case "enum":
+		return enumDecoder(c.Values), nil
+	case "set":
+		return setDecoder(c.Values)
+	}
+	return nil, fmt.Errorf("type %s is not supported by the binary log reader", c.ColumnType)
+}
+
+// integerDecoder reinterprets go-mysql's signed integers at the column's
+// width when the column is UNSIGNED: an INT UNSIGNED holding 4294967295 is
+// logged as the four bytes ff ff ff ff, which go-mysql reads as int32(-1).
+func integerDecoder(c schema.Column) valueDecoder {
+	bits := map[string]uint{"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}[c.DataType]
+	unsigned := c.Unsigned
+	return func(v any) (any, error) {
+		n, err := asInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		if !unsigned {
+			return n, nil
+		}
+		u := uint64(n)
+		if bits < 64 {
+			u &= 1<<bits - 1
+		}
+		return u, nil
+	}
+}
+
+// decodeYear keeps YEAR numeric: the number 0 stores the year 0000, while
+// the string '0' would store 2000.
+func decodeYear(v any) (any, error) { return asInt64(v) }
+
+// decodeBit returns BIT(n) as an unsigned number: BIT(64) values with the
+// top bit set arrive as negative int64.
+func decodeBit(v any) (any, error) {
+	n, err := asInt64(v)
+	if err != nil {
+		return nil, err
+	}
+	return uint64(n), nil
+}
+
+func decodeFloat(v any) (any, error) {
+	switch f := v.(type) {
+	case float32:
+		return f, nil
+	}
+	return nil, fmt.Errorf("unexpected FLOAT value of type %T", v)
+}
+
+func decodeDouble(v any) (any, error) {
+	switch f := v.(type) {
+	case float64:
+		return f, nil
+	case float32:
+		return float64(f), nil
+	}
+	return nil, fmt.Errorf("unexpected DOUBLE value of type %T", v)
+}
+
+// decodeText passes on values go-mysql already renders as the server's own
+// text: DECIMAL digits, and DATE, TIME, DATETIME and TIMESTAMP (in UTC) with
+// their fractional digits and zero dates.
+func decodeText(v any) (any, error) {
+	b, err := asBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func decodeBinary(v any) (any, error) {
+	b, err := asBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b), nil
+}
+
+// fixedBinaryDecoder restores BINARY(n) values: the server strips trailing
+// zero bytes when it writes them to the binary log, and a shorter value
+// inserted into BINARY(n) would be padded with zeros anyway, but keeping the
+// full value makes the image usable in WHERE clauses and comparisons too.
+func fixedBinaryDecoder(length int64) valueDecoder {
+	return func(v any) (any, error) {
+		b, err := asBytes(v)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, max(int64(len(b)), length))
+		copy(out, b)
+		return out, nil
+	}
+}
+
+// enumDecoder maps the logged 1-based index to the member's name. Index 0
+// is the value a non-strict server stores for an invalid member; it reads
+// back as the empty string.
+func enumDecoder(members []string) valueDecoder {
+	return func(v any) (any, error) {
+		n, err := asInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case n == 0:
+			return "", nil
+		case n < 0 || n > int64(len(members)):
+			return nil, fmt.Errorf("ENUM index %d out of range 1..%d", n, len(members))
+		}
+		return members[n-1], nil
+	}
+}
+
+// setDecoder maps the logged bit mask (bit i for member i) to the members'
+// names joined by commas, in definition order as the server shows them.
+func setDecoder(members []string) (valueDecoder, error) {
+	if len(members) > 64 {
+		return nil, fmt.Errorf("SET has %d members, more than 64", len(members))
+	}
+	return func(v any) (any, error) {
+		n, err := asInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		mask := uint64(n)
+		names := make([]string, 0, len(members))
+		for i, m := range members {
+			if mask&(1<<uint(i)) != 0 {
+				names = append(names, m)
+				mask &^= 1 << uint(i)
+			}
+		}
+		if mask != 0 {
+			return nil, fmt.Errorf("SET bit mask %#x has bits beyond its %d members", uint64(n), len(members))
+		}
+		return strings.Join(names, ","), nil
+	}, nil
+}
+
+func asInt64(v any) (int64, error) {
+	switch n := v.(type) {
+	case int8:
+		return int64(n), nil
+	case int16:
+		return int64(n), nil
+	case int32:
+		return int64(n), nil
+	case int64:
+		return n, nil
+	case int:
+		return int64(n), nil
+	case uint8:
+		return int64(n), nil
+	case uint16:
+		return int64(n), nil
+	case uint32:
+		return int64(n), nil
+	case uint64:
+		return int64(n), nil
+	}
+	return 0, fmt.Errorf("unexpected value of type %T for an integer column", v)
+}
+
+func asBytes(v any) ([]byte, error) {
+	switch b := v.(type) {
+	case []byte:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	}
+	return nil, fmt.Errorf("unexpected value of type %T for a string column", v)
+}

@@ -1,0 +1,137 @@
+package capture
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+func TestDecodeValue(t *testing.T) {
+	t.Parallel()
+	col := func(dataType string, mod func(*schema.Column)) schema.Column {
+		c := schema.Column{Name: "c", Ordinal: 1, DataType: dataType, ColumnType: dataType, Charset: "utf8mb4"}
+		if mod != nil {
+			mod(&c)
+		}
+		return c
+	}
+	unsigned := func(c *schema.Column) { c.Unsigned = true }
+	cases := []struct {
+		name string
+		col  schema.Column
+		in   any
+		want any
+	}{
+		{"tinyint", col("tinyint", nil), int8(-128), int64(-128)},
+		{"tinyint unsigned max", col("tinyint", unsigned), int8(-1), uint64(255)},
+		{"smallint unsigned max", col("smallint", unsigned), int16(-1), uint64(65535)},
+		{"mediumint", col("mediumint", nil), int32(-8388608), int64(-8388608)},
+		{"mediumint unsigned max", col("mediumint", unsigned), int32(-1), uint64(16777215)},
+		{"int unsigned max", col("int", unsigned), int32(-1), uint64(4294967295)},
+		{"bigint unsigned max", col("bigint", unsigned), int64(-1), uint64(18446744073709551615)},
+		{"bigint", col("bigint", nil), int64(-9223372036854775808), int64(-9223372036854775808)},
+		{"year", col("year", nil), 2024, int64(2024)},
+		{"year zero", col("year", nil), 0, int64(0)},
+		{"bit 64", col("bit", nil), int64(-1), uint64(18446744073709551615)},
+		{"float", col("float", nil), float32(1.5), float32(1.5)},
+		{"double", col("double", nil), 2.25, 2.25},
+		{"decimal", col("decimal", nil), "-12.500000", "-12.500000"},
+		{"datetime", col("datetime", nil), "2024-02-29 23:59:59.123456", "2024-02-29 23:59:59.123456"},
+		{"varchar", col("varchar", nil), "héllo 😀", "héllo 😀"},
+		{"text from blob", col("text", nil), []byte("😀"), "😀"},
+		{"json", col("longtext", nil), []byte(`{"a": 1}`), `{"a": 1}`},
+		{"latin1", col("varchar", func(c *schema.Column) { c.Charset = "latin1" }), "\xe9\x80\x81", "é€\u0081"},
+		{"ucs2", col("char", func(c *schema.Column) { c.Charset = "ucs2" }), "\x00\xe9\x20\xac", "é€"},
+		{"utf16 surrogate", col("varchar", func(c *schema.Column) { c.Charset = "utf16" }), "\xd8\x3d\xde\x00", "😀"},
+		{"utf16le", col("varchar", func(c *schema.Column) { c.Charset = "utf16le" }), "\xe9\x00", "é"},
+		{"utf32", col("varchar", func(c *schema.Column) { c.Charset = "utf32" }), "\x00\x01\xf6\x00", "😀"},
+		{"binary padded", col("binary", func(c *schema.Column) { c.MaxLength = 4; c.Charset = "" }), "\x01", []byte{1, 0, 0, 0}},
+		{"binary full", col("binary", func(c *schema.Column) { c.MaxLength = 2 }), "\x00\x01", []byte{0, 1}},
+		{"varbinary", col("varbinary", nil), "\x00a\x00", []byte{0, 'a', 0}},
+		{"blob", col("blob", nil), []byte{0xff, 0}, []byte{0xff, 0}},
+		{"uuid", col("uuid", nil), "0123456789abcdef", []byte("0123456789abcdef")},
+		{"enum", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(2), "b"},
+		{"enum error value", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(0), ""},
+		{"set", col("set", func(c *schema.Column) { c.Values = []string{"p", "q", "r"} }), int64(5), "p,r"},
+		{"set empty", col("set", func(c *schema.Column) { c.Values = []string{"p"} }), int64(0), ""},
+	}
+	for _, c := range cases {
+		d, err := newRowDecoder(&schema.Table{Database: "d", Name: "t", Columns: []schema.Column{c.col}})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got, err := d.image([]any{c.in})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got[0], c.want) {
+			t.Errorf("%s: got %#v (%T), want %#v (%T)", c.name, got[0], got[0], c.want, c.want)
+		}
+	}
+}
+
+func TestDecodeNullAndErrors(t *testing.T) {
+	t.Parallel()
+	table := &schema.Table{Database: "d", Name: "t", Columns: []schema.Column{
+		{Name: "id", Ordinal: 1, DataType: "int"},
+		{Name: "e", Ordinal: 2, DataType: "enum", Values: []string{"a"}},
+		{Name: "s", Ordinal: 3, DataType: "set", Values: []string{"a"}},
+	}}
+	d, err := newRowDecoder(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.image([]any{nil, nil, nil})
+	if err != nil || !reflect.DeepEqual(got, []any{nil, nil, nil}) {
+		t.Errorf("NULLs: got %#v, %v", got, err)
+	}
+	bad := []struct {
+		name string
+		row  []any
+		want string
+	}{
+		{"too few values", []any{int32(1)}, "1 values"},
+		{"enum out of range", []any{int32(1), int64(2), nil}, "ENUM index 2"},
+		{"set bits beyond members", []any{int32(1), nil, int64(2)}, "bits beyond"},
+		{"wrong type", []any{"x", nil, nil}, "unexpected value of type string"},
+	}
+	for _, b := range bad {
+		if _, err := d.image(b.row); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%s: error %v, want one containing %q", b.name, err, b.want)
+		}
+	}
+	for _, c := range []schema.Column{
+		{Name: "x", Ordinal: 1, DataType: "varchar", Charset: "gbk"},
+		{Name: "x", Ordinal: 1, DataType: "vector", ColumnType: "vector(3)"},
+		{Name: "x", Ordinal: 2, DataType: "int"},
+	} {
+		if _, err := newRowDecoder(&schema.Table{Columns: []schema.Column{c}}); err == nil {
+			t.Errorf("column %+v: no error", c)
+		}
+	}
+}
+
+// TestLatin1 checks that the 256 latin1 bytes decode to 256 distinct
+// characters; TestRoundTripAllTypes checks them against the server.
+func TestLatin1(t *testing.T) {
+	t.Parallel()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	s, _ := decodeLatin1(all)
+	if n := len([]rune(s.(string))); n != 256 {
+		t.Fatalf("decoded %d runes, want 256", n)
+	}
+	seen := map[rune]bool{}
+	for _, r := range s.(string) {
+		if seen[r] {
+			t.Errorf("rune %U decoded from two bytes", r)
+		}
+		seen[r] = true
+	}
+}

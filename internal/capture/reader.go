@@ -1,0 +1,283 @@
+package capture
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+// ErrPositionUnavailable means the server can no longer send the binary log
+// from the requested position: the file was purged (expire_logs_days,
+// PURGE BINARY LOGS) or never existed.
+var ErrPositionUnavailable = errors.New("binary log position not available on the server")
+
+// Defaults for the zero values of ReaderConfig.
+const (
+	DefaultHeartbeatPeriod      = 200 * time.Millisecond
+	DefaultReadTimeout          = 10 * time.Second
+	DefaultMaxReconnectAttempts = 10
+)
+
+// ReaderConfig configures a Reader.
+type ReaderConfig struct {
+	// Conn is where to connect; the user needs REPLICATION SLAVE (and
+	// REPLICATION CLIENT for CurrentPosition).
+	Conn mysql.ConnConfig
+	// Server is the server's flavour, which selects go-mysql's dialect.
+	Server mysql.Server
+	// ServerID identifies the reader to the server as a replica and must be
+	// unique among its replicas; a random one in [1<<20, 1<<31) when 0.
+	ServerID uint32
+	// Table is the table to capture; changes to any other table are ignored.
+	Table *schema.Table
+	// Logger receives the reader's own messages and go-mysql's warnings.
+	Logger *slog.Logger
+
+	// HeartbeatPeriod is how often the server sends a heartbeat when it has
+	// nothing else to send, so that Progress advances on an idle server.
+	// DefaultHeartbeatPeriod when 0.
+	HeartbeatPeriod time.Duration
+	// ReadTimeout is how long a read may wait for the server. With
+	// heartbeats flowing, a longer silence means a dead connection, which
+	// go-mysql then re-establishes. DefaultReadTimeout when 0; it must be
+	// longer than HeartbeatPeriod.
+	ReadTimeout time.Duration
+	// MaxReconnectAttempts bounds go-mysql's attempts, a second apart, to
+	// re-establish a broken connection. DefaultMaxReconnectAttempts when 0.
+	MaxReconnectAttempts int
+}
+
+// Reader follows the binary log as a replica would and turns the committed
+// changes to one table into Batches. A Reader runs once.
+type Reader struct {
+	cfg ReaderConfig
+
+	mu   sync.Mutex
+	pos  Position
+	sent uint64
+}
+
+// NewReader returns a Reader for cfg, filling in its defaults.
+func NewReader(cfg ReaderConfig) *Reader {
+	if cfg.ServerID == 0 {
+		cfg.ServerID = 1<<20 + rand.Uint32N(1<<31-1<<20)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HeartbeatPeriod == 0 {
+		cfg.HeartbeatPeriod = DefaultHeartbeatPeriod
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.MaxReconnectAttempts == 0 {
+		cfg.MaxReconnectAttempts = DefaultMaxReconnectAttempts
+	}
+	return &Reader{cfg: cfg}
+}
+
+// Progress returns the position of the end of the last event read, together
+// with the number of Batches sent on out before that position was recorded.
+// Once pos has reached a position E, every change committed before E has
+// been sent in one of the first sent Batches.
+func (r *Reader) Progress() (pos Position, sent uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pos, r.sent
+}
+
+func (r *Reader) record(pos Position, batch bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos = pos
+	if batch {
+		r.sent++
+	}
+}
+
+// CurrentPosition asks the server for the position its binary log has
+// reached, that is the end of the last transaction written.
+func CurrentPosition(ctx context.Context, db *sql.DB, server mysql.Server) (Position, error) {
+	query := server.BinlogStatusQuery()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return Position{}, fmt.Errorf("read binary log position (%s): %w", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return Position{}, fmt.Errorf("read binary log position (%s): %w", query, err)
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Position{}, fmt.Errorf("read binary log position (%s): %w", query, err)
+		}
+		return Position{}, fmt.Errorf("read binary log position: %s returned nothing: binary logging is disabled (start the server with log_bin)", query)
+	}
+	// File, Position, then columns that differ between flavours and versions.
+	var pos Position
+	dest := make([]any, len(cols))
+	dest[0], dest[1] = &pos.File, &pos.Pos
+	for i := 2; i < len(dest); i++ {
+		dest[i] = new(sql.RawBytes)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return Position{}, fmt.Errorf("read binary log position (%s): %w", query, err)
+	}
+	return pos, rows.Err()
+}
+
+// Run streams the binary log from start until ctx is cancelled or an error
+// occurs. For every committed transaction that changed the table it sends
+// one Batch on out: the transaction's changes in order, End being the
+// position after its commit event. On cancellation it returns ctx.Err().
+// Otherwise it returns why it stopped: the connection failed beyond
+// go-mysql's reconnection attempts, the position is gone
+// (ErrPositionUnavailable), a DDL statement changed the table (*DDLError), or
+// the table's changes no longer match its definition (ErrTableChanged).
+func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) error {
+	cfg := r.cfg
+	if cfg.Table == nil {
+		return errors.New("binary log reader: no table to capture")
+	}
+	if start.IsZero() {
+		return errors.New("binary log reader: no start position")
+	}
+	if cfg.ReadTimeout <= cfg.HeartbeatPeriod {
+		return fmt.Errorf("binary log reader: read timeout %s must be longer than the heartbeat period %s", cfg.ReadTimeout, cfg.HeartbeatPeriod)
+	}
+	txs, err := newTransactions(cfg.Table, cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("binary log reader: %w", err)
+	}
+	logger := cfg.Logger.With("table", cfg.Table.Database+"."+cfg.Table.Name)
+	r.record(start, false)
+
+	syncer := replication.NewBinlogSyncer(r.syncerConfig())
+	// Close kills the dump connection from a second connection and waits for
+	// go-mysql's reading goroutine, so nothing outlives Run.
+	defer syncer.Close()
+	stream, err := syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
+	if err != nil {
+		return fmt.Errorf("start reading the binary log of %s at %s: %w", cfg.Conn, start, err)
+	}
+	logger.Info("reading binary log", "pos", start, "server_id", cfg.ServerID)
+
+	pos := start
+	for {
+		ev, err := stream.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return streamError(pos, err)
+		}
+		next := advance(pos, ev)
+		changes, err := txs.handle(ev)
+		if err != nil {
+			return fmt.Errorf("binary log at %s: %w", pos, err)
+		}
+		if len(changes) > 0 {
+			select {
+			case out <- Batch{Changes: changes, End: next}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		// Recorded only after the batch is out: whoever sees the new
+		// position also sees the batch counted.
+		r.record(next, len(changes) > 0)
+		pos = next
+	}
+}
+
+// advance returns the position after ev. A rotate event names the next file
+// and where in it the stream continues (the server sends one at the start
+// of the stream too). Every other event carries in its header the position
+// where it ends, except the server's artificial ones (the format description
+// at the start of a stream, for example), which carry 0. A heartbeat carries
+// the position the server has sent up to, in the file its body names.
+func advance(pos Position, ev *replication.BinlogEvent) Position {
+	if rot, ok := ev.Event.(*replication.RotateEvent); ok {
+		return Position{File: string(rot.NextLogName), Pos: uint32(rot.Position)}
+	}
+	if ev.Header.LogPos == 0 {
+		return pos
+	}
+	if ev.Header.EventType == replication.HEARTBEAT_EVENT {
+		if g, ok := ev.Event.(*replication.GenericEvent); !ok || string(g.Data) != pos.File {
+			return pos
+		}
+	}
+	if ev.Header.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+		return pos // MySQL 8's heartbeat keeps its position in the body.
+	}
+	return Position{File: pos.File, Pos: ev.Header.LogPos}
+}
+
+func streamError(pos Position, err error) error {
+	var myErr *gomysql.MyError
+	if errors.As(err, &myErr) && myErr.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+		return fmt.Errorf("read binary log from %s: %w: %s", pos, ErrPositionUnavailable, myErr.Message)
+	}
+	return fmt.Errorf("read binary log after %s: %w", pos, err)
+}
+
+func (r *Reader) syncerConfig() replication.BinlogSyncerConfig {
+	c := r.cfg.Conn
+	sc := replication.BinlogSyncerConfig{
+		ServerID: r.cfg.ServerID,
+		Flavor:   r.cfg.Server.BinlogFlavor(),
+		User:     c.User,
+		Password: c.Password,
+		// Values as text that the server reads back exactly: DECIMAL digits
+		// rather than a float or decimal.Decimal, temporal values as the
+		// server prints them, TIMESTAMP in UTC to match the applier's
+		// time_zone '+00:00'.
+		ParseTime:               false,
+		UseDecimal:              false,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         r.cfg.HeartbeatPeriod,
+		ReadTimeout:             r.cfg.ReadTimeout,
+		MaxReconnectAttempts:    r.cfg.MaxReconnectAttempts,
+		// go-mysql logs every step at Info; only its warnings and errors are
+		// worth an operator's attention.
+		Logger: slog.New(minLevelHandler{Handler: r.cfg.Logger.Handler(), min: slog.LevelWarn}).With("component", "go-mysql"),
+	}
+	if c.Socket != "" {
+		sc.Host = c.Socket // go-mysql dials a unix socket when the address holds a '/'
+	} else {
+		sc.Host, sc.Port = c.Host, uint16(c.Port)
+	}
+	return sc
+}
+
+// minLevelHandler drops records below min.
+type minLevelHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevelHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.min && h.Handler.Enabled(ctx, level)
+}
+
+func (h minLevelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevelHandler{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevelHandler) WithGroup(name string) slog.Handler {
+	return minLevelHandler{Handler: h.Handler.WithGroup(name), min: h.min}
+}

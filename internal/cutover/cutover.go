@@ -1,0 +1,175 @@
+// Package cutover swaps the original table and its shadow in one atomic
+// RENAME TABLE, so that no query ever finds the table missing, while the
+// writers to the original are held for at most a configured time. The
+// original is kept under another name (_<table>_old).
+//
+// Swap performs one attempt; an attempt that fails leaves the original
+// serving under its name and nothing behind, and IsRetryable says whether
+// another attempt may succeed. Retrying with backoff is the caller's job.
+package cutover
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// DefaultLockTimeout is the LockTimeout used when Config leaves it zero; it
+// is the default of --cut-over-lock-timeout-seconds.
+const DefaultLockTimeout = 3 * time.Second
+
+// Config describes one swap.
+type Config struct {
+	// Database holds all three tables.
+	Database string
+	// Table is the original; Shadow is the table with the new schema that
+	// takes its name; Old is the name the original gets (e.g. "_orders_old").
+	Table, Shadow, Old string
+	// LockTimeout bounds how long writers of Table may be held by one
+	// attempt: from the moment the write lock is requested until the swap is
+	// done or the attempt gives up. Zero means DefaultLockTimeout. The
+	// server's lock_wait_timeout has a granularity of one second, so it is
+	// set to LockTimeout rounded up and the exact bound is enforced by
+	// killing the waiting statement.
+	LockTimeout time.Duration
+	// Logger receives the steps of the swap; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports a Config that cannot describe a swap.
+func (c Config) Validate() error {
+	switch {
+	case c.Database == "":
+		return errors.New("cut-over: no database")
+	case c.Table == "" || c.Shadow == "" || c.Old == "":
+		return errors.New("cut-over: the table, shadow and old names must all be set")
+	case c.Table == c.Shadow || c.Table == c.Old || c.Shadow == c.Old:
+		return fmt.Errorf("cut-over: the table (%q), shadow (%q) and old (%q) names must differ", c.Table, c.Shadow, c.Old)
+	case c.LockTimeout < 0:
+		return fmt.Errorf("cut-over: negative lock timeout %s", c.LockTimeout)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.LockTimeout == 0 {
+		c.LockTimeout = DefaultLockTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c.Logger = c.Logger.With("table", c.Table)
+	return c
+}
+
+// lockWaitSeconds is LockTimeout as the whole seconds lock_wait_timeout
+// takes (MariaDB and MySQL accept integers only), rounded up, at least 1:
+// 0 would mean "do not wait at all" to the server.
+func (c Config) lockWaitSeconds() int {
+	return max(1, int(math.Ceil(c.LockTimeout.Seconds())))
+}
+
+// CatchUp is called while the original is write-locked. It must return nil
+// once every change committed to the original before the lock is applied to
+// the shadow, or an error (then the cut-over gives up cleanly). ctx carries
+// the deadline of the lock. CatchUp runs before the RENAME is issued, so
+// the shadow is not locked and may be written from any connection.
+//
+// A nil CatchUp means there is nothing to wait for (the shadow is kept in
+// step inside the original's own transactions).
+type CatchUp func(ctx context.Context) error
+
+// Result describes a successful swap.
+type Result struct {
+	// LockHeld is how long writers were held: from the moment the write
+	// lock was granted until the RENAME was done.
+	LockHeld time.Duration
+}
+
+// Swap performs one attempt at swapping cfg.Table and cfg.Shadow. On
+// success the original is named cfg.Old and the shadow cfg.Table. On
+// failure the original still serves under its name, nothing is left behind
+// (no sentry table, no held lock, no pending RENAME), and the error, an
+// *Error, says why and whether a retry may succeed.
+//
+// Every server takes the two-session algorithm of swapWithSentry. The
+// one-session algorithm MySQL 8.0.13 allows (RENAME under LOCK TABLES) is
+// taken only when catchUp is nil, because it must write-lock the shadow too
+// and so would stop the applier that catchUp waits for; see swapUnderLock.
+func Swap(ctx context.Context, db *sql.DB, server mysql.Server, cfg Config, catchUp CatchUp) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, &Error{Step: StepPrepare, Err: err}
+	}
+	cfg = cfg.withDefaults()
+	if catchUp == nil && server.SupportsRenameUnderLock() {
+		return swapUnderLock(ctx, db, cfg)
+	}
+	if catchUp == nil {
+		catchUp = func(context.Context) error { return nil }
+	}
+	return swapWithSentry(ctx, db, cfg, catchUp)
+}
+
+// Step names the part of an attempt an error comes from.
+type Step string
+
+// The steps of an attempt, in order.
+const (
+	StepPrepare Step = "prepare"  // checking the tables, creating the sentry
+	StepLock    Step = "lock"     // LOCK TABLES on the original
+	StepCatchUp Step = "catch up" // CatchUp under the lock
+	StepRename  Step = "rename"   // issuing the RENAME and seeing it wait
+	StepRelease Step = "release"  // dropping the sentry and unlocking
+	StepCleanup Step = "clean up" // removing the sentry after a failure
+)
+
+// Error is a failed attempt.
+type Error struct {
+	Step Step
+	// Retryable is true when the original was left serving, nothing was
+	// left behind, and the cause may be gone on a later attempt: a lock
+	// held by another session, a slow catch-up, a lost connection.
+	Retryable bool
+	Err       error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("cut-over %s: %v", e.Step, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsRetryable reports whether err is a failed attempt that left everything
+// as it was and that another attempt may overcome.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable
+}
+
+// ErrOldExists is wrapped by the error of an attempt that found a table
+// already named Config.Old. The user has to drop or rename it, or choose
+// another name; retrying does not help.
+var ErrOldExists = errors.New("a table already has the name the original is to get")
+
+// ErrSentryExists is wrapped by the error of an attempt that found a table
+// already named SentryName(Config.Table): most likely the sentry of an
+// interrupted cut-over, which holds no data and can be dropped.
+var ErrSentryExists = errors.New("a table already has the name of the cut-over's sentry")
+
+// ErrNotFound is wrapped by the error of an attempt that did not find the
+// original or the shadow.
+var ErrNotFound = errors.New("table not found")
+
+// retryable and final build the two kinds of Error.
+func retryable(step Step, err error) error { return &Error{Step: step, Retryable: true, Err: err} }
+func final(step Step, err error) error     { return &Error{Step: step, Err: err} }
+
+// lockWaitError describes a write lock that was not granted in time.
+func lockWaitError(cfg Config, err error) error {
+	return fmt.Errorf("the write lock on %s was not granted within %s; another session holds a lock on it (an open transaction that used the table, a long query or DDL): %w",
+		mysql.QuoteTable(cfg.Database, cfg.Table), cfg.LockTimeout, err)
+}

@@ -1,0 +1,359 @@
+package cutover
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// swapWithSentry is the two-session cut-over of gh-ost (github/gh-ost#82),
+// with one change to where the sentry sits, for servers on which the
+// session that holds LOCK TABLES may not RENAME (MariaDB 10.11 answers error
+// 1192) and for callers whose catch-up writes the shadow from other
+// connections. Below, t is the original, S the sentry (SentryName(t)).
+//
+// # Steps
+//
+//  1. Check that t and the shadow exist and that neither Old nor S does;
+//     create S, an empty table marked with SentryComment. A name that is
+//     taken stops the attempt before anything is locked (not retryable).
+//  2. Session A: LOCK TABLES t WRITE, S WRITE, with lock_wait_timeout set to
+//     LockTimeout in whole seconds (at least 1) and the exact LockTimeout
+//     enforced with KILL QUERY. From the moment this is requested, writers of
+//     t queue: a pending LOCK TABLES ... WRITE already goes before new DML
+//     (TestLockWaitHoldsWritersAtMostLockTimeout measures it). The whole
+//     hold, from here to the RENAME, is bounded by LockTimeout.
+//  3. CatchUp, with the rest of the budget as its deadline. It runs before
+//     the RENAME is issued because a waiting RENAME already holds its
+//     exclusive lock on the shadow (TestServerWaitingRenameHoldsEarlierNames):
+//     an applier writing the shadow could not finish while it waits.
+//  4. Session B, from a goroutine: RENAME TABLE t TO S, shadow TO t, S TO
+//     Old. A polls information_schema.PROCESSLIST until B shows STATE
+//     "Waiting for table metadata lock" with the RENAME as INFO.
+//  5. Session A: DROP TABLE S (MariaDB 10.11 lets a session drop a table it
+//     holds under LOCK TABLES ... WRITE), then UNLOCK TABLES.
+//  6. B's RENAME runs before every DML that queued on t behind A's lock,
+//     whether that DML arrived before or after the RENAME: a waiting
+//     exclusive metadata lock request is granted before waiting shared ones
+//     (TestServerWaitingRenameRunsBeforeQueuedWriters, MariaDB 10.11). The
+//     queued statements then open t by name and find the new table. The
+//     outcome is the RENAME's.
+//
+// # Why two sessions
+//
+// MariaDB refuses RENAME TABLE in a session that holds LOCK TABLES (error
+// 1192, see mysql.Server.SupportsRenameUnderLock), and releasing the lock
+// before renaming from the same session would let writers in between. So
+// one session holds the lock while the other's RENAME waits first in line
+// behind it.
+//
+// # Why the sentry, and why it is not named Old
+//
+// B's RENAME runs as soon as A's lock is gone, however it goes: UNLOCK, A's
+// connection dying, A being killed. It must succeed only when A decided so,
+// after the catch-up. The sentry makes every other release harmless: while
+// a table named S exists, "t TO S" fails with error 1050 and the statement
+// renames nothing. Only A drops S, under its lock, so a successful DROP
+// also proves that A still held the lock (only UNLOCK TABLES or the end of
+// A's connection gives it up) and no writer slipped past the catch-up.
+//
+// gh-ost gives the sentry the name Old. The server takes a RENAME's
+// metadata locks one at a time in the order of the names' bytes, waiting
+// at each (MDL_context::acquire_locks; TestServerRenameLocksNamesInOrder
+// shows that a RENAME waiting for an earlier name holds no lock on t yet).
+// "_t_old" sorts before "t", so that RENAME waits for the sentry, not for
+// t, and is queued on t only after A's DROP of the sentry, in a race with
+// A's UNLOCK: if the UNLOCK wins, the writers queued on t go first, into
+// the original, after the catch-up, and their rows are missing from the
+// new table. S extends t's name, so it sorts after t: B takes the locks on
+// the names before t (the shadow, Old: nobody else holds them) and waits
+// on t itself from the start, and is still first in line on t when A
+// unlocks. The price is the third name in the RENAME.
+//
+// # Atomicity
+//
+// A RENAME TABLE of several tables takes all its exclusive metadata locks
+// before it renames anything and then renames them as one operation
+// (MariaDB 10.6+ also logs it as one atomic DDL), so no query ever finds t
+// missing or sees a half-done swap: it runs either before the RENAME, on the
+// original, or after it, on the new table.
+//
+// # Failures
+//
+// Every failure leaves the original serving under its name, and before
+// returning, S dropped, A unlocked and B finished:
+//
+//   - Old or S already exists, or t or the shadow does not (step 1):
+//     nothing was created or locked; not retryable.
+//   - LOCK TABLES not granted within LockTimeout (step 2; for example an open
+//     transaction that used t holds a metadata lock on it): the statement
+//     fails with 1205 or is killed, nothing is held; S is dropped.
+//     Retryable.
+//   - CatchUp fails or misses the deadline (step 3): A unlocks with S in
+//     place and B was never started; S is dropped. Retryable.
+//   - B's RENAME is not seen waiting within the budget, or returns early
+//     (step 4): it is killed (KILL QUERY), A unlocks, and a RENAME that still
+//     runs fails on S; S is dropped. Retryable.
+//   - A's connection dies (steps 2 to 5): its lock goes with it; B's RENAME,
+//     if issued, runs and fails on S; A's DROP of S fails, so S is never
+//     dropped before the swap is decided. S is dropped afterwards.
+//     Retryable.
+//   - A dies between its DROP and its UNLOCK (step 5): the lock goes with
+//     it, B's RENAME, first in line, succeeds, and the swap is reported as
+//     done because it is.
+//   - ctx is cancelled at any moment: the running statement is killed on
+//     the server (not just abandoned by the client, see session), and the
+//     cleanup above runs on a fresh context with bounded statements; the
+//     error wraps context.Cause(ctx) and is not retryable.
+//
+// After a failure the outcome is read from the server, not assumed: S is
+// dropped only if it carries SentryComment, and if B's RENAME was lost by
+// the client (not failed by the server), its connection is killed and the
+// existence of Old tells whether it ran.
+//
+// A remaining hole: if another session holds a metadata lock on the shadow
+// or on the name Old during the swap (say a long SELECT on the shadow), B
+// waits for that lock, not for t, and step 4 cannot tell the two apart.
+func swapWithSentry(ctx context.Context, db *sql.DB, cfg Config, catchUp CatchUp) (Result, error) {
+	sentry := SentryName(cfg.Table)
+	if sentry == "" || sentry == cfg.Shadow || sentry == cfg.Old {
+		return Result{}, final(StepPrepare, fmt.Errorf("no usable sentry name for %s (%q)", mysql.QuoteIdent(cfg.Table), sentry))
+	}
+	if err := checkTables(ctx, db, cfg, sentry); err != nil {
+		return Result{}, err
+	}
+	// A session's statements end with its lock_wait_timeout, the budget or
+	// a KILL; this is the last resort for a server that stopped answering.
+	bound := 2*cfg.LockTimeout + 2*adminTimeout
+	c := &attempt{cfg: cfg, sentryName: sentry, db: db, log: cfg.Logger}
+	var err error
+	if c.a, err = openSession(ctx, db, bound); err != nil {
+		return Result{}, classify(ctx, StepPrepare, err)
+	}
+	defer c.a.close()
+	if c.b, err = openSession(ctx, db, bound); err != nil {
+		return Result{}, classify(ctx, StepPrepare, err)
+	}
+	defer c.b.close()
+	if err := c.a.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds())); err != nil {
+		return Result{}, classify(ctx, StepPrepare, err)
+	}
+	// B waits longer than A may hold the lock, so that it is still queued
+	// when A releases at the end of its budget; it is killed when the
+	// attempt gives up.
+	if err := c.b.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds()+renameWaitMargin)); err != nil {
+		return Result{}, classify(ctx, StepPrepare, err)
+	}
+	if _, err := db.ExecContext(ctx, createSentrySQL(cfg.Database, sentry)); err != nil {
+		if mysql.ErrorNumber(err) == mysql.ErrTableExists {
+			return Result{}, final(StepPrepare, nameTaken(cfg.Database, sentry, "", ErrSentryExists))
+		}
+		return Result{}, classify(ctx, StepPrepare, fmt.Errorf("create the sentry table %s: %w", mysql.QuoteTable(cfg.Database, sentry), err))
+	}
+	defer c.stopRename()
+	return c.run(ctx, catchUp)
+}
+
+// renameWaitMargin is how many seconds longer B's lock_wait_timeout is than
+// A's, so that B is still waiting when A releases at the end of its budget.
+const renameWaitMargin = 2
+
+// pollInterval is how often the processlist is read while waiting for B's
+// RENAME to queue.
+const pollInterval = 5 * time.Millisecond
+
+// attempt is the state of one swapWithSentry.
+type attempt struct {
+	cfg        Config
+	sentryName string
+	db         *sql.DB
+	log        *slog.Logger
+	a, b       *session
+
+	locked   bool // A holds LOCK TABLES
+	acquired time.Time
+
+	// The RENAME on B: killRename interrupts it; renameErr is set when
+	// renameDone is closed.
+	renameDone chan struct{}
+	renameErr  error
+	killRename context.CancelCauseFunc
+}
+
+func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
+	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s)", mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout)
+	lctx, cancel := context.WithTimeoutCause(ctx, c.cfg.LockTimeout, budgetErr)
+	defer cancel()
+
+	if err := c.a.exec(lctx, lockSentrySQL(c.cfg, c.sentryName)); err != nil {
+		if errors.Is(err, budgetErr) || mysql.ErrorNumber(err) == mysql.ErrLockWaitTimeout {
+			err = lockWaitError(c.cfg, err)
+		}
+		return c.fail(ctx, StepLock, err)
+	}
+	c.locked, c.acquired = true, time.Now()
+	c.log.Debug("original write-locked", "step", StepLock)
+
+	if err := catchUp(lctx); err != nil {
+		return c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", err))
+	}
+	if lctx.Err() != nil {
+		return c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", context.Cause(lctx)))
+	}
+
+	c.startRename(ctx)
+	if err := c.waitRenameQueued(lctx); err != nil {
+		return c.fail(ctx, StepRename, err)
+	}
+	c.log.Debug("rename queued behind the lock", "step", StepRename)
+
+	// From here the swap is committed: two statements of a few
+	// milliseconds, not cut short by ctx or the budget, so that a Ctrl-C
+	// now does not throw away a finished catch-up.
+	if ctx.Err() != nil {
+		return c.fail(ctx, StepRelease, context.Cause(ctx))
+	}
+	commit, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), adminTimeout)
+	defer cancelCommit()
+	if err := c.a.exec(commit, dropTableSQL(c.cfg.Database, c.sentryName)); err != nil {
+		return c.fail(ctx, StepRelease, fmt.Errorf("drop the sentry under the lock: %w", err))
+	}
+	c.unlock(ctx)
+	<-c.renameDone
+	if c.renameErr != nil {
+		return c.fail(ctx, StepRename, fmt.Errorf("rename: %w", c.renameErr))
+	}
+	held := time.Since(c.acquired)
+	c.log.Debug("tables swapped", "step", StepRename, "lock_held", held.String())
+	return Result{LockHeld: held}, nil
+}
+
+// startRename issues B's RENAME from a goroutine that run or fail waits for.
+func (c *attempt) startRename(ctx context.Context) {
+	rctx, kill := context.WithCancelCause(context.WithoutCancel(ctx))
+	c.killRename = kill
+	c.renameDone = make(chan struct{})
+	go func() {
+		defer close(c.renameDone)
+		c.renameErr = c.b.exec(rctx, renameThroughSentrySQL(c.cfg, c.sentryName))
+	}()
+}
+
+// stopRename releases the RENAME's context once it has returned.
+func (c *attempt) stopRename() {
+	if c.killRename != nil {
+		c.killRename(nil)
+	}
+}
+
+// waitRenameQueued returns once B's RENAME waits for a metadata lock.
+func (c *attempt) waitRenameQueued(ctx context.Context) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		queued, err := c.b.waitingForLock(ctx, "RENAME")
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("look for the RENAME in the processlist: %w", err)
+		}
+		if queued {
+			return nil
+		}
+		select {
+		case <-c.renameDone:
+			return fmt.Errorf("the RENAME returned while the original was still locked: %w", c.renameErr)
+		case <-ctx.Done():
+			return fmt.Errorf("the RENAME was not seen waiting for the lock: %w", context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// unlock releases A's lock; if A cannot say UNLOCK TABLES, its connection
+// is killed, which releases the lock just as well.
+func (c *attempt) unlock(ctx context.Context) {
+	if !c.locked {
+		return
+	}
+	c.locked = false
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminTimeout)
+	defer cancel()
+	if err := c.a.exec(bg, unlockSQL); err != nil {
+		c.log.Debug("unlock failed; killing the locking connection", "err", err)
+		if kerr := c.a.kill(bg, true); kerr != nil {
+			c.log.Warn("could not kill the locking connection; its lock lasts until the server notices", "err", kerr)
+		}
+	}
+}
+
+// fail gives the attempt up: it kills a waiting RENAME, releases the lock,
+// waits for the RENAME to end and drops the sentry. If the RENAME ran after
+// all, the swap is reported as done.
+func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, error) {
+	bg := context.WithoutCancel(ctx)
+	if c.renameDone != nil {
+		c.killRename(cause)
+	}
+	c.unlock(ctx)
+	if c.renameDone != nil {
+		<-c.renameDone
+		swapped, err := c.renameRan(bg)
+		if err != nil {
+			return Result{}, final(StepCleanup, errors.Join(cause, err))
+		}
+		if swapped {
+			held := time.Since(c.acquired)
+			c.log.Warn("the cut-over was giving up but the RENAME had run; the tables are swapped", "step", step, "cause", cause)
+			return Result{LockHeld: held}, nil
+		}
+	}
+	if err := c.removeSentry(bg); err != nil {
+		return Result{}, final(StepCleanup, errors.Join(cause, err))
+	}
+	return Result{}, classify(ctx, step, cause)
+}
+
+// renameRan tells whether B's RENAME swapped the tables. A server error
+// means it did not (the statement is atomic); a client-side error (the
+// connection lost) leaves the server's view unknown, so B's connection is
+// killed and the server asked whether Old exists, which it did not before.
+func (c *attempt) renameRan(ctx context.Context) (bool, error) {
+	if c.renameErr == nil {
+		return true, nil
+	}
+	if mysql.ErrorNumber(c.renameErr) != 0 {
+		return false, nil
+	}
+	if err := c.b.kill(ctx, true); err != nil {
+		return false, fmt.Errorf("the RENAME's connection was lost and cannot be killed, so it may still run: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	exists, _, err := tableComment(ctx, c.db, c.cfg.Database, c.cfg.Old)
+	if err != nil {
+		return false, fmt.Errorf("the RENAME's connection was lost; whether it ran is unknown: %w", err)
+	}
+	return exists, nil
+}
+
+// removeSentry drops the sentry if it exists and is ours.
+func (c *attempt) removeSentry(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*adminTimeout)
+	defer cancel()
+	name := mysql.QuoteTable(c.cfg.Database, c.sentryName)
+	exists, comment, err := tableComment(ctx, c.db, c.cfg.Database, c.sentryName)
+	if err != nil {
+		return fmt.Errorf("the sentry table %s may be left behind; drop it if so: %w", name, err)
+	}
+	if !exists || comment != SentryComment {
+		return nil
+	}
+	if _, err := c.db.ExecContext(ctx, dropTableSQL(c.cfg.Database, c.sentryName)); err != nil {
+		return fmt.Errorf("the sentry table %s is left behind; drop it: %w", name, err)
+	}
+	return nil
+}

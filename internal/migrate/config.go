@@ -1,0 +1,100 @@
+// Package migrate runs one online schema migration: it validates, builds the
+// shadow table, copies rows while applying the captured changes beside the
+// copy, cuts over, and cleans up. Runner.Run reads like the algorithm; each
+// phase is a method of modest length.
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// Config is everything one migration needs. Defaults lives in Defaults and
+// the flags of cmd/tailor document them.
+type Config struct {
+	Conn     mysql.ConnConfig
+	Database string
+	Table    string
+	Alter    string
+	// Execute makes the changes; without it Run validates and describes.
+	Execute bool
+	// ChunkSize is the number of rows per copied chunk.
+	ChunkSize int
+	// CutOverLockTimeout bounds how long writers are held at the cut-over.
+	CutOverLockTimeout time.Duration
+	// CutOverAttempts is how many times the cut-over is tried before the
+	// migration gives up (with backoff between attempts).
+	CutOverAttempts int
+	// OkToDropTable drops the old table after a successful cut-over.
+	OkToDropTable bool
+	// InitiallyDropGhostTable drops a shadow table left by an earlier run
+	// instead of refusing to start.
+	InitiallyDropGhostTable bool
+	// ProgressInterval is how often progress is reported.
+	ProgressInterval time.Duration
+	// ReplicaServerID is the server id the binary log reader registers
+	// with; random when zero.
+	ReplicaServerID uint32
+	Logger          *slog.Logger
+
+	// hooks for tests; nil in production.
+	testHooks *testHooks
+}
+
+// Defaults fills the zero fields of c with the documented defaults.
+func (c *Config) Defaults() {
+	if c.ChunkSize == 0 {
+		c.ChunkSize = 1000
+	}
+	if c.CutOverLockTimeout == 0 {
+		c.CutOverLockTimeout = 3 * time.Second
+	}
+	if c.CutOverAttempts == 0 {
+		c.CutOverAttempts = 5
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate checks c for values that cannot work, before anything connects.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Database == "" {
+		errs = append(errs, errors.New("--database is required"))
+	}
+	if c.Table == "" {
+		errs = append(errs, errors.New("--table is required"))
+	}
+	if c.Alter == "" {
+		errs = append(errs, errors.New("--alter is required"))
+	}
+	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {
+		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and 1000000, not %d", c.ChunkSize))
+	}
+	if c.CutOverLockTimeout < time.Second || c.CutOverLockTimeout > time.Hour {
+		errs = append(errs, fmt.Errorf("--cut-over-lock-timeout-seconds must be between 1 and 3600, not %v", c.CutOverLockTimeout.Seconds()))
+	}
+	if c.CutOverAttempts < 1 {
+		errs = append(errs, fmt.Errorf("--cut-over-attempts must be at least 1, not %d", c.CutOverAttempts))
+	}
+	if c.ProgressInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// testHooks let tests act at exact moments of a run.
+type testHooks struct {
+	// afterChunk runs after each chunk is copied.
+	afterChunk func(seq int)
+	// beforeCutOver runs once the copy is done, before the first attempt.
+	beforeCutOver func()
+}

@@ -1,0 +1,72 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/cutover"
+)
+
+// cutOver swaps the tables. Each attempt first lets the applier catch up
+// without any lock, so that the time writers are held covers only the few
+// changes made in the last moments. An attempt that cannot take the lock or
+// drain the backlog in time gives up cleanly (the original keeps serving)
+// and is retried with backoff.
+func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
+	backoff := time.Second
+	var lastErr error
+	for attempt := 1; attempt <= r.cfg.CutOverAttempts; attempt++ {
+		if err := r.stream.catchUpNow(ctx); err != nil {
+			return nil, err
+		}
+		r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
+		res, err := cutover.Swap(ctx, r.db, r.server, cutover.Config{
+			Database:    r.cfg.Database,
+			Table:       r.cfg.Table,
+			Shadow:      r.shadow,
+			Old:         r.old,
+			LockTimeout: r.cfg.CutOverLockTimeout,
+			Logger:      r.log,
+		}, r.catchUpUnderLock)
+		if err == nil {
+			r.shadowCreated = false // it is the table now
+			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
+			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old}, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !cutover.IsRetryable(err) {
+			return nil, fmt.Errorf("cut-over: %w", err)
+		}
+		lastErr = err
+		r.log.Warn("cut-over attempt gave up; the original keeps serving", "phase", PhaseCutOver.String(), "attempt", attempt, "err", err, "retry_in", backoff.String())
+		if attempt < r.cfg.CutOverAttempts {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 30*time.Second)
+		}
+	}
+	return nil, fmt.Errorf("cut-over failed %d times, last: %w; the original table is untouched", r.cfg.CutOverAttempts, lastErr)
+}
+
+// catchUpUnderLock runs while the original is write-locked: every change
+// committed before the lock is in the binary log before the position read
+// now (LOCK TABLES waited for the transactions that had the table open), so
+// once the applier has reached it the shadow holds all of them.
+func (r *Runner) catchUpUnderLock(ctx context.Context) error {
+	target, err := capture.CurrentPosition(ctx, r.db, r.server)
+	if err != nil {
+		return err
+	}
+	if err := r.stream.catchUp(ctx, target); err != nil {
+		return errors.Join(errors.New("the applier did not catch up while writes were held"), err)
+	}
+	return nil
+}

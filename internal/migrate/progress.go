@@ -1,0 +1,90 @@
+package migrate
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// progress holds the counters of a run. They are written by the copier and
+// applier goroutines and read by the reporter, hence atomics.
+type progress struct {
+	phase         atomic.Int32
+	rowsTotal     atomic.Int64
+	rowsCopied    atomic.Int64
+	eventsApplied atomic.Int64
+}
+
+// Phase is the current phase.
+func (p *progress) Phase() Phase { return Phase(p.phase.Load()) }
+
+// Status is a snapshot of a running migration.
+type Status struct {
+	Phase         Phase
+	RowsCopied    int64
+	RowsEstimate  int64
+	Percent       float64
+	RowsPerSecond float64
+	ETA           time.Duration // -1 when unknown
+	EventsApplied int64
+	Backlog       int64
+	Elapsed       time.Duration
+}
+
+// Status reports where the migration is.
+func (r *Runner) Status() Status {
+	st := Status{
+		Phase:         r.progress.Phase(),
+		RowsCopied:    r.progress.rowsCopied.Load(),
+		RowsEstimate:  r.progress.rowsTotal.Load(),
+		EventsApplied: r.progress.eventsApplied.Load(),
+		Elapsed:       time.Since(r.start),
+		ETA:           -1,
+	}
+	if r.stream != nil {
+		st.Backlog = r.stream.backlog()
+	}
+	// The estimate comes from InnoDB statistics and may be below the truth.
+	total := max(st.RowsEstimate, st.RowsCopied)
+	if st.Phase > PhaseCopy {
+		total = st.RowsCopied
+	}
+	if total > 0 {
+		st.Percent = 100 * float64(st.RowsCopied) / float64(total)
+	}
+	if secs := st.Elapsed.Seconds(); secs > 0 {
+		st.RowsPerSecond = float64(st.RowsCopied) / secs
+	}
+	if st.RowsPerSecond > 0 && st.Phase == PhaseCopy {
+		st.ETA = time.Duration(float64(total-st.RowsCopied) / st.RowsPerSecond * float64(time.Second))
+	}
+	return st
+}
+
+// reportProgress logs the status at the configured interval until ctx ends.
+func (r *Runner) reportProgress(ctx context.Context) error {
+	tick := time.NewTicker(r.cfg.ProgressInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		st := r.Status()
+		eta := "unknown"
+		if st.ETA >= 0 {
+			eta = st.ETA.Round(time.Second).String()
+		}
+		r.log.Info("progress",
+			"phase", st.Phase.String(),
+			"rows", st.RowsCopied,
+			"rows_estimate", st.RowsEstimate,
+			"percent", float64(int(st.Percent*10))/10,
+			"rows_per_sec", int64(st.RowsPerSecond),
+			"eta", eta,
+			"events_applied", st.EventsApplied,
+			"backlog", st.Backlog,
+			"elapsed", st.Elapsed.Round(time.Second).String())
+	}
+}

@@ -1,0 +1,268 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/ddl"
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+// Phase is where a migration is.
+type Phase int32
+
+// The phases of a migration, in order.
+const (
+	PhaseValidate Phase = iota
+	PhaseCreateShadow
+	PhaseCopy
+	PhaseCutOver
+	PhaseCleanup
+	PhaseDone
+)
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseValidate:
+		return "validate"
+	case PhaseCreateShadow:
+		return "create-shadow"
+	case PhaseCopy:
+		return "copy"
+	case PhaseCutOver:
+		return "cut-over"
+	case PhaseCleanup:
+		return "cleanup"
+	case PhaseDone:
+		return "done"
+	}
+	return "unknown"
+}
+
+// Result is what a finished run reports.
+type Result struct {
+	DryRun bool
+	// Description lists what the run does (or, in a dry run, would do).
+	Description   []string
+	Key           string
+	RowsCopied    int64
+	EventsApplied int64
+	Elapsed       time.Duration
+	// CutOverLock is how long writers were held at the cut-over.
+	CutOverLock     time.Duration
+	CutOverAttempts int
+	// OldTable is the name the original now has; empty when it was dropped.
+	OldTable string
+	Database string
+}
+
+// Runner runs one migration. It is used once.
+type Runner struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *sql.DB
+	server mysql.Server
+
+	table   *schema.Table
+	key     schema.Index
+	alter   *ddl.Alter
+	shadow  string
+	old     string
+	mapping *schema.Mapping
+
+	shadowCreated bool
+	lockConn      *sql.Conn
+	start         time.Time
+	stream        *stream
+	progress      progress
+}
+
+// New checks cfg and returns a Runner for it.
+func New(cfg Config) (*Runner, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, invalid(err)
+	}
+	return &Runner{
+		cfg:    cfg,
+		log:    cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
+		shadow: ShadowName(cfg.Table),
+		old:    OldName(cfg.Table),
+	}, nil
+}
+
+// Run performs the migration, or with Execute unset only validates it and
+// describes what it would do. On failure the original table is untouched
+// and the shadow is gone.
+func (r *Runner) Run(ctx context.Context) (*Result, error) {
+	r.start = time.Now()
+	r.setPhase(PhaseValidate)
+	if err := r.connect(ctx); err != nil {
+		return nil, err
+	}
+	defer r.db.Close()
+	if err := r.validate(ctx); err != nil {
+		return nil, err
+	}
+	if !r.cfg.Execute {
+		return r.dryRun(ctx)
+	}
+	if err := r.lockTable(ctx); err != nil {
+		return nil, err
+	}
+	defer r.unlockTable()
+	res, err := r.execute(ctx)
+	if err != nil {
+		r.cleanUpAfterFailure()
+		if ctx.Err() != nil {
+			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted during %s; %s is untouched and the shadow table was removed", r.progress.Phase(), r.cfg.Table)}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (r *Runner) execute(ctx context.Context) (*Result, error) {
+	if err := r.createShadow(ctx); err != nil {
+		return nil, err
+	}
+	startPos, err := capture.CurrentPosition(ctx, r.db, r.server)
+	if err != nil {
+		return nil, fmt.Errorf("read binary log position: %w", err)
+	}
+	captureCtx, stopCapture := context.WithCancel(ctx)
+	defer stopCapture()
+	g, gctx := errgroup.WithContext(captureCtx)
+	r.stream = newStream(r)
+	g.Go(func() error { return r.stream.run(gctx, startPos) })
+	g.Go(func() error { return r.reportProgress(gctx) })
+
+	res, err := r.copyAndCutOver(gctx)
+	stopCapture()
+	streamErr := g.Wait()
+	if err != nil {
+		// A failed reader or applier cancels the copy: its error is the cause.
+		if streamErr != nil && !errors.Is(streamErr, context.Canceled) {
+			return nil, streamErr
+		}
+		return nil, err
+	}
+	return res, r.finish(ctx, res)
+}
+
+func (r *Runner) copyAndCutOver(ctx context.Context) (*Result, error) {
+	r.setPhase(PhaseCopy)
+	r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load())
+	if err := r.copyRows(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())
+	if h := r.cfg.testHooks; h != nil && h.beforeCutOver != nil {
+		h.beforeCutOver()
+	}
+	r.setPhase(PhaseCutOver)
+	return r.cutOver(ctx)
+}
+
+func (r *Runner) copyRows(ctx context.Context) error {
+	chunker := rowcopy.NewChunker(r.db, r.mapping, r.cfg.ChunkSize)
+	copier := rowcopy.NewCopier(r.db, r.mapping)
+	copier.WaitForApplier = r.stream.catchUpNow
+	for {
+		chunk, ok, err := chunker.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		n, err := copier.Copy(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		r.progress.rowsCopied.Add(n)
+		if h := r.cfg.testHooks; h != nil && h.afterChunk != nil {
+			h.afterChunk(chunk.Seq)
+		}
+	}
+}
+
+// finish drops the old table when asked to and reports.
+func (r *Runner) finish(ctx context.Context, res *Result) error {
+	r.setPhase(PhaseCleanup)
+	if r.cfg.OkToDropTable {
+		if _, err := r.db.ExecContext(ctx, "DROP TABLE "+mysql.QuoteTable(r.cfg.Database, r.old)); err != nil {
+			r.log.Warn("could not drop the old table", "old_table", r.old, "err", err)
+		} else {
+			res.OldTable = ""
+		}
+	}
+	res.RowsCopied = r.progress.rowsCopied.Load()
+	res.EventsApplied = r.progress.eventsApplied.Load()
+	res.Elapsed = time.Since(r.start)
+	res.Key = r.mapping.KeyName
+	res.Database = r.cfg.Database
+	r.setPhase(PhaseDone)
+	return nil
+}
+
+// cleanUpAfterFailure removes the shadow table. It runs on its own bounded
+// context, since the run's context may be the one that was cancelled.
+func (r *Runner) cleanUpAfterFailure() {
+	if !r.shadowCreated {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mysql.QuoteTable(r.cfg.Database, r.shadow)); err != nil {
+		r.log.Error("could not remove the shadow table; drop it by hand", "shadow", r.shadow, "err", err)
+		return
+	}
+	r.log.Info("removed the shadow table", "shadow", r.shadow)
+}
+
+func (r *Runner) setPhase(p Phase) {
+	r.progress.phase.Store(int32(p))
+}
+
+// lockTable takes a server-side named lock, held on its own connection for
+// the whole run, so that a second tailor on the same table refuses to start.
+func (r *Runner) lockTable(ctx context.Context) error {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open lock connection: %w", err)
+	}
+	name := lockName(r.cfg.Database, r.cfg.Table)
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+		conn.Close()
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	if got.Int64 != 1 {
+		var holder sql.NullInt64
+		_ = conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&holder)
+		conn.Close()
+		return invalid(fmt.Errorf("another tailor is already migrating %s.%s (server lock %q is held by connection %d); wait for it to finish or stop it", r.cfg.Database, r.cfg.Table, name, holder.Int64))
+	}
+	r.lockConn = conn
+	return nil
+}
+
+func (r *Runner) unlockTable() {
+	if r.lockConn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = r.lockConn.ExecContext(ctx, "DO RELEASE_LOCK(?)", lockName(r.cfg.Database, r.cfg.Table))
+	r.lockConn.Close()
+}

@@ -1,0 +1,176 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tailor-osc/tailor/internal/apply"
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// Applying happens beside the copy, not in alternation with it: one
+// goroutine reads the binary log into a buffered channel, another applies
+// what arrives in batches, and the copier never waits for either except when
+// it needs the applier caught up (a unique-key collision, the cut-over).
+const (
+	streamBuffer     = 4096
+	maxBatchesPerTx  = 512
+	maxChangesPerTx  = 4000
+	duplicateRetries = 3
+)
+
+type stream struct {
+	r       *Runner
+	reader  *capture.Reader
+	applier *apply.Applier
+	batches chan capture.Batch
+
+	mu      sync.Mutex
+	applied uint64 // batches applied
+}
+
+func newStream(r *Runner) *stream {
+	return &stream{
+		r: r,
+		reader: capture.NewReader(capture.ReaderConfig{
+			Conn:     r.connConfig(),
+			Server:   r.server,
+			ServerID: r.cfg.ReplicaServerID,
+			Table:    r.table,
+			Logger:   r.log,
+		}),
+		applier: apply.New(r.db, r.mapping, r.log),
+		batches: make(chan capture.Batch, streamBuffer),
+	}
+}
+
+func (r *Runner) connConfig() mysql.ConnConfig {
+	c := r.cfg.Conn
+	c.Database = r.cfg.Database
+	return c
+}
+
+func (s *stream) run(ctx context.Context, start capture.Position) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := s.reader.Run(gctx, start, s.batches)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("read the binary log: %w", err)
+		}
+		return err
+	})
+	g.Go(func() error { return s.applyLoop(gctx) })
+	return g.Wait()
+}
+
+func (s *stream) applyLoop(ctx context.Context) error {
+	for {
+		var first capture.Batch
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case first = <-s.batches:
+		}
+		group := []capture.Batch{first}
+		changes := len(first.Changes)
+	drain:
+		for len(group) < maxBatchesPerTx && changes < maxChangesPerTx {
+			select {
+			case b := <-s.batches:
+				group = append(group, b)
+				changes += len(b.Changes)
+			default:
+				break drain
+			}
+		}
+		if err := s.applyGroup(ctx, group); err != nil {
+			return err
+		}
+	}
+}
+
+// applyGroup applies batches. A collision on a unique key may come from a
+// row the copier took from the original after the change being applied, an
+// image from the future that later events will move out of the way; so
+// before giving up, the group is widened with every change up to the
+// server's current position and tried again: a collision that survives in
+// a state the original really had is real.
+func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
+	for attempt := 0; ; attempt++ {
+		n, err := s.applier.Apply(ctx, group)
+		if err == nil {
+			s.mu.Lock()
+			s.applied += uint64(len(group))
+			s.mu.Unlock()
+			s.r.progress.eventsApplied.Add(int64(n))
+			return nil
+		}
+		if mysql.ErrorNumber(err) != mysql.ErrDupEntry || attempt >= duplicateRetries {
+			return err
+		}
+		s.r.log.Info("unique key collision while applying; widening the batch to the current position", "attempt", attempt+1, "err", err)
+		target, perr := capture.CurrentPosition(ctx, s.r.db, s.r.server)
+		if perr != nil {
+			return errors.Join(err, perr)
+		}
+		for group[len(group)-1].End.Compare(target) < 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case b := <-s.batches:
+				group = append(group, b)
+			case <-time.After(100 * time.Millisecond):
+				if pos, _ := s.reader.Progress(); pos.Compare(target) >= 0 && len(s.batches) == 0 {
+					// Nothing more of this table up to the target.
+					group[len(group)-1].End = pos
+				}
+			}
+		}
+	}
+}
+
+// caughtUp reports whether every change up to target has been applied.
+func (s *stream) caughtUp(target capture.Position) bool {
+	pos, sent := s.reader.Progress()
+	s.mu.Lock()
+	applied := s.applied
+	s.mu.Unlock()
+	return pos.Compare(target) >= 0 && applied >= sent
+}
+
+// catchUp waits until every change up to target has been applied.
+func (s *stream) catchUp(ctx context.Context, target capture.Position) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !s.caughtUp(target) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for changes up to %s to be applied: %w", target, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// catchUpNow waits until every change committed so far has been applied.
+func (s *stream) catchUpNow(ctx context.Context) error {
+	target, err := capture.CurrentPosition(ctx, s.r.db, s.r.server)
+	if err != nil {
+		return err
+	}
+	return s.catchUp(ctx, target)
+}
+
+// backlog is the number of captured transactions not yet applied.
+func (s *stream) backlog() int64 {
+	_, sent := s.reader.Progress()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(sent) - int64(s.applied)
+}

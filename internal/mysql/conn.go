@@ -1,0 +1,130 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// SQLMode is the sql_mode of every session tailor opens. Strict mode turns a
+// value that does not fit the shadow table into an error instead of a warning
+// and a silently changed row. NO_AUTO_VALUE_ON_ZERO keeps a copied id of 0 as 0
+// instead of drawing a new auto-increment value. Zero dates are allowed on
+// purpose: tailor copies what the original holds, and judging the original's
+// data is the planner's job, not the copier's.
+const SQLMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
+
+// ConnConfig says how to reach a server. Password is never logged: use
+// LogValue or String when describing a ConnConfig.
+type ConnConfig struct {
+	Host     string
+	Port     int
+	Socket   string // a unix socket path; when set, Host and Port are ignored
+	User     string
+	Password string
+	Database string
+	// Timeout bounds connecting, and each read and write on the wire.
+	Timeout time.Duration
+}
+
+// Addr is host:port or the socket path.
+func (c ConnConfig) Addr() string {
+	if c.Socket != "" {
+		return c.Socket
+	}
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// String describes the connection without its password.
+func (c ConnConfig) String() string {
+	return fmt.Sprintf("%s@%s/%s", c.User, c.Addr(), c.Database)
+}
+
+// DriverConfig is the go-sql-driver configuration for c, with tailor's
+// session settings applied to every connection of the pool.
+func (c ConnConfig) DriverConfig() *driver.Config {
+	cfg := driver.NewConfig()
+	cfg.User = c.User
+	cfg.Passwd = c.Password
+	if c.Socket != "" {
+		cfg.Net = "unix"
+		cfg.Addr = c.Socket
+	} else {
+		cfg.Net = "tcp"
+		cfg.Addr = c.Addr()
+	}
+	cfg.DBName = c.Database
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	cfg.Timeout = timeout
+	cfg.Collation = "utf8mb4_general_ci"
+	cfg.Loc = time.UTC
+	cfg.ParseTime = false
+	cfg.InterpolateParams = false
+	cfg.AllowNativePasswords = true
+	cfg.RejectReadOnly = true
+	cfg.Params = map[string]string{
+		"sql_mode":  "'" + SQLMode + "'",
+		"time_zone": "'+00:00'",
+		// Connection-level character set: binary-safe and able to hold any
+		// character a column may store.
+		"character_set_results": "utf8mb4",
+	}
+	return cfg
+}
+
+// Open returns a pool for c and checks that the server answers.
+func Open(ctx context.Context, c ConnConfig) (*sql.DB, error) {
+	connector, err := driver.NewConnector(c.DriverConfig())
+	if err != nil {
+		return nil, fmt.Errorf("configure connection to %s: %w", c, err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", c, err)
+	}
+	return db, nil
+}
+
+// Server error numbers tailor acts on.
+const (
+	ErrDupEntry         = 1062
+	ErrLockWaitTimeout  = 1205
+	ErrLockDeadlock     = 1213
+	ErrQueryInterrupted = 1317
+	ErrTableExists      = 1050
+	ErrNoSuchTable      = 1146
+	ErrBadDB            = 1049
+	ErrAccessDenied     = 1045
+	ErrLockOrActiveTx   = 1192
+	ErrWarnDataTrunc    = 1265
+)
+
+// ErrorNumber is the server's error number of err, or 0.
+func ErrorNumber(err error) uint16 {
+	var me *driver.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// IsRetryable reports whether err is a transient conflict that a retry of
+// the same transaction can resolve: a deadlock or a lock wait timeout.
+func IsRetryable(err error) bool {
+	switch ErrorNumber(err) {
+	case ErrLockDeadlock, ErrLockWaitTimeout:
+		return true
+	}
+	return false
+}

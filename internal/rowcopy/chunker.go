@@ -1,0 +1,108 @@
+// Package rowcopy copies the original table's rows into the shadow in
+// chunks bounded by key ranges.
+//
+// The chunker cuts the key space into consecutive ranges (lower, upper] that
+// together cover every possible key: the first has no lower bound and the
+// last has no upper bound, so a row inserted anywhere, even past the largest
+// key seen when the copy began, falls into exactly one range. Ranges are
+// found by walking the key index with a LIMIT, never with OFFSET, so the cost
+// of a chunk does not grow with its place in the table.
+//
+// Ranges are disjoint, so several workers may copy different chunks at once.
+package rowcopy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
+)
+
+// Chunk is the key range (Lower, Upper] of the original. A nil Lower is the
+// start of the table, a nil Upper its end.
+type Chunk struct {
+	Seq          int
+	Lower, Upper []any
+}
+
+func (c Chunk) String() string {
+	format := func(v []any, open string) string {
+		if v == nil {
+			return open
+		}
+		return fmt.Sprint(v...)
+	}
+	return fmt.Sprintf("#%d (%s, %s]", c.Seq, format(c.Lower, "-∞"), format(c.Upper, "+∞"))
+}
+
+// Chunker hands out consecutive chunks of about Size rows.
+type Chunker struct {
+	db    *sql.DB
+	m     *schema.Mapping
+	size  int
+	next  []any
+	seq   int
+	ended bool
+}
+
+// NewChunker returns a chunker over the original of m, starting at the
+// beginning of the key space.
+func NewChunker(db *sql.DB, m *schema.Mapping, size int) *Chunker {
+	return &Chunker{db: db, m: m, size: size}
+}
+
+// SetSize changes the number of rows in the chunks still to come.
+func (c *Chunker) SetSize(n int) {
+	if n > 0 {
+		c.size = n
+	}
+}
+
+// Next returns the next chunk, or ok=false once the chunk without upper
+// bound has been handed out.
+func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
+	if c.ended {
+		return Chunk{}, false, nil
+	}
+	upper, err := c.boundary(ctx)
+	if err != nil {
+		return Chunk{}, false, err
+	}
+	c.seq++
+	chunk = Chunk{Seq: c.seq, Lower: c.next, Upper: upper}
+	if upper == nil {
+		c.ended = true
+	}
+	c.next = upper
+	return chunk, true, nil
+}
+
+// boundary finds the key of the last of the next size rows after c.next, or
+// nil when no row remains: then the rest of the key space is the last chunk,
+// which holds only rows inserted since. It reads without locks: it only
+// places a boundary, and any key may be a boundary.
+func (c *Chunker) boundary(ctx context.Context) ([]any, error) {
+	keyCols := c.m.KeyOldNames()
+	cond, args := sqlbuild.Range(keyCols, c.next, nil)
+	src := mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name)
+	q := fmt.Sprintf("SELECT %s FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
+		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.m.KeyName), cond,
+		sqlbuild.OrderBy(keyCols, false), c.size, sqlbuild.OrderBy(keyCols, true))
+	vals := make([]any, len(keyCols))
+	ptrs := make([]any, len(keyCols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := c.db.QueryRowContext(ctx, q, args...).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find next chunk of %s: %w", c.m.Source.Name, err)
+	}
+	return vals, nil
+}

@@ -1,0 +1,83 @@
+package sandbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// RunTests is the body of a TestMain for a package whose tests need a
+// server: it starts one sandbox, hands it to the tests through *out, runs
+// them, and stops the server. Without a server binary the tests run with
+// *out nil and Need skips them with a clear message.
+func RunTests(m *testing.M, out **Sandbox) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	sbx, err := Start(ctx, Options{Log: func(s string) { fmt.Fprintln(os.Stderr, s) }})
+	cancel()
+	switch {
+	case errors.Is(err, ErrNoServer):
+		fmt.Fprintln(os.Stderr, "sandbox: "+err.Error()+"; integration tests will be skipped")
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "sandbox: "+err.Error())
+		return 1
+	default:
+		*out = sbx
+		defer sbx.Stop()
+	}
+	return m.Run()
+}
+
+// Need skips t when no sandbox is running.
+func Need(t testing.TB, s *Sandbox) {
+	t.Helper()
+	if s == nil {
+		t.Skip("no mariadbd binary on this machine (apt-get install mariadb-server); skipping integration test")
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// NewDatabase creates a database named after the test, connects to it, and
+// drops it when the test ends.
+func (s *Sandbox) NewDatabase(t testing.TB) (*sql.DB, string) {
+	t.Helper()
+	Need(t, s)
+	name := "t_" + unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	ctx := context.Background()
+	admin, err := s.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysql.QuoteIdent(name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+mysql.QuoteIdent(name)+" CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := s.Open(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		admin, err := s.Open(context.Background(), "")
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+mysql.QuoteIdent(name))
+	})
+	return db, name
+}

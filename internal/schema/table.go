@@ -1,0 +1,265 @@
+// Package schema reads what tailor needs to know about a table from the
+// server: its columns with their exact types, its keys, and the key the copy
+// walks.
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrTableNotFound means the table (or its database) does not exist.
+var ErrTableNotFound = errors.New("table not found")
+
+// Column is one column of a table as information_schema describes it.
+type Column struct {
+	Name string
+	// Ordinal is the 1-based position in the table, which is also the
+	// column's index in binary log row images.
+	Ordinal int
+	// DataType is the lower-case base type: "int", "varchar", "enum", ...
+	DataType string
+	// ColumnType is the full type: "int(10) unsigned", "binary(16)", "enum('a','b')".
+	ColumnType string
+	Nullable   bool
+	Unsigned   bool
+	// Generated is true for VIRTUAL and STORED generated columns, which are
+	// never written: the server computes them.
+	Generated bool
+	// MaxLength is CHARACTER_MAXIMUM_LENGTH (characters, or bytes for binary
+	// types); 0 when not applicable.
+	MaxLength int64
+	// Values lists ENUM and SET members in definition order.
+	Values []string
+	Charset   string
+	Collation string
+}
+
+// ComparesExactly reports whether two values of the column are equal for
+// the server exactly when their bytes are equal: numbers, temporal and
+// binary types, and strings in a NO PAD binary collation. A string in any
+// other collation can hold different bytes that the server sees as the same
+// key ('a' and 'A ' under utf8mb4_general_ci).
+func (c Column) ComparesExactly() bool {
+	switch c.DataType {
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set":
+		return strings.HasSuffix(c.Collation, "_nopad_bin")
+	}
+	return true
+}
+
+// IsFixedBinary reports whether the column is BINARY(n): the binary log
+// drops its trailing zero bytes, which must be put back when applying.
+func (c Column) IsFixedBinary() bool { return c.DataType == "binary" }
+
+// Index is one index of a table.
+type Index struct {
+	Name    string
+	Unique  bool
+	Columns []string
+	// Nullable is true when any of the columns accepts NULL, which makes a
+	// unique index unfit to identify rows.
+	Nullable bool
+}
+
+// IsPrimary reports whether the index is the primary key.
+func (i Index) IsPrimary() bool { return i.Name == "PRIMARY" }
+
+// Table is a table's definition.
+type Table struct {
+	Database string
+	Name     string
+	Columns  []Column
+	// Indexes are in the order information_schema lists them; the primary
+	// key, when there is one, comes first.
+	Indexes []Index
+	Engine  string
+}
+
+// Column finds a column by name, case-insensitively as MySQL does.
+func (t *Table) Column(name string) (Column, bool) {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// ColumnNames are the names of all columns in table order.
+func (t *Table) ColumnNames() []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// PrimaryKey is the primary key, if there is one.
+func (t *Table) PrimaryKey() (Index, bool) {
+	for _, idx := range t.Indexes {
+		if idx.IsPrimary() {
+			return idx, true
+		}
+	}
+	return Index{}, false
+}
+
+// ErrNoUsableKey means a table has neither a primary key nor a unique key
+// whose columns are all NOT NULL, so its rows cannot be told apart.
+var ErrNoUsableKey = errors.New("no usable key")
+
+// CopyKey chooses the key the copy walks and the binary log changes are
+// matched on: the primary key, or else the first unique key whose columns
+// are all NOT NULL. A unique key over a nullable column is not used because
+// it allows any number of rows with NULL there.
+func (t *Table) CopyKey() (Index, error) {
+	if pk, ok := t.PrimaryKey(); ok {
+		return pk, nil
+	}
+	for _, idx := range t.Indexes {
+		if idx.Unique && !idx.Nullable {
+			return idx, nil
+		}
+	}
+	return Index{}, fmt.Errorf("table %s.%s has %w: add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first", t.Database, t.Name, ErrNoUsableKey)
+}
+
+// Load reads a table's definition.
+func Load(ctx context.Context, db *sql.DB, database, table string) (*Table, error) {
+	t := &Table{Database: database, Name: table}
+	err := db.QueryRowContext(ctx,
+		`SELECT TABLE_NAME, COALESCE(ENGINE, '') FROM information_schema.TABLES
+		 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'`,
+		database, table).Scan(&t.Name, &t.Engine)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("table %s.%s: %w", database, table, ErrTableNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up table %s.%s: %w", database, table, err)
+	}
+	if err := t.loadColumns(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := t.loadIndexes(ctx, db); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx,
+		`SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE = 'YES',
+		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, '')
+		   FROM information_schema.COLUMNS
+		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		  ORDER BY ORDINAL_POSITION`, t.Database, t.Name)
+	if err != nil {
+		return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c Column
+		var extra string
+		if err := rows.Scan(&c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &c.Nullable, &extra, &c.MaxLength, &c.Charset, &c.Collation); err != nil {
+			return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
+		}
+		c.Unsigned = strings.Contains(strings.ToLower(c.ColumnType), "unsigned")
+		c.Generated = strings.Contains(strings.ToUpper(extra), "GENERATED")
+		if c.DataType == "enum" || c.DataType == "set" {
+			c.Values, err = ParseEnumValues(c.ColumnType)
+			if err != nil {
+				return fmt.Errorf("column %s of %s.%s: %w", c.Name, t.Database, t.Name, err)
+			}
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
+	}
+	if len(t.Columns) == 0 {
+		return fmt.Errorf("table %s.%s has no columns visible to this user", t.Database, t.Name)
+	}
+	return nil
+}
+
+func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx,
+		`SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME, NULLABLE = 'YES'
+		   FROM information_schema.STATISTICS
+		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		  ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, t.Database, t.Name)
+	if err != nil {
+		return fmt.Errorf("read indexes of %s.%s: %w", t.Database, t.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var unique, nullable bool
+		var column sql.NullString
+		if err := rows.Scan(&name, &unique, &column, &nullable); err != nil {
+			return fmt.Errorf("read indexes of %s.%s: %w", t.Database, t.Name, err)
+		}
+		if n := len(t.Indexes); n == 0 || t.Indexes[n-1].Name != name {
+			t.Indexes = append(t.Indexes, Index{Name: name, Unique: unique})
+		}
+		idx := &t.Indexes[len(t.Indexes)-1]
+		if !column.Valid {
+			// A functional index part: such an index cannot identify rows.
+			idx.Unique = false
+			continue
+		}
+		idx.Columns = append(idx.Columns, column.String)
+		idx.Nullable = idx.Nullable || nullable
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read indexes of %s.%s: %w", t.Database, t.Name, err)
+	}
+	return nil
+}
+
+// ParseEnumValues reads the members of an ENUM or SET out of its COLUMN_TYPE,
+// e.g. enum('a','it''s') → [a it's]. information_schema doubles quotes inside
+// members; backslashes are shown as they are stored.
+func ParseEnumValues(columnType string) ([]string, error) {
+	open := strings.IndexByte(columnType, '(')
+	if open < 0 || !strings.HasSuffix(columnType, ")") {
+		return nil, fmt.Errorf("unexpected ENUM/SET type %q", columnType)
+	}
+	body := columnType[open+1 : len(columnType)-1]
+	var values []string
+	for i := 0; i < len(body); {
+		if body[i] != '\'' {
+			return nil, fmt.Errorf("unexpected ENUM/SET type %q", columnType)
+		}
+		var b strings.Builder
+		i++
+		for {
+			if i >= len(body) {
+				return nil, fmt.Errorf("unterminated member in ENUM/SET type %q", columnType)
+			}
+			if body[i] == '\'' {
+				if i+1 < len(body) && body[i+1] == '\'' {
+					b.WriteByte('\'')
+					i += 2
+					continue
+				}
+				i++
+				break
+			}
+			b.WriteByte(body[i])
+			i++
+		}
+		values = append(values, b.String())
+		if i < len(body) {
+			if body[i] != ',' {
+				return nil, fmt.Errorf("unexpected ENUM/SET type %q", columnType)
+			}
+			i++
+		}
+	}
+	return values, nil
+}

@@ -1,0 +1,103 @@
+package workload
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// Diff is how a migrated table differs from its control table.
+type Diff struct {
+	Rows, ControlRows int64
+	// Missing are rows of the control absent from the table, Extra the
+	// reverse, Different rows present in both whose values differ.
+	Missing, Extra, Different int64
+	// Examples are up to five ids of each kind of difference.
+	Examples []string
+}
+
+// Equal reports whether the tables hold the same rows.
+func (d Diff) Equal() bool {
+	return d.Missing == 0 && d.Extra == 0 && d.Different == 0 && d.Rows == d.ControlRows
+}
+
+func (d Diff) String() string {
+	if d.Equal() {
+		return fmt.Sprintf("equal: %d rows", d.Rows)
+	}
+	return fmt.Sprintf("%d rows vs %d in the control: %d missing, %d extra, %d different (e.g. %s)",
+		d.Rows, d.ControlRows, d.Missing, d.Extra, d.Different, strings.Join(d.Examples, "; "))
+}
+
+// ColumnPair names one compared column in the migrated table and in the
+// control table.
+type ColumnPair struct{ Table, Control string }
+
+// SameColumns pairs every stored column with itself except those in skip,
+// and renames as given (control name → table name).
+func SameColumns(skip []string, renames map[string]string) []ColumnPair {
+	var pairs []ColumnPair
+	for _, c := range storedColumns {
+		skipped := false
+		for _, s := range skip {
+			skipped = skipped || strings.EqualFold(s, c)
+		}
+		if skipped {
+			continue
+		}
+		name := c
+		if r, ok := renames[c]; ok {
+			name = r
+		}
+		pairs = append(pairs, ColumnPair{Table: name, Control: c})
+	}
+	return pairs
+}
+
+// Compare compares table with its control table on the given columns, in
+// the server, NULL-safely, joined on id.
+func Compare(ctx context.Context, db *sql.DB, table string, cols []ColumnPair) (Diff, error) {
+	var d Diff
+	t, c := mysql.QuoteIdent(table), mysql.QuoteIdent(ControlTable(table))
+	if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+t+"), (SELECT COUNT(*) FROM "+c+")").Scan(&d.Rows, &d.ControlRows); err != nil {
+		return d, fmt.Errorf("count rows: %w", err)
+	}
+	var same []string
+	for _, p := range cols {
+		same = append(same, fmt.Sprintf("t.%s <=> c.%s", mysql.QuoteIdent(p.Table), mysql.QuoteIdent(p.Control)))
+	}
+	checks := []struct {
+		count *int64
+		label string
+		q     string
+	}{
+		{&d.Missing, "missing", "SELECT c.id FROM " + c + " c LEFT JOIN " + t + " t ON t.id = c.id WHERE t.id IS NULL"},
+		{&d.Extra, "extra", "SELECT t.id FROM " + t + " t LEFT JOIN " + c + " c ON t.id = c.id WHERE c.id IS NULL"},
+		{&d.Different, "different", "SELECT t.id FROM " + t + " t JOIN " + c + " c ON t.id = c.id WHERE NOT (" + strings.Join(same, " AND ") + ")"},
+	}
+	for _, ch := range checks {
+		rows, err := db.QueryContext(ctx, ch.q)
+		if err != nil {
+			return d, fmt.Errorf("compare %s with its control: %w", table, err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return d, err
+			}
+			*ch.count++
+			if *ch.count <= 5 {
+				d.Examples = append(d.Examples, fmt.Sprintf("%s id=%d", ch.label, id))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
