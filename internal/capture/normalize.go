@@ -2,6 +2,8 @@ package capture
 
 import (
 	"bytes"
+	"encoding/hex"
+	"net/netip"
 	"fmt"
 	"strings"
 
@@ -105,11 +107,12 @@ func decoderFor(c schema.Column) (valueDecoder, error) {
 	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		// Spatial values are logged as the server's internal format (SRID
 		// followed by WKB), which the server accepts back as is.
-		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
-		// MariaDB's INET4, INET6 and UUID are logged in their binary form,
-		// which the server accepts back as a binary string of that length.
-		"inet4", "inet6", "uuid":
+		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		return decodeBinary, nil
+	case "uuid":
+		return decodeUUID, nil
+	case "inet4", "inet6":
+		return decodeInet, nil
 	case "enum":
 		return enumDecoder(c.Values), nil
 	case "set":
@@ -189,6 +192,36 @@ func decodeBinary(v any) (any, error) {
 		return nil, err
 	}
 	return bytes.Clone(b), nil
+}
+
+// decodeUUID formats MariaDB's UUID, logged as its 16 bytes in text order,
+// as text. The server takes 16 bytes for a UUID only when they come as a
+// binary string; a statement parameter arrives in the connection's
+// character set and is parsed as text.
+func decodeUUID(v any) (any, error) {
+	b, err := asBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != 16 {
+		return nil, fmt.Errorf("UUID of %d bytes, want 16", len(b))
+	}
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+}
+
+// decodeInet formats MariaDB's INET4 and INET6, logged as their 4 or 16
+// bytes in network order, as text, for the same reason as decodeUUID.
+func decodeInet(v any) (any, error) {
+	b, err := asBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	addr, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return nil, fmt.Errorf("INET value of %d bytes, want 4 or 16", len(b))
+	}
+	return addr.String(), nil
 }
 
 // fixedBinaryDecoder restores BINARY(n) values: the server strips trailing

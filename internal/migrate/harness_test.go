@@ -1,0 +1,114 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+var sbx *sandbox.Sandbox
+
+func TestMain(m *testing.M) {
+	code := sandbox.RunTests(m, &sbx)
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener")); err != nil {
+			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// testLogger sends the runner's log to the test log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// testConfig is a Config for table in database on the sandbox.
+func testConfig(t testing.TB, database, table, alter string) Config {
+	return Config{
+		Conn:             sbx.Conn(database),
+		Database:         database,
+		Table:            table,
+		Alter:            alter,
+		Execute:          true,
+		ChunkSize:        500,
+		ProgressInterval: time.Second,
+		Logger:           testLogger(t),
+	}
+}
+
+func runMigration(ctx context.Context, t testing.TB, cfg Config) (*Result, error) {
+	t.Helper()
+	r, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx)
+}
+
+func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// tablesIn lists the tables of database, sorted.
+func tablesIn(t testing.TB, db *sql.DB, database string) []string {
+	t.Helper()
+	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// checksum is CHECKSUM TABLE of table, to prove a table was left untouched.
+func checksum(t testing.TB, db *sql.DB, database, table string) int64 {
+	t.Helper()
+	var name string
+	var sum sql.NullInt64
+	if err := db.QueryRow("CHECKSUM TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum.Int64
+}
+
+// showCreate is the table's definition.
+func showCreate(t testing.TB, db *sql.DB, database, table string) string {
+	t.Helper()
+	var name, def string
+	if err := db.QueryRow("SHOW CREATE TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &def); err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
