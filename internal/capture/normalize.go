@@ -3,8 +3,8 @@ package capture
 import (
 	"bytes"
 	"encoding/hex"
-	"net/netip"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -24,12 +24,16 @@ import (
 //     location the syncer is given, UTC), YEAR as int, FLOAT as float32.
 //   - BIT arrives as int64 and SET as an int64 bit mask: BIT(64) and SET with
 //     64 members need the top bit, so both become uint64 / member names.
-//   - ENUM arrives as its 1-based index, 0 being the "error" value, the empty string.
+//   - ENUM arrives as its 1-based index; 0 is the "error" value a
+//     non-strict server stores for an invalid member, which reads as the
+//     empty string.
 //   - CHAR/VARCHAR arrive as Go strings and TEXT (also JSON, which MariaDB
 //     stores as LONGTEXT) as []byte, all in the column's character set, not
 //     the connection's utf8mb4: they are converted to UTF-8 text.
-//   - BINARY(n) arrives with its trailing zero bytes stripped (the server
-//     packs it like CHAR): they are put back up to the column's length.
+//   - BINARY(n), and MariaDB's UUID, INET4 and INET6, arrive with their
+//     trailing zero bytes stripped (the server packs them like CHAR): they
+//     are put back up to the type's length. UUID and INET values are then
+//     formatted as text, the only form a statement parameter can give them.
 //   - Binary values alias the event's buffer: they are copied.
 type rowDecoder struct {
 	columns []schema.Column
@@ -111,8 +115,10 @@ func decoderFor(c schema.Column) (valueDecoder, error) {
 		return decodeBinary, nil
 	case "uuid":
 		return decodeUUID, nil
-	case "inet4", "inet6":
-		return decodeInet, nil
+	case "inet4":
+		return inetDecoder(4), nil
+	case "inet6":
+		return inetDecoder(16), nil
 	case "enum":
 		return enumDecoder(c.Values), nil
 	case "set":
@@ -194,34 +200,46 @@ func decodeBinary(v any) (any, error) {
 	return bytes.Clone(b), nil
 }
 
-// decodeUUID formats MariaDB's UUID, logged as its 16 bytes in text order,
-// as text. The server takes 16 bytes for a UUID only when they come as a
-// binary string; a statement parameter arrives in the connection's
-// character set and is parsed as text.
+// decodeUUID formats MariaDB's UUID, logged as its 16 bytes in text order
+// like BINARY(16), trailing zero bytes stripped, as text. The server takes
+// the bytes for a UUID only when they come as a binary string; a statement
+// parameter arrives in the connection's character set and is parsed as text.
 func decodeUUID(v any) (any, error) {
-	b, err := asBytes(v)
+	b, err := fixedBytes(v, 16)
 	if err != nil {
-		return nil, err
-	}
-	if len(b) != 16 {
-		return nil, fmt.Errorf("UUID of %d bytes, want 16", len(b))
+		return nil, fmt.Errorf("UUID: %w", err)
 	}
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
 }
 
-// decodeInet formats MariaDB's INET4 and INET6, logged as their 4 or 16
-// bytes in network order, as text, for the same reason as decodeUUID.
-func decodeInet(v any) (any, error) {
+// inetDecoder formats MariaDB's INET4 and INET6, logged as their 4 or 16
+// bytes in network order with trailing zero bytes stripped, as text, for the
+// same reason as decodeUUID.
+func inetDecoder(size int) valueDecoder {
+	return func(v any) (any, error) {
+		b, err := fixedBytes(v, size)
+		if err != nil {
+			return nil, fmt.Errorf("INET%d: %w", size, err)
+		}
+		addr, _ := netip.AddrFromSlice(b)
+		return addr.String(), nil
+	}
+}
+
+// fixedBytes restores a fixed-size binary value from which the binary log
+// stripped the trailing zero bytes.
+func fixedBytes(v any, size int) ([]byte, error) {
 	b, err := asBytes(v)
 	if err != nil {
 		return nil, err
 	}
-	addr, ok := netip.AddrFromSlice(b)
-	if !ok {
-		return nil, fmt.Errorf("INET value of %d bytes, want 4 or 16", len(b))
+	if len(b) > size {
+		return nil, fmt.Errorf("value of %d bytes, want at most %d", len(b), size)
 	}
-	return addr.String(), nil
+	out := make([]byte, size)
+	copy(out, b)
+	return out, nil
 }
 
 // fixedBinaryDecoder restores BINARY(n) values: the server strips trailing

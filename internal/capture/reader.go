@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -182,7 +183,7 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return streamError(pos, err)
+			return r.streamError(pos, err)
 		}
 		next := advance(pos, ev)
 		changes, err := txs.handle(ev)
@@ -227,10 +228,14 @@ func advance(pos Position, ev *replication.BinlogEvent) Position {
 	return Position{File: pos.File, Pos: ev.Header.LogPos}
 }
 
-func streamError(pos Position, err error) error {
+func (r *Reader) streamError(pos Position, err error) error {
 	var myErr *gomysql.MyError
 	if errors.As(err, &myErr) && myErr.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		return fmt.Errorf("read binary log from %s: %w: %s", pos, ErrPositionUnavailable, myErr.Message)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return fmt.Errorf("read binary log after %s: connection lost, %d reconnection attempts failed: %w", pos, r.cfg.MaxReconnectAttempts, err)
 	}
 	return fmt.Errorf("read binary log after %s: %w", pos, err)
 }

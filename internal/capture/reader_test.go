@@ -63,9 +63,20 @@ func TestReaderTransactions(t *testing.T) {
 	if !reflect.DeepEqual(b.Changes, want) {
 		t.Errorf("after rollback: changes = %#v, want %#v", b.Changes, want)
 	}
-	pos, _ := r.reader.Progress()
-	if b.End.Compare(pos) > 0 {
-		t.Errorf("batch end %v after progress %v", b.End, pos)
+	// Progress is recorded right after the send.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pos, sent := r.reader.Progress()
+		if pos.Compare(b.End) >= 0 {
+			if sent != 2 {
+				t.Errorf("progress %v with sent=%d, want 2", pos, sent)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("progress %v did not reach the batch end %v", pos, b.End)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -266,5 +277,38 @@ func TestReaderPositionGone(t *testing.T) {
 		t.Errorf("Run = %v, want ErrPositionUnavailable", err)
 	} else {
 		t.Log(err)
+	}
+}
+
+func TestReaderFollowsRotation(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
+	r := startReader(t, db, name, "t")
+	ctx := context.Background()
+	server, err := mysql.DetectServer(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "INSERT INTO t VALUES (1)")
+	first := r.next(t)
+	exec(t, db, "FLUSH BINARY LOGS", "INSERT INTO t VALUES (2)")
+	second := r.next(t)
+	if second.End.File == first.End.File || second.End.Compare(first.End) <= 0 {
+		t.Errorf("batch ends %v then %v, want the second in a later file", first.End, second.End)
+	}
+	target, err := CurrentPosition(ctx, db, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pos, _ := r.reader.Progress()
+		if pos == target {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("progress %v did not reach %v", pos, target)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

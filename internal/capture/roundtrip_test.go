@@ -31,56 +31,55 @@ const allTypesTable = `CREATE TABLE %s (
   gs VARCHAR(120) AS (CONCAT(vc, '!')) STORED
 )`
 
-// allTypesRows are inserted in a session with time_zone '+05:00', so a
-// TIMESTAMP written as 05:00:01 is the instant 00:00:01 UTC.
-var allTypesRows = []string{
-	// Extremes.
-	`(1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615,
-	  -99999999999999.999999, 1.1, 1.7976931348623157e308,
-	  'é😀', 'héllo wörld 😀  ', REPEAT('Grüße 😀 ', 500),
-	  _latin1 X'%s', 'é€', '😀é', '😀',
-	  X'00FF00FE00', X'0000', X'0102000000000000',
-	  '2024-02-29', '-838:59:59.000000', '9999-12-31 23:59:59.999999', '2038-01-19 08:14:07.999999', '2038-01-19 08:14:07', 2155,
-	  'c', 'x,z', '{"a": [1, 2.50, "😀"], "b": null}',
-	  b'1', b'10000001', 0xFFFFFFFFFFFFFFFF,
-	  POINT(1.5, -2), ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326), '6ccd780c-baba-1026-9564-5b8c656024db', '2001:db8::ff00:42:8329', '192.0.2.1')`,
-	// Zeros, empties and the other ends.
-	`(2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	  -0.000001, 0, -2.2250738585072014e-308,
-	  '', '', '',
-	  '', '', '', '',
-	  '', '', X'0000000000000000',
-	  '0000-00-00', '00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '1970-01-01 05:00:01', 0,
-	  'a', '', '[]',
-	  b'0', b'0', 0,
-	  POINT(0, 0), POINT(0, 0), '00000000-0000-0000-0000-000000000000', '::', '0.0.0.0')`,
-	// NULL in every nullable column.
-	`(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	  NULL, NULL, NULL,
-	  NULL, NULL, NULL,
-	  NULL, NULL, NULL, NULL,
-	  NULL, NULL, NULL,
-	  NULL, NULL, NULL, NULL, NULL, NULL,
-	  NULL, NULL, NULL,
-	  NULL, NULL, NULL,
-	  NULL, NULL, NULL, NULL, NULL)`,
-	// In between.
-	`(4, 127, 128, 32767, 32768, 8388607, 8388608, 2147483647, 2147483648, 9223372036854775807, 9223372036854775808,
-	  12345678901234.5, 3.402823466e38, -0.1,
-	  'a', 'x', 'line\nbreak\ttab\\backslash''quote',
-	  'café', 'A', 'B', 'C',
-	  X'FF', X'00', X'00000000000000FF',
-	  '1000-01-01', '-00:00:00.5', '2024-02-29 12:34:56.000001', '1999-12-31 23:59:59.5', '2000-01-01 04:59:59', 1901,
-	  'b', 'x,y,z', '"just a string"',
-	  b'0', b'11111111', 0x8000000000000000,
-	  NULL, NULL, '123e4567-e89b-42d3-a456-556642440000', '::ffff:1.2.3.4', '255.255.255.255')`,
-}
-
 // TestRoundTripAllTypes captures inserts of every type, writes the captured
 // After images into a second table of the same definition through
 // placeholders, as the applier does, and proves both tables hold the same
 // bytes. It then does the same with an UPDATE and a DELETE.
 func TestRoundTripAllTypes(t *testing.T) {
+	// allTypesRows are inserted in a session with time_zone '+05:00', so a
+	// TIMESTAMP written as 05:00:01 is the instant 00:00:01 UTC.
+	allTypesRows := []string{
+		// Extremes.
+		`(1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615,
+		  -99999999999999.999999, 1.1, 1.7976931348623157e308,
+		  'é😀', 'héllo wörld 😀  ', REPEAT('Grüße 😀 ', 500),
+		  _latin1 X'%s', 'é€', '😀é', '😀',
+		  X'00FF00FE00', X'0000', X'0102000000000000',
+		  '2024-02-29', '-838:59:59.000000', '9999-12-31 23:59:59.999999', '2038-01-19 08:14:07.999999', '2038-01-19 08:14:07', 2155,
+		  'c', 'x,z', '{"a": [1, 2.50, "😀"], "b": null}',
+		  b'1', b'10000001', 0xFFFFFFFFFFFFFFFF,
+		  POINT(1.5, -2), ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326), '6ccd780c-baba-1026-9564-5b8c656024db', '2001:db8::ff00:42:8329', '192.0.2.1')`,
+		// Zeros, empties and the other ends.
+		`(2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		  -0.000001, 0, -2.2250738585072014e-308,
+		  '', '', '',
+		  '', '', '', '',
+		  '', '', X'0000000000000000',
+		  '0000-00-00', '00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '1970-01-01 05:00:01', 0,
+		  'a', '', '[]',
+		  b'0', b'0', 0,
+		  POINT(0, 0), POINT(0, 0), '00000000-0000-0000-0000-000000000000', '::', '0.0.0.0')`,
+		// NULL in every nullable column.
+		`(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		  NULL, NULL, NULL,
+		  NULL, NULL, NULL,
+		  NULL, NULL, NULL, NULL,
+		  NULL, NULL, NULL,
+		  NULL, NULL, NULL, NULL, NULL, NULL,
+		  NULL, NULL, NULL,
+		  NULL, NULL, NULL,
+		  NULL, NULL, NULL, NULL, NULL)`,
+		// In between.
+		`(4, 127, 128, 32767, 32768, 8388607, 8388608, 2147483647, 2147483648, 9223372036854775807, 9223372036854775808,
+		  12345678901234.5, 3.402823466e38, -0.1,
+		  'a', 'x', 'line\nbreak\ttab\\backslash''quote',
+		  'café', 'A', 'B', 'C',
+		  X'FF', X'00', X'00000000000000FF',
+		  '1000-01-01', '-00:00:00.5', '2024-02-29 12:34:56.000001', '1999-12-31 23:59:59.5', '2000-01-01 04:59:59', 1901,
+		  'b', 'x,y,z', '"just a string"',
+		  b'0', b'11111111', 0x8000000000000000,
+		  NULL, NULL, '123e4567-e89b-42d3-a456-556642440000', '::ffff:1.2.3.4', '255.255.255.255')`,
+	}
 	db, name := sbx.NewDatabase(t)
 	ctx := context.Background()
 	exec(t, db, fmt.Sprintf(allTypesTable, "src"), fmt.Sprintf(allTypesTable, "dst"))
@@ -244,5 +243,35 @@ func compareTables(t *testing.T, db *sql.DB, tbl *schema.Table) {
 			t.Fatal(err)
 		}
 		rows.Close()
+	}
+}
+
+// TestRoundTripEnumErrorValue covers ENUM index 0, which only a non-strict
+// session can store: the reader gives the empty string, which a non-strict
+// session stores back as index 0 and a strict one (the applier's) rejects.
+func TestRoundTripEnumErrorValue(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	exec(t, db, "CREATE TABLE src (id INT PRIMARY KEY, e ENUM('a','b') NOT NULL)", "CREATE TABLE dst LIKE src")
+	r := startReader(t, db, name, "src")
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec(t, conn, "SET sql_mode = ''", "INSERT INTO src VALUES (1, 'no such member')")
+	b := r.next(t)
+	if want := []any{int64(1), ""}; !reflect.DeepEqual(b.Changes[0].After, want) {
+		t.Fatalf("After = %#v, want %#v", b.Changes[0].After, want)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO dst VALUES (?, ?)", b.Changes[0].After...); mysql.ErrorNumber(err) != mysql.ErrWarnDataTrunc {
+		t.Errorf("strict insert of the empty ENUM value: %v, want error %d", err, mysql.ErrWarnDataTrunc)
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO dst VALUES (?, ?)", b.Changes[0].After...); err != nil {
+		t.Fatal(err)
+	}
+	var same bool
+	if err := db.QueryRowContext(ctx, "SELECT s.e + 0 = 0 AND d.e + 0 = 0 FROM src s JOIN dst d USING (id)").Scan(&same); err != nil || !same {
+		t.Errorf("index 0 not stored back: %v %v", same, err)
 	}
 }

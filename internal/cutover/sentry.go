@@ -186,7 +186,7 @@ type attempt struct {
 }
 
 func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
-	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s)", mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout)
+	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s): %w", mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout, context.DeadlineExceeded)
 	lctx, cancel := context.WithTimeoutCause(ctx, c.cfg.LockTimeout, budgetErr)
 	defer cancel()
 

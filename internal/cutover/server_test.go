@@ -62,7 +62,7 @@ func TestServerWaitingRenameRunsBeforeQueuedWriters(t *testing.T) {
 	mustExec(t, a, lockSentrySQL(f.cfg, sentry))
 
 	earlyDone := run(early, "INSERT INTO t (marker) VALUES ('queued before the rename')")
-	f.waitForStatement("INSERT")
+	f.waitForStatement("INSERT INTO t (marker) VALUES ('queued before")
 	renameDone := run(b, renameThroughSentrySQL(f.cfg, sentry))
 	if id := f.waitForStatement("RENAME"); id != bid {
 		t.Fatalf("waiting RENAME on connection %d, want %d", id, bid)
@@ -75,7 +75,7 @@ func TestServerWaitingRenameRunsBeforeQueuedWriters(t *testing.T) {
 		t.Errorf("waiting RENAME has state %q", state)
 	}
 	lateDone := run(late, "INSERT INTO t (marker) VALUES ('queued after the rename')")
-	time.Sleep(100 * time.Millisecond) // let it queue; either way it must land in the new table
+	f.waitForStatement("INSERT INTO t (marker) VALUES ('queued after")
 
 	mustExec(t, a, dropTableSQL(f.dbName, sentry)) // allowed under LOCK TABLES
 	mustExec(t, a, unlockSQL)

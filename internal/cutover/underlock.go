@@ -39,7 +39,7 @@ func swapUnderLock(ctx context.Context, db *sql.DB, cfg Config) (Result, error) 
 	if err := a.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds())); err != nil {
 		return Result{}, classify(ctx, StepPrepare, err)
 	}
-	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s)", cfg.Table, cfg.LockTimeout)
+	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s): %w", mysql.QuoteIdent(cfg.Table), cfg.LockTimeout, context.DeadlineExceeded)
 	lctx, cancel := context.WithTimeoutCause(ctx, cfg.LockTimeout, budgetErr)
 	defer cancel()
 	if err := a.exec(lctx, lockBothSQL(cfg)); err != nil {

@@ -5,12 +5,14 @@
 package migrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
 )
 
 // Config is everything one migration needs. Defaults lives in Defaults and
@@ -95,6 +97,9 @@ func (c *Config) Validate() error {
 type testHooks struct {
 	// afterChunk runs after each chunk is copied.
 	afterChunk func(seq int)
+	// beforeChunkCommit runs inside a chunk's copy transaction, before it
+	// commits.
+	beforeChunkCommit func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.
 	beforeCutOver func()
 }

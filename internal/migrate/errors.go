@@ -22,6 +22,20 @@ const (
 	KindInterrupted
 )
 
+func (k ErrorKind) String() string {
+	switch k {
+	case KindFailed:
+		return "failed"
+	case KindInvalid:
+		return "invalid"
+	case KindConnect:
+		return "connect"
+	case KindInterrupted:
+		return "interrupted"
+	}
+	return "unknown"
+}
+
 // Error is an error with its kind.
 type Error struct {
 	Kind ErrorKind

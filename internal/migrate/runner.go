@@ -177,6 +177,9 @@ func (r *Runner) copyRows(ctx context.Context) error {
 	chunker := rowcopy.NewChunker(r.db, r.mapping, r.cfg.ChunkSize)
 	copier := rowcopy.NewCopier(r.db, r.mapping)
 	copier.WaitForApplier = r.stream.catchUpNow
+	if h := r.cfg.testHooks; h != nil {
+		copier.BeforeCommit = h.beforeChunkCommit
+	}
 	for {
 		chunk, ok, err := chunker.Next(ctx)
 		if err != nil {

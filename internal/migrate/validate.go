@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"regexp"
 	"strings"
 
+	"github.com/tailor-osc/tailor/internal/cutover"
 	"github.com/tailor-osc/tailor/internal/ddl"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -21,12 +24,12 @@ func (r *Runner) connect(ctx context.Context) error {
 		case mysql.ErrAccessDenied:
 			return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file)", conn.User)}
 		case mysql.ErrBadDB:
-			return invalid(fmt.Errorf("database %q does not exist on %s", r.cfg.Database, conn.Addr()))
+			return invalid(fmt.Errorf("database %s does not exist on %s; check --database", mysql.QuoteIdent(r.cfg.Database), conn.Addr()))
 		}
 		if ctx.Err() != nil {
 			return &Error{Kind: KindInterrupted, Err: ctx.Err()}
 		}
-		return &Error{Kind: KindConnect, Err: fmt.Errorf("cannot reach the server at %s: %w", conn.Addr(), err)}
+		return &Error{Kind: KindConnect, Err: unreachable(conn, err)}
 	}
 	r.db = db
 	r.server, err = mysql.DetectServer(ctx, db)
@@ -36,6 +39,23 @@ func (r *Runner) connect(ctx context.Context) error {
 	}
 	r.log.Info("connected", "phase", PhaseValidate.String(), "server", r.server.String(), "addr", conn.Addr())
 	return nil
+}
+
+// unreachable is the error for a server that did not answer. The driver's
+// error is wrapped twice over with the address and the user; the cause at
+// the bottom ("connect: connection refused", "i/o timeout") is the part
+// that says what went wrong, so only it is kept beside the advice.
+func unreachable(conn mysql.ConnConfig, err error) error {
+	cause := err
+	var netErr *net.OpError
+	if errors.As(err, &netErr) && netErr.Err != nil {
+		cause = netErr.Err
+	}
+	where := "--host and --port"
+	if conn.Socket != "" {
+		where = "--socket"
+	}
+	return fmt.Errorf("cannot reach the server at %s (%v); check %s and that the server is running", conn.Addr(), cause, where)
 }
 
 // validate checks everything that can be checked before anything is created.
@@ -48,12 +68,22 @@ func (r *Runner) validate(ctx context.Context) error {
 	if r.alter.AddsForeignKey {
 		return invalid(errors.New("the ALTER adds a foreign key, which tailor cannot keep correct across the table swap; add it with a plain ALTER TABLE after the migration or in a separate change"))
 	}
+	if err := r.checkAlterNamesTable(ctx); err != nil {
+		return err
+	}
 	r.table, err = schema.Load(ctx, r.db, r.cfg.Database, r.cfg.Table)
 	if errors.Is(err, schema.ErrTableNotFound) {
-		return invalid(fmt.Errorf("table %s does not exist in database %s", r.cfg.Table, r.cfg.Database))
+		return invalid(fmt.Errorf("table %s does not exist in database %s; check --table and --database", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(r.cfg.Database)))
 	}
 	if err != nil {
 		return err
+	}
+	// The copy reads chunks with locking reads inside transactions, the
+	// applier writes in transactions, and the cut-over relies on
+	// LOCK TABLES ... WRITE waiting for open transactions: none of that
+	// holds for a non-transactional engine such as MyISAM or Aria.
+	if !strings.EqualFold(r.table.Engine, "InnoDB") {
+		return invalid(fmt.Errorf("table %s uses the %s storage engine, and tailor migrates only InnoDB tables because it relies on transactions and row locks; convert it with ALTER TABLE ... ENGINE=InnoDB first", mysql.QuoteIdent(r.cfg.Table), r.table.Engine))
 	}
 	if r.key, err = r.table.CopyKey(); err != nil {
 		return invalid(err)
@@ -64,15 +94,30 @@ func (r *Runner) validate(ctx context.Context) error {
 	if err := r.checkDependents(ctx); err != nil {
 		return err
 	}
+	// Before the leftover checks: the shadow table of a run in progress is
+	// not a leftover, and must not be reported as one to drop.
+	if err := r.checkNotRunning(ctx); err != nil {
+		return err
+	}
 	if exists, err := r.tableExists(ctx, r.shadow); err != nil {
 		return err
 	} else if exists && !r.cfg.InitiallyDropGhostTable {
-		return invalid(fmt.Errorf("a table named %s already exists (left by an earlier run?); drop it, or pass --initially-drop-ghost-table to have tailor drop it", r.shadow))
+		return invalid(fmt.Errorf("a table named %s already exists (left by an earlier run?); drop it, or pass --initially-drop-ghost-table to have tailor drop it", mysql.QuoteIdent(r.shadow)))
 	}
 	if exists, err := r.tableExists(ctx, r.old); err != nil {
 		return err
 	} else if exists {
-		return invalid(fmt.Errorf("a table named %s already exists, and the original table would take that name at the cut-over; drop or rename it first", r.old))
+		return invalid(fmt.Errorf("a table named %s already exists, and the original table would take that name at the cut-over; drop or rename it first", mysql.QuoteIdent(r.old)))
+	}
+	// The cut-over (which always takes the sentry path, as Runner passes it
+	// a catch-up) would find the sentry only after the whole copy, and fail
+	// then; an empty sentry is what an interrupted cut-over leaves.
+	if sentry := cutover.SentryName(r.cfg.Table); sentry != "" {
+		if exists, err := r.tableExists(ctx, sentry); err != nil {
+			return err
+		} else if exists {
+			return invalid(fmt.Errorf("a table named %s already exists, and the cut-over needs that name for its sentry table (an interrupted cut-over leaves one behind); drop it first", mysql.QuoteIdent(sentry)))
+		}
 	}
 	var rows sql.NullInt64
 	if err := r.db.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
@@ -82,6 +127,57 @@ func (r *Runner) validate(ctx context.Context) error {
 	r.progress.rowsTotal.Store(rows.Int64)
 	r.log.Info("validated", "phase", PhaseValidate.String(), "key", r.key.Name, "key_columns", strings.Join(r.key.Columns, ","), "rows_estimate", rows.Int64)
 	return nil
+}
+
+// checkAlterNamesTable refuses a whole "ALTER TABLE name ..." statement
+// that names a table other than the one tailor was asked to change: the
+// clauses would otherwise be applied to --table, a table the author of the
+// statement did not mean. Names compare as the server compares them:
+// exactly, unless lower_case_table_names is set.
+func (r *Runner) checkAlterNamesTable(ctx context.Context) error {
+	if r.alter.Table == "" {
+		return nil
+	}
+	var lowerCase int
+	if err := r.db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lowerCase); err != nil {
+		return fmt.Errorf("read lower_case_table_names: %w", err)
+	}
+	same := func(a, b string) bool { return a == b || (lowerCase != 0 && strings.EqualFold(a, b)) }
+	if same(r.alter.Table, r.cfg.Table) && (r.alter.Schema == "" || same(r.alter.Schema, r.cfg.Database)) {
+		return nil
+	}
+	written := mysql.QuoteIdent(r.alter.Table)
+	if r.alter.Schema != "" {
+		written = mysql.QuoteTable(r.alter.Schema, r.alter.Table)
+	}
+	return invalid(fmt.Errorf("the ALTER is written for table %s but tailor was asked to change %s; give only the clauses, or make --database and --table match the statement", written, mysql.QuoteTable(r.cfg.Database, r.cfg.Table)))
+}
+
+// checkNotRunning refuses when another tailor holds the migration lock of
+// the table (see lockTable). Run takes the lock only after validate, so
+// without this check a second run would find the first one's shadow table
+// and call it a leftover to drop. lockTable still takes the lock atomically;
+// this only makes the refusal come first and name the real reason.
+func (r *Runner) checkNotRunning(ctx context.Context) error {
+	name := lockName(r.cfg.Database, r.cfg.Table)
+	var holder sql.NullInt64
+	if err := r.db.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&holder); err != nil {
+		return fmt.Errorf("look up the migration lock: %w", err)
+	}
+	if holder.Valid {
+		return invalid(fmt.Errorf("another tailor is already migrating %s.%s (server lock %q is held by connection %d); wait for it to finish or stop it", r.cfg.Database, r.cfg.Table, name, holder.Int64))
+	}
+	return nil
+}
+
+// checkShadowEngine refuses an ALTER that moves the table off InnoDB
+// (ENGINE=MyISAM, say): the copy and the cut-over need a transactional
+// engine on both sides, for the reasons given in validate.
+func checkShadowEngine(engine string) error {
+	if strings.EqualFold(engine, "InnoDB") {
+		return nil
+	}
+	return invalid(fmt.Errorf("the ALTER changes the storage engine to %s, and tailor keeps tables on InnoDB because it relies on transactions and row locks; remove the ENGINE option, and change the engine with a plain ALTER TABLE if you must", engine))
 }
 
 // checkBinlog makes sure the server writes what the reader needs: a binary
@@ -178,6 +274,9 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkShadowEngine(shadowTable.Engine); err != nil {
+		return err
+	}
 	var generated = map[string]bool{}
 	for _, c := range shadowTable.Columns {
 		generated[c.Name] = c.Generated
@@ -222,6 +321,13 @@ func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
 		}
 		return nil, fmt.Errorf("try the ALTER on a temporary copy: %w", err)
 	}
+	engine, err := temporaryEngine(ctx, conn, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShadowEngine(engine); err != nil {
+		return nil, err
+	}
 	d := []string{
 		fmt.Sprintf("server %s; table %s.%s, about %d rows", r.server, r.cfg.Database, r.cfg.Table, r.progress.rowsTotal.Load()),
 		fmt.Sprintf("copy key: %s (%s)", r.key.Name, strings.Join(r.key.Columns, ", ")),
@@ -246,4 +352,23 @@ func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
 		d = append(d, fmt.Sprintf("keep the old table as %s", r.old))
 	}
 	return &Result{DryRun: true, Description: d, Key: r.key.Name, Database: r.cfg.Database, OldTable: r.old}, nil
+}
+
+// tableOptionsEngine finds the ENGINE table option in SHOW CREATE TABLE
+// output: the last ") ENGINE=" is the one after the column list.
+var tableOptionsEngine = regexp.MustCompile(`\)\s*ENGINE=(\w+)`)
+
+// temporaryEngine is the storage engine of a TEMPORARY table, which
+// information_schema.TABLES does not list (MariaDB before 11.2, MySQL), so
+// it is read from SHOW CREATE TABLE on the session that owns the table.
+func temporaryEngine(ctx context.Context, conn *sql.Conn, quoted string) (string, error) {
+	var name, def string
+	if err := conn.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoted).Scan(&name, &def); err != nil {
+		return "", fmt.Errorf("read the definition of the temporary copy: %w", err)
+	}
+	m := tableOptionsEngine.FindAllStringSubmatch(def, -1)
+	if len(m) == 0 {
+		return "", fmt.Errorf("read the definition of the temporary copy: no ENGINE in %q", def)
+	}
+	return m[len(m)-1][1], nil
 }

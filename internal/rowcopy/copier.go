@@ -60,6 +60,10 @@ type Copier struct {
 	// be an old image the applier will soon replace. The chunk is retried
 	// once the applier has caught up; a collision that persists is real.
 	WaitForApplier func(ctx context.Context) error
+	// BeforeCommit, when set, runs after a chunk's rows are inserted and
+	// before its transaction commits, while its locks are held. Tests use it
+	// to race writes against the copy.
+	BeforeCommit func(ctx context.Context, chunk Chunk)
 }
 
 // NewCopier returns a copier for m.
@@ -102,7 +106,7 @@ func (c *Copier) Copy(ctx context.Context, chunk Chunk) (int64, error) {
 	const attempts = 5
 	var waited bool
 	for attempt := 1; ; attempt++ {
-		n, err := c.copyOnce(ctx, chunk, c.m.Source, c.m.Shadow)
+		n, err := c.copyOnce(ctx, chunk)
 		if err == nil {
 			return n, nil
 		}
@@ -136,7 +140,8 @@ type warningError struct{ msg string }
 
 func (e *warningError) Error() string { return "the server warned: " + e.msg }
 
-func (c *Copier) copyOnce(ctx context.Context, chunk Chunk, src, dst *schema.Table) (int64, error) {
+func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
+	dst := c.m.Shadow
 	tx, err := c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return 0, err
@@ -152,6 +157,9 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk, src, dst *schema.Tab
 	n, err := c.insertSelect(ctx, tx, chunk.Lower, chunk.Upper, nil)
 	if err != nil {
 		return 0, err
+	}
+	if c.BeforeCommit != nil {
+		c.BeforeCommit(ctx, chunk)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err

@@ -67,7 +67,10 @@ func Compare(ctx context.Context, db *sql.DB, table string, cols []ColumnPair) (
 	}
 	var same []string
 	for _, p := range cols {
-		same = append(same, fmt.Sprintf("t.%s <=> c.%s", mysql.QuoteIdent(p.Table), mysql.QuoteIdent(p.Control)))
+		// <=> alone would call 'a ' and 'a' equal under a PAD SPACE
+		// collation; the binary casts compare the bytes too.
+		tc, cc := mysql.QuoteIdent(p.Table), mysql.QuoteIdent(p.Control)
+		same = append(same, fmt.Sprintf("t.%s <=> c.%s AND CAST(t.%s AS BINARY) <=> CAST(c.%s AS BINARY)", tc, cc, tc, cc))
 	}
 	checks := []struct {
 		count *int64

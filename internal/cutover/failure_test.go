@@ -1,0 +1,260 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+var mariadb = mysql.Server{Flavor: mysql.FlavorMariaDB, Version: mysql.Version{Major: 10, Minor: 11}}
+
+// stepOf is the Step of err, which every error of Swap must carry.
+func stepOf(t *testing.T, err error) Step {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not an *Error", err, err)
+	}
+	return e.Step
+}
+
+func TestSwapCatchUpFails(t *testing.T) {
+	behind := errors.New("applier is behind")
+	cases := []struct {
+		name    string
+		catchUp CatchUp
+		want    error
+	}{
+		{"error", func(context.Context) error { return behind }, behind},
+		{"deadline", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, context.DeadlineExceeded},
+		{"returns late", func(ctx context.Context) error { <-ctx.Done(); return nil }, context.DeadlineExceeded},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, "t", "_t_new", "_t_old")
+			f.cfg.LockTimeout = time.Second
+			start := time.Now()
+			_, err := Swap(context.Background(), f.db, mariadb, f.cfg, c.catchUp)
+			t.Logf("%s: %v", time.Since(start), err)
+			if err == nil {
+				t.Fatal("Swap succeeded")
+			}
+			if !errors.Is(err, c.want) || !IsRetryable(err) || stepOf(t, err) != StepCatchUp {
+				t.Errorf("err = %v (retryable %v), want a retryable catch-up error wrapping %v", err, IsRetryable(err), c.want)
+			}
+			if took := time.Since(start); took > f.cfg.LockTimeout+5*time.Second {
+				t.Errorf("Swap took %s", took)
+			}
+			f.assertUntouched()
+		})
+	}
+}
+
+// An open transaction that used the original holds a metadata lock that
+// LOCK TABLES waits for; the attempt gives up after LockTimeout, and
+// writers, which queue behind the waiting LOCK TABLES, wait about that
+// long and no longer.
+func TestLockWaitHoldsWritersAtMostLockTimeout(t *testing.T) {
+	f := newFixture(t, "t", "_t_new", "_t_old")
+	f.cfg.LockTimeout = time.Second
+	endTx := f.holdTransaction("t")
+	w := startWriters(f, 1)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(context.Context) error {
+		t.Error("CatchUp called without the lock")
+		return nil
+	})
+	took := time.Since(start)
+	time.Sleep(100 * time.Millisecond)
+	w.halt()
+	t.Logf("Swap failed after %s: %v; slowest insert %s", took, err, w.maxWait)
+	if err == nil {
+		t.Fatal("Swap succeeded")
+	}
+	if !IsRetryable(err) || stepOf(t, err) != StepLock || !strings.Contains(err.Error(), "was not granted within 1s") {
+		t.Errorf("err = %v, want a retryable lock wait error", err)
+	}
+	if took > f.cfg.LockTimeout+3*time.Second {
+		t.Errorf("Swap took %s", took)
+	}
+	if w.maxWait > f.cfg.LockTimeout+3*time.Second {
+		t.Errorf("a writer waited %s, more than the lock timeout %s allows", w.maxWait, f.cfg.LockTimeout)
+	}
+	if w.maxWait < f.cfg.LockTimeout/4 {
+		t.Errorf("the slowest writer waited only %s: a waiting LOCK TABLES is expected to hold writers", w.maxWait)
+	}
+	for _, err := range w.errs {
+		t.Errorf("writer: %v", err)
+	}
+	endTx()
+	f.assertUntouched()
+}
+
+// Session A's connection is killed while it holds the lock: its lock goes,
+// the RENAME fails on the sentry, and nothing is renamed.
+func TestSwapLockHolderKilled(t *testing.T) {
+	f := newFixture(t, "t", "_t_new", "_t_old")
+	f.cfg.LockTimeout = 10 * time.Second
+	// The test learns A's connection id by holding the lock back until
+	// A's LOCK TABLES shows in the processlist.
+	endTx := f.holdTransaction("t")
+	lockHolder := make(chan int64, 1)
+	go func() {
+		id := f.waitForStatement("LOCK TABLES")
+		endTx()
+		lockHolder <- id
+	}()
+	_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(ctx context.Context) error {
+		id := <-lockHolder
+		if _, err := f.db.ExecContext(ctx, killConnectionSQL(id)); err != nil {
+			t.Errorf("kill the lock holder: %v", err)
+		}
+		return nil
+	})
+	t.Logf("Swap: %v", err)
+	if err == nil {
+		t.Fatal("Swap succeeded although its lock holder died before the catch-up was done")
+	}
+	if !IsRetryable(err) {
+		t.Errorf("err = %v, want retryable", err)
+	}
+	f.assertUntouched()
+}
+
+func TestSwapNamesInTheWay(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(f *fixture)
+		want   error
+		intact string // a table that must survive
+	}{
+		{"old exists", func(f *fixture) { f.exec("CREATE TABLE _t_old (keep int)") }, ErrOldExists, "_t_old"},
+		{"sentry left by an interrupted run", func(f *fixture) { f.exec(createSentrySQL(f.dbName, "t_tailor_sentry")) }, ErrSentryExists, "t_tailor_sentry"},
+		{"sentry name taken", func(f *fixture) { f.exec("CREATE TABLE t_tailor_sentry (keep int)") }, ErrSentryExists, "t_tailor_sentry"},
+		{"no shadow", func(f *fixture) { f.exec("DROP TABLE _t_new") }, ErrNotFound, "t"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, "t", "_t_new", "_t_old")
+			c.setup(f)
+			_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(context.Context) error {
+				t.Error("CatchUp called")
+				return nil
+			})
+			t.Logf("Swap: %v", err)
+			if !errors.Is(err, c.want) || IsRetryable(err) || stepOf(t, err) != StepPrepare {
+				t.Fatalf("err = %v, want a final error wrapping %v", err, c.want)
+			}
+			if !f.exists(c.intact) {
+				t.Errorf("%s was dropped", c.intact)
+			}
+			if got := f.columns("t"); len(got) != len(originalColumns) {
+				t.Errorf("t has columns %v", got)
+			}
+			f.assertWritable()
+		})
+	}
+	t.Run("leftover sentry hint", func(t *testing.T) {
+		err := nameTaken("d", "t_tailor_sentry", SentryComment, ErrSentryExists)
+		if !strings.Contains(err.Error(), "interrupted cut-over") {
+			t.Errorf("message %q does not say the table is a leftover sentry", err)
+		}
+	})
+}
+
+// Cancelling ctx at any step ends the attempt promptly and cleanly; the
+// error wraps context.Canceled and is not retryable.
+func TestSwapCancelled(t *testing.T) {
+	cases := []struct {
+		name string
+		// arrange makes Swap reach the step and cancels there.
+		arrange func(f *fixture, cancel context.CancelFunc) CatchUp
+	}{
+		{"waiting for the lock", func(f *fixture, cancel context.CancelFunc) CatchUp {
+			endTx := f.holdTransaction("t")
+			go func() {
+				f.waitForStatement("LOCK TABLES")
+				cancel()
+			}()
+			f.t.Cleanup(endTx)
+			return func(context.Context) error {
+				f.t.Error("CatchUp called without the lock")
+				return nil
+			}
+		}},
+		{"during the catch-up", func(f *fixture, cancel context.CancelFunc) CatchUp {
+			return func(ctx context.Context) error {
+				cancel()
+				<-ctx.Done()
+				return context.Cause(ctx)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, "t", "_t_new", "_t_old")
+			f.cfg.LockTimeout = 20 * time.Second // only the cancellation may end it
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			catchUp := c.arrange(f, cancel)
+			start := time.Now()
+			_, err := Swap(ctx, f.db, mariadb, f.cfg, catchUp)
+			took := time.Since(start)
+			t.Logf("%s: %v", took, err)
+			if !errors.Is(err, context.Canceled) || IsRetryable(err) {
+				t.Errorf("err = %v, want a final error wrapping context.Canceled", err)
+			}
+			if took > 5*time.Second {
+				t.Errorf("Swap took %s to stop", took)
+			}
+			f.assertUntouched()
+		})
+	}
+}
+
+// B's RENAME waits, but not for A's table lock: here for MariaDB's backup
+// lock, which a backup tool takes with BACKUP STAGE BLOCK_DDL. Dropping the
+// sentry then would let writers reach the original before the RENAME, so
+// the attempt must not take "waiting" for "queued behind the lock": it
+// gives up when the budget runs out, kills the RENAME and cleans up.
+func TestSwapRenameNotQueuedBehindTheLock(t *testing.T) {
+	f := newFixture(t, "t", "_t_new", "_t_old")
+	f.cfg.LockTimeout = 2 * time.Second
+	backup, _ := f.conn()
+	backupEnded := make(chan struct{})
+	_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(ctx context.Context) error {
+		mustExec(t, backup, "BACKUP STAGE START")
+		mustExec(t, backup, "BACKUP STAGE BLOCK_DDL")
+		// End the backup once the attempt has killed its RENAME, so that
+		// its cleanup (a DROP, which is DDL too) can run.
+		go func() {
+			defer close(backupEnded)
+			id := f.waitForStatement("RENAME")
+			var state string
+			_ = f.db.QueryRow(processSQL, id).Scan(&state, new(string))
+			t.Logf("RENAME state: %q", state)
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if !slices.ContainsFunc(f.busy(), func(q string) bool { return strings.HasPrefix(q, "RENAME") }) {
+					break
+				}
+			}
+			_, _ = backup.ExecContext(context.Background(), "BACKUP STAGE END")
+		}()
+		return nil
+	})
+	<-backupEnded
+	t.Logf("Swap: %v", err)
+	if err == nil {
+		t.Fatal("Swap succeeded")
+	}
+	if !IsRetryable(err) || stepOf(t, err) != StepRename || !strings.Contains(err.Error(), "not seen waiting") {
+		t.Errorf("err = %v, want a retryable rename error", err)
+	}
+	f.assertUntouched()
+}
