@@ -37,7 +37,7 @@ it creates a shadow table with the new schema, copies the rows in key-range
 chunks while applying every change captured from the binary log, and swaps
 the two tables atomically. Without --execute it only connects, validates and
 prints what it would do.`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error { return f.checkNoArgs(args) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAlter(cmd, f)
 		},
@@ -60,10 +60,48 @@ prints what it would do.`,
 	return cmd
 }
 
+// checkNoArgs refuses arguments. "--password secret" is the likeliest
+// source of one: --password takes its value only after "=" (it asks for
+// the password when given alone, like the mysql client's), so "secret"
+// arrives here as an argument, and must not be echoed back onto a screen
+// or into a CI log.
+func (f *alterFlags) checkNoArgs(args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case f.conn.password == promptSentinel:
+		return usageError{errors.New("alter takes no arguments, and the one after --password was not read as the password: write --password=VALUE, or better use MYSQL_PWD or --defaults-file")}
+	}
+	return usageError{fmt.Errorf("alter takes no arguments, but was given %q; put the whole change in one --alter, quoted", args[0])}
+}
+
+// checkZeros refuses zeros that Config.Defaults would read as "not set"
+// and silently replace with the default: --chunk-size 0 must be an error,
+// not a chunk size of 1000. The messages are Config.Validate's.
+func (f *alterFlags) checkZeros() error {
+	var errs []error
+	if f.chunkSize == 0 {
+		errs = append(errs, errors.New("--chunk-size must be between 1 and 1000000, not 0"))
+	}
+	if f.cutOverLockTimeoutSecs == 0 {
+		errs = append(errs, errors.New("--cut-over-lock-timeout-seconds must be between 1 and 3600, not 0"))
+	}
+	if f.cutOverAttempts == 0 {
+		errs = append(errs, errors.New("--cut-over-attempts must be at least 1, not 0"))
+	}
+	if f.progressInterval == 0 {
+		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
+	}
+	return errors.Join(errs...)
+}
+
 func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.verbose)
 	if err != nil {
 		return err
+	}
+	if err := f.checkZeros(); err != nil {
+		return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 	}
 	conn, err := f.conn.resolve(cmd, cmd.InOrStdin(), cmd.ErrOrStderr())
 	if err != nil {
@@ -88,7 +126,7 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	if err != nil {
 		var me *migrate.Error
 		if errors.As(err, &me) && me.Kind == migrate.KindInvalid {
-			return usageError{err}
+			return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 		}
 		return err
 	}

@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 )
@@ -50,15 +53,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
+	})
 	root.AddCommand(newAlterCommand(), newDemoCommand())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "tailor: "+err.Error())
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsageError(err) {
+	if !errors.As(err, &ue) && isCobraUsageError(err) {
+		err = usageError{cobraUsageError(err)}
+	}
+	fmt.Fprintln(stderr, "tailor: "+oneLine(err.Error()))
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	switch migrate.KindOf(err) {
@@ -70,6 +78,62 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInterrupted
 	}
 	return exitFailed
+}
+
+// oneLine puts a message on one line: errors.Join (Config.Validate's
+// findings, for one) puts each error on a line of its own, and the user is
+// promised one line on stderr, each line of it prefixed "tailor: ".
+func oneLine(msg string) string {
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// flagErrorMessage rewords pflag's error for a value that does not parse
+// ("invalid argument "x" for "--chunk-size" flag: strconv.ParseInt: parsing
+// "x": invalid syntax") in the words of the other checks of a flag.
+func flagErrorMessage(err error) string {
+	var invalid *pflag.InvalidValueError
+	if !errors.As(err, &invalid) {
+		return err.Error()
+	}
+	flag := invalid.GetFlag()
+	want := "a " + flag.Value.Type()
+	switch flag.Value.Type() {
+	case "int", "int32", "int64", "uint", "uint32", "uint64":
+		want = "a whole number"
+	case "duration":
+		want = "a duration such as 500ms, 5s or 1m30s"
+	case "bool":
+		want = "true or false"
+	}
+	return fmt.Sprintf("--%s must be %s, not %q", flag.Name, want, invalid.GetValue())
+}
+
+// cobraUsageError rewords cobra's "unknown command" error, whose
+// suggestions come on lines of their own after "Did you mean this?".
+func cobraUsageError(err error) error {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	msg := strings.TrimSpace(lines[0])
+	var suggestions []string
+	for i, line := range lines {
+		if strings.TrimSpace(line) == "Did you mean this?" {
+			for _, s := range lines[i+1:] {
+				if s = strings.TrimSpace(s); s != "" {
+					suggestions = append(suggestions, s)
+				}
+			}
+			break
+		}
+	}
+	if len(suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(suggestions, " or ") + "?"
+	}
+	return fmt.Errorf("%s; see 'tailor --help'", msg)
 }
 
 // isCobraUsageError recognises cobra's own errors for unknown commands and
@@ -85,18 +149,37 @@ func isCobraUsageError(err error) bool {
 }
 
 // newLogger returns the logger for a command: text for people, JSON for
-// machines, on stderr so that stdout carries only results.
+// machines, on stderr so that stdout carries only results. It also takes
+// over the MySQL driver's own messages (see driverLog).
 func newLogger(w io.Writer, format string, verbose bool) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		logger = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return nil, usageError{fmt.Errorf("--log-format must be text or json, not %q", format)}
 	}
-	return nil, usageError{fmt.Errorf("--log-format must be text or json, not %q", format)}
+	// The driver's logger is process-wide; a command runs once per
+	// process, before any connection (each copies the logger when it is
+	// configured), so setting it here is the driver's intended use.
+	_ = driver.SetLogger(driverLog{logger})
+	return logger, nil
+}
+
+// driverLog receives the messages go-sql-driver would otherwise print to
+// the process's stderr in its own format ("[mysql] 2026/01/02 15:04:05
+// packets.go:58 unexpected EOF") whenever a connection breaks. The error
+// that matters reaches tailor anyway, so they go to the log at debug level,
+// for --verbose.
+type driverLog struct{ logger *slog.Logger }
+
+func (d driverLog) Print(v ...any) {
+	d.logger.Debug("mysql driver", "detail", strings.TrimSpace(fmt.Sprint(v...)))
 }

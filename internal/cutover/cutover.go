@@ -39,7 +39,9 @@ type Config struct {
 	// set to LockTimeout rounded up and the exact bound is enforced by
 	// killing the waiting statement.
 	LockTimeout time.Duration
-	// Logger receives the steps of the swap; nil discards them.
+	// Logger receives the steps of the swap (at Debug level, and a Warn
+	// when an attempt that was giving up finds the swap done); nil discards
+	// them. The caller is expected to have added the table to it.
 	Logger *slog.Logger
 }
 
@@ -65,7 +67,6 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	c.Logger = c.Logger.With("table", c.Table)
 	return c
 }
 

@@ -3,7 +3,6 @@ package cutover
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,43 +217,42 @@ func TestSwapCancelled(t *testing.T) {
 	}
 }
 
-// B's RENAME waits, but not for A's table lock: here for MariaDB's backup
-// lock, which a backup tool takes with BACKUP STAGE BLOCK_DDL. Dropping the
-// sentry then would let writers reach the original before the RENAME, so
-// the attempt must not take "waiting" for "queued behind the lock": it
-// gives up when the budget runs out, kills the RENAME and cleans up.
+// B's statement is not seen waiting for A's table lock within the budget.
+// On a real server this happens when the RENAME waits for another kind of
+// lock (a backup lock, a schema lock), or too late; neither can be staged
+// here while A holds its lock (BACKUP STAGE BLOCK_DDL itself waits for A),
+// so B runs a statement that never waits for a table lock. The attempt
+// must give up when the budget is spent, kill B's statement, unlock and
+// drop the sentry.
 func TestSwapRenameNotQueuedBehindTheLock(t *testing.T) {
 	f := newFixture(t, "t", "_t_new", "_t_old")
-	f.cfg.LockTimeout = 2 * time.Second
-	backup, _ := f.conn()
-	backupEnded := make(chan struct{})
-	_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(ctx context.Context) error {
-		mustExec(t, backup, "BACKUP STAGE START")
-		mustExec(t, backup, "BACKUP STAGE BLOCK_DDL")
-		// End the backup once the attempt has killed its RENAME, so that
-		// its cleanup (a DROP, which is DDL too) can run.
-		go func() {
-			defer close(backupEnded)
-			id := f.waitForStatement("RENAME")
-			var state string
-			_ = f.db.QueryRow(processSQL, id).Scan(&state, new(string))
-			t.Logf("RENAME state: %q", state)
-			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				if !slices.ContainsFunc(f.busy(), func(q string) bool { return strings.HasPrefix(q, "RENAME") }) {
-					break
-				}
-			}
-			_, _ = backup.ExecContext(context.Background(), "BACKUP STAGE END")
-		}()
-		return nil
-	})
-	<-backupEnded
-	t.Logf("Swap: %v", err)
+	f.cfg.LockTimeout = time.Second
+	ctx := context.Background()
+	c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	// Two rows, so that a KILL during the first sleep is an error (1317),
+	// as a killed RENAME is, not an early result.
+	c.rename = "SELECT SLEEP(30) FROM (SELECT 1 UNION SELECT 2) AS two"
+	start := time.Now()
+	_, err = c.run(ctx, noCatchUp)
+	took := time.Since(start)
+	t.Logf("%s: %v", took, err)
 	if err == nil {
-		t.Fatal("Swap succeeded")
+		t.Fatal("the attempt succeeded")
 	}
 	if !IsRetryable(err) || stepOf(t, err) != StepRename || !strings.Contains(err.Error(), "not seen waiting") {
 		t.Errorf("err = %v, want a retryable rename error", err)
+	}
+	if took > f.cfg.LockTimeout+5*time.Second {
+		t.Errorf("the attempt took %s to give up", took)
+	}
+	for _, q := range f.busy() {
+		if strings.Contains(q, "SLEEP") {
+			t.Errorf("B's statement still runs: %s", q)
+		}
 	}
 	f.assertUntouched()
 }

@@ -34,7 +34,8 @@ import (
 //     an applier writing the shadow could not finish while it waits.
 //  4. Session B, from a goroutine: RENAME TABLE t TO S, shadow TO t, S TO
 //     Old. A polls information_schema.PROCESSLIST until B shows STATE
-//     "Waiting for table metadata lock" with the RENAME as INFO.
+//     "Waiting for table metadata lock" (exactly: a RENAME waiting for a
+//     schema or backup lock is not queued on t) with the RENAME as INFO.
 //  5. Session A: DROP TABLE S (MariaDB 10.11 lets a session drop a table it
 //     holds under LOCK TABLES ... WRITE), then UNLOCK TABLES.
 //  6. B's RENAME runs before every DML that queued on t behind A's lock,
@@ -117,46 +118,66 @@ import (
 // existence of Old tells whether it ran.
 //
 // A remaining hole: if another session holds a metadata lock on the shadow
-// or on the name Old during the swap (say a long SELECT on the shadow), B
-// waits for that lock, not for t, and step 4 cannot tell the two apart.
+// or on the name Old during the swap (an open transaction that read the
+// shadow, a long SELECT on it), B waits for that lock, not for t, and step
+// 4 cannot tell the two apart: the processlist shows the same state. Then
+// writers queued on t would go first, into the original, after the
+// catch-up. The shadow is tailor's own table and Old does not exist yet, so
+// only a session reading the shadow by hand, or an applier transaction left
+// open after CatchUp returned, can cause it. Which lock a session waits for
+// is visible only in performance_schema.metadata_locks (MySQL; off by
+// default in MariaDB) or the metadata_lock_info plugin (MariaDB), neither of
+// which this package relies on.
 func swapWithSentry(ctx context.Context, db *sql.DB, cfg Config, catchUp CatchUp) (Result, error) {
-	sentry := SentryName(cfg.Table)
-	if sentry == "" || sentry == cfg.Shadow || sentry == cfg.Old {
-		return Result{}, final(StepPrepare, fmt.Errorf("no usable sentry name for %s (%q)", mysql.QuoteIdent(cfg.Table), sentry))
-	}
-	if err := checkTables(ctx, db, cfg, sentry); err != nil {
+	c, err := prepareAttempt(ctx, db, cfg)
+	if err != nil {
 		return Result{}, err
 	}
+	defer c.close()
+	return c.run(ctx, catchUp)
+}
+
+// prepareAttempt is step 1: it checks the names, opens the two sessions
+// and creates the sentry.
+func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, err error) {
+	sentry := SentryName(cfg.Table)
+	if sentry == "" || sentry == cfg.Shadow || sentry == cfg.Old {
+		return nil, final(StepPrepare, fmt.Errorf("no usable sentry name for %s (%q)", mysql.QuoteIdent(cfg.Table), sentry))
+	}
+	if err := checkTables(ctx, db, cfg, sentry); err != nil {
+		return nil, err
+	}
+	c := &attempt{cfg: cfg, sentryName: sentry, rename: renameThroughSentrySQL(cfg, sentry), db: db, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
 	// A session's statements end with its lock_wait_timeout, the budget or
-	// a KILL; this is the last resort for a server that stopped answering.
+	// a KILL; bound is the last resort for a server that stopped answering.
 	bound := 2*cfg.LockTimeout + 2*adminTimeout
-	c := &attempt{cfg: cfg, sentryName: sentry, db: db, log: cfg.Logger}
-	var err error
 	if c.a, err = openSession(ctx, db, bound); err != nil {
-		return Result{}, classify(ctx, StepPrepare, err)
+		return nil, classify(ctx, StepPrepare, err)
 	}
-	defer c.a.close()
 	if c.b, err = openSession(ctx, db, bound); err != nil {
-		return Result{}, classify(ctx, StepPrepare, err)
+		return nil, classify(ctx, StepPrepare, err)
 	}
-	defer c.b.close()
 	if err := c.a.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds())); err != nil {
-		return Result{}, classify(ctx, StepPrepare, err)
+		return nil, classify(ctx, StepPrepare, err)
 	}
 	// B waits longer than A may hold the lock, so that it is still queued
 	// when A releases at the end of its budget; it is killed when the
 	// attempt gives up.
 	if err := c.b.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds()+renameWaitMargin)); err != nil {
-		return Result{}, classify(ctx, StepPrepare, err)
+		return nil, classify(ctx, StepPrepare, err)
 	}
 	if _, err := db.ExecContext(ctx, createSentrySQL(cfg.Database, sentry)); err != nil {
 		if mysql.ErrorNumber(err) == mysql.ErrTableExists {
-			return Result{}, final(StepPrepare, nameTaken(cfg.Database, sentry, "", ErrSentryExists))
+			return nil, final(StepPrepare, nameTaken(cfg.Database, sentry, "", ErrSentryExists))
 		}
-		return Result{}, classify(ctx, StepPrepare, fmt.Errorf("create the sentry table %s: %w", mysql.QuoteTable(cfg.Database, sentry), err))
+		return nil, classify(ctx, StepPrepare, fmt.Errorf("create the sentry table %s: %w", mysql.QuoteTable(cfg.Database, sentry), err))
 	}
-	defer c.stopRename()
-	return c.run(ctx, catchUp)
+	return c, nil
 }
 
 // renameWaitMargin is how many seconds longer B's lock_wait_timeout is than
@@ -171,6 +192,7 @@ const pollInterval = 5 * time.Millisecond
 type attempt struct {
 	cfg        Config
 	sentryName string
+	rename     string // B's statement
 	db         *sql.DB
 	log        *slog.Logger
 	a, b       *session
@@ -240,14 +262,21 @@ func (c *attempt) startRename(ctx context.Context) {
 	c.renameDone = make(chan struct{})
 	go func() {
 		defer close(c.renameDone)
-		c.renameErr = c.b.exec(rctx, renameThroughSentrySQL(c.cfg, c.sentryName))
+		c.renameErr = c.b.exec(rctx, c.rename)
 	}()
 }
 
-// stopRename releases the RENAME's context once it has returned.
-func (c *attempt) stopRename() {
+// close releases the sessions. It runs after run, which always waits for
+// B's statement to end.
+func (c *attempt) close() {
 	if c.killRename != nil {
 		c.killRename(nil)
+	}
+	if c.a != nil {
+		c.a.close()
+	}
+	if c.b != nil {
+		c.b.close()
 	}
 }
 
@@ -296,7 +325,9 @@ func (c *attempt) unlock(ctx context.Context) {
 func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, error) {
 	bg := context.WithoutCancel(ctx)
 	if c.renameDone != nil {
-		c.killRename(cause)
+		// A cause of its own, not the attempt's: renameRan reads the server
+		// error number from B's error, which must be B's statement's.
+		c.killRename(errors.New("the cut-over attempt gave up"))
 	}
 	c.unlock(ctx)
 	if c.renameDone != nil {

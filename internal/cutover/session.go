@@ -102,13 +102,16 @@ func (s *session) close() {
 	_ = s.conn.Close()
 }
 
+// tableLockWait is the processlist STATE of a statement waiting for a
+// table's metadata lock, in MariaDB 10.11 (seen in
+// TestServerWaitingRenameRunsBeforeQueuedWriters) and MySQL alike. Other
+// waits have other states ("Waiting for schema metadata lock", "Waiting for
+// backup lock") and must not be taken for it: a RENAME waiting for one of
+// those is not queued on the original.
+const tableLockWait = "Waiting for table metadata lock"
+
 // waitingForLock reports whether the session's current statement starts
-// with prefix and is waiting for a metadata lock.
-//
-// MariaDB 10.11 shows a RENAME TABLE blocked by another session's LOCK
-// TABLES in information_schema.PROCESSLIST with STATE "Waiting for table
-// metadata lock" and INFO the statement (observed in
-// TestServerPendingRenameIsVisible); MySQL uses the same state name.
+// with prefix and waits for a table's metadata lock.
 func (s *session) waitingForLock(ctx context.Context, prefix string) (bool, error) {
 	var state, info string
 	err := s.db.QueryRowContext(ctx, processSQL, s.id).Scan(&state, &info)
@@ -118,6 +121,5 @@ func (s *session) waitingForLock(ctx context.Context, prefix string) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	return strings.Contains(state, "metadata lock") &&
-		strings.HasPrefix(strings.ToUpper(strings.TrimSpace(info)), prefix), nil
+	return state == tableLockWait && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(info)), prefix), nil
 }

@@ -37,7 +37,6 @@ func startWriters(f *fixture, n int) *writers {
 }
 
 func (w *writers) write(f *fixture, i int) {
-	query := "INSERT INTO " + mysql.QuoteIdent(f.cfg.Table) + " (marker) VALUES (?)"
 	for seq := 0; ; seq++ {
 		select {
 		case <-w.stop:
@@ -45,10 +44,13 @@ func (w *writers) write(f *fixture, i int) {
 		default:
 		}
 		marker := fmt.Sprintf("w%d-%d", i, seq)
+		// The marker is in the text, not a placeholder, so that the
+		// processlist shows it.
+		query := "INSERT INTO " + mysql.QuoteIdent(f.cfg.Table) + " (marker) VALUES ('" + marker + "')"
 		// Bounded so that a writer can never hang the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		start := time.Now()
-		_, err := f.db.ExecContext(ctx, query, marker)
+		_, err := f.db.ExecContext(ctx, query)
 		took := time.Since(start)
 		cancel()
 		w.mu.Lock()
@@ -65,6 +67,36 @@ func (w *writers) write(f *fixture, i int) {
 	}
 }
 
+// waitingInserts returns the markers of the inserts that wait for a
+// metadata lock on the original, once there are some (nil if there are none
+// within 2s).
+func (f *fixture) waitingInserts(ctx context.Context) []string {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		rows, err := f.db.QueryContext(ctx, "SELECT INFO FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE = ? AND INFO LIKE 'INSERT%'", f.dbName, tableLockWait)
+		if err != nil {
+			f.t.Error(err)
+			return nil
+		}
+		var markers []string
+		for rows.Next() {
+			var info string
+			if err := rows.Scan(&info); err != nil {
+				f.t.Error(err)
+			}
+			if _, rest, ok := strings.Cut(info, "VALUES ('"); ok {
+				markers = append(markers, strings.TrimSuffix(rest, "')"))
+			}
+		}
+		rows.Close()
+		if len(markers) > 0 {
+			return markers
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
 func (w *writers) halt() {
 	close(w.stop)
 	w.wg.Wait()
@@ -74,13 +106,12 @@ func TestSwapUnderConcurrentWrites(t *testing.T) {
 	f := newFixture(t, "orders", "_orders_new", "_orders_old")
 	w := startWriters(f, 4)
 	time.Sleep(200 * time.Millisecond) // rows before the swap
-	caughtUp := false
-	res, err := Swap(context.Background(), f.db, mysql.Server{Flavor: mysql.FlavorMariaDB}, f.cfg, func(ctx context.Context) error {
+	var queued []string                // inserts seen waiting behind the lock
+	res, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(ctx context.Context) error {
 		if _, ok := ctx.Deadline(); !ok {
 			t.Error("CatchUp got no deadline")
 		}
-		caughtUp = true
-		time.Sleep(50 * time.Millisecond) // writers pile up behind the lock
+		queued = f.waitingInserts(ctx)
 		return nil
 	})
 	time.Sleep(200 * time.Millisecond) // rows after the swap
@@ -88,8 +119,8 @@ func TestSwapUnderConcurrentWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Swap: %v", err)
 	}
-	if !caughtUp {
-		t.Error("CatchUp was not called")
+	if queued == nil {
+		t.Fatal("no insert was seen waiting behind the lock")
 	}
 	if res.LockHeld <= 0 || res.LockHeld > f.cfg.LockTimeout+2*time.Second {
 		t.Errorf("LockHeld = %s", res.LockHeld)
@@ -137,6 +168,14 @@ func TestSwapUnderConcurrentWrites(t *testing.T) {
 	if inOld == 0 || inNew == 0 {
 		t.Errorf("%d inserts before the swap, %d after; want some of each", inOld, inNew)
 	}
+	// The inserts that waited behind the lock ran on the new table: the
+	// RENAME went first.
+	for _, m := range queued {
+		if _, ok := newRows[m]; !ok {
+			t.Errorf("%s waited behind the lock but is not in the new table", m)
+		}
+	}
+	t.Logf("%d inserts into the original, %d into the new table, %v of them queued behind the lock", inOld, inNew, queued)
 	for _, m := range f.rows {
 		if _, ok := oldRows[m]; !ok {
 			t.Errorf("initial row %s missing from the old table", m)

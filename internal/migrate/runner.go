@@ -146,7 +146,7 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	g.Go(func() error { return r.stream.run(gctx, startPos) })
 	g.Go(func() error { return r.reportProgress(gctx) })
 
-	res, err := r.copyAndCutOver(gctx)
+	res, err := r.copyAndCutOver(ctx, gctx)
 	stopCapture()
 	streamErr := g.Wait()
 	if err != nil {
@@ -159,10 +159,14 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	return res, r.finish(ctx, res)
 }
 
-func (r *Runner) copyAndCutOver(ctx context.Context) (*Result, error) {
+// copyAndCutOver copies on the stream's context, which a failing reader or
+// applier cancels. The cut-over runs on the run's own context instead: the
+// RENAME it makes is DDL on the captured table, which ends the reader, and
+// that must not cancel the swap that caused it.
+func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error) {
 	r.setPhase(PhaseCopy)
 	r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load())
-	if err := r.copyRows(ctx); err != nil {
+	if err := r.copyRows(streamCtx); err != nil {
 		return nil, err
 	}
 	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())

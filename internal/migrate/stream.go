@@ -33,6 +33,11 @@ type stream struct {
 
 	mu      sync.Mutex
 	applied uint64 // batches applied
+
+	// done is closed when run returns, with its error in err, so that
+	// waiting for the applier ends when there is no applier any more.
+	done chan struct{}
+	err  error
 }
 
 func newStream(r *Runner) *stream {
@@ -47,6 +52,7 @@ func newStream(r *Runner) *stream {
 		}),
 		applier: apply.New(r.db, r.mapping, r.log),
 		batches: make(chan capture.Batch, streamBuffer),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -66,7 +72,10 @@ func (s *stream) run(ctx context.Context, start capture.Position) error {
 		return err
 	})
 	g.Go(func() error { return s.applyLoop(gctx) })
-	return g.Wait()
+	err := g.Wait()
+	s.err = err
+	close(s.done)
+	return err
 }
 
 func (s *stream) applyLoop(ctx context.Context) error {
@@ -152,6 +161,8 @@ func (s *stream) catchUp(ctx context.Context, target capture.Position) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for changes up to %s to be applied: %w", target, context.Cause(ctx))
+		case <-s.done:
+			return fmt.Errorf("wait for changes up to %s to be applied: the change stream stopped: %w", target, s.err)
 		case <-tick.C:
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
@@ -304,35 +303,27 @@ func serverMessage(err error) string {
 // dryRun validates the ALTER on the server without creating anything other
 // sessions can see: a TEMPORARY copy of the table's definition, which lives
 // only in this session and is not written to the binary log in ROW format.
+// A partitioned table cannot have one, and its plan says so.
 func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
-	conn, err := r.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open a session: %w", err)
+	var partitioned int
+	if err := r.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CREATE_OPTIONS LIKE '%partitioned%'",
+		r.cfg.Database, r.cfg.Table).Scan(&partitioned); err != nil {
+		return nil, fmt.Errorf("look up the partitioning of %s: %w", r.cfg.Table, err)
 	}
-	defer conn.Close()
-	tmp := mysql.QuoteTable(r.cfg.Database, r.shadow)
-	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" LIKE "+mysql.QuoteTable(r.cfg.Database, r.cfg.Table)); err != nil {
-		return nil, fmt.Errorf("create a temporary copy of the definition: %w", err)
-	}
-	defer conn.ExecContext(context.Background(), "DROP TEMPORARY TABLE IF EXISTS "+tmp) //nolint:errcheck // the session ends right after
-	if _, err := conn.ExecContext(ctx, "ALTER TABLE "+tmp+" "+r.alter.Clauses); err != nil {
-		if mysql.ErrorNumber(err) != 0 {
-			return nil, invalid(fmt.Errorf("the server rejected the ALTER: %s", serverMessage(err)))
-		}
-		return nil, fmt.Errorf("try the ALTER on a temporary copy: %w", err)
-	}
-	engine, err := temporaryEngine(ctx, conn, tmp)
-	if err != nil {
+	var d []string
+	if partitioned > 0 {
+		// The server refuses TEMPORARY partitioned tables (error 1478), and
+		// a copy stripped of its partitioning would misjudge ALTERs that
+		// change partitions; the server judges the ALTER on the shadow.
+		d = append(d, "the ALTER was not tried on the server: a partitioned table cannot have the temporary copy a dry run tries it on, so it is checked when --execute creates the shadow table")
+	} else if err := r.tryAlter(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkShadowEngine(engine); err != nil {
-		return nil, err
-	}
-	d := []string{
+	d = append([]string{
 		fmt.Sprintf("server %s; table %s.%s, about %d rows", r.server, r.cfg.Database, r.cfg.Table, r.progress.rowsTotal.Load()),
 		fmt.Sprintf("copy key: %s (%s)", r.key.Name, strings.Join(r.key.Columns, ", ")),
 		fmt.Sprintf("create shadow table %s and apply: %s", r.shadow, r.alter.Clauses),
-	}
+	}, d...)
 	for old, nw := range r.alter.Renames {
 		d = append(d, fmt.Sprintf("column %s is renamed to %s; its values are copied", old, nw))
 	}
@@ -354,21 +345,49 @@ func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
 	return &Result{DryRun: true, Description: d, Key: r.key.Name, Database: r.cfg.Database, OldTable: r.old}, nil
 }
 
-// tableOptionsEngine finds the ENGINE table option in SHOW CREATE TABLE
-// output: the last ") ENGINE=" is the one after the column list.
-var tableOptionsEngine = regexp.MustCompile(`\)\s*ENGINE=(\w+)`)
+// tryAlter applies the ALTER to a TEMPORARY copy of the table's definition,
+// which only this session sees, and checks the result as createShadow
+// checks the shadow.
+func (r *Runner) tryAlter(ctx context.Context) error {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open a session: %w", err)
+	}
+	defer conn.Close()
+	tmp := mysql.QuoteTable(r.cfg.Database, r.shadow)
+	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" LIKE "+mysql.QuoteTable(r.cfg.Database, r.cfg.Table)); err != nil {
+		return fmt.Errorf("create a temporary copy of the definition: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), "DROP TEMPORARY TABLE IF EXISTS "+tmp) //nolint:errcheck // the session ends right after
+	if _, err := conn.ExecContext(ctx, "ALTER TABLE "+tmp+" "+r.alter.Clauses); err != nil {
+		if mysql.ErrorNumber(err) != 0 {
+			return invalid(fmt.Errorf("the server rejected the ALTER: %s", serverMessage(err)))
+		}
+		return fmt.Errorf("try the ALTER on a temporary copy: %w", err)
+	}
+	engine, err := temporaryEngine(ctx, conn, tmp)
+	if err != nil {
+		return err
+	}
+	return checkShadowEngine(engine)
+}
 
 // temporaryEngine is the storage engine of a TEMPORARY table, which
 // information_schema.TABLES does not list (MariaDB before 11.2, MySQL), so
-// it is read from SHOW CREATE TABLE on the session that owns the table.
+// it is read from SHOW CREATE TABLE on the session that owns the table: the
+// table options follow the column list on a line of their own that starts
+// ") ENGINE=" (comments cannot break lines there: the server escapes their
+// line breaks).
 func temporaryEngine(ctx context.Context, conn *sql.Conn, quoted string) (string, error) {
 	var name, def string
 	if err := conn.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoted).Scan(&name, &def); err != nil {
 		return "", fmt.Errorf("read the definition of the temporary copy: %w", err)
 	}
-	m := tableOptionsEngine.FindAllStringSubmatch(def, -1)
-	if len(m) == 0 {
-		return "", fmt.Errorf("read the definition of the temporary copy: no ENGINE in %q", def)
+	for _, line := range strings.Split(def, "\n") {
+		if options, ok := strings.CutPrefix(line, ") ENGINE="); ok {
+			engine, _, _ := strings.Cut(options, " ")
+			return engine, nil
+		}
 	}
-	return m[len(m)-1][1], nil
+	return "", fmt.Errorf("read the definition of the temporary copy: no ENGINE in %q", def)
 }

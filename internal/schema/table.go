@@ -33,7 +33,7 @@ type Column struct {
 	// types); 0 when not applicable.
 	MaxLength int64
 	// Values lists ENUM and SET members in definition order.
-	Values []string
+	Values    []string
 	Charset   string
 	Collation string
 }
@@ -222,7 +222,7 @@ func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
 }
 
 // ParseEnumValues reads the members of an ENUM or SET out of its COLUMN_TYPE,
-// e.g. enum('a','it''s') → [a it's]. information_schema doubles quotes inside
+// e.g. enum('a','it”s') → [a it's]. information_schema doubles quotes inside
 // members; backslashes are shown as they are stored.
 func ParseEnumValues(columnType string) ([]string, error) {
 	open := strings.IndexByte(columnType, '(')
