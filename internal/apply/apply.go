@@ -106,7 +106,7 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 			groups = append(groups, a.collapse([]capture.Change{ch}))
 		}
 	}
-	const attempts = 5
+	const attempts = 10
 	for attempt := 1; ; attempt++ {
 		err := a.applyOps(ctx, groups)
 		if err == nil {
@@ -170,7 +170,10 @@ func keyString(key []any) string {
 }
 
 func (a *Applier) applyOps(ctx context.Context, groups [][]op) error {
-	tx, err := a.db.BeginTx(ctx, nil)
+	// READ COMMITTED: deleting a key that is not in the shadow must not
+	// take a gap lock, which would deadlock with the copier (see
+	// rowcopy.Copier).
+	tx, err := a.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func newStream(r *Runner) *stream {
 			Server:   r.server,
 			ServerID: r.cfg.ReplicaServerID,
 			Table:    r.table,
-			Logger:   r.log,
+			Logger:   r.cfg.Logger, // the reader adds the table itself
 		}),
 		applier: apply.New(r.db, r.mapping, r.log),
 		batches: make(chan capture.Batch, streamBuffer),

@@ -22,24 +22,34 @@ import (
 // danger is that a copy carries a row as it was before a change whose event
 // the applier has already written: the copy would then put back a deleted row
 // or an old version of an updated one. A chunk is therefore copied in one
-// REPEATABLE READ transaction that
+// transaction that
 //
 //  1. deletes the chunk's key range from the shadow, which removes any row
 //     the applier put there for a key the copy has not reached yet (so the
 //     copy needs no INSERT IGNORE, REPLACE or ON DUPLICATE KEY UPDATE, each of
-//     which can silently drop or overwrite a row), and
+//     which can silently drop or overwrite a row), and then
 //  2. copies the range with INSERT ... SELECT ... LOCK IN SHARE MODE.
 //
-// The shared locks (next-key locks in REPEATABLE READ, so the gaps too) are
-// held until the chunk's insert commits. While they are held no transaction
-// can change, delete or insert a row in the range, so no such change can
-// commit, reach the binary log or be applied between the copy's read and its
-// write. A change that committed before the read is visible to it: a locking
-// read reads the latest committed version and waits for a transaction still
-// committing (one whose event may already be in the binary log, the
-// group-commit race) to finish. A change that commits after the copy must
-// wait for its locks, so its event comes after the copy's rows are in the
-// shadow and is applied on top of them.
+// The shared record locks are held until the chunk's insert commits. While
+// they are held no transaction can change or delete a row the copy read, so
+// no such change can commit, reach the binary log or be applied between the
+// copy's read and its write. A change that committed before the read is
+// visible to it: a locking read reads the latest committed version, and it
+// waits for the lock of a transaction still committing (one whose event may
+// already be in the binary log, the group-commit race), including the
+// implicit lock of a row it inserted, and then reads that row. A change that
+// commits after the copy's read must wait for the copy's locks, so its event
+// comes after the copy's rows are in the shadow and is applied on top of
+// them. A row inserted into the range after the copy's read passed its place
+// is not copied, but its event is applied, and the copy never deletes again
+// after step 1, so it stays.
+//
+// The transaction runs in READ COMMITTED. The argument above needs only
+// record locks, and REPEATABLE READ would add gap locks on the shadow: the
+// copier's range delete and the applier's deletes of keys not yet copied
+// would then both lock the gap above the copied rows and both wait to insert
+// into it, a deadlock that returns on every chunk (seen on a 1,000,000-row
+// table under 300 writes per second).
 //
 // The applier applies every event since a position taken before the first
 // chunk was read, in log order, as "delete the key, then insert the after
@@ -103,7 +113,7 @@ func printable(v any) any {
 // Copy copies one chunk, retrying deadlocks and lock wait timeouts a few
 // times, and returns the number of rows copied.
 func (c *Copier) Copy(ctx context.Context, chunk Chunk) (int64, error) {
-	const attempts = 5
+	const attempts = 10
 	var waited bool
 	for attempt := 1; ; attempt++ {
 		n, err := c.copyOnce(ctx, chunk)
@@ -142,7 +152,7 @@ func (e *warningError) Error() string { return "the server warned: " + e.msg }
 
 func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 	dst := c.m.Shadow
-	tx, err := c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	tx, err := c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return 0, err
 	}
