@@ -1,0 +1,162 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/sandbox"
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+var sbx *sandbox.Sandbox
+
+func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, &sbx)) }
+
+func testMapping() *schema.Mapping {
+	src := &schema.Table{Name: "t", Columns: []schema.Column{
+		{Name: "id", Ordinal: 1, DataType: "bigint"}, {Name: "v", Ordinal: 2, DataType: "varchar", Collation: "utf8mb4_general_ci"},
+	}}
+	pairs := []schema.ColumnPair{{Old: "id", New: "id", Index: 0}, {Old: "v", New: "v", Index: 1}}
+	return &schema.Mapping{Source: src, Shadow: src, Columns: pairs, Key: pairs[:1], KeyName: "PRIMARY"}
+}
+
+func TestCollapse(t *testing.T) {
+	t.Parallel()
+	a := &Applier{m: testMapping()}
+	row := func(id int64, v string) []any { return []any{id, v} }
+	ops := a.collapse([]capture.Change{
+		{Kind: capture.Insert, After: row(1, "a")},
+		{Kind: capture.Update, Before: row(1, "a"), After: row(1, "b")},
+		{Kind: capture.Update, Before: row(1, "b"), After: row(1, "c")},
+		{Kind: capture.Update, Before: row(2, "x"), After: row(3, "x")}, // key change
+		{Kind: capture.Delete, Before: row(4, "gone")},
+		{Kind: capture.Insert, After: row(4, "back")}, // delete then insert again
+		{Kind: capture.Delete, Before: row(5, "y")},
+	})
+	want := map[int64]any{1: "c", 2: nil, 3: "x", 4: "back", 5: nil}
+	if len(ops) != len(want) {
+		t.Fatalf("collapse gave %d ops, want %d: %+v", len(ops), len(want), ops)
+	}
+	for _, o := range ops {
+		id := o.key[0].(int64)
+		w := want[id]
+		switch {
+		case w == nil && o.image != nil:
+			t.Errorf("key %d: image %v, want deleted", id, o.image)
+		case w != nil && (o.image == nil || o.image[1] != w):
+			t.Errorf("key %d: image %v, want v=%v", id, o.image, w)
+		}
+	}
+}
+
+func setup(t *testing.T, shadowDef string) (*Applier, func(q string) string) {
+	t.Helper()
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE t (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)",
+		"CREATE TABLE s " + shadowDef,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := schema.Load(ctx, db, name, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := func(q string) string {
+		var out string
+		if err := db.QueryRowContext(ctx, q).Scan(&out); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return out
+	}
+	return New(db, m, nil), query
+}
+
+// TestAppliesImagesNotRereads: the shadow gets the row image the binary log
+// carried, whatever the original holds now (an event can arrive before its
+// change is visible to a new SELECT).
+func TestAppliesImagesNotRereads(t *testing.T) {
+	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	ctx := context.Background()
+	// The original holds nothing; the images alone must be applied.
+	batch := capture.Batch{Changes: []capture.Change{
+		{Kind: capture.Insert, After: []any{int64(1), "from-binlog"}},
+		{Kind: capture.Insert, After: []any{int64(2), "two"}},
+		{Kind: capture.Update, Before: []any{int64(2), "two"}, After: []any{int64(20), "twenty"}},
+	}}
+	if _, err := a.Apply(ctx, []capture.Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=from-binlog,20=twenty" {
+		t.Errorf("shadow = %s", got)
+	}
+	// Applying the same events again (events can arrive twice) changes nothing.
+	if _, err := a.Apply(ctx, []capture.Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=from-binlog,20=twenty" {
+		t.Errorf("shadow after a repeat = %s", got)
+	}
+}
+
+// TestUniqueSwapInOneTransaction: two rows swap a value a UNIQUE key of the
+// shadow forbids them to share; applied as one batch it goes through.
+func TestUniqueSwapInOneTransaction(t *testing.T) {
+	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL, UNIQUE KEY uv (v))")
+	ctx := context.Background()
+	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
+		{Kind: capture.Insert, After: []any{int64(1), "a"}},
+		{Kind: capture.Insert, After: []any{int64(2), "b"}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
+		{Kind: capture.Update, Before: []any{int64(1), "a"}, After: []any{int64(1), "b"}},
+		{Kind: capture.Update, Before: []any{int64(2), "b"}, After: []any{int64(2), "a"}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=b,2=a" {
+		t.Errorf("shadow = %s", got)
+	}
+	// A real duplicate stops with the key and never replaces the other row.
+	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: []any{int64(3), "a"}}}}})
+	var rowErr *RowError
+	if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "id=3") || !strings.Contains(err.Error(), "Duplicate entry 'a'") {
+		t.Errorf("duplicate = %v", err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=b,2=a" {
+		t.Errorf("shadow after the refused duplicate = %s", got)
+	}
+}
+
+// TestWarningStops: a value the shadow would store differently (a longer
+// string into a shorter column, which strict mode refuses) stops with the key.
+func TestWarningStops(t *testing.T) {
+	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(3) NOT NULL)")
+	_, err := a.Apply(context.Background(), []capture.Batch{{Changes: []capture.Change{
+		{Kind: capture.Insert, After: []any{int64(1), "ok"}},
+		{Kind: capture.Insert, After: []any{int64(7), "too long"}},
+	}}})
+	if err == nil || !strings.Contains(err.Error(), "id=7") {
+		t.Fatalf("err = %v, want a row error naming id=7", err)
+	}
+	if got := query("SELECT COUNT(*) FROM s"); got != "0" {
+		t.Errorf("a failed batch left %s rows", got)
+	}
+}
