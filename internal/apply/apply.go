@@ -53,34 +53,6 @@ func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
 	return &Applier{db: db, m: m, logger: logger, LockWaitTimeout: 10 * time.Second}
 }
 
-// RowError is a captured row the shadow cannot hold.
-type RowError struct {
-	Key     []any
-	KeyCols []string
-	Values  map[string]any
-	Message string
-	// Err is the server's error.
-	Err error
-}
-
-// Unwrap returns the server's error.
-func (e *RowError) Unwrap() error { return e.Err }
-
-func (e *RowError) Error() string {
-	parts := make([]string, len(e.KeyCols))
-	for i, c := range e.KeyCols {
-		parts[i] = fmt.Sprintf("%s=%v", c, printable(e.Key[i]))
-	}
-	return fmt.Sprintf("the new table cannot hold the changed row with %s: %s", strings.Join(parts, ", "), e.Message)
-}
-
-func printable(v any) any {
-	if b, ok := v.([]byte); ok {
-		return string(b)
-	}
-	return v
-}
-
 // op is the final state of one key after a run of changes: the image to
 // insert, or nil when the key ends deleted.
 type op struct {
@@ -113,7 +85,7 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 			return len(changes), nil
 		}
 		if mysql.IsRetryable(err) && attempt < attempts {
-			if err := sleep(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
+			if err := mysql.Backoff(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
 				return 0, err
 			}
 			continue
@@ -240,7 +212,7 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) error 
 
 // locate repeats a failed batch in a transaction that is rolled back,
 // inserting the images one at a time, to name the row that fails.
-func (a *Applier) locate(ctx context.Context, groups [][]op) *RowError {
+func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil
@@ -263,21 +235,10 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *RowError {
 			}
 			values := map[string]any{}
 			for _, c := range a.m.Columns {
-				values[c.New] = printable(o.image[c.Index])
+				values[c.New] = rowcopy.Printable(o.image[c.Index])
 			}
-			return &RowError{Key: o.key, KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
+			return &rowcopy.RowError{Changed: true, Key: o.key, KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/schema"
 )
@@ -136,7 +137,7 @@ func TestUniqueSwapInOneTransaction(t *testing.T) {
 	}
 	// A real duplicate stops with the key and never replaces the other row.
 	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: []any{int64(3), "a"}}}}})
-	var rowErr *RowError
+	var rowErr *rowcopy.RowError
 	if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "id=3") || !strings.Contains(err.Error(), "Duplicate entry 'a'") {
 		t.Errorf("duplicate = %v", err)
 	}

@@ -128,3 +128,16 @@ func IsRetryable(err error) bool {
 	}
 	return false
 }
+
+// Backoff waits d, or less if ctx ends first, between attempts of a retried
+// transaction.
+func Backoff(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

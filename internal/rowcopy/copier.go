@@ -81,12 +81,17 @@ func NewCopier(db *sql.DB, m *schema.Mapping) *Copier {
 	return &Copier{db: db, m: m, LockWaitTimeout: 10 * time.Second}
 }
 
-// RowError is a row of the original that the shadow cannot hold as it is:
-// strict mode rejected it, or writing it raised a warning (a value that
-// would be stored differently).
+// RowError is a row that the shadow cannot hold as it is: strict mode
+// rejected it, or writing it raised a warning (a value that would be stored
+// differently). The copier and the applier both report it.
 type RowError struct {
+	// Changed is true for a row written by the applier (a change captured
+	// from the binary log), false for a row the copy read.
+	Changed bool
 	Key     []any
 	KeyCols []string
+	// Values are the row's values by shadow column, when known.
+	Values  map[string]any
 	Message string
 	// Err is the server's error.
 	Err error
@@ -98,12 +103,17 @@ func (e *RowError) Unwrap() error { return e.Err }
 func (e *RowError) Error() string {
 	parts := make([]string, len(e.KeyCols))
 	for i, c := range e.KeyCols {
-		parts[i] = fmt.Sprintf("%s=%v", c, printable(e.Key[i]))
+		parts[i] = fmt.Sprintf("%s=%v", c, Printable(e.Key[i]))
 	}
-	return fmt.Sprintf("the new table cannot hold the row with %s as it is: %s", strings.Join(parts, ", "), e.Message)
+	what := "the row"
+	if e.Changed {
+		what = "the changed row"
+	}
+	return fmt.Sprintf("the new table cannot hold %s with %s as it is: %s", what, strings.Join(parts, ", "), e.Message)
 }
 
-func printable(v any) any {
+// Printable shows a []byte value as text in messages.
+func Printable(v any) any {
 	if b, ok := v.([]byte); ok {
 		return string(b)
 	}
@@ -122,7 +132,7 @@ func (c *Copier) Copy(ctx context.Context, chunk Chunk) (int64, error) {
 		}
 		switch {
 		case mysql.IsRetryable(err) && attempt < attempts:
-			if err := sleep(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
+			if err := mysql.Backoff(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
 				return 0, err
 			}
 			continue
@@ -264,15 +274,4 @@ func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
