@@ -19,6 +19,9 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 	backoff := time.Second
 	var lastErr error
 	for attempt := 1; attempt <= r.cfg.CutOverAttempts; attempt++ {
+		if err := r.checkLock(ctx); err != nil {
+			return nil, err
+		}
 		if err := r.stream.catchUpNow(ctx); err != nil {
 			return nil, err
 		}

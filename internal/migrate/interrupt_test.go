@@ -165,14 +165,9 @@ func testConnectionsKilled(t *testing.T, insideChunk bool) {
 		}
 		noLeftovers(t, db, dbName, []string{"_t_old", "t"})
 		if lockHeld.Valid && !lockHeld.Bool {
-			// Known bug, reported: Runner.lockTable (runner.go) holds the
-			// lock on one idle session and never looks at it again, so a
-			// killed session loses the lock and the run goes on without it,
-			// open to a second tailor. The run should notice (check the
-			// session before the cut-over) and fail, or take the lock again.
-			// Skipped rather than failed until runner.go is fixed; every
-			// other promise was checked above.
-			t.Skip("KNOWN BUG: the run went on after its migration lock was lost with its killed session")
+			// The run must notice a lost migration lock (Runner.checkLock
+			// before the cut-over) rather than swap without it.
+			t.Error("the run went on after its migration lock was lost with its killed session")
 		}
 		return
 	}

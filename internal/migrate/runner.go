@@ -122,11 +122,18 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	defer r.unlockTable()
 	res, err := r.execute(ctx)
 	if err != nil {
-		r.cleanUpAfterFailure()
-		if ctx.Err() != nil {
-			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted during %s; %s is untouched and the shadow table was removed", r.progress.Phase(), r.cfg.Table)}
+		phase := r.progress.Phase()
+		left := fmt.Sprintf("%s is untouched and the shadow table was removed", mysql.QuoteIdent(r.cfg.Table))
+		if !r.cleanUpAfterFailure() {
+			left = fmt.Sprintf("%s is untouched, but the shadow table %s could not be removed: drop it by hand", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteTable(r.cfg.Database, r.shadow))
 		}
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted during %s; %s", phase, left)}
+		}
+		if KindOf(err) != KindFailed {
+			return nil, err
+		}
+		return nil, fmt.Errorf("the migration failed during %s: %w; %s", phase, err, left)
 	}
 	return res, nil
 }
@@ -222,19 +229,21 @@ func (r *Runner) finish(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// cleanUpAfterFailure removes the shadow table. It runs on its own bounded
-// context, since the run's context may be the one that was cancelled.
-func (r *Runner) cleanUpAfterFailure() {
+// cleanUpAfterFailure removes the shadow table and reports whether it is
+// gone. It runs on its own bounded context, since the run's context may be
+// the one that was cancelled.
+func (r *Runner) cleanUpAfterFailure() bool {
 	if !r.shadowCreated {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := r.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mysql.QuoteTable(r.cfg.Database, r.shadow)); err != nil {
 		r.log.Error("could not remove the shadow table; drop it by hand", "shadow", r.shadow, "err", err)
-		return
+		return false
 	}
 	r.log.Info("removed the shadow table", "shadow", r.shadow)
+	return true
 }
 
 func (r *Runner) setPhase(p Phase) {
@@ -261,6 +270,19 @@ func (r *Runner) lockTable(ctx context.Context) error {
 		return invalid(fmt.Errorf("another tailor is already migrating %s.%s (server lock %q is held by connection %d); wait for it to finish or stop it", r.cfg.Database, r.cfg.Table, name, holder.Int64))
 	}
 	r.lockConn = conn
+	return nil
+}
+
+// checkLock verifies that the migration lock is still held. The server
+// releases a named lock when its session ends (a killed connection, a
+// network cut), and a run that went on without it would be open to a second
+// tailor on the same table.
+func (r *Runner) checkLock(ctx context.Context) error {
+	var held sql.NullBool
+	err := r.lockConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", lockName(r.cfg.Database, r.cfg.Table)).Scan(&held)
+	if err != nil || !held.Valid || !held.Bool {
+		return fmt.Errorf("lost the migration lock on %s.%s (its server session ended); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
+	}
 	return nil
 }
 

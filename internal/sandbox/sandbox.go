@@ -110,7 +110,14 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	if serverID == 0 {
 		serverID = 1
 	}
-	install := exec.CommandContext(ctx, installer, "--no-defaults", "--datadir="+data,
+	// A private tmpdir: sandboxes started at the same time would otherwise
+	// delete each other's #sql-temptable files in the shared /tmp.
+	tmp := filepath.Join(s.Dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		s.removeDir()
+		return nil, fmt.Errorf("create sandbox tmpdir: %w", err)
+	}
+	install := exec.CommandContext(ctx, installer, "--no-defaults", "--datadir="+data, "--tmpdir="+tmp,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
 	if os.Geteuid() == 0 {
 		install.Args = append(install.Args, "--user=root")
@@ -150,6 +157,7 @@ func (s *Sandbox) launch(ctx context.Context, server, data string, serverID int,
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + data,
+		"--tmpdir=" + filepath.Join(s.Dir, "tmp"),
 		"--socket=" + s.Socket,
 		"--port=" + strconv.Itoa(s.Port),
 		"--bind-address=127.0.0.1",
