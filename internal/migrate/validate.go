@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
@@ -324,8 +326,8 @@ func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
 		fmt.Sprintf("copy key: %s (%s)", r.key.Name, strings.Join(r.key.Columns, ", ")),
 		fmt.Sprintf("create shadow table %s and apply: %s", r.shadow, r.alter.Clauses),
 	}, d...)
-	for old, nw := range r.alter.Renames {
-		d = append(d, fmt.Sprintf("column %s is renamed to %s; its values are copied", old, nw))
+	for _, old := range slices.Sorted(maps.Keys(r.alter.Renames)) {
+		d = append(d, fmt.Sprintf("column %s is renamed to %s; its values are copied", old, r.alter.Renames[old]))
 	}
 	for _, c := range r.alter.Dropped {
 		d = append(d, fmt.Sprintf("column %s is dropped; its values are not copied", c))
