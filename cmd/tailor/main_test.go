@@ -145,27 +145,8 @@ func stateOf(t *testing.T, db *sql.DB, database, table string) state {
 	if err := db.QueryRow("SHOW CREATE TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &s.def); err != nil {
 		t.Fatal(err)
 	}
-	s.tables = tablesIn(t, db, database)
+	s.tables = sandbox.Tables(t, db, database)
 	return s
-}
-
-func tablesIn(t *testing.T, db *sql.DB, database string) []string {
-	t.Helper()
-	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // untouched checks that the table and the set of tables are as before:
@@ -477,7 +458,7 @@ func TestAlterExecute(t *testing.T) {
 			t.Errorf("the summary lacks %q:\n%s", want, o.stdout)
 		}
 	}
-	if got := tablesIn(t, db, dbName); !slices.Equal(got, []string{"_t_old", "t"}) {
+	if got := sandbox.Tables(t, db, dbName); !slices.Equal(got, []string{"_t_old", "t"}) {
 		t.Errorf("tables = %q", got)
 	}
 	var def, name string
@@ -501,7 +482,7 @@ func TestAlterExecute(t *testing.T) {
 	if !strings.Contains(o.stdout, "dropped (--ok-to-drop-table)") {
 		t.Errorf("the summary does not say the old table was dropped:\n%s", o.stdout)
 	}
-	if got := tablesIn(t, db, dbName); !slices.Equal(got, []string{"t"}) {
+	if got := sandbox.Tables(t, db, dbName); !slices.Equal(got, []string{"t"}) {
 		t.Errorf("tables = %q", got)
 	}
 }

@@ -4,12 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sandbox"
@@ -18,17 +15,7 @@ import (
 
 var sbx *sandbox.Sandbox
 
-func TestMain(m *testing.M) {
-	code := sandbox.RunTests(m, &sbx)
-	if code == 0 {
-		// Every Reader must have closed its syncer and connections.
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx)) }
 
 // running is a Reader started by a test, with what it sends and returns.
 type running struct {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
@@ -21,16 +19,7 @@ import (
 // other (none calls t.Parallel): they hold table locks and measure waits.
 var sbx *sandbox.Sandbox
 
-func TestMain(m *testing.M) {
-	code := sandbox.RunTests(m, &sbx)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx)) }
 
 // fixture is a database with an original table and its shadow, which have
 // different columns: the shadow has `added`, default 42.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +18,7 @@ import (
 var sbx *sandbox.Sandbox
 
 func TestMain(m *testing.M) {
-	code := sandbox.RunTests(m, &sbx)
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener")); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener")))
 }
 
 // testLogger sends the runner's log to the test log.
@@ -74,22 +66,7 @@ func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
 
 // tablesIn lists the tables of database, sorted.
 func tablesIn(t testing.TB, db *sql.DB, database string) []string {
-	t.Helper()
-	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return sandbox.Tables(t, db, database)
 }
 
 // checksum is CHECKSUM TABLE of table, to prove a table was left untouched.

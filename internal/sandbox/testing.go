@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
@@ -80,4 +83,42 @@ func (s *Sandbox) NewDatabase(t testing.TB) (*sql.DB, string) {
 		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+mysql.QuoteIdent(name))
 	})
 	return db, name
+}
+
+// RunTestsCheckingLeaks is RunTests for packages that start goroutines: once
+// the tests pass it fails the run if any goroutine is still alive (a reader,
+// a watcher, a pool opener left running), except those opts ignore.
+func RunTestsCheckingLeaks(m *testing.M, out **Sandbox, opts ...goleak.Option) int {
+	code := RunTests(m, out)
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked: "+err.Error())
+			code = 1
+		}
+	}
+	return code
+}
+
+// Tables lists the tables of database, sorted by name in Go (not by the
+// server's collation, which orders '_' after letters).
+func Tables(t testing.TB, db *sql.DB, database string) []string {
+	t.Helper()
+	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
 }
