@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,10 +14,49 @@ import (
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
+// changeFlags are the flags that name the change, shared by alter and plan.
+type changeFlags struct {
+	conn                   connFlags
+	database, table, alter string
+	forceCopy              bool
+	recreateTriggers       bool
+	logFormat              string
+	verbose                bool
+}
+
+func (f *changeFlags) register(cmd *cobra.Command) {
+	f.conn.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&f.database, "database", "", "database (schema) of the table (required)")
+	fs.StringVar(&f.table, "table", "", "table to migrate (required)")
+	fs.StringVar(&f.alter, "alter", "", "the change, as ALTER TABLE clauses: \"ADD COLUMN x INT, DROP COLUMN y\" (required)")
+	fs.BoolVar(&f.forceCopy, "force-copy", false, "copy the table online even when the server could make the change INSTANT")
+	fs.BoolVar(&f.recreateTriggers, "recreate-triggers", false, "move the table's triggers to the new table at the cut-over (without it, a table with triggers is refused)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
+}
+
+// checkNoArgs refuses arguments. "--password secret" is the likeliest
+// source of one: --password takes its value only after "=" (it asks for
+// the password when given alone, like the mysql client's), so "secret"
+// arrives here as an argument, and must not be echoed back onto a screen
+// or into a CI log.
+func (f *changeFlags) checkNoArgs(cmd string, args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case f.conn.password == promptSentinel:
+		return usageError{fmt.Errorf("%s takes no arguments, and the one after --password was not read as the password: write --password=VALUE, or better use MYSQL_PWD or --defaults-file", cmd)}
+	}
+	return usageError{fmt.Errorf("%s takes no arguments, but was given %q; put the whole change in one --alter, quoted", cmd, args[0])}
+}
+
 type alterFlags struct {
-	conn                    connFlags
-	database, table, alter  string
+	changeFlags
 	execute                 bool
+	skipChecksum            bool
+	instantLockTimeoutSecs  int
+	instantAttempts         int
 	chunkSize               int
 	cutOverLockTimeoutSecs  int
 	cutOverAttempts         int
@@ -23,8 +64,6 @@ type alterFlags struct {
 	initiallyDropGhostTable bool
 	progressInterval        time.Duration
 	replicaServerID         uint32
-	logFormat               string
-	verbose                 bool
 }
 
 func newAlterCommand() *cobra.Command {
@@ -37,17 +76,17 @@ it creates a shadow table with the new schema, copies the rows in key-range
 chunks while applying every change captured from the binary log, and swaps
 the two tables atomically. Without --execute it only connects, validates and
 prints what it would do.`,
-		Args: func(_ *cobra.Command, args []string) error { return f.checkNoArgs(args) },
+		Args: func(_ *cobra.Command, args []string) error { return f.checkNoArgs("alter", args) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAlter(cmd, f)
 		},
 	}
-	f.conn.register(cmd)
+	f.changeFlags.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.database, "database", "", "database (schema) of the table (required)")
-	fs.StringVar(&f.table, "table", "", "table to migrate (required)")
-	fs.StringVar(&f.alter, "alter", "", "the change, as ALTER TABLE clauses: \"ADD COLUMN x INT, DROP COLUMN y\" (required)")
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
+	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
+	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
+	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000)")
 	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")
@@ -55,24 +94,7 @@ prints what it would do.`,
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table _<table>_new left by an earlier run instead of refusing to start")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 	return cmd
-}
-
-// checkNoArgs refuses arguments. "--password secret" is the likeliest
-// source of one: --password takes its value only after "=" (it asks for
-// the password when given alone, like the mysql client's), so "secret"
-// arrives here as an argument, and must not be echoed back onto a screen
-// or into a CI log.
-func (f *alterFlags) checkNoArgs(args []string) error {
-	switch {
-	case len(args) == 0:
-		return nil
-	case f.conn.password == promptSentinel:
-		return usageError{errors.New("alter takes no arguments, and the one after --password was not read as the password: write --password=VALUE, or better use MYSQL_PWD or --defaults-file")}
-	}
-	return usageError{fmt.Errorf("alter takes no arguments, but was given %q; put the whole change in one --alter, quoted", args[0])}
 }
 
 // checkZeros refuses zeros that Config.Defaults would read as "not set"
@@ -92,6 +114,12 @@ func (f *alterFlags) checkZeros() error {
 	if f.progressInterval == 0 {
 		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
 	}
+	if f.instantLockTimeoutSecs == 0 {
+		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
+	}
+	if f.instantAttempts == 0 {
+		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -107,49 +135,79 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := migrate.Config{
-		Conn:                    conn,
-		Database:                f.database,
-		Table:                   f.table,
-		Alter:                   f.alter,
-		Execute:                 f.execute,
-		ChunkSize:               f.chunkSize,
-		CutOverLockTimeout:      time.Duration(f.cutOverLockTimeoutSecs) * time.Second,
-		CutOverAttempts:         f.cutOverAttempts,
-		OkToDropTable:           f.okToDropTable,
-		InitiallyDropGhostTable: f.initiallyDropGhostTable,
-		ProgressInterval:        f.progressInterval,
-		ReplicaServerID:         f.replicaServerID,
-		Logger:                  logger,
-	}
-	runner, err := migrate.New(cfg)
-	if err != nil {
-		var me *migrate.Error
-		if errors.As(err, &me) && me.Kind == migrate.KindInvalid {
-			return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
-		}
-		return err
-	}
-	res, err := runner.Run(cmd.Context())
+	cfg := f.config(conn, logger)
+	cfg.Execute = f.execute
+	cfg.ChunkSize = f.chunkSize
+	cfg.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
+	cfg.CutOverAttempts = f.cutOverAttempts
+	cfg.SkipChecksum = f.skipChecksum
+	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
+	cfg.InstantAttempts = f.instantAttempts
+	cfg.OkToDropTable = f.okToDropTable
+	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
+	cfg.ProgressInterval = f.progressInterval
+	cfg.ReplicaServerID = f.replicaServerID
+	res, err := runMigration(cmd, cfg)
 	if err != nil {
 		return err
+	}
+	if res.DryRun {
+		fmt.Fprintln(cmd.OutOrStdout(), "Dry run: nothing was changed. Add --execute to make the change.")
+		fmt.Fprintln(cmd.OutOrStdout())
+		res.Plan.WriteText(cmd.OutOrStdout())
+		return refusedPlan(res.Plan)
 	}
 	printResult(cmd.OutOrStdout(), res)
 	return nil
 }
 
-func printResult(w io.Writer, res *migrate.Result) {
-	if res.DryRun {
-		fmt.Fprintln(w, "Dry run: nothing was changed. With --execute, tailor would:")
-		for _, line := range res.Description {
-			fmt.Fprintln(w, "  - "+line)
+// config is the part of a migration's configuration that alter and plan
+// share.
+func (f *changeFlags) config(conn mysql.ConnConfig, logger *slog.Logger) migrate.Config {
+	return migrate.Config{
+		Conn:             conn,
+		Database:         f.database,
+		Table:            f.table,
+		Alter:            f.alter,
+		ForceCopy:        f.forceCopy,
+		RecreateTriggers: f.recreateTriggers,
+		Logger:           logger,
+	}
+}
+
+// runMigration runs a configured migration, turning a configuration the
+// runner rejects into a usage error.
+func runMigration(cmd *cobra.Command, cfg migrate.Config) (*migrate.Result, error) {
+	runner, err := migrate.New(cfg)
+	if err != nil {
+		var me *migrate.Error
+		if errors.As(err, &me) && me.Kind == migrate.KindInvalid {
+			return nil, usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 		}
+		return nil, err
+	}
+	return runner.Run(cmd.Context())
+}
+
+func printResult(w io.Writer, res *migrate.Result) {
+	if res.Native {
+		fmt.Fprintln(w, "Change made natively (ALGORITHM=INSTANT): no rows were copied.")
+		fmt.Fprintf(w, "  wall time:        %s\n", res.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(w, "  attempts:         %d\n", res.InstantAttempts)
 		return
 	}
 	fmt.Fprintln(w, "Migration complete.")
 	fmt.Fprintf(w, "  wall time:        %s\n", res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  rows copied:      %d\n", res.RowsCopied)
 	fmt.Fprintf(w, "  events applied:   %d\n", res.EventsApplied)
+	if res.ChecksumSkipped {
+		fmt.Fprintln(w, "  checksum:         skipped (--skip-checksum)")
+	} else {
+		fmt.Fprintf(w, "  checksum:         %d chunks equal, %d re-copied\n", res.ChecksumChunks, res.ChecksumMended)
+	}
+	if len(res.TriggersRecreated) > 0 {
+		fmt.Fprintf(w, "  triggers moved:   %s\n", strings.Join(res.TriggersRecreated, ", "))
+	}
 	fmt.Fprintf(w, "  cut-over:         writes held %s (attempt %d)\n", res.CutOverLock.Round(time.Microsecond), res.CutOverAttempts)
 	if res.OldTable != "" {
 		fmt.Fprintf(w, "  old table kept:   %s\n", res.OldTable)

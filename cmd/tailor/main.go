@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
 	})
-	root.AddCommand(newAlterCommand(), newDemoCommand())
+	root.AddCommand(newAlterCommand(), newPlanCommand(), newDemoCommand())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

@@ -342,12 +342,12 @@ func TestDryRun(t *testing.T) {
 	o.wantCode(t, exitOK)
 	for _, want := range []string{
 		"Dry run: nothing was changed",
-		"copy key: PRIMARY (id)",
-		"create shadow table _t_new and apply: ADD COLUMN x INT NULL, DROP COLUMN n, RENAME COLUMN name TO label",
-		"column name is renamed to label",
-		"column n is dropped",
-		"column x is added",
-		"keep the old table as _t_old",
+		"ALTER     ADD COLUMN x INT NULL, DROP COLUMN n, RENAME COLUMN name TO label",
+		"Native    INSTANT",
+		"Strategy  native-instant.",
+		"pass  narrowing",
+		"rename-column `name`, `label`",
+		"drop-column `n`",
 	} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, o.stdout)
@@ -471,13 +471,13 @@ func TestAlterExecute(t *testing.T) {
 
 	// Once more, dropping the old table: the previous run's _t_old is in
 	// the way and must be refused first.
-	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table")...)
+	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table", "--force-copy")...)
 	o.wantCode(t, exitInvalid)
 	o.errorLine(t, "`_t_old`", "already exists")
 	if _, err := db.Exec("DROP TABLE _t_old"); err != nil {
 		t.Fatal(err)
 	}
-	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table")...)
+	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table", "--force-copy")...)
 	o.wantCode(t, exitOK)
 	if !strings.Contains(o.stdout, "dropped (--ok-to-drop-table)") {
 		t.Errorf("the summary does not say the old table was dropped:\n%s", o.stdout)
@@ -509,7 +509,7 @@ func TestSignal(t *testing.T) {
 
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, alterArgs(dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL", "--execute", "--chunk-size", "100")...)
+			cmd := exec.Command(bin, alterArgs(dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL", "--execute", "--force-copy", "--chunk-size", "100")...)
 			cmd.Env = append(os.Environ(), "MYSQL_PWD="+sandbox.Password)
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
@@ -604,20 +604,30 @@ func TestDocsListEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	alterDoc, demoDoc, ok := strings.Cut(doc, "## `tailor demo`")
-	if !ok {
-		t.Fatal("docs/cli.md has no `tailor demo` section")
+	section := func(heading string) string {
+		_, rest, ok := strings.Cut(doc, "\n## "+heading+"\n")
+		if !ok {
+			t.Fatalf("docs/cli.md has no section %q", heading)
+		}
+		if end := strings.Index(rest, "\n## "); end >= 0 {
+			rest = rest[:end]
+		}
+		return rest
 	}
-	demoDoc, exitDoc, ok := strings.Cut(demoDoc, "## Exit codes")
-	if !ok {
-		t.Fatal("docs/cli.md has no exit code section")
-	}
+	alterDoc, planDoc, demoDoc, exitDoc := section("`tailor alter`"), section("`tailor plan`"), section("`tailor demo`"), section("Exit codes")
 	for _, c := range []struct {
-		cmd     *cobra.Command
-		section string
-	}{{newAlterCommand(), alterDoc}, {newDemoCommand(), demoDoc}} {
+		cmd *cobra.Command
+		// sections are searched in order: plan shares most of its flags
+		// with alter, and its section lists only its own.
+		sections []string
+	}{{newAlterCommand(), []string{alterDoc}}, {newPlanCommand(), []string{planDoc, alterDoc}}, {newDemoCommand(), []string{demoDoc}}} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			row := docRow(c.section, "--"+f.Name)
+			var row []string
+			for _, s := range c.sections {
+				if row = docRow(s, "--"+f.Name); row != nil {
+					break
+				}
+			}
 			if row == nil {
 				t.Errorf("docs/cli.md: no row for %s --%s", c.cmd.Name(), f.Name)
 				return

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // DefaultLockTimeout is the LockTimeout used when Config leaves it zero; it
@@ -39,6 +40,17 @@ type Config struct {
 	// set to LockTimeout rounded up and the exact bound is enforced by
 	// killing the waiting statement.
 	LockTimeout time.Duration
+	// Triggers are the original's triggers, as schema.LoadTriggers returned
+	// them, to move to the new table at the cut-over (--recreate-triggers):
+	// after the catch-up and before the RENAME, under the lock, they are
+	// dropped from the original and created on the shadow; see triggers.go.
+	// Whether or not it is empty, the attempt checks under the lock that the
+	// original has exactly these triggers, and refuses to swap otherwise
+	// (ErrTriggersChanged): a trigger not moved would stay behind on the old
+	// table. An attempt that fails after moving them puts them back before
+	// it releases the writers, which may hold them a few milliseconds past
+	// LockTimeout.
+	Triggers []schema.Trigger
 	// Logger receives the steps of the swap (at Debug level, and a Warn
 	// when an attempt that was giving up finds the swap done); nil discards
 	// them. The caller is expected to have added the table to it.
@@ -56,6 +68,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cut-over: the table (%q), shadow (%q) and old (%q) names must differ", c.Table, c.Shadow, c.Old)
 	case c.LockTimeout < 0:
 		return fmt.Errorf("cut-over: negative lock timeout %s", c.LockTimeout)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Triggers {
+		switch {
+		case t.Database != c.Database || t.Table != c.Table:
+			return fmt.Errorf("cut-over: trigger %s is on %s, not on the table being swapped", mysql.QuoteIdent(t.Name), mysql.QuoteTable(t.Database, t.Table))
+		case seen[t.Name]:
+			return fmt.Errorf("cut-over: trigger %s is listed twice", mysql.QuoteIdent(t.Name))
+		}
+		seen[t.Name] = true
 	}
 	return nil
 }
@@ -96,20 +118,23 @@ type Result struct {
 
 // Swap performs one attempt at swapping cfg.Table and cfg.Shadow. On
 // success the original is named cfg.Old and the shadow cfg.Table. On
-// failure the original still serves under its name, nothing is left behind
-// (no sentry table, no held lock, no pending RENAME), and the error, an
-// *Error, says why and whether a retry may succeed.
+// failure the original still serves under its name, with its triggers,
+// nothing is left behind (no sentry table, no held lock, no pending RENAME,
+// no trigger on the shadow), and the error, an *Error, says why and whether
+// a retry may succeed; the error says so when that could not be achieved.
 //
 // Every server takes the two-session algorithm of swapWithSentry. The
 // one-session algorithm MySQL 8.0.13 allows (RENAME under LOCK TABLES) is
 // taken only when catchUp is nil, because it must write-lock the shadow too
 // and so would stop the applier that catchUp waits for; see swapUnderLock.
+// Nor is it taken when there are triggers to move, which only the
+// two-session algorithm does.
 func Swap(ctx context.Context, db *sql.DB, server mysql.Server, cfg Config, catchUp CatchUp) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, &Error{Step: StepPrepare, Err: err}
 	}
 	cfg = cfg.withDefaults()
-	if catchUp == nil && server.SupportsRenameUnderLock() {
+	if catchUp == nil && server.SupportsRenameUnderLock() && len(cfg.Triggers) == 0 {
 		return swapUnderLock(ctx, db, cfg)
 	}
 	if catchUp == nil {
@@ -123,12 +148,13 @@ type Step string
 
 // The steps of an attempt, in order.
 const (
-	StepPrepare Step = "prepare"  // checking the tables, creating the sentry
-	StepLock    Step = "lock"     // LOCK TABLES on the original
-	StepCatchUp Step = "catch up" // CatchUp under the lock
-	StepRename  Step = "rename"   // issuing the RENAME and seeing it wait
-	StepRelease Step = "release"  // dropping the sentry and unlocking
-	StepCleanup Step = "clean up" // removing the sentry after a failure
+	StepPrepare  Step = "prepare"       // checking the tables, creating the sentry
+	StepLock     Step = "lock"          // LOCK TABLES on the original
+	StepCatchUp  Step = "catch up"      // CatchUp under the lock
+	StepTriggers Step = "move triggers" // Config.Triggers from the original to the shadow
+	StepRename   Step = "rename"        // issuing the RENAME and seeing it wait
+	StepRelease  Step = "release"       // dropping the sentry and unlocking
+	StepCleanup  Step = "clean up"      // removing the sentry after a failure
 )
 
 // Error is a failed attempt.

@@ -32,6 +32,8 @@ import (
 //     the RENAME is issued because a waiting RENAME already holds its
 //     exclusive lock on the shadow (TestServerWaitingRenameHoldsEarlierNames):
 //     an applier writing the shadow could not finish while it waits.
+//     3b. With Config.Triggers: A drops them from t and B creates them on
+//     the shadow, still under the lock; see triggers.go.
 //  4. Session B, from a goroutine: RENAME TABLE t TO S, shadow TO t, S TO
 //     Old. A polls information_schema.PROCESSLIST until B shows STATE
 //     "Waiting for table metadata lock" (exactly: a RENAME waiting for a
@@ -97,6 +99,9 @@ import (
 //     Retryable.
 //   - CatchUp fails or misses the deadline (step 3): A unlocks with S in
 //     place and B was never started; S is dropped. Retryable.
+//   - Moving the triggers fails (step 3b), or any later step fails after
+//     they were moved: they are put back on t before A unlocks; see
+//     triggers.go.
 //   - B's RENAME is not seen waiting within the budget, or returns early
 //     (step 4): it is killed (KILL QUERY), A unlocks, and a RENAME that still
 //     runs fails on S; S is dropped. Retryable.
@@ -171,6 +176,9 @@ func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, er
 	if err := c.b.exec(ctx, setLockWaitSQL(cfg.lockWaitSeconds()+renameWaitMargin)); err != nil {
 		return nil, classify(ctx, StepPrepare, err)
 	}
+	if err := c.prepareTriggers(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := db.ExecContext(ctx, createSentrySQL(cfg.Database, sentry)); err != nil {
 		if mysql.ErrorNumber(err) == mysql.ErrTableExists {
 			return nil, final(StepPrepare, nameTaken(cfg.Database, sentry, "", ErrSentryExists))
@@ -200,6 +208,11 @@ type attempt struct {
 	locked   bool // A holds LOCK TABLES
 	acquired time.Time
 
+	// moves are Config.Triggers with their statements; triggersTouched is
+	// set before the first of them is dropped from the original.
+	moves           []triggerMove
+	triggersTouched bool
+
 	// The RENAME on B: killRename interrupts it; renameErr is set when
 	// renameDone is closed.
 	renameDone chan struct{}
@@ -226,6 +239,9 @@ func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
 	}
 	if lctx.Err() != nil {
 		return c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", context.Cause(lctx)))
+	}
+	if err := c.moveTriggers(lctx); err != nil {
+		return c.fail(ctx, StepTriggers, err)
 	}
 
 	c.startRename(ctx)
@@ -321,7 +337,9 @@ func (c *attempt) unlock(ctx context.Context) {
 
 // fail gives the attempt up: it kills a waiting RENAME, releases the lock,
 // waits for the RENAME to end and drops the sentry. If the RENAME ran after
-// all, the swap is reported as done.
+// all, the swap is reported as done. When triggers were moved, it waits for
+// the RENAME before it releases the lock, and puts them back on the
+// original in between (see triggers.go).
 func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, error) {
 	bg := context.WithoutCancel(ctx)
 	if c.renameDone != nil {
@@ -329,23 +347,66 @@ func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, err
 		// error number from B's error, which must be B's statement's.
 		c.killRename(errors.New("the cut-over attempt gave up"))
 	}
-	c.unlock(ctx)
-	if c.renameDone != nil {
-		<-c.renameDone
-		swapped, err := c.renameRan(bg)
-		if err != nil {
-			return Result{}, final(StepCleanup, errors.Join(cause, err))
-		}
-		if swapped {
-			held := time.Since(c.acquired)
-			c.log.Warn("the cut-over was giving up but the RENAME had run; the tables are swapped", "step", step, "cause", cause)
-			return Result{LockHeld: held}, nil
+	var (
+		swapped    bool
+		renameErr  error
+		ended      bool // B's statement has ended and swapped tells its outcome
+		back       restored
+		restoreErr error
+	)
+	if c.triggersTouched {
+		// B's RENAME cannot run while A holds t, and fails on the sentry if
+		// A lost it; once it has ended, the shadow is free.
+		swapped, renameErr = c.renameOutcome(bg)
+		ended = true
+		if !swapped {
+			back, restoreErr = c.restoreTriggers(bg)
 		}
 	}
-	if err := c.removeSentry(bg); err != nil {
-		return Result{}, final(StepCleanup, errors.Join(cause, err))
+	c.unlock(ctx)
+	if !ended {
+		swapped, renameErr = c.renameOutcome(bg)
+	}
+	if restoreErr != nil {
+		// A's lock is gone now; a new connection may do what A could not.
+		var again restored
+		again, restoreErr = c.restoreTriggers(bg)
+		back.recreated += again.recreated
+		back.unguarded = back.unguarded || again.unguarded
+	}
+	if renameErr != nil {
+		return Result{}, final(StepCleanup, errors.Join(cause, renameErr, restoreErr))
+	}
+	if swapped {
+		held := time.Since(c.acquired)
+		c.log.Warn("the cut-over was giving up but the RENAME had run; the tables are swapped", "step", step, "cause", cause)
+		return Result{LockHeld: held}, nil
+	}
+	sentryErr := c.removeSentry(bg)
+	if restoreErr != nil || sentryErr != nil {
+		return Result{}, final(StepCleanup, errors.Join(cause, restoreErr, sentryErr))
+	}
+	switch table := mysql.QuoteTable(c.cfg.Database, c.cfg.Table); {
+	case back.unguarded:
+		// A's lock was gone (its connection died, or the first restore
+		// failed) while triggers were missing from the original: not
+		// retried, so that the operator learns of it.
+		return Result{}, final(step, fmt.Errorf("%w; the triggers are back on %s, but writes to it resumed before they were, so writes in that moment may have run without them",
+			cause, table))
+	case back.recreated > 0:
+		cause = fmt.Errorf("%w; the triggers were put back on %s before writes resumed", cause, table)
 	}
 	return Result{}, classify(ctx, step, cause)
+}
+
+// renameOutcome waits for B's statement, if one was issued, and tells
+// whether it swapped the tables.
+func (c *attempt) renameOutcome(ctx context.Context) (bool, error) {
+	if c.renameDone == nil {
+		return false, nil
+	}
+	<-c.renameDone
+	return c.renameRan(ctx)
 }
 
 // renameRan tells whether B's RENAME swapped the tables. A server error

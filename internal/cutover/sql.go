@@ -89,8 +89,19 @@ func dropTableSQL(database, table string) string {
 
 const unlockSQL = "UNLOCK TABLES"
 
+// useSQL makes database the session's default, which CREATE TRIGGER
+// statements without qualified names need.
+func useSQL(database string) string { return "USE " + mysql.QuoteIdent(database) }
+
+// schemaCollationSQL reads a database's default collation, which a trigger
+// created in it records.
+const schemaCollationSQL = "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?"
+
 // tableCommentSQL reads whether a table exists and its comment.
 const tableCommentSQL = "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"
+
+// connectionExistsSQL counts the connections with an id: 1 or 0.
+const connectionExistsSQL = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?"
 
 // processSQL reads what one connection is doing.
 const processSQL = "SELECT COALESCE(STATE, ''), COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE ID = ?"

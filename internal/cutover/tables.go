@@ -82,6 +82,9 @@ func classify(ctx context.Context, step Step, err error) error {
 		}
 		return final(step, err)
 	}
+	if errors.Is(err, ErrTriggersChanged) || errors.Is(err, ErrTriggerNotRecreatable) {
+		return final(step, err)
+	}
 	switch mysql.ErrorNumber(err) {
 	case errDBAccessDenied, mysql.ErrAccessDenied, errTableAccessDenied, errSpecificAccessDenied,
 		mysql.ErrNoSuchTable, mysql.ErrBadDB:

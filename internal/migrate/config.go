@@ -31,6 +31,20 @@ type Config struct {
 	// CutOverAttempts is how many times the cut-over is tried before the
 	// migration gives up (with backoff between attempts).
 	CutOverAttempts int
+	// ForceCopy copies the table online even when the server could make
+	// the change INSTANT.
+	ForceCopy bool
+	// SkipChecksum swaps without first comparing the copy with the original.
+	SkipChecksum bool
+	// RecreateTriggers moves the table's triggers to the new table at the
+	// cut-over; without it a table with triggers is refused.
+	RecreateTriggers bool
+	// InstantLockTimeout bounds how long a native INSTANT change may wait
+	// for its metadata lock, and so how long it can hold other queries of
+	// the table queued behind it.
+	InstantLockTimeout time.Duration
+	// InstantAttempts is how many times a native INSTANT change is tried.
+	InstantAttempts int
 	// OkToDropTable drops the old table after a successful cut-over.
 	OkToDropTable bool
 	// InitiallyDropGhostTable drops a shadow table left by an earlier run
@@ -61,6 +75,12 @@ func (c *Config) Defaults() {
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * time.Second
 	}
+	if c.InstantLockTimeout == 0 {
+		c.InstantLockTimeout = 2 * time.Second
+	}
+	if c.InstantAttempts == 0 {
+		c.InstantAttempts = 10
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,6 +107,12 @@ func (c *Config) Validate() error {
 	if c.CutOverAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--cut-over-attempts must be at least 1, not %d", c.CutOverAttempts))
 	}
+	if c.InstantLockTimeout < time.Second || c.InstantLockTimeout > time.Hour {
+		errs = append(errs, fmt.Errorf("--instant-lock-timeout-seconds must be between 1 and 3600, not %v", c.InstantLockTimeout.Seconds()))
+	}
+	if c.InstantAttempts < 1 {
+		errs = append(errs, fmt.Errorf("--instant-attempts must be at least 1, not %d", c.InstantAttempts))
+	}
 	if c.ProgressInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))
 	}
@@ -95,11 +121,18 @@ func (c *Config) Validate() error {
 
 // testHooks let tests act at exact moments of a run.
 type testHooks struct {
+	// afterPlan runs once the plan is made and its checks passed, before
+	// anything is created: data written here is what the checks missed.
+	afterPlan func()
 	// afterChunk runs after each chunk is copied.
 	afterChunk func(seq int)
 	// beforeChunkCommit runs inside a chunk's copy transaction, before it
 	// commits.
 	beforeChunkCommit func(ctx context.Context, chunk rowcopy.Chunk)
+	// beforeChecksum runs once the copy is done, before the checksum.
+	beforeChecksum func(ctx context.Context)
+	// afterRecopy runs after the checksum copied a mismatched chunk again.
+	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.
 	beforeCutOver func()
 }

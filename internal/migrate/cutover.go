@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/capture"
@@ -22,6 +23,15 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 		if err := r.checkLock(ctx); err != nil {
 			return nil, err
 		}
+		if blockers, err := r.cutOverBlockers(ctx); err != nil {
+			return nil, err
+		} else if blockers != "" {
+			lastErr = fmt.Errorf("not started: sessions hold a lock on the table and the cut-over would queue behind them (%s); end their transactions", blockers)
+			if err := r.cutOverBackoff(ctx, attempt, lastErr, &backoff); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := r.stream.catchUpNow(ctx); err != nil {
 			return nil, err
 		}
@@ -32,12 +42,17 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			Shadow:      r.shadow,
 			Old:         r.old,
 			LockTimeout: r.cfg.CutOverLockTimeout,
+			Triggers:    r.triggers,
 			Logger:      r.log,
 		}, r.catchUpUnderLock)
 		if err == nil {
 			r.shadowCreated = false // it is the table now
 			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
-			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old}, nil
+			moved := make([]string, len(r.triggers))
+			for i, t := range r.triggers {
+				moved[i] = t.Name
+			}
+			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old, TriggersRecreated: moved}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -46,14 +61,8 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("cut-over: %w", err)
 		}
 		lastErr = err
-		r.log.Warn("cut-over attempt gave up; the original keeps serving", "phase", PhaseCutOver.String(), "attempt", attempt, "err", err, "retry_in", backoff.String())
-		if attempt < r.cfg.CutOverAttempts {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 30*time.Second)
+		if err := r.cutOverBackoff(ctx, attempt, err, &backoff); err != nil {
+			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("cut-over failed %d times, last: %w; the original table is untouched", r.cfg.CutOverAttempts, lastErr)
@@ -72,4 +81,37 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 		return errors.Join(errors.New("the applier did not catch up while writes were held"), err)
 	}
 	return nil
+}
+
+// cutOverBackoff logs a cut-over attempt that gave up and waits before the
+// next one, the wait doubling up to 30 s.
+func (r *Runner) cutOverBackoff(ctx context.Context, attempt int, cause error, backoff *time.Duration) error {
+	if attempt >= r.cfg.CutOverAttempts {
+		return nil
+	}
+	r.log.Warn("cut-over attempt gave up; the original keeps serving", "phase", PhaseCutOver.String(), "attempt", attempt, "err", cause, "retry_in", backoff.String())
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, 30*time.Second)
+	return nil
+}
+
+// cutOverBlockers describes the sessions that have held a metadata lock on the table for a while: the
+// cut-over's LOCK TABLES would queue behind them, and every query of the
+// application behind it, until its timeout. Not starting the attempt at all
+// is kinder. A server that does not show metadata locks shows nothing here,
+// and the attempt's bounded lock wait protects the table instead.
+func (r *Runner) cutOverBlockers(ctx context.Context) (string, error) {
+	names, err := r.blockers(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		r.log.Warn("could not look for sessions that would block the cut-over", "phase", PhaseCutOver.String(), "err", err)
+		return "", nil
+	}
+	return strings.Join(names, "; "), nil
 }

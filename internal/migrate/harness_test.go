@@ -35,6 +35,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // testConfig is a Config for table in database on the sandbox.
+//
+// ForceCopy is set because most tests here exercise the online copy with
+// small ALTERs the server could make INSTANT; the native path has tests of
+// its own that clear it.
 func testConfig(t testing.TB, database, table, alter string) Config {
 	return Config{
 		Conn:             sbx.Conn(database),
@@ -42,6 +46,7 @@ func testConfig(t testing.TB, database, table, alter string) Config {
 		Table:            table,
 		Alter:            alter,
 		Execute:          true,
+		ForceCopy:        true,
 		ChunkSize:        500,
 		ProgressInterval: time.Second,
 		Logger:           testLogger(t),

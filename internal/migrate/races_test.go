@@ -217,24 +217,28 @@ func TestUniqueSwapAndRepeatedEvents(t *testing.T) {
 // TestDuplicateForNewUniqueKeyStops shows that a write the new table cannot
 // hold (a duplicate on the UNIQUE key the ALTER adds) stops the migration
 // with the key and the value, instead of REPLACE deleting the other row.
+// A duplicate present before the run is refused by the plan's check
+// (TestDuplicateRefusedByPlan); these arrive after it.
 func TestDuplicateForNewUniqueKeyStops(t *testing.T) {
 	cases := []struct {
 		name   string
 		during bool // the duplicate arrives through the binary log
 	}{
-		{"duplicate already in the table", false},
+		{"duplicate made after the plan", false},
 		{"duplicate written during the copy", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			db, dbName := sbx.NewDatabase(t)
 			createAccounts(t, db, 3000)
-			if !c.during {
-				mustExec(t, db, "UPDATE accounts SET email = 'user5@example.com' WHERE id = 1700")
-			}
 			before := checksum(t, db, dbName, "accounts")
 			cfg := testConfig(t, dbName, "accounts", "ADD UNIQUE KEY uk_email (email)")
-			cfg.testHooks = &testHooks{afterChunk: func(seq int) {
+			cfg.testHooks = &testHooks{afterPlan: func() {
+				if !c.during {
+					mustExec(t, db, "UPDATE accounts SET email = 'user5@example.com' WHERE id = 1700")
+					before = checksum(t, db, dbName, "accounts")
+				}
+			}, afterChunk: func(seq int) {
 				if c.during && seq == 2 {
 					mustExec(t, db, "INSERT INTO accounts VALUES (90000, 'user5@example.com', 'dup')")
 					before = checksum(t, db, dbName, "accounts")
@@ -266,5 +270,22 @@ func TestDuplicateForNewUniqueKeyStops(t *testing.T) {
 				t.Errorf("tables left behind: %v", got)
 			}
 		})
+	}
+}
+
+// TestDuplicateRefusedByPlan: a duplicate of the new unique key already in
+// the table is found before anything is created, and the refusal names it.
+func TestDuplicateRefusedByPlan(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createAccounts(t, db, 3000)
+	mustExec(t, db, "UPDATE accounts SET email = 'user5@example.com' WHERE id = 1700")
+	before := checksum(t, db, dbName, "accounts")
+	_, err := runMigration(context.Background(), t, testConfig(t, dbName, "accounts", "ADD UNIQUE KEY uk_email (email)"))
+	wantKind(t, err, KindInvalid, "unique-duplicates", "uk_email", "user5@example.com")
+	if got := checksum(t, db, dbName, "accounts"); got != before {
+		t.Error("the original changed")
+	}
+	if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "accounts" {
+		t.Errorf("tables left behind: %v", got)
 	}
 }

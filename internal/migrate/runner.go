@@ -13,6 +13,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/ddl"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
 )
@@ -23,8 +24,13 @@ type Phase int32
 // The phases of a migration, in order.
 const (
 	PhaseValidate Phase = iota
+	// PhaseInstant is a change the server makes natively, INSTANT; the
+	// copy phases are skipped.
+	PhaseInstant
 	PhaseCreateShadow
 	PhaseCopy
+	// PhaseChecksum compares the copy with the original before the swap.
+	PhaseChecksum
 	PhaseCutOver
 	PhaseCleanup
 	PhaseDone
@@ -34,10 +40,14 @@ func (p Phase) String() string {
 	switch p {
 	case PhaseValidate:
 		return "validate"
+	case PhaseInstant:
+		return "instant"
 	case PhaseCreateShadow:
 		return "create-shadow"
 	case PhaseCopy:
 		return "copy"
+	case PhaseChecksum:
+		return "checksum"
 	case PhaseCutOver:
 		return "cut-over"
 	case PhaseCleanup:
@@ -51,15 +61,27 @@ func (p Phase) String() string {
 // Result is what a finished run reports.
 type Result struct {
 	DryRun bool
-	// Description lists what the run does (or, in a dry run, would do).
-	Description   []string
-	Key           string
-	RowsCopied    int64
-	EventsApplied int64
-	Elapsed       time.Duration
+	// Plan is what tailor found out before acting: the server's algorithm,
+	// the strategy, the checks. Always set.
+	Plan *plan.Plan
+	// Native is true when the server made the change itself, INSTANT, and
+	// nothing was copied.
+	Native          bool
+	InstantAttempts int
+	Key             string
+	RowsCopied      int64
+	EventsApplied   int64
+	Elapsed         time.Duration
 	// CutOverLock is how long writers were held at the cut-over.
 	CutOverLock     time.Duration
 	CutOverAttempts int
+	// ChecksumChunks were compared before the swap; ChecksumMended of them
+	// differed and were copied again. ChecksumSkipped is --skip-checksum.
+	ChecksumChunks  int
+	ChecksumMended  int
+	ChecksumSkipped bool
+	// TriggersRecreated are the triggers moved to the new table.
+	TriggersRecreated []string
 	// OldTable is the name the original now has; empty when it was dropped.
 	OldTable string
 	Database string
@@ -72,12 +94,13 @@ type Runner struct {
 	db     *sql.DB
 	server mysql.Server
 
-	table   *schema.Table
-	key     schema.Index
-	alter   *ddl.Alter
-	shadow  string
-	old     string
-	mapping *schema.Mapping
+	table    *schema.Table
+	alter    *ddl.Alter
+	plan     *plan.Plan
+	triggers []schema.Trigger
+	shadow   string
+	old      string
+	mapping  *schema.Mapping
 
 	shadowCreated bool
 	lockConn      *sql.Conn
@@ -113,13 +136,29 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	if err := r.validate(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.makePlan(ctx); err != nil {
+		return nil, err
+	}
 	if !r.cfg.Execute {
-		return r.dryRun(ctx)
+		return &Result{DryRun: true, Plan: r.plan, Database: r.cfg.Database}, nil
+	}
+	if err := refusal(r.plan); err != nil {
+		return nil, err
+	}
+	if h := r.cfg.testHooks; h != nil && h.afterPlan != nil {
+		h.afterPlan()
 	}
 	if err := r.lockTable(ctx); err != nil {
 		return nil, err
 	}
 	defer r.unlockTable()
+	if r.plan.Strategy.Kind == plan.StrategyNativeInstant {
+		res, err := r.instant(ctx)
+		if res != nil {
+			res.Plan = r.plan
+		}
+		return res, err
+	}
 	res, err := r.execute(ctx)
 	if err != nil {
 		phase := r.progress.Phase()
@@ -135,6 +174,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		}
 		return nil, fmt.Errorf("the migration failed during %s: %w; %s", phase, err, left)
 	}
+	res.Plan = r.plan
 	return res, nil
 }
 
@@ -177,20 +217,25 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())
+	var checked Result
+	if err := r.checksum(streamCtx, &checked); err != nil {
+		return nil, err
+	}
 	if h := r.cfg.testHooks; h != nil && h.beforeCutOver != nil {
 		h.beforeCutOver()
 	}
 	r.setPhase(PhaseCutOver)
-	return r.cutOver(ctx)
+	res, err := r.cutOver(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.ChecksumChunks, res.ChecksumMended, res.ChecksumSkipped = checked.ChecksumChunks, checked.ChecksumMended, checked.ChecksumSkipped
+	return res, nil
 }
 
 func (r *Runner) copyRows(ctx context.Context) error {
 	chunker := rowcopy.NewChunker(r.db, r.mapping, r.cfg.ChunkSize)
-	copier := rowcopy.NewCopier(r.db, r.mapping)
-	copier.WaitForApplier = r.stream.catchUpNow
-	if h := r.cfg.testHooks; h != nil {
-		copier.BeforeCommit = h.beforeChunkCommit
-	}
+	copier := r.newCopier()
 	for {
 		chunk, ok, err := chunker.Next(ctx)
 		if err != nil {

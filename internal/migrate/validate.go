@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
-	"slices"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
@@ -66,9 +64,6 @@ func (r *Runner) validate(ctx context.Context) error {
 	if err != nil {
 		return invalid(err)
 	}
-	if r.alter.AddsForeignKey {
-		return invalid(errors.New("the ALTER adds a foreign key, which tailor cannot keep correct across the table swap; add it with a plain ALTER TABLE after the migration or in a separate change"))
-	}
 	if err := r.checkAlterNamesTable(ctx); err != nil {
 		return err
 	}
@@ -86,20 +81,24 @@ func (r *Runner) validate(ctx context.Context) error {
 	if !strings.EqualFold(r.table.Engine, "InnoDB") {
 		return invalid(fmt.Errorf("table %s uses the %s storage engine, and tailor migrates only InnoDB tables because it relies on transactions and row locks; convert it with ALTER TABLE ... ENGINE=InnoDB first", mysql.QuoteIdent(r.cfg.Table), r.table.Engine))
 	}
-	if r.key, err = r.table.CopyKey(); err != nil {
-		return invalid(err)
-	}
-	if err := r.checkBinlog(ctx); err != nil {
-		return err
-	}
-	if err := r.checkDependents(ctx); err != nil {
-		return err
-	}
 	// Before the leftover checks: the shadow table of a run in progress is
 	// not a leftover, and must not be reported as one to drop.
 	if err := r.checkNotRunning(ctx); err != nil {
 		return err
 	}
+	var rows sql.NullInt64
+	if err := r.db.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		r.cfg.Database, r.cfg.Table).Scan(&rows); err != nil {
+		return fmt.Errorf("estimate rows of %s: %w", r.cfg.Table, err)
+	}
+	r.progress.rowsTotal.Store(rows.Int64)
+	r.log.Info("validated", "phase", PhaseValidate.String(), "rows_estimate", rows.Int64)
+	return nil
+}
+
+// checkLeftovers refuses to start a copy when a table it would create is
+// already there.
+func (r *Runner) checkLeftovers(ctx context.Context) error {
 	if exists, err := r.tableExists(ctx, r.shadow); err != nil {
 		return err
 	} else if exists && !r.cfg.InitiallyDropGhostTable {
@@ -120,13 +119,6 @@ func (r *Runner) validate(ctx context.Context) error {
 			return invalid(fmt.Errorf("a table named %s already exists, and the cut-over needs that name for its sentry table (an interrupted cut-over leaves one behind); drop it first", mysql.QuoteIdent(sentry)))
 		}
 	}
-	var rows sql.NullInt64
-	if err := r.db.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-		r.cfg.Database, r.cfg.Table).Scan(&rows); err != nil {
-		return fmt.Errorf("estimate rows of %s: %w", r.cfg.Table, err)
-	}
-	r.progress.rowsTotal.Store(rows.Int64)
-	r.log.Info("validated", "phase", PhaseValidate.String(), "key", r.key.Name, "key_columns", strings.Join(r.key.Columns, ","), "rows_estimate", rows.Int64)
 	return nil
 }
 
@@ -179,50 +171,6 @@ func checkShadowEngine(engine string) error {
 		return nil
 	}
 	return invalid(fmt.Errorf("the ALTER changes the storage engine to %s, and tailor keeps tables on InnoDB because it relies on transactions and row locks; remove the ENGINE option, and change the engine with a plain ALTER TABLE if you must", engine))
-}
-
-// checkBinlog makes sure the server writes what the reader needs: a binary
-// log in ROW format with full row images. Global values are checked because
-// those are what the application's sessions start with.
-func (r *Runner) checkBinlog(ctx context.Context) error {
-	var logBin int
-	var format, image string
-	if err := r.db.QueryRowContext(ctx, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image").Scan(&logBin, &format, &image); err != nil {
-		return fmt.Errorf("read binary log settings: %w", err)
-	}
-	switch {
-	case logBin != 1:
-		return invalid(errors.New("the server does not write a binary log, which tailor reads to capture changes; start it with log_bin enabled"))
-	case !strings.EqualFold(format, "ROW"):
-		return invalid(fmt.Errorf("the server's binlog_format is %s; tailor needs ROW (SET GLOBAL binlog_format = 'ROW', and in the server's configuration)", format))
-	case !strings.EqualFold(image, "FULL"):
-		return invalid(fmt.Errorf("the server's binlog_row_image is %s; tailor needs FULL (SET GLOBAL binlog_row_image = 'FULL', and in the server's configuration)", image))
-	}
-	return nil
-}
-
-// checkDependents refuses tables with foreign keys (either side) or
-// triggers: a swap by RENAME leaves child tables' foreign keys pointing at
-// the old table, and triggers stay with the old table.
-func (r *Runner) checkDependents(ctx context.Context) error {
-	fks, err := r.names(ctx, `SELECT CONCAT(CONSTRAINT_NAME, ' on ', TABLE_NAME, ' -> ', REFERENCED_TABLE_NAME)
-		  FROM information_schema.REFERENTIAL_CONSTRAINTS
-		 WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`,
-		r.cfg.Database, r.cfg.Table, r.cfg.Database, r.cfg.Table)
-	if err != nil {
-		return fmt.Errorf("look up foreign keys: %w", err)
-	}
-	if len(fks) > 0 {
-		return invalid(fmt.Errorf("%s takes part in foreign keys (%s); a table swap would leave them pointing at the old table, so tailor refuses: drop the foreign keys first or use a plain ALTER TABLE", r.cfg.Table, strings.Join(fks, "; ")))
-	}
-	triggers, err := r.names(ctx, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?", r.cfg.Database, r.cfg.Table)
-	if err != nil {
-		return fmt.Errorf("look up triggers: %w", err)
-	}
-	if len(triggers) > 0 {
-		return invalid(fmt.Errorf("%s has triggers (%s), which would stay behind on the old table after the swap; tailor refuses to migrate it for now", r.cfg.Table, strings.Join(triggers, ", ")))
-	}
-	return nil
 }
 
 func (r *Runner) names(ctx context.Context, q string, args ...any) ([]string, error) {
@@ -300,96 +248,4 @@ func serverMessage(err error) string {
 		return msg[i+2:]
 	}
 	return msg
-}
-
-// dryRun validates the ALTER on the server without creating anything other
-// sessions can see: a TEMPORARY copy of the table's definition, which lives
-// only in this session and is not written to the binary log in ROW format.
-// A partitioned table cannot have one, and its plan says so.
-func (r *Runner) dryRun(ctx context.Context) (*Result, error) {
-	var partitioned int
-	if err := r.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CREATE_OPTIONS LIKE '%partitioned%'",
-		r.cfg.Database, r.cfg.Table).Scan(&partitioned); err != nil {
-		return nil, fmt.Errorf("look up the partitioning of %s: %w", r.cfg.Table, err)
-	}
-	var d []string
-	if partitioned > 0 {
-		// The server refuses TEMPORARY partitioned tables (error 1478), and
-		// a copy stripped of its partitioning would misjudge ALTERs that
-		// change partitions; the server judges the ALTER on the shadow.
-		d = append(d, "the ALTER was not tried on the server: a partitioned table cannot have the temporary copy a dry run tries it on, so it is checked when --execute creates the shadow table")
-	} else if err := r.tryAlter(ctx); err != nil {
-		return nil, err
-	}
-	d = append([]string{
-		fmt.Sprintf("server %s; table %s.%s, about %d rows", r.server, r.cfg.Database, r.cfg.Table, r.progress.rowsTotal.Load()),
-		fmt.Sprintf("copy key: %s (%s)", r.key.Name, strings.Join(r.key.Columns, ", ")),
-		fmt.Sprintf("create shadow table %s and apply: %s", r.shadow, r.alter.Clauses),
-	}, d...)
-	for _, old := range slices.Sorted(maps.Keys(r.alter.Renames)) {
-		d = append(d, fmt.Sprintf("column %s is renamed to %s; its values are copied", old, r.alter.Renames[old]))
-	}
-	for _, c := range r.alter.Dropped {
-		d = append(d, fmt.Sprintf("column %s is dropped; its values are not copied", c))
-	}
-	for _, c := range r.alter.Added {
-		d = append(d, fmt.Sprintf("column %s is added; the server fills it with its default", c))
-	}
-	d = append(d,
-		fmt.Sprintf("copy rows in chunks of %d while applying changes from the binary log", r.cfg.ChunkSize),
-		fmt.Sprintf("swap %s and %s atomically, holding writes at most %s", r.cfg.Table, r.shadow, r.cfg.CutOverLockTimeout),
-	)
-	if r.cfg.OkToDropTable {
-		d = append(d, fmt.Sprintf("drop the old table %s", r.old))
-	} else {
-		d = append(d, fmt.Sprintf("keep the old table as %s", r.old))
-	}
-	return &Result{DryRun: true, Description: d, Key: r.key.Name, Database: r.cfg.Database, OldTable: r.old}, nil
-}
-
-// tryAlter applies the ALTER to a TEMPORARY copy of the table's definition,
-// which only this session sees, and checks the result as createShadow
-// checks the shadow.
-func (r *Runner) tryAlter(ctx context.Context) error {
-	conn, err := r.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("open a session: %w", err)
-	}
-	defer conn.Close()
-	tmp := mysql.QuoteTable(r.cfg.Database, r.shadow)
-	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" LIKE "+mysql.QuoteTable(r.cfg.Database, r.cfg.Table)); err != nil {
-		return fmt.Errorf("create a temporary copy of the definition: %w", err)
-	}
-	defer conn.ExecContext(context.Background(), "DROP TEMPORARY TABLE IF EXISTS "+tmp) //nolint:errcheck // the session ends right after
-	if _, err := conn.ExecContext(ctx, "ALTER TABLE "+tmp+" "+r.alter.Clauses); err != nil {
-		if mysql.ErrorNumber(err) != 0 {
-			return invalid(fmt.Errorf("the server rejected the ALTER: %s", serverMessage(err)))
-		}
-		return fmt.Errorf("try the ALTER on a temporary copy: %w", err)
-	}
-	engine, err := temporaryEngine(ctx, conn, tmp)
-	if err != nil {
-		return err
-	}
-	return checkShadowEngine(engine)
-}
-
-// temporaryEngine is the storage engine of a TEMPORARY table, which
-// information_schema.TABLES does not list (MariaDB before 11.2, MySQL), so
-// it is read from SHOW CREATE TABLE on the session that owns the table: the
-// table options follow the column list on a line of their own that starts
-// ") ENGINE=" (comments cannot break lines there: the server escapes their
-// line breaks).
-func temporaryEngine(ctx context.Context, conn *sql.Conn, quoted string) (string, error) {
-	var name, def string
-	if err := conn.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoted).Scan(&name, &def); err != nil {
-		return "", fmt.Errorf("read the definition of the temporary copy: %w", err)
-	}
-	for _, line := range strings.Split(def, "\n") {
-		if options, ok := strings.CutPrefix(line, ") ENGINE="); ok {
-			engine, _, _ := strings.Cut(options, " ")
-			return engine, nil
-		}
-	}
-	return "", fmt.Errorf("read the definition of the temporary copy: no ENGINE in %q", def)
 }

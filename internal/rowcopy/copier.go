@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,15 @@ import (
 // is not copied, but its event is applied, and the copy never deletes again
 // after step 1, so it stays.
 //
+// Step 1 locks only the rows it deletes (READ COMMITTED, below), so the
+// applier may insert a row into the range between steps 1 and 2: a row
+// inserted into the original and applied while the chunk is copied, common
+// where writers insert at the end of the table. Step 2 then fails on the
+// copy key. The failed statement is rolled back alone, the transaction
+// keeps its locks, and the transaction runs steps 1 and 2 again: the row it
+// deletes was committed before the applier saw it, so the new read sees
+// that row or a later version, and the argument holds for the last round.
+//
 // The transaction runs in READ COMMITTED. The argument above needs only
 // record locks, and REPEATABLE READ would add gap locks on the shadow: the
 // copier's range delete and the applier's deletes of keys not yet copied
@@ -63,6 +73,9 @@ import (
 type Copier struct {
 	db *sql.DB
 	m  *schema.Mapping
+	// shadowKey is the name of the shadow's unique index over the copy
+	// key's columns.
+	shadowKey string
 	// LockWaitTimeout bounds how long a chunk waits for application locks.
 	LockWaitTimeout time.Duration
 	// WaitForApplier is called when a chunk's rows collide with a row the
@@ -78,7 +91,26 @@ type Copier struct {
 
 // NewCopier returns a copier for m.
 func NewCopier(db *sql.DB, m *schema.Mapping) *Copier {
-	return &Copier{db: db, m: m, LockWaitTimeout: 10 * time.Second}
+	return &Copier{db: db, m: m, shadowKey: shadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+}
+
+// shadowKeyName is the name of the shadow's unique index on exactly the
+// copy key's columns (NewMapping made sure there is one).
+func shadowKeyName(m *schema.Mapping) string {
+	want := m.KeyNewNames()
+	for _, idx := range m.Shadow.Indexes {
+		if !idx.Unique || len(idx.Columns) != len(want) {
+			continue
+		}
+		all := true
+		for _, col := range want {
+			all = all && slices.ContainsFunc(idx.Columns, func(c string) bool { return strings.EqualFold(c, col) })
+		}
+		if all {
+			return idx.Name
+		}
+	}
+	return ""
 }
 
 // RowError is a row that the shadow cannot hold as it is: strict mode
@@ -171,12 +203,25 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 		return 0, err
 	}
 	delCond, delArgs := sqlbuild.Range(c.m.KeyNewNames(), chunk.Lower, chunk.Upper)
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...); err != nil {
-		return 0, err
-	}
-	n, err := c.insertSelect(ctx, tx, chunk.Lower, chunk.Upper, nil)
-	if err != nil {
-		return 0, err
+	var n int64
+	for attempt := 1; ; attempt++ {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...); err != nil {
+			return 0, err
+		}
+		n, err = c.insertSelect(ctx, tx, chunk.Lower, chunk.Upper, nil)
+		if err == nil {
+			break
+		}
+		// The applier wrote a row of the range after the DELETE (READ
+		// COMMITTED takes no gap locks): a row inserted into the original
+		// and applied while this chunk was being copied, common where
+		// writers insert at the end of the table. The failed statement
+		// was rolled back on its own, the transaction keeps its locks, and
+		// the copy's version of that row is at least as new as the
+		// applier's (see the Copier comment), so delete and copy again.
+		if attempt >= copyKeyRetries || !c.dupOnCopyKey(err) {
+			return 0, err
+		}
 	}
 	if c.BeforeCommit != nil {
 		c.BeforeCommit(ctx, chunk)
@@ -185,6 +230,33 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// copyKeyRetries bounds the DELETE and INSERT ... SELECT rounds of one
+// chunk transaction that meet a row the applier has just written.
+const copyKeyRetries = 20
+
+// dupOnCopyKey reports whether err is a duplicate on the shadow's unique
+// key over the copy key's columns. Such a duplicate can only be a row of
+// the chunk's own range; one on another unique key is a real conflict
+// between two rows (or a change the applier has not reached yet), which a
+// second round cannot mend.
+func (c *Copier) dupOnCopyKey(err error) bool {
+	if mysql.ErrorNumber(err) != mysql.ErrDupEntry || c.shadowKey == "" {
+		return false
+	}
+	// MariaDB: "Duplicate entry '5' for key 'PRIMARY'"; MySQL 8.0.19 and
+	// later qualify the key with the table: "for key 't.PRIMARY'".
+	msg := err.Error()
+	i := strings.LastIndex(msg, " for key '")
+	if i < 0 {
+		return false
+	}
+	key := strings.TrimSuffix(msg[i+len(" for key '"):], "'")
+	if j := strings.LastIndex(key, "."); j >= 0 && !strings.EqualFold(key, c.shadowKey) {
+		key = key[j+1:]
+	}
+	return strings.EqualFold(key, c.shadowKey)
 }
 
 // insertSelect copies the range (lower, upper], or the one row with key

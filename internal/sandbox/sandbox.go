@@ -164,6 +164,11 @@ func (s *Sandbox) launch(ctx context.Context, server, data string, serverID int,
 		"--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"),
 		"--log-error=" + filepath.Join(s.Dir, "error.log"),
 		"--server-id=" + strconv.Itoa(serverID),
+		// The address this server gives its primary when it replicates
+		// (SHOW SLAVE HOSTS there), so that checks can reach it; it has no
+		// effect on a server that is not a replica.
+		"--report-host=127.0.0.1",
+		"--report-port=" + strconv.Itoa(s.Port),
 		"--log-bin=" + filepath.Join(data, "binlog"),
 		"--binlog-format=ROW",
 		"--binlog-row-image=FULL",

@@ -36,6 +36,18 @@ type Column struct {
 	Values    []string
 	Charset   string
 	Collation string
+	// OctetLength is CHARACTER_OCTET_LENGTH: the most bytes a value of a
+	// string type can take (the limit of TEXT and BLOB types, which count
+	// bytes, not characters); 0 when not applicable.
+	OctetLength int64
+	// NumericPrecision and NumericScale are the digits of a DECIMAL (and of a
+	// FLOAT(M,D)), the decimal digits of an integer type, the bits of a BIT;
+	// 0 when information_schema has none.
+	NumericPrecision int64
+	NumericScale     int64
+	// DatetimePrecision is the number of fractional-second digits of a
+	// DATETIME, TIMESTAMP or TIME; 0 otherwise.
+	DatetimePrecision int64
 }
 
 // ComparesExactly reports whether two values of the column are equal for
@@ -63,6 +75,10 @@ type Index struct {
 	// Nullable is true when any of the columns accepts NULL, which makes a
 	// unique index unfit to identify rows.
 	Nullable bool
+	// SubParts holds, for each of Columns, the length of the prefix the
+	// index keeps (SUB_PART: characters, or bytes for binary types), or 0
+	// when it indexes the whole value.
+	SubParts []int
 }
 
 // IsPrimary reports whether the index is the primary key.
@@ -153,7 +169,9 @@ func Load(ctx context.Context, db *sql.DB, database, table string) (*Table, erro
 func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx,
 		`SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE = 'YES',
-		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, '')
+		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, ''),
+		        COALESCE(CHARACTER_OCTET_LENGTH, 0), COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
+		        COALESCE(DATETIME_PRECISION, 0)
 		   FROM information_schema.COLUMNS
 		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
 		  ORDER BY ORDINAL_POSITION`, t.Database, t.Name)
@@ -164,7 +182,8 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 	for rows.Next() {
 		var c Column
 		var extra string
-		if err := rows.Scan(&c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &c.Nullable, &extra, &c.MaxLength, &c.Charset, &c.Collation); err != nil {
+		if err := rows.Scan(&c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &c.Nullable, &extra, &c.MaxLength, &c.Charset, &c.Collation,
+			&c.OctetLength, &c.NumericPrecision, &c.NumericScale, &c.DatetimePrecision); err != nil {
 			return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
 		}
 		c.Unsigned = strings.Contains(strings.ToLower(c.ColumnType), "unsigned")
@@ -188,7 +207,7 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 
 func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx,
-		`SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME, NULLABLE = 'YES'
+		`SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME, NULLABLE = 'YES', COALESCE(SUB_PART, 0)
 		   FROM information_schema.STATISTICS
 		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
 		  ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, t.Database, t.Name)
@@ -200,7 +219,8 @@ func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
 		var name string
 		var unique, nullable bool
 		var column sql.NullString
-		if err := rows.Scan(&name, &unique, &column, &nullable); err != nil {
+		var subPart int
+		if err := rows.Scan(&name, &unique, &column, &nullable, &subPart); err != nil {
 			return fmt.Errorf("read indexes of %s.%s: %w", t.Database, t.Name, err)
 		}
 		if n := len(t.Indexes); n == 0 || t.Indexes[n-1].Name != name {
@@ -213,6 +233,7 @@ func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
 			continue
 		}
 		idx.Columns = append(idx.Columns, column.String)
+		idx.SubParts = append(idx.SubParts, subPart)
 		idx.Nullable = idx.Nullable || nullable
 	}
 	if err := rows.Err(); err != nil {

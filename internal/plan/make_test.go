@@ -1,0 +1,283 @@
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/preflight"
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+// ordersRows is the size of the test table: big enough that the sample
+// does not reach its end, small enough to fill in a blink.
+const ordersRows = 3000
+
+// createOrders makes the test table: names up to 15 characters long (so
+// VARCHAR(8) loses data), qty with duplicates (so a UNIQUE key on it
+// fails), and a parent table for a foreign key.
+func createOrders(t *testing.T, db *sql.DB, rows int) {
+	t.Helper()
+	exec(t, db, "CREATE TABLE customers (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
+	exec(t, db, `CREATE TABLE orders (
+		id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		name VARCHAR(40) NOT NULL,
+		qty INT NOT NULL,
+		note VARCHAR(20) NULL,
+		customer_id INT NOT NULL
+	) ENGINE=InnoDB`)
+	exec(t, db, "INSERT INTO customers (id) SELECT seq FROM seq_1_to_100")
+	if rows > 0 {
+		exec(t, db, fmt.Sprintf(`INSERT INTO orders (name, qty, note, customer_id)
+			SELECT CONCAT('customer-', seq), seq %% 50, IF(seq %% 3 = 0, NULL, 'n'), 1 + seq %% 100 FROM seq_1_to_%d`, rows))
+	}
+	// Fresh statistics, so TABLE_ROWS is not 0 for a table filled a moment ago.
+	exec(t, db, "ANALYZE TABLE orders")
+}
+
+func exec(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func detectServer(t *testing.T, db *sql.DB) mysql.Server {
+	t.Helper()
+	s, err := mysql.DetectServer(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// snapshot is what a plan must not change: the table's definition and
+// contents, and the list of tables.
+type snapshot struct {
+	create   string
+	checksum sql.NullInt64
+	tables   []string
+}
+
+func takeSnapshot(t *testing.T, db *sql.DB, database, table string) snapshot {
+	t.Helper()
+	var s snapshot
+	var name string
+	if err := db.QueryRow("SHOW CREATE TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &s.create); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("CHECKSUM TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &s.checksum); err != nil {
+		t.Fatal(err)
+	}
+	s.tables = sandbox.Tables(t, db, database)
+	return s
+}
+
+func (s snapshot) assertSame(t *testing.T, after snapshot) {
+	t.Helper()
+	if s.create != after.create {
+		t.Errorf("the table's definition changed:\nbefore %s\nafter  %s", s.create, after.create)
+	}
+	if s.checksum != after.checksum {
+		t.Errorf("the table's checksum changed: before %v, after %v", s.checksum, after.checksum)
+	}
+	if !slices.Equal(s.tables, after.tables) {
+		t.Errorf("tables changed (a clone left behind?): before %v, after %v", s.tables, after.tables)
+	}
+}
+
+// Check statuses every online copy of orders should show; a case lists
+// the ones it expects to differ.
+var copyChecks = map[string]preflight.Status{
+	preflight.CheckBinlog:           preflight.Pass,
+	preflight.CheckCopyKey:          preflight.Pass,
+	preflight.CheckForeignKeys:      preflight.Pass,
+	preflight.CheckTriggers:         preflight.Pass,
+	preflight.CheckUniqueDuplicates: preflight.Pass,
+	preflight.CheckNarrowing:        preflight.Pass,
+}
+
+// Data checks apply to a native change too.
+var nativeChecks = map[string]preflight.Status{
+	preflight.CheckUniqueDuplicates: preflight.Pass,
+	preflight.CheckNarrowing:        preflight.Pass,
+}
+
+func with(base map[string]preflight.Status, name string, s preflight.Status) map[string]preflight.Status {
+	out := map[string]preflight.Status{}
+	for k, v := range base {
+		out[k] = v
+	}
+	if s == "" {
+		delete(out, name)
+	} else {
+		out[name] = s
+	}
+	return out
+}
+
+// TestMakeLearnsFromServer runs a plan for each kind of change and checks
+// what MariaDB 10.11 answered (found by running it, not guessed), the
+// strategy, the checks and the advice. Every case also checks that the
+// table is unchanged and that no clone is left behind.
+func TestMakeLearnsFromServer(t *testing.T) {
+	cases := []struct {
+		name, alter     string
+		forceCopy       bool
+		algorithm, lock string
+		strategy        StrategyKind
+		ok              bool
+		// checks are the statuses expected of these checks; any check not
+		// named must not fail.
+		checks map[string]preflight.Status
+		advice []AdviceKind
+		// target is a column the new definition must have, and gone one
+		// it must not.
+		target, gone string
+	}{
+		{name: "add nullable column", alter: "ADD COLUMN shipped_at DATETIME NULL",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks, target: "shipped_at"},
+		{name: "add not null column with default", alter: "ADD COLUMN status VARCHAR(16) NOT NULL DEFAULT 'new'",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks, target: "status"},
+		{name: "add not null column without default", alter: "ADD COLUMN region INT NOT NULL",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks, target: "region",
+			advice: []AdviceKind{AdviceAddNotNullColumn}},
+		{name: "drop column", alter: "DROP COLUMN note",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks, gone: "note",
+			advice: []AdviceKind{AdviceDropColumn}},
+		{name: "rename column", alter: "RENAME COLUMN name TO full_name",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks, target: "full_name", gone: "name",
+			advice: []AdviceKind{AdviceRenameColumn}},
+		// utf8mb4 VARCHAR(60) still fits its length in one byte (240 bytes).
+		{name: "widen varchar", alter: "MODIFY name VARCHAR(60) NOT NULL",
+			algorithm: "INSTANT", strategy: StrategyNativeInstant, ok: true, checks: nativeChecks},
+		// VARCHAR(100) needs two length bytes (400 bytes), which is a rebuild.
+		{name: "widen varchar past 255 bytes", alter: "MODIFY name VARCHAR(100) NOT NULL",
+			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks},
+		{name: "narrow varchar", alter: "MODIFY name VARCHAR(8) NOT NULL",
+			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: false,
+			checks: with(copyChecks, preflight.CheckNarrowing, preflight.Fail), advice: []AdviceKind{AdviceChangeColumnType}},
+		{name: "int to bigint", alter: "MODIFY qty BIGINT NOT NULL",
+			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks, advice: []AdviceKind{AdviceChangeColumnType}},
+		{name: "add index", alter: "ADD INDEX idx_qty (qty)",
+			algorithm: "NOCOPY", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks},
+		{name: "add unique index over duplicates", alter: "ADD UNIQUE KEY uq_qty (qty)",
+			algorithm: "NOCOPY", strategy: StrategyOnlineCopy, ok: false,
+			checks: with(copyChecks, preflight.CheckUniqueDuplicates, preflight.Fail)},
+		{name: "change charset", alter: "CONVERT TO CHARACTER SET latin1",
+			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks},
+		// With foreign_key_checks on, MariaDB adds a foreign key only by COPY
+		// ("Adding foreign keys needs foreign_key_checks=OFF").
+		{name: "add foreign key", alter: "ADD CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers (id)",
+			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: false,
+			checks: with(copyChecks, preflight.CheckForeignKeys, preflight.Fail)},
+		{name: "change primary key", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (id, qty)",
+			algorithm: "INPLACE", lock: "NONE", strategy: StrategyOnlineCopy, ok: false,
+			checks: with(copyChecks, preflight.CheckCopyKey, preflight.Fail)},
+		{name: "forced copy of an instant change", alter: "ADD COLUMN shipped_at DATETIME NULL", forceCopy: true,
+			algorithm: "INSTANT", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks, target: "shipped_at"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, dbName := sbx.NewDatabase(t)
+			createOrders(t, db, ordersRows)
+			before := takeSnapshot(t, db, dbName, "orders")
+
+			p, err := Make(context.Background(), db, detectServer(t, db), Options{
+				Conn: sbx.Conn(dbName), Database: dbName, Table: "orders", Alter: tc.alter, ForceCopy: tc.forceCopy,
+			})
+			if err != nil {
+				t.Fatalf("Make: %v", err)
+			}
+			before.assertSame(t, takeSnapshot(t, db, dbName, "orders"))
+			var text strings.Builder
+			p.WriteText(&text)
+			t.Logf("plan:\n%s", text.String())
+
+			if p.Native.Algorithm != tc.algorithm || p.Native.Lock != tc.lock {
+				t.Errorf("native algorithm %q, lock %q; want %q, %q (refused: %v)", p.Native.Algorithm, p.Native.Lock, tc.algorithm, tc.lock, p.Native.Refused)
+			}
+			if tc.algorithm != "INSTANT" && len(p.Native.Refused) == 0 {
+				t.Errorf("no refusal of the cheaper algorithms kept")
+			}
+			for _, r := range p.Native.Refused {
+				if !strings.Contains(r.Message, "not supported") {
+					t.Errorf("refusal of %s is not the server's words: %q", r.Clause, r.Message)
+				}
+			}
+			if p.Strategy.Kind != tc.strategy || p.Strategy.Reason == "" {
+				t.Errorf("strategy %+v, want %s with a reason", p.Strategy, tc.strategy)
+			}
+			if (p.Estimate != nil) != (tc.strategy == StrategyOnlineCopy) {
+				t.Errorf("estimate %+v for strategy %s", p.Estimate, tc.strategy)
+			}
+			if p.Target == nil || p.Target.Name != "orders" || !strings.HasPrefix(p.TargetDefinition, "CREATE TABLE `orders`") {
+				t.Fatalf("target %+v, definition %q", p.Target, p.TargetDefinition)
+			}
+			if _, ok := p.Target.Column(tc.target); tc.target != "" && !ok {
+				t.Errorf("target lacks column %s: %s", tc.target, p.TargetDefinition)
+			}
+			if _, ok := p.Target.Column(tc.gone); tc.gone != "" && ok {
+				t.Errorf("target still has column %s", tc.gone)
+			}
+			var kinds []AdviceKind
+			for _, a := range p.Advice {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, tc.advice) {
+				t.Errorf("advice %v, want %v", kinds, tc.advice)
+			}
+			if p.OK != tc.ok || p.OK != (len(p.RefusedBecause) == 0) {
+				t.Errorf("OK = %v with refusals %q; want OK = %v", p.OK, p.RefusedBecause, tc.ok)
+			}
+			assertChecks(t, p.Checks, tc.checks)
+		})
+	}
+}
+
+// assertChecks compares the statuses of the checks named in want, and
+// requires every other check not to fail.
+func assertChecks(t *testing.T, got []preflight.Check, want map[string]preflight.Status) {
+	t.Helper()
+	byName := map[string]preflight.Check{}
+	for _, c := range got {
+		byName[c.Name] = c
+	}
+	for name, status := range want {
+		c, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("check %s did not run; want %s", name, status)
+		case c.Status != status:
+			t.Errorf("check %s is %s (%s); want %s", name, c.Status, c.Message, status)
+		}
+	}
+	for _, c := range got {
+		if _, named := want[c.Name]; !named && c.Status == preflight.Fail {
+			t.Errorf("check %s failed: %s", c.Name, c.Message)
+		}
+	}
+}
+
+// TestMakeRefusesNewForeignKey pins the refusal of a new foreign key,
+// whether it comes from the plan itself or from the foreign-keys check.
+func TestMakeRefusesNewForeignKey(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createOrders(t, db, 10)
+	p, err := Make(context.Background(), db, detectServer(t, db), Options{
+		Database: dbName, Table: "orders", Alter: "ADD FOREIGN KEY (customer_id) REFERENCES customers (id)",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OK || len(p.RefusedBecause) == 0 || !strings.Contains(p.RefusedBecause[0], "foreign key") {
+		t.Errorf("OK = %v, refused because %q; want refused for the foreign key", p.OK, p.RefusedBecause)
+	}
+	if want := []string{"customers", "orders"}; !slices.Equal(sandbox.Tables(t, db, dbName), want) {
+		t.Errorf("tables %v, want %v", sandbox.Tables(t, db, dbName), want)
+	}
+}

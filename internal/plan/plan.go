@@ -1,0 +1,362 @@
+// Package plan works out what an ALTER would do to a table, without changing
+// anything users can see: how big the table is and how much disk a copy
+// needs, which algorithm the server itself would use (learned by trying the
+// ALTER on an empty clone of the table), whether tailor would let the server
+// do it or copy the table online, what the preflight checks say, how long
+// the copy would take on this server, and how to split a risky change into
+// safe steps (expand-contract).
+//
+// The only thing Make creates is the clone, _<table>_tailor_probe: a real
+// table, because MariaDB 10.11 refuses ALGORITHM=INPLACE on a TEMPORARY one
+// (error 1845) and so would misreport every INPLACE change. The clone is made
+// in a session that does not write the binary log when the account may turn
+// it off, and it is dropped before Make returns, on every path.
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/ddl"
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/preflight"
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+// StrategyKind names how tailor would make the change.
+type StrategyKind string
+
+const (
+	// StrategyNativeInstant lets the server make the change with
+	// ALGORITHM=INSTANT: a metadata change under a brief metadata lock.
+	StrategyNativeInstant StrategyKind = "native-instant"
+	// StrategyOnlineCopy copies the rows into a shadow table with the new
+	// definition while applying concurrent changes, then swaps the tables.
+	StrategyOnlineCopy StrategyKind = "online-copy"
+)
+
+// Strategy is how tailor would make the change, and why.
+type Strategy struct {
+	Kind StrategyKind `json:"kind"`
+	// Reason says why in one sentence.
+	Reason string `json:"reason"`
+}
+
+// Defaults for Options left zero.
+const (
+	// DefaultSampleRows is the most rows the speed measurement copies.
+	DefaultSampleRows = 10000
+	// DefaultSampleTime is about how long the speed measurement may take.
+	DefaultSampleTime = time.Second
+)
+
+// Options say what to plan.
+type Options struct {
+	// Conn is how the caller's pool was opened; the replicas check reaches
+	// replicas with the same account.
+	Conn mysql.ConnConfig
+	// Database and Table name the table to change.
+	Database, Table string
+	// Alter is the user's ALTER: clauses, or a whole ALTER TABLE statement
+	// naming the same table.
+	Alter string
+	// ForceCopy asks for an online copy even when the server could make the
+	// change INSTANT.
+	ForceCopy bool
+	// RecreateTriggers is the user's consent to have the table's triggers
+	// recreated on the new table at the cut-over (see preflight.Input).
+	RecreateTriggers bool
+	// LongTransaction is the age from which an open transaction is
+	// reported; zero means preflight.DefaultLongTransaction.
+	LongTransaction time.Duration
+	// SampleRows bounds the rows copied to measure the copy speed; zero
+	// means DefaultSampleRows.
+	SampleRows int
+	// SampleTime bounds, roughly, the time spent measuring the copy speed;
+	// zero means DefaultSampleTime.
+	SampleTime time.Duration
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Plan is what an ALTER would do. Its JSON form is documented in
+// docs/plan-json.md; keep the two in step.
+type Plan struct {
+	Server   ServerInfo `json:"server"`
+	Database string     `json:"database"`
+	Table    string     `json:"table"`
+	// Alter is the clauses that would be applied, as the user wrote them.
+	Alter string `json:"alter"`
+	// OK is true when tailor would make the change as planned: nothing in
+	// RefusedBecause.
+	OK bool `json:"ok"`
+	// RefusedBecause holds one sentence per reason the change is refused:
+	// the plan's own (a new foreign key, a storage engine) and then each
+	// failed check.
+	RefusedBecause []string          `json:"refused_because"`
+	Size           Size              `json:"size"`
+	Native         Native            `json:"native"`
+	Strategy       Strategy          `json:"strategy"`
+	Checks         []preflight.Check `json:"checks"`
+	// Estimate is how long the copy would take; nil for native-instant.
+	Estimate *Estimate `json:"estimate"`
+	// Advice is how to make risky parts of the change safely in steps.
+	Advice []Advice `json:"advice"`
+	// Notes are facts worth knowing that change nothing above.
+	Notes []string `json:"notes"`
+	// TargetDefinition is SHOW CREATE TABLE of the table after the change,
+	// read from the clone.
+	TargetDefinition string `json:"target_definition"`
+	// Target is the table's definition after the change, read from the
+	// clone. Its Name is the table's own: the clone is gone.
+	Target *schema.Table `json:"-"`
+}
+
+// ServerInfo is the server the plan was made on.
+type ServerInfo struct {
+	// Flavor is "MariaDB" or "MySQL".
+	Flavor string `json:"flavor"`
+	// Version is major.minor.patch.
+	Version string `json:"version"`
+	// Raw is @@version as the server reports it.
+	Raw string `json:"raw"`
+}
+
+// Native is what the server would do with the ALTER itself.
+type Native struct {
+	// Algorithm is the cheapest algorithm the server accepted: one of the
+	// mysql.Algorithm constants.
+	Algorithm string `json:"algorithm"`
+	// Lock is the LOCK= it was accepted with, or empty when none was given
+	// (INSTANT, NOCOPY, and COPY, which blocks writes).
+	Lock string `json:"lock"`
+	// Clause is the accepted "ALGORITHM=..., LOCK=..." text.
+	Clause string `json:"clause"`
+	// Refused are the cheaper algorithms the server refused, cheapest first.
+	Refused []Refusal `json:"refused"`
+}
+
+// Refusal is the server's refusal of one ALGORITHM=/LOCK= pair.
+type Refusal struct {
+	Clause string `json:"clause"`
+	// Message is the server's own words.
+	Message string `json:"message"`
+}
+
+// Error is a problem with the request that the user can fix: a table that
+// does not exist, an ALTER the server rejects. Its message is one sentence.
+// A problem with the ALTER's text is a *ddl.Error instead.
+type Error struct {
+	Msg string
+	// Err is the server's error, when there is one.
+	Err error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the server's error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+func userError(err error, format string, args ...any) *Error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+func (o Options) withDefaults() Options {
+	if o.SampleRows <= 0 {
+		o.SampleRows = DefaultSampleRows
+	}
+	if o.SampleTime <= 0 {
+		o.SampleTime = DefaultSampleTime
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Make plans the ALTER in opts on the server behind db. It returns a
+// *ddl.Error when the ALTER does not parse or cannot be done online, and an
+// *Error for a missing table or an ALTER the server rejects; a change that
+// tailor would refuse is a plan with OK false, not an error.
+func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*Plan, error) {
+	opts = opts.withDefaults()
+	if opts.Database == "" || opts.Table == "" {
+		return nil, errors.New("plan: Database and Table are required")
+	}
+	log := opts.Logger // the caller scopes it to the table
+	alter, err := ddl.Parse(opts.Alter)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAlterNamesTable(ctx, db, alter, opts.Database, opts.Table); err != nil {
+		return nil, err
+	}
+	source, err := schema.Load(ctx, db, opts.Database, opts.Table)
+	if errors.Is(err, schema.ErrTableNotFound) {
+		return nil, userError(err, "table %s does not exist in database %s; check the table and database names", mysql.QuoteIdent(opts.Table), mysql.QuoteIdent(opts.Database))
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		Server:         ServerInfo{Flavor: server.Flavor.String(), Version: server.Version.String(), Raw: server.Raw},
+		Database:       opts.Database,
+		Table:          opts.Table,
+		Alter:          alter.Clauses,
+		RefusedBecause: []string{},
+		Checks:         []preflight.Check{},
+		Advice:         []Advice{},
+		Notes:          []string{},
+	}
+	if p.Size, err = readSize(ctx, db, opts.Database, opts.Table); err != nil {
+		return nil, err
+	}
+	if p.Size.Partitions > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("The table has %d partitions; the clone the ALTER was tried on had the same partitioning.", p.Size.Partitions))
+	}
+
+	learned, err := probeAndSample(ctx, db, server, opts, alter, source, p)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("planned", "native_algorithm", p.Native.Clause, "strategy", string(p.Strategy.Kind))
+	p.Target = learned.target
+	p.TargetDefinition = learned.definition
+	p.Notes = append(p.Notes, learned.notes...)
+
+	p.Checks, err = preflight.Run(ctx, preflight.Input{
+		DB:               db,
+		Server:           server,
+		Conn:             opts.Conn,
+		Database:         opts.Database,
+		Table:            opts.Table,
+		Alter:            alter,
+		Source:           source,
+		Target:           learned.target,
+		Columns:          learned.pairs,
+		Copy:             p.Strategy.Kind == StrategyOnlineCopy,
+		RecreateTriggers: opts.RecreateTriggers,
+		LongTransaction:  opts.LongTransaction,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("run the preflight checks on %s: %w", mysql.QuoteTable(opts.Database, opts.Table), err)
+	}
+	if p.Checks == nil {
+		p.Checks = []preflight.Check{}
+	}
+	p.RefusedBecause = refusals(alter, source, learned.target, p.Strategy, p.Checks)
+	p.OK = len(p.RefusedBecause) == 0
+
+	p.Advice = advise(adviceInput{
+		table:        opts.Table,
+		key:          walkKey(source),
+		empty:        p.Size.Empty,
+		alter:        alter,
+		source:       source,
+		target:       learned.target,
+		noDefaultNew: learned.noDefault,
+	})
+	return p, nil
+}
+
+// refusals are the sentences saying why tailor would refuse the change: the
+// plan's own reasons, then one per failed check.
+func refusals(alter *ddl.Alter, source, target *schema.Table, strategy Strategy, checks []preflight.Check) []string {
+	out := []string{}
+	failed := preflight.Failed(checks)
+	// The foreign-keys check may already refuse the new foreign key; one
+	// sentence about it is enough.
+	if alter.AddsForeignKey && !slices.ContainsFunc(failed, func(c preflight.Check) bool { return c.Name == preflight.CheckForeignKeys }) {
+		out = append(out, "The ALTER adds a foreign key, which tailor cannot keep correct across the table swap; add it with a plain ALTER TABLE after the migration or in a separate change.")
+	}
+	if strategy.Kind == StrategyOnlineCopy {
+		out = append(out, engineRefusals(source, target)...)
+	}
+	for _, c := range failed {
+		out = append(out, fmt.Sprintf("The %s check failed: %s.", c.Name, strings.TrimSuffix(c.Message, ".")))
+	}
+	return out
+}
+
+// chooseStrategy decides how tailor makes the change, and why, in one
+// sentence. Only INSTANT is left to the server: NOCOPY avoids a rebuild but
+// may still read the whole table (to build an index, say), which takes as
+// long as the table is large and is replayed by each replica after it
+// finishes on the primary, holding replication back all that time.
+func chooseStrategy(n Native, forceCopy bool, mariadb bool) Strategy {
+	if n.Algorithm == mysql.AlgorithmInstant {
+		if forceCopy {
+			return Strategy{Kind: StrategyOnlineCopy, Reason: "The server could make this change INSTANT, but a copy was forced, so tailor copies the table online and swaps it in."}
+		}
+		return Strategy{Kind: StrategyNativeInstant, Reason: "The server makes this change INSTANT, changing only the table's metadata under a brief metadata lock, so tailor lets the server do it."}
+	}
+	var what string
+	switch {
+	case n.Algorithm == mysql.AlgorithmNoCopy:
+		what = "would change the table without rebuilding it (NOCOPY) but still read all of it, which runs long and then again on each replica"
+	case n.Algorithm == mysql.AlgorithmInplace && n.Lock == mysql.LockNone:
+		verb := "work through the whole table"
+		if mariadb {
+			verb = "rebuild the table" // NOCOPY was refused, so INPLACE means a rebuild.
+		}
+		what = fmt.Sprintf("would %s (INPLACE, LOCK=NONE), which runs long on the primary and then again on each replica, holding replication back", verb)
+	case n.Algorithm == mysql.AlgorithmInplace && n.Lock == mysql.LockShared:
+		what = "would block writes for the whole ALTER (INPLACE, LOCK=SHARED)"
+	case n.Algorithm == mysql.AlgorithmInplace:
+		what = "would block reads and writes for the whole ALTER (INPLACE, LOCK=EXCLUSIVE)"
+	case n.Algorithm == mysql.AlgorithmCopy && n.Lock == mysql.LockNone:
+		what = "would copy the table (COPY, LOCK=NONE), which runs long on the primary and then again on each replica, holding replication back"
+	default:
+		what = "would copy the table and block writes for the whole copy (ALGORITHM=COPY)"
+	}
+	return Strategy{Kind: StrategyOnlineCopy, Reason: "The server " + what + "; tailor copies the table online and swaps it in."}
+}
+
+// engineRefusals refuses a copy of, or into, a table that is not InnoDB: the
+// copy and the cut-over need transactions and row locks on both sides.
+func engineRefusals(source, target *schema.Table) []string {
+	var out []string
+	if !strings.EqualFold(source.Engine, "InnoDB") {
+		out = append(out, fmt.Sprintf("Table %s uses the %s storage engine, and tailor copies only InnoDB tables because it relies on transactions and row locks; convert it with ALTER TABLE ... ENGINE=InnoDB first.", mysql.QuoteIdent(source.Name), source.Engine))
+	} else if target != nil && !strings.EqualFold(target.Engine, "InnoDB") {
+		out = append(out, fmt.Sprintf("The ALTER changes the storage engine to %s, and tailor keeps tables on InnoDB because it relies on transactions and row locks; remove the ENGINE option.", target.Engine))
+	}
+	return out
+}
+
+// checkAlterNamesTable refuses a whole "ALTER TABLE name ..." written for
+// another table than the one to plan. Names compare as the server compares
+// them: exactly, unless lower_case_table_names is set.
+func checkAlterNamesTable(ctx context.Context, db *sql.DB, alter *ddl.Alter, database, table string) error {
+	if alter.Table == "" {
+		return nil
+	}
+	var lowerCase int
+	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lowerCase); err != nil {
+		return fmt.Errorf("read lower_case_table_names: %w", err)
+	}
+	same := func(a, b string) bool { return a == b || (lowerCase != 0 && strings.EqualFold(a, b)) }
+	if same(alter.Table, table) && (alter.Schema == "" || same(alter.Schema, database)) {
+		return nil
+	}
+	written := mysql.QuoteIdent(alter.Table)
+	if alter.Schema != "" {
+		written = mysql.QuoteTable(alter.Schema, alter.Table)
+	}
+	return userError(nil, "the ALTER is written for table %s but the plan is for %s; give only the clauses, or make the database and table match the statement", written, mysql.QuoteTable(database, table))
+}
+
+// walkKey is the key a backfill walks: the copy key's columns, or none.
+func walkKey(t *schema.Table) []string {
+	key, err := t.CopyKey()
+	if err != nil {
+		return nil
+	}
+	return key.Columns
+}

@@ -1,0 +1,345 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
+)
+
+// maxDiffRows is how many differing rows an error names.
+const maxDiffRows = 10
+
+// side is one of the two tables as the checksum reads it.
+type side struct {
+	table string // quoted, schema-qualified
+	// index is the quoted name of the key's index to force, or "" to leave
+	// the choice to the optimizer.
+	index   string
+	keyCols []string
+	// hash is the expression of a row's MD5 over its verified columns.
+	hash string
+}
+
+// plan is how both tables are checksummed.
+type plan struct {
+	orig, shadow side
+	unverified   []Unverified
+	// byChunks is false when key ranges of the original do not select the
+	// same rows in the shadow (the key's type or collation changes its
+	// order), and the tables are then compared whole.
+	byChunks bool
+	// whole says why byChunks is false.
+	whole string
+}
+
+// newPlan normalizes every column pair of m and builds the row hashes.
+func newPlan(m *schema.Mapping) (*plan, error) {
+	var norms []pairNorm
+	p := &plan{}
+	for _, cp := range m.Columns {
+		o, ok1 := m.Source.Column(cp.Old)
+		n, ok2 := m.Shadow.Column(cp.New)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("column %s or %s is missing from the table definitions", mysql.QuoteIdent(cp.Old), mysql.QuoteIdent(cp.New))
+		}
+		pn, unv := normalize(cp, o, n)
+		if unv != nil {
+			if isKey(m, cp) {
+				return nil, fmt.Errorf("cannot verify the copy because key column %s %s", mysql.QuoteIdent(cp.Old), unv.Reason)
+			}
+			p.unverified = append(p.unverified, *unv)
+			continue
+		}
+		norms = append(norms, pn)
+	}
+	p.orig = side{
+		table:   mysql.QuoteTable(m.Source.Database, m.Source.Name),
+		index:   mysql.QuoteIdent(m.KeyName),
+		keyCols: m.KeyOldNames(),
+		hash:    rowHash(norms, true),
+	}
+	p.shadow = side{
+		table:   mysql.QuoteTable(m.Shadow.Database, m.Shadow.Name),
+		keyCols: m.KeyNewNames(),
+		hash:    rowHash(norms, false),
+	}
+	idx, why := sameOrder(m)
+	p.byChunks = why == ""
+	p.whole = why
+	if idx != "" {
+		p.shadow.index = mysql.QuoteIdent(idx)
+	}
+	return p, nil
+}
+
+// ordersAlike reports whether a key column orders and equates the copied
+// values in the shadow as it did in the original.
+func ordersAlike(o, n schema.Column) bool {
+	co, cn := classOf(o), classOf(n)
+	numeric := func(c class) bool { return c == classInt || c == classDecimal }
+	growable := func(c schema.Column) bool { return classOf(c) == classBinary && c.DataType != "binary" }
+	switch {
+	case o.ColumnType == n.ColumnType && o.Collation == n.Collation:
+		return true
+	case numeric(co) && numeric(cn):
+		return true
+	case co == classText && cn == classText:
+		return o.Collation == n.Collation
+	case growable(o) && growable(n):
+		return true // VARBINARY and BLOB compare bytes, without padding
+	case co == cn && (co == classDate || co == classTimestamp || co == classTime):
+		// DATETIME(0) and DATETIME(6), DATE and DATETIME order alike.
+		return true
+	}
+	return false
+}
+
+func isKey(m *schema.Mapping, cp schema.ColumnPair) bool {
+	for _, k := range m.Key {
+		if k.Old == cp.Old {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrder reports whether a key range of the original, applied to the
+// shadow with the shadow's names, selects the rows with the same keys: the
+// shadow must have a unique index on the key columns in the same order, and
+// each key column must order its values as before. It returns that index,
+// and the reason when the order may differ.
+func sameOrder(m *schema.Mapping) (index, why string) {
+	newKey := m.KeyNewNames()
+	for _, idx := range m.Shadow.Indexes {
+		if !idx.Unique || len(idx.Columns) != len(newKey) {
+			continue
+		}
+		match := true
+		for i, c := range idx.Columns {
+			match = match && strings.EqualFold(c, newKey[i])
+		}
+		if match {
+			index = idx.Name
+			break
+		}
+	}
+	if index == "" {
+		return "", "the new table's unique key lists the key columns in another order"
+	}
+	for _, k := range m.Key {
+		o, _ := m.Source.Column(k.Old)
+		n, _ := m.Shadow.Column(k.New)
+		if !ordersAlike(o, n) {
+			return index, fmt.Sprintf("key column %s becomes %s, which may order values differently", mysql.QuoteIdent(k.Old), n.ColumnType)
+		}
+	}
+	return index, ""
+}
+
+// rowHash is the expression of the MD5 of a row: each verified column
+// becomes a token that cannot be confused with another value's, and the
+// row's tokens are concatenated. A token is 'N' for NULL; a number, date or
+// time followed by a comma (it starts with a digit or a minus sign and holds
+// no comma); 'd' and the 32-digit MD5 of a long value; or 'v', the length of
+// the normalized bytes, a colon and the bytes. A normalization that returns
+// NULL for a value that is not NULL (a conversion the server refused) falls
+// back to the raw bytes ('r'), which makes the row differ unless both sides
+// hold the same bytes.
+func rowHash(norms []pairNorm, old bool) string {
+	tokens := make([]string, len(norms))
+	for i, pn := range norms {
+		col, e := mysql.QuoteIdent(pn.pair.New), pn.newExpr
+		if old {
+			col, e = mysql.QuoteIdent(pn.pair.Old), pn.oldExpr
+		}
+		raw := asBinary(col)
+		var val, fallback string
+		switch {
+		case pn.plain:
+			val = "CONCAT(" + e + ", ',')"
+			fallback = "CONCAT('r', LENGTH(" + raw + "), ':', " + raw + ")"
+		case pn.digest:
+			val = "CONCAT('d', MD5(" + e + "))"
+			fallback = "CONCAT('r', MD5(" + raw + "))"
+		default:
+			val = "CONCAT('v', LENGTH(" + e + "), ':', " + e + ")"
+			fallback = "CONCAT('r', LENGTH(" + raw + "), ':', " + raw + ")"
+		}
+		tokens[i] = "IF(" + col + " IS NULL, 'N', IFNULL(" + val + ", " + fallback + "))"
+	}
+	return "MD5(CONCAT(" + strings.Join(tokens, ", ") + "))"
+}
+
+// rows is the FROM ... WHERE part that selects a chunk's rows on one side.
+func (s side) rows(c rowcopy.Chunk) (string, []any) {
+	cond, args := sqlbuild.Range(s.keyCols, c.Lower, c.Upper)
+	from := s.table
+	if s.index != "" {
+		from += " FORCE INDEX (" + s.index + ")"
+	}
+	return "FROM " + from + " WHERE " + cond, args
+}
+
+// sumQuery is the checksum of a chunk on one side: its row count, the XOR
+// of the two 64-bit halves of the row hashes (an order-independent
+// aggregate; the rows of a side have distinct keys, so none cancel out),
+// and the number of rows whose hash came out NULL.
+//
+// The LIMIT keeps the optimizer from merging the derived table into the
+// outer query, which would compute the row hash once for each of the three
+// references to h: materializing it made the checksum 2.5 times faster
+// (MariaDB 10.11, 100,000 rows of 8 columns: 0.31s instead of 0.76s).
+func (s side) sumQuery(c rowcopy.Chunk) (string, []any) {
+	from, args := s.rows(c)
+	return "SELECT COUNT(*), " +
+		"COALESCE(BIT_XOR(CAST(CONV(LEFT(h, 16), 16, 10) AS UNSIGNED)), 0), " +
+		"COALESCE(BIT_XOR(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), 0), " +
+		"COALESCE(SUM(h IS NULL), 0) " +
+		"FROM (SELECT " + s.hash + " AS h " + from + " LIMIT 18446744073709551615) AS r", args
+}
+
+// keyedQuery selects a chunk's keys (as k0, k1, ...) and row hashes.
+func (s side) keyedQuery(c rowcopy.Chunk) (string, []any) {
+	from, args := s.rows(c)
+	cols := make([]string, len(s.keyCols))
+	for i, k := range s.keyCols {
+		cols[i] = mysql.QuoteIdent(k) + " AS " + keyAlias(i)
+	}
+	return "SELECT " + strings.Join(cols, ", ") + ", " + s.hash + " AS h " + from, args
+}
+
+func keyAlias(i int) string { return fmt.Sprintf("`k%d`", i) }
+
+// diffQueries find up to maxDiffRows rows of a chunk that are missing from
+// the shadow or differ (the first query, whose last column is true for a
+// missing row), and rows the shadow has in excess (the second). Rows are
+// matched on the key with the server's comparison, as the unique key of the
+// shadow does.
+func diffQueries(p *plan, c rowcopy.Chunk) (q1 string, a1 []any, q2 string, a2 []any) {
+	oq, oargs := p.orig.keyedQuery(c)
+	sq, sargs := p.shadow.keyedQuery(c)
+	n := len(p.orig.keyCols)
+	on := make([]string, n)
+	okeys := make([]string, n)
+	skeys := make([]string, n)
+	for i := range n {
+		on[i] = "o." + keyAlias(i) + " = s." + keyAlias(i)
+		okeys[i] = "o." + keyAlias(i)
+		skeys[i] = "s." + keyAlias(i)
+	}
+	join := " ON " + strings.Join(on, " AND ")
+	limit := fmt.Sprintf(" LIMIT %d", maxDiffRows)
+	q1 = "SELECT " + strings.Join(okeys, ", ") + ", s.`k0` IS NULL FROM (" + oq + ") AS o LEFT JOIN (" + sq + ") AS s" + join +
+		" WHERE NOT (o.h <=> s.h)" + limit
+	q2 = "SELECT " + strings.Join(skeys, ", ") + " FROM (" + sq + ") AS s LEFT JOIN (" + oq + ") AS o" + join +
+		" WHERE o.`k0` IS NULL" + limit
+	return q1, append(oargs, sargs...), q2, append(sargs, oargs...)
+}
+
+// sum is the checksum of one side of a chunk.
+type sum struct {
+	rows, x1, x2, unhashed uint64
+}
+
+// querier is a connection in a snapshot.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// checksum sums a chunk on both sides.
+func (p *plan) checksum(ctx context.Context, q querier, c rowcopy.Chunk) (orig, shadow sum, err error) {
+	for _, x := range []struct {
+		s   side
+		out *sum
+	}{{p.orig, &orig}, {p.shadow, &shadow}} {
+		query, args := x.s.sumQuery(c)
+		if err := q.QueryRowContext(ctx, query, args...).Scan(&x.out.rows, &x.out.x1, &x.out.x2, &x.out.unhashed); err != nil {
+			return sum{}, sum{}, fmt.Errorf("checksum chunk %s of %s: %w", c, x.s.table, err)
+		}
+		if x.out.unhashed > 0 {
+			return sum{}, sum{}, fmt.Errorf("checksum chunk %s of %s: %d rows could not be hashed (a value longer than max_allowed_packet?)", c, x.s.table, x.out.unhashed)
+		}
+	}
+	return orig, shadow, nil
+}
+
+// RowDiff is one row that differs between the original and the shadow.
+type RowDiff struct {
+	// Key is the row's key, in the order of the mapping's key columns.
+	Key  []any
+	Kind DiffKind
+}
+
+// DiffKind says how a row differs.
+type DiffKind int
+
+// The kinds of difference.
+const (
+	// Missing rows are in the original and not in the shadow.
+	Missing DiffKind = iota
+	// Extra rows are in the shadow and not in the original.
+	Extra
+	// Different rows are in both, with different values.
+	Different
+)
+
+func (k DiffKind) String() string {
+	switch k {
+	case Missing:
+		return "missing"
+	case Extra:
+		return "extra"
+	}
+	return "different"
+}
+
+// diff finds up to maxDiffRows rows of a chunk that differ.
+func (p *plan) diff(ctx context.Context, q querier, c rowcopy.Chunk) ([]RowDiff, error) {
+	q1, a1, q2, a2 := diffQueries(p, c)
+	n := len(p.orig.keyCols)
+	var out []RowDiff
+	read := func(query string, args []any, flag bool) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("find the rows that differ in chunk %s: %w", c, err)
+		}
+		defer rows.Close()
+		for rows.Next() && len(out) < maxDiffRows {
+			key := make([]any, n)
+			dest := make([]any, n, n+1)
+			for i := range key {
+				dest[i] = &key[i]
+			}
+			var missing bool
+			if flag {
+				dest = append(dest, &missing)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("find the rows that differ in chunk %s: %w", c, err)
+			}
+			d := RowDiff{Key: key, Kind: Extra}
+			if flag {
+				d.Kind = Different
+				if missing {
+					d.Kind = Missing
+				}
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	}
+	if err := read(q1, a1, true); err != nil {
+		return nil, err
+	}
+	if err := read(q2, a2, false); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,247 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
+)
+
+// class groups the server's data types by how their values can be compared
+// across a type change.
+type class int
+
+const (
+	classOther class = iota
+	classInt
+	classBit
+	classDecimal
+	classFloat
+	classText
+	classBinary
+	classEnum
+	classSet
+	classDate // DATE, DATETIME
+	classTimestamp
+	classTime
+	classYear
+)
+
+func classOf(c schema.Column) class {
+	switch c.DataType {
+	case "tinyint", "smallint", "mediumint", "int", "bigint":
+		return classInt
+	case "bit":
+		return classBit
+	case "decimal":
+		return classDecimal
+	case "float", "double":
+		return classFloat
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
+		return classText
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return classBinary
+	case "enum":
+		return classEnum
+	case "set":
+		return classSet
+	case "date", "datetime":
+		return classDate
+	case "timestamp":
+		return classTimestamp
+	case "time":
+		return classTime
+	case "year":
+		return classYear
+	}
+	return classOther
+}
+
+// Unverified is a copied column the checksum leaves out, because no
+// normalization makes its old and new values compare equal exactly when the
+// copy is right.
+type Unverified struct {
+	Old, New string
+	Reason   string
+}
+
+// pairNorm says how one copied column is hashed on each side: oldExpr and
+// newExpr turn the column into a binary string that is equal on both sides
+// exactly when the copy carried the value right; digest says the value may be
+// long and is hashed on its own before it joins the row.
+type pairNorm struct {
+	pair             schema.ColumnPair
+	oldExpr, newExpr string
+	digest           bool
+	// plain says the normalized value is a number, a date or a time as
+	// the server shows it: never empty, starting with a digit or a minus
+	// sign, and without commas, so that a comma ends it unambiguously.
+	plain bool
+}
+
+// normalize finds the normalization of a column pair, or the reason there is
+// none. The rules mirror what INSERT ... SELECT does to a value when the
+// column's type changes, so that a right copy hashes equal:
+//
+//   - the same type (and character set and collation): the bytes as the
+//     server shows them (CAST AS BINARY), except FLOAT and DOUBLE, hashed as
+//     DOUBLE (exact, and shown with the shortest digits that read back the
+//     same double), and TIMESTAMP, hashed as UNIX_TIMESTAMP so that a
+//     session time zone with daylight saving cannot fold two instants
+//     together;
+//   - integers and BIT of any size and signedness: the number (col + 0,
+//     which also drops ZEROFILL padding);
+//   - DECIMAL with DECIMAL or an integer: the number's digits without
+//     trailing fractional zeros, so 5, 5.00 and 5.0000 agree whatever the
+//     precision and scale (no fixed-size CAST that could overflow);
+//   - FLOAT and DOUBLE: as DOUBLE; a DOUBLE narrowed to FLOAT is rounded to
+//     FLOAT first, as the copy does; a FLOAT(M,D) or DOUBLE(M,D) that
+//     changes is not verified;
+//   - text, ENUM and SET: the characters in utf8mb4 (CONVERT USING utf8mb4,
+//     then the bytes), which is what a copy between character sets keeps; a
+//     value copied into CHAR loses its trailing spaces, so both sides are
+//     compared without them then; a SET whose shared members change order,
+//     or a SET filled from another type, is not verified (the server
+//     reorders members);
+//   - binary strings with binary strings or text: the bytes (text in its own
+//     character set, which is what the copy stores); BINARY(n) pads with
+//     zero bytes, so both sides are compared without trailing zero bytes
+//     when either is BINARY and the types differ;
+//   - DATE, DATETIME and TIMESTAMP with each other: CAST AS DATETIME(6), in
+//     the session's time zone, which is the copy's (every tailor session
+//     runs in +00:00); TIME with TIME: CAST AS TIME(6); YEAR with YEAR: the
+//     number;
+//   - anything else (text with numbers, temporal with text, other types
+//     that change): not verified.
+func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) {
+	oc, nc := mysql.QuoteIdent(p.Old), mysql.QuoteIdent(p.New)
+	co, cn := classOf(o), classOf(n)
+	pn := pairNorm{pair: p, digest: mayBeLong(o) || mayBeLong(n), plain: isPlain(co) && isPlain(cn)}
+	both := func(f func(string) string) (pairNorm, *Unverified) {
+		pn.oldExpr, pn.newExpr = f(oc), f(nc)
+		return pn, nil
+	}
+	none := func(format string, args ...any) (pairNorm, *Unverified) {
+		return pairNorm{}, &Unverified{Old: p.Old, New: p.New, Reason: fmt.Sprintf(format, args...)}
+	}
+	sameType := o.ColumnType == n.ColumnType && o.Charset == n.Charset && o.Collation == n.Collation
+	switch {
+	case co == classFloat && cn == classFloat:
+		if !sameType && (strings.Contains(o.ColumnType, "(") || strings.Contains(n.ColumnType, "(")) {
+			return none("%s becomes %s, and values with a fixed number of decimals are rounded in ways no exact comparison follows", o.ColumnType, n.ColumnType)
+		}
+		pn.oldExpr, pn.newExpr = asDouble(oc), asDouble(nc)
+		if o.DataType == "double" && n.DataType == "float" {
+			pn.oldExpr = asDouble("CAST(" + oc + " AS FLOAT)")
+		}
+		return pn, nil
+	case co == classTimestamp && cn == classTimestamp:
+		// Trimmed like a decimal: TIMESTAMP(0) shows 1700000000 where
+		// TIMESTAMP(6) shows 1700000000.000000.
+		return both(func(c string) string { return decimalDigits("UNIX_TIMESTAMP(" + c + ")") })
+	case sameType:
+		return both(asBinary)
+	case isIntLike(co) && isIntLike(cn):
+		return both(func(c string) string { return "(" + c + " + 0)" })
+	case (co == classDecimal || co == classInt) && (cn == classDecimal || cn == classInt):
+		return both(decimalDigits)
+	case isTextLike(co) && isTextLike(cn):
+		if cn == classSet && (co != classSet || !keepsOrder(o.Values, n.Values)) {
+			return none("%s becomes %s, and a SET lists its members in its own order", o.ColumnType, n.ColumnType)
+		}
+		trim := n.DataType == "char" && o.DataType != "char"
+		pn.oldExpr, pn.newExpr = asText(oc, o, trim), asText(nc, n, trim)
+		return pn, nil
+	case (co == classBinary || co == classText) && (cn == classBinary || cn == classText):
+		trim := o.DataType == "binary" || n.DataType == "binary"
+		return both(func(c string) string {
+			if trim {
+				return "TRIM(TRAILING X'00' FROM " + asBinary(c) + ")"
+			}
+			return asBinary(c)
+		})
+	case isDateLike(co) && isDateLike(cn):
+		return both(func(c string) string { return "CAST(" + c + " AS DATETIME(6))" })
+	case co == classTime && cn == classTime:
+		return both(func(c string) string { return "CAST(" + c + " AS TIME(6))" })
+	case co == classYear && cn == classYear:
+		return both(func(c string) string { return "(" + c + " + 0)" })
+	}
+	return none("%s becomes %s, and there is no exact comparison between them", o.ColumnType, n.ColumnType)
+}
+
+func isIntLike(c class) bool { return c == classInt || c == classBit }
+
+// isPlain reports whether the class's values show as numbers, dates or
+// times (see pairNorm.plain).
+func isPlain(c class) bool {
+	switch c {
+	case classInt, classDecimal, classFloat, classDate, classTimestamp, classTime, classYear:
+		return true
+	}
+	return false
+}
+func isDateLike(c class) bool { return c == classDate || c == classTimestamp }
+func isTextLike(c class) bool { return c == classText || c == classEnum || c == classSet }
+
+func asBinary(c string) string { return "CAST(" + c + " AS BINARY)" }
+
+// asDouble shows a FLOAT or DOUBLE as a DOUBLE: a FLOAT widens to DOUBLE
+// exactly, and the server shows a DOUBLE with the shortest digits that read
+// back as the same double (MariaDB 10.11: 0.1 + 0.2 shows
+// 0.30000000000000004), so distinct values show distinctly.
+func asDouble(c string) string { return "CAST(" + c + " AS DOUBLE)" }
+
+// decimalDigits shows a number without trailing fractional zeros (and
+// without the point when nothing is left after it). An integer has no point
+// and is left alone: trimming its zeros would make 100 into 1.
+func decimalDigits(c string) string {
+	s := "CAST(" + c + " + 0 AS CHAR)"
+	return "IF(LOCATE('.', " + s + ") > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM " + s + ")), " + s + ")"
+}
+
+// asText is the characters of a text, ENUM or SET value as utf8mb4 bytes,
+// without trailing spaces when trim is set.
+func asText(c string, col schema.Column, trim bool) string {
+	e := c
+	if !strings.HasPrefix(col.Charset, "utf8mb4") {
+		e = "CONVERT(" + c + " USING utf8mb4)"
+	}
+	if trim {
+		e = "TRIM(TRAILING ' ' FROM " + e + ")"
+	}
+	return asBinary(e)
+}
+
+// keepsOrder reports whether the members of old that new also has appear in
+// new in the same order, so that a SET value's text is the same in both.
+func keepsOrder(old, new []string) bool {
+	last := -1
+	for _, v := range old {
+		for i, w := range new {
+			if w == v { // SET members compare exactly as the definition spells them
+				if i < last {
+					return false
+				}
+				last = i
+				break
+			}
+		}
+	}
+	return true
+}
+
+// mayBeLong reports whether a column can hold values long enough that they
+// are better hashed on their own than concatenated into the row: the row's
+// string must stay under max_allowed_packet, or the server makes it NULL.
+func mayBeLong(c schema.Column) bool {
+	switch classOf(c) {
+	case classText, classBinary, classEnum, classSet:
+		// MaxLength is in characters for text (up to 4 bytes each in utf8mb4).
+		return c.MaxLength > 64
+	case classOther:
+		return true // JSON in MySQL, geometry, and types tailor does not know
+	}
+	return false
+}

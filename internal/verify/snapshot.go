@@ -1,0 +1,303 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// adminTimeout bounds the bookkeeping statements (UNLOCK, COMMIT, KILL),
+// which must not hang a verify that is giving up, even when its context is
+// already cancelled.
+const adminTimeout = 5 * time.Second
+
+// errQueryInterrupted is the server's answer to KILL QUERY of a statement.
+const errQueryInterrupted = 1317
+
+// retryable marks a snapshot attempt that gave up and left writes flowing,
+// and that a later attempt may get through.
+type retryable struct{ err error }
+
+func (e *retryable) Error() string { return e.err.Error() }
+func (e *retryable) Unwrap() error { return e.err }
+
+// snapshotter takes consistent snapshots of the original and the shadow:
+// it holds writes to the original (LOCK TABLES ... READ on one connection),
+// lets CatchUp apply every change committed to it, starts a transaction
+// WITH CONSISTENT SNAPSHOT on a second connection, and lets writes go.
+type snapshotter struct {
+	db    *sql.DB
+	table string // the original, quoted
+	cfg   Config
+	log   *slog.Logger
+
+	lock *session
+	snap *session
+	// inTx is true while snap has a snapshot open; taken is when it began.
+	inTx  bool
+	taken time.Time
+
+	count   int
+	held    time.Duration
+	maxHeld time.Duration
+}
+
+// take ends the open snapshot, if any, and starts a new one, trying up to
+// LockAttempts times with a growing pause between attempts.
+func (s *snapshotter) take(ctx context.Context) error {
+	if err := s.end(ctx); err != nil {
+		return err
+	}
+	var last error
+	for attempt := 1; attempt <= s.cfg.LockAttempts; attempt++ {
+		err := s.attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var r *retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		last = err
+		if attempt == s.cfg.LockAttempts {
+			break
+		}
+		pause := time.Duration(attempt) * 250 * time.Millisecond
+		s.log.Warn("could not take a consistent snapshot; writes flow again and the attempt is repeated",
+			"attempt", attempt, "attempts", s.cfg.LockAttempts, "retry_in", pause.String(), "err", err)
+		if err := mysql.Backoff(ctx, pause); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("could not take a consistent snapshot of %s in %d attempts: %w", s.table, s.cfg.LockAttempts, last)
+}
+
+// attempt takes one snapshot, holding writers for at most LockTimeout (plus
+// the few milliseconds of starting the transaction and unlocking).
+func (s *snapshotter) attempt(ctx context.Context) error {
+	// Most of the backlog is applied while writes flow, so that the hold
+	// covers only the changes of its last moments.
+	if err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("apply the captured changes before the snapshot: %w", err)
+	}
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	holdCtx, cancel := context.WithTimeout(ctx, s.cfg.LockTimeout)
+	defer cancel()
+	requested := time.Now()
+	if err := s.lock.exec(holdCtx, "LOCK TABLES "+s.table+" READ"); err != nil {
+		s.unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if holdCtx.Err() != nil || mysql.IsRetryable(err) || mysql.ErrorNumber(err) == errQueryInterrupted {
+			// The server's error says only that the wait was cut short.
+			return &retryable{fmt.Errorf("the read lock was not granted within %s because another session holds a lock on the table (an open transaction that wrote to it, a long query or DDL)",
+				s.cfg.LockTimeout)}
+		}
+		return fmt.Errorf("lock %s for reading: %w", s.table, err)
+	}
+	granted := time.Now()
+	if err := s.catchUp(holdCtx); err != nil {
+		s.unlock()
+		if ctx.Err() == nil && holdCtx.Err() != nil {
+			return &retryable{fmt.Errorf("the captured changes were not all applied within %s while writes were held: %w", s.cfg.LockTimeout, err)}
+		}
+		return fmt.Errorf("apply the captured changes while writes were held: %w", err)
+	}
+	caughtUp := time.Now()
+	// The snapshot must begin before UNLOCK: from then on writes commit to
+	// the original that the shadow has not received yet.
+	beginErr := s.snap.execBounded(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+	s.unlock()
+	held := time.Since(requested)
+	s.count++
+	s.held += held
+	s.maxHeld = max(s.maxHeld, held)
+	if beginErr != nil {
+		return fmt.Errorf("start a consistent snapshot: %w", beginErr)
+	}
+	s.inTx = true
+	s.taken = time.Now()
+	s.log.Info("took a consistent snapshot", "snapshot", s.count,
+		"writes_held", held.Round(time.Microsecond).String(),
+		"lock_wait", granted.Sub(requested).Round(time.Microsecond).String(),
+		"catch_up", caughtUp.Sub(granted).Round(time.Microsecond).String())
+	return nil
+}
+
+func (s *snapshotter) catchUp(ctx context.Context) error {
+	if s.cfg.CatchUp == nil {
+		return nil
+	}
+	return s.cfg.CatchUp(ctx)
+}
+
+// open makes sure both sessions exist and carry their settings.
+func (s *snapshotter) open(ctx context.Context) error {
+	if s.lock == nil {
+		lock, err := openSession(ctx, s.db, s.cfg.LockTimeout+adminTimeout)
+		if err != nil {
+			return fmt.Errorf("open the lock connection: %w", err)
+		}
+		// lock_wait_timeout takes whole seconds; the exact bound is kept by
+		// killing the waiting LOCK TABLES (session.exec).
+		secs := max(1, int(math.Ceil(s.cfg.LockTimeout.Seconds())))
+		if err := lock.execBounded(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", secs)); err != nil {
+			lock.close()
+			return fmt.Errorf("set up the lock connection: %w", err)
+		}
+		s.lock = lock
+	}
+	if s.snap == nil {
+		snap, err := openSession(ctx, s.db, 0)
+		if err != nil {
+			return fmt.Errorf("open the snapshot connection: %w", err)
+		}
+		if err := snap.execBounded(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			snap.close()
+			return fmt.Errorf("set up the snapshot connection: %w", err)
+		}
+		s.snap = snap
+	}
+	return nil
+}
+
+// unlock releases the read lock. When UNLOCK TABLES fails, the connection is
+// dropped instead: the server releases a session's locks when it ends.
+func (s *snapshotter) unlock() {
+	if s.lock == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if _, err := s.lock.conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		s.log.Warn("could not unlock; closing the lock connection instead", "err", err)
+		s.lock.close()
+		s.lock = nil
+	}
+}
+
+// end closes the open snapshot, if any.
+func (s *snapshotter) end(ctx context.Context) error {
+	if !s.inTx {
+		return nil
+	}
+	s.inTx = false
+	if err := s.snap.execBounded(ctx, "COMMIT"); err != nil {
+		s.snap.close()
+		s.snap = nil
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("end the snapshot: %w", err)
+	}
+	return nil
+}
+
+// age is how long the open snapshot has been open.
+func (s *snapshotter) age() time.Duration { return time.Since(s.taken) }
+
+// close ends everything: the snapshot, the lock, both connections.
+func (s *snapshotter) close() {
+	if s.lock != nil {
+		s.unlock()
+		if s.lock != nil {
+			s.lock.close()
+		}
+	}
+	if s.snap != nil {
+		s.snap.close() // rolls the read-only snapshot back
+	}
+	s.lock, s.snap, s.inTx = nil, nil, false
+}
+
+// session is one dedicated connection with its server-side id.
+//
+// A statement that waits for a lock is not cancelled by closing its
+// connection, which is what the driver does when a context ends: the server
+// would not notice until the statement finished on its own, and a LOCK TABLES
+// left waiting (then granted) behind tailor's back would hold writes. It is
+// interrupted with KILL QUERY from another connection instead (a KILL QUERY
+// that arrives when the statement is done has no effect on the next one:
+// MariaDB 10.11, seen in testing).
+type session struct {
+	db   *sql.DB
+	conn *sql.Conn
+	id   int64
+	// bound is the last-resort limit of a statement when even KILL QUERY
+	// does not end it (a server that stopped answering); 0 means none.
+	bound time.Duration
+}
+
+func openSession(ctx context.Context, db *sql.DB, bound time.Duration) (*session, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{db: db, conn: conn, bound: bound}
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
+		s.close()
+		return nil, fmt.Errorf("read the connection id: %w", err)
+	}
+	return s, nil
+}
+
+// exec runs query; when ctx ends first, the statement is killed on the
+// server and exec returns once it has stopped.
+func (s *session) exec(ctx context.Context, query string) error {
+	var stmtCtx context.Context
+	var cancel context.CancelFunc
+	if s.bound > 0 {
+		stmtCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.bound)
+	} else {
+		stmtCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	defer cancel()
+	done := make(chan struct{})
+	watcher := make(chan struct{})
+	go func() {
+		defer close(watcher)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			kctx, kcancel := context.WithTimeout(context.Background(), adminTimeout)
+			defer kcancel()
+			// An error here leaves the statement to lock_wait_timeout and
+			// to s.bound.
+			_, _ = s.db.ExecContext(kctx, fmt.Sprintf("KILL QUERY %d", s.id))
+		}
+	}()
+	_, err := s.conn.ExecContext(stmtCtx, query)
+	close(done)
+	<-watcher
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// execBounded runs a statement that does not wait for locks, with ctx as
+// the driver uses it.
+func (s *session) execBounded(ctx context.Context, query string) error {
+	_, err := s.conn.ExecContext(ctx, query)
+	return err
+}
+
+// close hands the connection back for disposal, never for reuse: it carries
+// session settings, and may hold a lock or a transaction.
+func (s *session) close() {
+	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = s.conn.Close()
+}
