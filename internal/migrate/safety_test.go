@@ -327,3 +327,30 @@ func TestCutOverWaitsForBlockers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestKeyOrderChangeRefused: an ALTER that changes the collation of the
+// copy key's column makes a key range hold other rows in the shadow than in
+// the original, and the copy's range deletes would remove rows copied
+// before. The plan refuses it; widening an integer key is fine.
+func TestKeyOrderChangeRefused(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	mustExec(t, db, "CREATE TABLE k (code VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, v INT)")
+	mustExec(t, db, "INSERT INTO k SELECT CONCAT(IF(seq % 2, 'a', 'B'), seq), seq FROM seq_1_to_300")
+	g := guardTable(t, db, dbName, "k")
+	cfg := testConfig(t, dbName, "k", "MODIFY code VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL")
+	cfg.ChunkSize = 50
+	cfg.SkipChecksum = true
+	_, err := runMigration(context.Background(), t, cfg)
+	wantKind(t, err, KindInvalid, "copy-key", "collation")
+	g.untouched(t, db)
+	noLeftovers(t, db, dbName, []string{"k"})
+
+	createTable(t, db, "t", 2000)
+	res, err := runMigration(context.Background(), t, testConfig(t, dbName, "t", "MODIFY id BIGINT NOT NULL"))
+	if err != nil {
+		t.Fatalf("widening the integer key: %v", err)
+	}
+	if res.RowsCopied != 2000 {
+		t.Errorf("copied %d rows, want 2000", res.RowsCopied)
+	}
+}

@@ -123,19 +123,18 @@ func (f *fixture) waitingAlter() int64 {
 // that a query of t runs at once.
 func (f *fixture) assertNothingQueued() {
 	f.t.Helper()
-	rows, err := f.db.Query("SELECT COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND ID <> CONNECTION_ID()")
-	if err != nil {
-		f.t.Fatal(err)
+	// KILL QUERY is asynchronous: the statement may show for a moment
+	// while it unwinds, but must be gone soon after.
+	var running string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		running = f.runningAlter()
+		if running == "" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var info string
-		if err := rows.Scan(&info); err != nil {
-			f.t.Fatal(err)
-		}
-		if strings.Contains(info, mysql.QuoteIdent(f.dbName)) {
-			f.t.Errorf("the ALTER is still running: %s", info)
-		}
+	if running != "" {
+		f.t.Errorf("the ALTER is still running: %s", running)
 	}
 	c, err := f.db.Conn(context.Background())
 	if err != nil {
@@ -209,4 +208,27 @@ func (p *prober) halt() {
 		close(p.stop)
 	}
 	<-p.done
+}
+
+// runningAlter is an ALTER of the fixture's database in the processlist, or "".
+func (f *fixture) runningAlter() string {
+	f.t.Helper()
+	rows, err := f.db.Query("SELECT COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND ID <> CONNECTION_ID()")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var info string
+		if err := rows.Scan(&info); err != nil {
+			f.t.Fatal(err)
+		}
+		if strings.Contains(info, mysql.QuoteIdent(f.dbName)) {
+			return info
+		}
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return ""
 }

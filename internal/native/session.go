@@ -68,11 +68,22 @@ func (s *session) alter(ctx context.Context, query string, budget time.Duration)
 	defer cancel()
 	done := make(chan struct{})
 	reason := make(chan killReason, 1)
-	go func() { reason <- s.watch(ctx, done, budget) }()
+	// A budget of whole seconds is the session's lock_wait_timeout, which
+	// the server enforces itself; the watcher then only backs it up, a
+	// little later, so that the two do not race to end the same wait.
+	watchAfter := budget
+	if budget%time.Second == 0 {
+		watchAfter += serverTimeoutGrace
+	}
+	go func() { reason <- s.watch(ctx, done, watchAfter) }()
 	_, err := s.conn.ExecContext(stmtCtx, query)
 	close(done)
 	return <-reason, err
 }
+
+// serverTimeoutGrace is how long after a whole-second lock_wait_timeout
+// the watcher steps in, should the server not have ended the wait.
+const serverTimeoutGrace = 300 * time.Millisecond
 
 // watch kills the session's statement when ctx ends, or when it is seen
 // waiting for a lock after budget, until done is closed.

@@ -163,7 +163,7 @@ func TestCopyKeyCheck(t *testing.T) {
 		{name: "no key", table: "d", alter: "ADD COLUMN c INT", setup: []string{"CREATE TABLE d (x INT, y INT NULL, UNIQUE KEY y (y))"},
 			status: Fail, message: "has no usable key: add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first"},
 		{name: "primary key changed", table: "e", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (code)", setup: []string{"CREATE TABLE e (id INT NOT NULL, code INT NOT NULL, PRIMARY KEY (id))"},
-			status: Fail, message: "the new table has no unique key on the same columns as e's primary key (id)"},
+			status: Fail, message: "the new table has no unique key on the same columns"},
 	}
 	for _, tt := range tests {
 		in := serverInput(t, db, dbName, tt.table, tt.alter, tt.setup...)

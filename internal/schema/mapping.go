@@ -77,7 +77,7 @@ func NewMapping(source, shadow *Table, pairs [][2]string) (*Mapping, error) {
 			return m, nil
 		}
 	}
-	return nil, fmt.Errorf("the new table has no unique key on the same columns as %s's %s: tailor needs one key that identifies a row in both tables (keep the old primary key as a UNIQUE key, or change the key in a separate migration)",
+	return nil, fmt.Errorf("the new table has no unique key on the same columns, of the same type and collation, as %s's %s: tailor needs one key that identifies and orders rows alike in both tables (keep the old primary key as a UNIQUE key, or change the key's columns in a separate migration)",
 		source.Name, describeIndex(candidates[0]))
 }
 
@@ -95,6 +95,13 @@ func (m *Mapping) keyIn(idx Index) ([]ColumnPair, bool) {
 			}
 		}
 		if !found {
+			return nil, false
+		}
+	}
+	for _, kp := range key {
+		oc, _ := m.Source.Column(kp.Old)
+		nc, _ := m.Shadow.Column(kp.New)
+		if !SameKeyOrder(oc, nc) {
 			return nil, false
 		}
 	}
@@ -118,6 +125,49 @@ func (m *Mapping) keyIn(idx Index) ([]ColumnPair, bool) {
 		}
 	}
 	return nil, false
+}
+
+// SameKeyOrder reports whether a key column keeps the order and the
+// equality of its values when its definition changes from old to new, so
+// that a key range (lo, hi] holds the same rows in both tables. The copy
+// deletes and fills each range of the shadow, so a range that meant other
+// rows there would delete rows already copied. Integers of any size compare
+// by value in both, as do DECIMALs and VARBINARYs (bytes; BINARY(n) pads
+// with zeros, so a BINARY of another length holds other values); strings keep their order only in the
+// same collation (a longer VARCHAR is fine, utf8mb4_general_ci to
+// utf8mb4_bin is not); any other change must leave the type as it is.
+func SameKeyOrder(old, new Column) bool {
+	if old.Unsigned != new.Unsigned && !(isInteger(old.DataType) && isInteger(new.DataType)) {
+		return false
+	}
+	switch {
+	case strings.EqualFold(old.ColumnType, new.ColumnType) && old.Collation == new.Collation:
+		return true
+	case isInteger(old.DataType) && isInteger(new.DataType):
+		return true
+	case old.DataType == "decimal" && new.DataType == "decimal",
+		old.DataType == "varbinary" && new.DataType == "varbinary":
+		return true
+	case isText(old.DataType) && isText(new.DataType):
+		return old.Collation != "" && old.Collation == new.Collation
+	}
+	return false
+}
+
+func isInteger(dataType string) bool {
+	switch dataType {
+	case "tinyint", "smallint", "mediumint", "int", "bigint":
+		return true
+	}
+	return false
+}
+
+func isText(dataType string) bool {
+	switch dataType {
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
+		return true
+	}
+	return false
 }
 
 func describeIndex(idx Index) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,7 +224,7 @@ func startStream(t *testing.T, f *fixture) *stream {
 						break drain
 					}
 				}
-				if _, err := applier.Apply(ctx, group); err != nil {
+				if err := applyRetrying(ctx, applier, group); err != nil {
 					errs <- err
 					cancel()
 					return
@@ -250,6 +251,23 @@ func startStream(t *testing.T, f *fixture) *stream {
 		}
 	})
 	return s
+}
+
+// applyRetrying applies group, retrying a collision on the key as the
+// runner does: the copier can insert a key between the applier's delete and
+// its insert (in READ COMMITTED the delete of an absent key locks no gap),
+// and once the copier has committed, applying the group again replaces the
+// copied row.
+func applyRetrying(ctx context.Context, applier *apply.Applier, group []capture.Batch) error {
+	for attempt := 0; ; attempt++ {
+		_, err := applier.Apply(ctx, group)
+		if err == nil || mysql.ErrorNumber(err) != mysql.ErrDupEntry || attempt >= 3 {
+			return err
+		}
+		if err := mysql.Backoff(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // catchUp returns once every change committed so far is applied, as the
@@ -335,4 +353,42 @@ func TestConcurrentWritesThroughBinlog(t *testing.T) {
 			t.Skip("the applier kept up so well that no verify saw it behind; the control shows nothing")
 		}
 	})
+}
+
+// TestSlowCatchUpBoundsTheHold gives the verify a CatchUp that never
+// finishes while writes are held: each attempt gives up after LockTimeout
+// and lets the writers go, so no writer waits much longer than that, and
+// the verify fails with a clear error after LockAttempts.
+func TestSlowCatchUpBoundsTheHold(t *testing.T) {
+	f := newFixture(t, writerTable, writerTable, nil)
+	exec(t, f.db, "INSERT INTO t SELECT seq, seq, 'init' FROM seq_1_to_1000")
+	f.copyAll(t, 1000)
+	w := startWriters(t, f.db, 2, 1000, true, time.Millisecond)
+	cfg := f.config(t)
+	cfg.LockTimeout = 400 * time.Millisecond
+	cfg.LockAttempts = 2
+	var calls atomic.Int64
+	cfg.CatchUp = func(ctx context.Context) error {
+		if calls.Add(1)%2 == 1 {
+			return nil // before the lock
+		}
+		<-ctx.Done() // under the lock: an applier that cannot keep up
+		return ctx.Err()
+	}
+	time.Sleep(50 * time.Millisecond) // let the writers start
+	res, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "not all applied within 400ms") {
+		t.Fatalf("got %v, want the catch-up not done in time", err)
+	}
+	w.finish(t)
+	n, p99, maxLat := w.stats()
+	t.Logf("error: %v", err)
+	t.Logf("holds: longest %s, total %s; %d writer transactions, latency p99 %s, max %s",
+		res.MaxWritesHeld.Round(time.Millisecond), res.WritesHeld.Round(time.Millisecond), n, p99, maxLat)
+	if res.MaxWritesHeld < cfg.LockTimeout || res.MaxWritesHeld > cfg.LockTimeout+200*time.Millisecond {
+		t.Errorf("longest hold %s, want just over %s", res.MaxWritesHeld, cfg.LockTimeout)
+	}
+	if maxLat < cfg.LockTimeout/2 || maxLat > cfg.LockTimeout+300*time.Millisecond {
+		t.Errorf("writers waited at most %s, want about %s: held, but not longer", maxLat, cfg.LockTimeout)
+	}
 }

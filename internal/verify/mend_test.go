@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -169,5 +170,53 @@ func TestLockTimeout(t *testing.T) {
 	var waiting int
 	if err := f.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOCK TABLES%'").Scan(&waiting); err != nil || waiting != 0 {
 		t.Errorf("%d LOCK TABLES statements still running (%v)", waiting, err)
+	}
+}
+
+// TestCancelWhileWaitingForLock cancels the verify while its LOCK TABLES
+// waits: Run returns at once, and the waiting statement is killed on the
+// server rather than left to be granted later.
+func TestCancelWhileWaitingForLock(t *testing.T) {
+	f := newFixture(t, "id INT NOT NULL PRIMARY KEY, v INT", "id INT NOT NULL PRIMARY KEY, v INT", nil)
+	exec(t, f.db, "INSERT INTO t VALUES (1, 1)")
+	f.copyAll(t, 100)
+	holder, err := f.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	exec(t, holder, "BEGIN", "UPDATE t SET v = 10 WHERE id = 1")
+	defer exec(t, holder, "ROLLBACK")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	cfg := f.config(t)
+	cfg.LockTimeout = 10 * time.Second
+	start := time.Now()
+	_, err = Run(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run returned %s after it was cancelled", d)
+	}
+	var waiting int
+	if err := f.db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOCK TABLES%'").Scan(&waiting); err != nil || waiting != 0 {
+		t.Errorf("%d LOCK TABLES statements still running (%v)", waiting, err)
+	}
+}
+
+// TestNonTransactionalEngineRefused checks that a table without
+// transactions, which has no snapshot, is not verified.
+func TestNonTransactionalEngineRefused(t *testing.T) {
+	f := newFixture(t, "id INT NOT NULL PRIMARY KEY, v INT", "id INT NOT NULL PRIMARY KEY, v INT", nil)
+	m := *f.m
+	src := *m.Source
+	src.Engine = "MyISAM"
+	m.Source = &src
+	cfg := f.config(t)
+	cfg.Mapping = &m
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "no consistent snapshot") {
+		t.Errorf("got %v, want a refusal", err)
 	}
 }

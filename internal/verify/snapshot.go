@@ -95,9 +95,19 @@ func (s *snapshotter) attempt(ctx context.Context) error {
 	}
 	holdCtx, cancel := context.WithTimeout(ctx, s.cfg.LockTimeout)
 	defer cancel()
+	// Writers are counted as held from the LOCK TABLES request: MySQL
+	// queues them behind a waiting read lock (MariaDB 10.11 lets them
+	// pass until it is granted, so there this is an upper bound).
 	requested := time.Now()
-	if err := s.lock.exec(holdCtx, "LOCK TABLES "+s.table+" READ"); err != nil {
+	release := func() time.Duration {
 		s.unlock()
+		held := time.Since(requested)
+		s.held += held
+		s.maxHeld = max(s.maxHeld, held)
+		return held
+	}
+	if err := s.lock.exec(holdCtx, "LOCK TABLES "+s.table+" READ"); err != nil {
+		release()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -110,7 +120,7 @@ func (s *snapshotter) attempt(ctx context.Context) error {
 	}
 	granted := time.Now()
 	if err := s.catchUp(holdCtx); err != nil {
-		s.unlock()
+		release()
 		if ctx.Err() == nil && holdCtx.Err() != nil {
 			return &retryable{fmt.Errorf("the captured changes were not all applied within %s while writes were held: %w", s.cfg.LockTimeout, err)}
 		}
@@ -120,14 +130,11 @@ func (s *snapshotter) attempt(ctx context.Context) error {
 	// The snapshot must begin before UNLOCK: from then on writes commit to
 	// the original that the shadow has not received yet.
 	beginErr := s.snap.execBounded(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-	s.unlock()
-	held := time.Since(requested)
-	s.count++
-	s.held += held
-	s.maxHeld = max(s.maxHeld, held)
+	held := release()
 	if beginErr != nil {
 		return fmt.Errorf("start a consistent snapshot: %w", beginErr)
 	}
+	s.count++
 	s.inTx = true
 	s.taken = time.Now()
 	s.log.Info("took a consistent snapshot", "snapshot", s.count,

@@ -54,8 +54,8 @@
 //     the grant to the UNLOCK, but a steady stream of overlapping write
 //     transactions can starve the lock until its timeout, and the verify
 //     fails after LockAttempts. That is a limit on progress, not on
-//     correctness. MySQL queues writers behind the waiting lock, for at most
-//     LockTimeout.
+//     correctness. MySQL's metadata lock priorities queue writers behind
+//     the waiting lock instead (not tested here), for at most LockTimeout.
 //
 // # The snapshot's cost
 //
@@ -66,7 +66,16 @@
 // between chunks, once it is older than SnapshotMaxAge (30s by default).
 // Each renewal holds writes for a moment: the lock, the last changes'
 // catch-up and the start of the transaction; the backlog is applied before
-// the lock, while writes flow.
+// the lock, while writes flow (holds of 0.1 to 7ms in the tests, under
+// 2,000 to 13,000 writes per second).
+//
+// # Key ranges
+//
+// A range of the original's key, (lower, upper], is read from the shadow
+// with the shadow's names for the key columns. That selects the same rows
+// only when the shadow orders the key as the original does; when the ALTER
+// changes the key's collation or its type to one that orders differently,
+// the tables are compared whole, in one range and one snapshot.
 //
 // # A chunk that differs
 //
@@ -92,16 +101,24 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultChunkSize      = 10000
-	DefaultLockTimeout    = 2 * time.Second
-	DefaultLockAttempts   = 5
+	// DefaultChunkSize: checksumming costs little per row, and larger
+	// ranges save round trips (MariaDB 10.11, 100,000 rows of 8 columns,
+	// both tables: 0.55s in ranges of 10,000, 0.78s in ranges of 1,000).
+	DefaultChunkSize = 10000
+	// DefaultLockTimeout bounds one hold of the writers.
+	DefaultLockTimeout  = 2 * time.Second
+	DefaultLockAttempts = 5
+	// DefaultSnapshotMaxAge: see "The snapshot's cost" above.
 	DefaultSnapshotMaxAge = 30 * time.Second
 	DefaultAttempts       = 3
 )
 
 // Config describes one verify.
 type Config struct {
-	DB      *sql.DB
+	// DB reaches the server; its sessions must use the time zone of the
+	// copy's (tailor's all use +00:00).
+	DB *sql.DB
+	// Mapping pairs the original's columns with the shadow's.
 	Mapping *schema.Mapping
 	// ChunkSize is the number of rows per checksummed key range.
 	ChunkSize int
@@ -182,14 +199,16 @@ type Result struct {
 	// copied again.
 	Mended int
 	// Snapshots is the number of snapshots taken; WritesHeld the total time
-	// writers to the original were held for them, MaxWritesHeld the longest
-	// single hold (each from the LOCK TABLES request to the UNLOCK).
+	// writers to the original were held for them, failed attempts included,
+	// and MaxWritesHeld the longest single hold (each from the LOCK TABLES
+	// request to the UNLOCK).
 	Snapshots     int
 	WritesHeld    time.Duration
 	MaxWritesHeld time.Duration
 	// Unverified lists the copied columns left out of the checksum.
 	Unverified []Unverified
-	Elapsed    time.Duration
+	// Elapsed is the verify's duration.
+	Elapsed time.Duration
 }
 
 // MismatchError is a chunk that still differs after Attempts re-copies.
@@ -225,6 +244,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return Result{}, err
 	}
 	cfg = cfg.withDefaults()
+	for _, tbl := range []*schema.Table{cfg.Mapping.Source, cfg.Mapping.Shadow} {
+		// Without transactions there is no snapshot, and reads after the
+		// UNLOCK would see the tables at different moments.
+		if tbl.Engine != "" && !strings.EqualFold(tbl.Engine, "InnoDB") {
+			return Result{}, fmt.Errorf("cannot verify %s because its engine %s has no consistent snapshot", tbl.Name, tbl.Engine)
+		}
+	}
 	p, err := newPlan(cfg.Mapping)
 	if err != nil {
 		return Result{}, err
