@@ -386,9 +386,17 @@ func (c *attempt) restoreError(onOriginal, onShadow map[string]bool, err error) 
 	for _, t := range missing {
 		scripts.WriteString("\n" + t.Script(c.cfg.Table))
 	}
-	return fmt.Errorf("the triggers [%s] could not be put back on %s, which may be serving without them (%w); recreate the missing ones with the SQL below%s:%s",
-		triggerList(missing), mysql.QuoteTable(c.cfg.Database, c.cfg.Table), err, also.String(), scripts.String())
+	return &TriggersLostError{Err: fmt.Errorf("the triggers [%s] could not be put back on %s, which may be serving without them (%w); recreate the missing ones with the SQL below%s:%s",
+		triggerList(missing), mysql.QuoteTable(c.cfg.Database, c.cfg.Table), err, also.String(), scripts.String())}
 }
+
+// TriggersLostError is a failed cut-over that moved triggers off the
+// original and could not put them all back: the original serves, but
+// without them, and the message holds the SQL to recreate them.
+type TriggersLostError struct{ Err error }
+
+func (e *TriggersLostError) Error() string { return e.Err.Error() }
+func (e *TriggersLostError) Unwrap() error { return e.Err }
 
 // triggerList is the quoted names, for messages.
 func triggerList(ts []schema.Trigger) string {

@@ -95,6 +95,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	fmt.Fprintln(out, "==> migration summary")
 	fmt.Fprintf(out, "    wall time %s, %d rows copied, %d binlog events applied, writes held %s at the cut-over\n",
 		res.Elapsed.Round(time.Millisecond), res.RowsCopied, res.EventsApplied, res.CutOverLock.Round(time.Microsecond))
+	fmt.Fprintf(out, "    checksum before the swap: %d chunks compared in one consistent snapshot, %d copied again\n", res.ChecksumChunks, res.ChecksumMended)
 	fmt.Fprintf(out, "    old table kept as %s (drop it with: DROP TABLE %s;)\n", res.OldTable, mysql.QuoteTable("shop", res.OldTable))
 	fmt.Fprintln(out, "==> the write load")
 	fmt.Fprintf(out, "    %d transactions (%d inserts, %d updates, %d primary-key updates, %d deletes), %d retried, %d failed\n",

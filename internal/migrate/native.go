@@ -33,7 +33,10 @@ func (r *Runner) instant(ctx context.Context) (*Result, error) {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted while making the change natively; %s is unchanged", r.cfg.Table)}
+			// native's error says what is known of the table: unchanged,
+			// or (when the ALTER was killed as it got its lock) to be
+			// checked.
+			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted while making the change natively: %w", err)}
 		}
 		if errors.Is(err, native.ErrNotInstant) {
 			return nil, invalid(err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/cutover"
 	"github.com/tailor-osc/tailor/internal/ddl"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/plan"
@@ -162,9 +163,14 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	res, err := r.execute(ctx)
 	if err != nil {
 		phase := r.progress.Phase()
-		left := fmt.Sprintf("%s is untouched and the shadow table was removed", mysql.QuoteIdent(r.cfg.Table))
+		untouched := fmt.Sprintf("%s is untouched", mysql.QuoteIdent(r.cfg.Table))
+		var lost *cutover.TriggersLostError
+		if errors.As(err, &lost) {
+			untouched = fmt.Sprintf("%s keeps its rows and schema but lost its triggers (the SQL to recreate them is above)", mysql.QuoteIdent(r.cfg.Table))
+		}
+		left := untouched + " and the shadow table was removed"
 		if !r.cleanUpAfterFailure() {
-			left = fmt.Sprintf("%s is untouched, but the shadow table %s could not be removed: drop it by hand", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteTable(r.cfg.Database, r.shadow))
+			left = fmt.Sprintf("%s, but the shadow table %s could not be removed: drop it by hand", untouched, mysql.QuoteTable(r.cfg.Database, r.shadow))
 		}
 		if ctx.Err() != nil {
 			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted during %s; %s", phase, left)}

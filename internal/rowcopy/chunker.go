@@ -47,12 +47,23 @@ type Chunker struct {
 	next  []any
 	seq   int
 	ended bool
+	// upper bounds the chunker to (lower, upper] when bounded is set; a
+	// nil upper is the end of the key space, as for an unbounded chunker.
+	upper   []any
+	bounded bool
 }
 
 // NewChunker returns a chunker over the original of m, starting at the
 // beginning of the key space.
 func NewChunker(db *sql.DB, m *schema.Mapping, size int) *Chunker {
 	return &Chunker{db: db, m: m, size: size}
+}
+
+// NewChunkerIn returns a chunker over the range (lower, upper] of the
+// original of m (nil for the start or the end of the key space): its
+// chunks cover exactly that range, the last one ending at upper.
+func NewChunkerIn(db *sql.DB, m *schema.Mapping, size int, lower, upper []any) *Chunker {
+	return &Chunker{db: db, m: m, size: size, next: lower, upper: upper, bounded: true}
 }
 
 // SetSize changes the number of rows in the chunks still to come.
@@ -73,6 +84,10 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 		return Chunk{}, false, err
 	}
 	c.seq++
+	if upper == nil && c.bounded {
+		upper = c.upper
+		c.ended = true
+	}
 	chunk = Chunk{Seq: c.seq, Lower: c.next, Upper: upper}
 	if upper == nil {
 		c.ended = true
@@ -87,7 +102,7 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 // places a boundary, and any key may be a boundary.
 func (c *Chunker) boundary(ctx context.Context) ([]any, error) {
 	keyCols := c.m.KeyOldNames()
-	cond, args := sqlbuild.Range(keyCols, c.next, nil)
+	cond, args := sqlbuild.Range(keyCols, c.next, c.upper)
 	src := mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name)
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
 		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.m.KeyName), cond,

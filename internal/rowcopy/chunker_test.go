@@ -93,3 +93,77 @@ func TestChunksCoverEveryKey(t *testing.T) {
 		t.Errorf("copied %d rows with %d missing; want 201 (200 + the row past the end) and none missing", total, missing)
 	}
 }
+
+// TestChunkerInStaysInItsRange walks a bounded range: its chunks are
+// consecutive, start at the range's lower bound, end exactly at its upper
+// bound, and copy exactly the rows of the range.
+func TestChunkerInStaysInItsRange(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE src (id INT NOT NULL PRIMARY KEY, v INT)",
+		"CREATE TABLE dst LIKE src",
+		"INSERT INTO src SELECT seq, seq FROM seq_1_to_1000",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	src, err := schema.Load(ctx, db, name, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "dst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name         string
+		lower, upper []any
+		want         int64
+	}{
+		{"inner range", []any{int64(250)}, []any{int64(730)}, 480},
+		{"from the start", nil, []any{int64(95)}, 95},
+		{"to the end", []any{int64(990)}, nil, 10},
+	}
+	copier := NewCopier(db, m)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			chunker := NewChunkerIn(db, m, 100, c.lower, c.upper)
+			var total int64
+			prev := c.lower
+			var last Chunk
+			for {
+				chunk, ok, err := chunker.Next(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+				if fmt.Sprint(chunk.Lower) != fmt.Sprint(prev) {
+					t.Fatalf("chunk %s does not start where the last ended (%v)", chunk, prev)
+				}
+				n, err := copier.Copy(ctx, chunk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n > 100 {
+					t.Errorf("chunk %s copied %d rows", chunk, n)
+				}
+				total += n
+				prev, last = chunk.Upper, chunk
+			}
+			if fmt.Sprint(last.Upper) != fmt.Sprint(c.upper) {
+				t.Errorf("the last chunk %s does not end at %v", last, c.upper)
+			}
+			if total != c.want {
+				t.Errorf("copied %d rows, want %d", total, c.want)
+			}
+		})
+	}
+}

@@ -109,16 +109,12 @@ func (m *Mapping) keyIn(idx Index) ([]ColumnPair, bool) {
 		if !sidx.Unique || len(sidx.Columns) != len(key) {
 			continue
 		}
+		// In the same order: the copy walks and deletes key ranges in the
+		// original's order, and the shadow needs an index that serves
+		// those ranges and orders them alike.
 		match := true
-		for _, kp := range key {
-			in := false
-			for _, c := range sidx.Columns {
-				if strings.EqualFold(c, kp.New) {
-					in = true
-					break
-				}
-			}
-			match = match && in
+		for i, kp := range key {
+			match = match && strings.EqualFold(sidx.Columns[i], kp.New)
 		}
 		if match {
 			return key, true
@@ -133,9 +129,12 @@ func (m *Mapping) keyIn(idx Index) ([]ColumnPair, bool) {
 // deletes and fills each range of the shadow, so a range that meant other
 // rows there would delete rows already copied. Integers of any size compare
 // by value in both, as do DECIMALs and VARBINARYs (bytes; BINARY(n) pads
-// with zeros, so a BINARY of another length holds other values); strings keep their order only in the
-// same collation (a longer VARCHAR is fine, utf8mb4_general_ci to
-// utf8mb4_bin is not); any other change must leave the type as it is.
+// with zeros, so a BINARY of another length holds other values). Strings
+// keep their order only in the same collation (a longer VARCHAR is fine,
+// utf8mb4_general_ci to utf8mb4_bin is not), and CHAR only stays CHAR: it
+// drops trailing spaces, which a NO PAD collation tells apart, so 'a ' and
+// 'a' would be two keys in a VARCHAR and one in a CHAR. Any other change
+// must leave the type as it is.
 func SameKeyOrder(old, new Column) bool {
 	if old.Unsigned != new.Unsigned && !(isInteger(old.DataType) && isInteger(new.DataType)) {
 		return false
@@ -149,7 +148,8 @@ func SameKeyOrder(old, new Column) bool {
 		old.DataType == "varbinary" && new.DataType == "varbinary":
 		return true
 	case isText(old.DataType) && isText(new.DataType):
-		return old.Collation != "" && old.Collation == new.Collation
+		sameFamily := (old.DataType == "char") == (new.DataType == "char")
+		return sameFamily && old.Collation != "" && old.Collation == new.Collation
 	}
 	return false
 }

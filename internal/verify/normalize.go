@@ -154,13 +154,16 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		pn.oldExpr, pn.newExpr = asText(oc, o, trim), asText(nc, n, trim)
 		return pn, nil
 	case (co == classBinary || co == classText) && (cn == classBinary || cn == classText):
-		trim := o.DataType == "binary" || n.DataType == "binary"
-		return both(func(c string) string {
-			if trim {
-				return "TRIM(TRAILING X'00' FROM " + asBinary(c) + ")"
-			}
-			return asBinary(c)
-		})
+		// The bytes carry over as they are, a BINARY(n) original's zero
+		// padding included, except that a BINARY(m) shadow pads them to m.
+		// Trimming zeros on both sides instead would hide the binary log's
+		// stripped BINARY padding, a known way to get such a copy wrong.
+		if n.DataType == "binary" && n.MaxLength > 0 {
+			pn.oldExpr = fmt.Sprintf("RPAD(%s, %d, X'00')", asBinary(oc), n.MaxLength)
+			pn.newExpr = asBinary(nc)
+			return pn, nil
+		}
+		return both(asBinary)
 	case isDateLike(co) && isDateLike(cn):
 		return both(func(c string) string { return "CAST(" + c + " AS DATETIME(6))" })
 	case co == classTime && cn == classTime:

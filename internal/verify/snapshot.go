@@ -225,7 +225,16 @@ func (s *snapshotter) close() {
 		}
 	}
 	if s.snap != nil {
-		s.snap.close() // rolls the read-only snapshot back
+		// End the transaction before dropping the connection: the server
+		// releases the snapshot's metadata locks on both tables only when
+		// it gets to the disconnect, and the cut-over that follows must not
+		// find the shadow still held.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.end(ctx)
+		cancel()
+		if s.snap != nil {
+			s.snap.close()
+		}
 	}
 	s.lock, s.snap, s.inTx = nil, nil, false
 }
