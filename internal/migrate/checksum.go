@@ -67,7 +67,7 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 		},
 		Attempts:     checksumAttempts,
 		LockAttempts: checksumLockAttempts,
-		Logger:   r.log.With("phase", PhaseChecksum.String()),
+		Logger:       r.log.With("phase", PhaseChecksum.String()),
 	})
 	var mismatch *verify.MismatchError
 	switch {
