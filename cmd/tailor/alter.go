@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,17 @@ type alterFlags struct {
 	initiallyDropGhostTable bool
 	progressInterval        time.Duration
 	replicaServerID         uint32
+	maxLagMillis            int
+	controlReplicas         string
+	maxLoad, criticalLoad   string
+	criticalHibernateSecs   int
+	throttleFlagFile        string
+	throttleQuery           string
+	postponeFlagFile        string
+	panicFlagFile           string
+	controlSocket           string
+	httpAddr                string
+	hooksPath               string
 }
 
 func newAlterCommand() *cobra.Command {
@@ -94,6 +106,18 @@ prints what it would do.`,
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table _<table>_new left by an earlier run instead of refusing to start")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
+	fs.IntVar(&f.maxLagMillis, "max-lag-millis", 1500, "throttle the copy while a replica lags more than this, measured with a heartbeat")
+	fs.StringVar(&f.controlReplicas, "throttle-control-replicas", "", "comma-separated host:port of the replicas whose lag throttles the copy (default: discovered from the primary)")
+	fs.StringVar(&f.maxLoad, "max-load", "", "throttle while a global status variable reaches its threshold, e.g. Threads_running=25,Threads_connected=500")
+	fs.StringVar(&f.criticalLoad, "critical-load", "", "abort (or hibernate) when a global status variable reaches its threshold, e.g. Threads_running=100")
+	fs.IntVar(&f.criticalHibernateSecs, "critical-load-hibernate-seconds", 0, "on critical load, pause all work this long instead of aborting (0: abort)")
+	fs.StringVar(&f.throttleFlagFile, "throttle-flag-file", "", "throttle the copy while this file exists")
+	fs.StringVar(&f.throttleQuery, "throttle-query", "", "throttle while this query returns a number > 0")
+	fs.StringVar(&f.postponeFlagFile, "postpone-cut-over-flag-file", "", "while this file exists, keep the new table in step and wait before the cut-over; remove it (or send cut-over) to swap")
+	fs.StringVar(&f.panicFlagFile, "panic-flag-file", "", "abort at once when this file appears")
+	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
+	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
+	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the migration's moments (see docs/hooks.md)")
 	return cmd
 }
 
@@ -117,6 +141,12 @@ func (f *alterFlags) checkZeros() error {
 	if f.instantLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
 	}
+	if f.maxLagMillis == 0 {
+		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
+	}
+	if f.criticalHibernateSecs < 0 {
+		errs = append(errs, fmt.Errorf("--critical-load-hibernate-seconds must not be negative, not %d", f.criticalHibernateSecs))
+	}
 	if f.instantAttempts == 0 {
 		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
 	}
@@ -124,7 +154,15 @@ func (f *alterFlags) checkZeros() error {
 }
 
 func runAlter(cmd *cobra.Command, f *alterFlags) error {
-	logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.verbose)
+	// On a terminal a progress bar is redrawn in place below the log;
+	// elsewhere (a file, a CI log) progress is a log line at an interval.
+	logOut := cmd.ErrOrStderr()
+	var bar *progressBar
+	if f.execute && f.logFormat == "text" && isTerminal(logOut) {
+		bar = &progressBar{out: logOut}
+		logOut = bar
+	}
+	logger, err := newLogger(logOut, f.logFormat, f.verbose)
 	if err != nil {
 		return err
 	}
@@ -147,7 +185,21 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
 	cfg.ProgressInterval = f.progressInterval
 	cfg.ReplicaServerID = f.replicaServerID
-	res, err := runMigration(cmd, cfg)
+	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
+	if f.controlReplicas != "" {
+		for _, r := range strings.Split(f.controlReplicas, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				cfg.ThrottleControlReplicas = append(cfg.ThrottleControlReplicas, r)
+			}
+		}
+	}
+	cfg.MaxLoad, cfg.CriticalLoad = f.maxLoad, f.criticalLoad
+	cfg.CriticalLoadHibernate = time.Duration(f.criticalHibernateSecs) * time.Second
+	cfg.ThrottleFlagFile, cfg.ThrottleQuery = f.throttleFlagFile, f.throttleQuery
+	cfg.PostponeCutOverFlagFile, cfg.PanicFlagFile = f.postponeFlagFile, f.panicFlagFile
+	cfg.ControlSocket, cfg.HTTPAddr, cfg.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
+	cfg.QuietProgress = bar != nil
+	res, err := runMigration(cmd, cfg, bar)
 	if err != nil {
 		return err
 	}
@@ -177,7 +229,7 @@ func (f *changeFlags) config(conn mysql.ConnConfig, logger *slog.Logger) migrate
 
 // runMigration runs a configured migration, turning a configuration the
 // runner rejects into a usage error.
-func runMigration(cmd *cobra.Command, cfg migrate.Config) (*migrate.Result, error) {
+func runMigration(cmd *cobra.Command, cfg migrate.Config, bar *progressBar) (*migrate.Result, error) {
 	runner, err := migrate.New(cfg)
 	if err != nil {
 		var me *migrate.Error
@@ -185,6 +237,12 @@ func runMigration(cmd *cobra.Command, cfg migrate.Config) (*migrate.Result, erro
 			return nil, usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 		}
 		return nil, err
+	}
+	if bar != nil {
+		ctx, stop := context.WithCancel(cmd.Context())
+		done := make(chan struct{})
+		go func() { bar.follow(ctx, runner); close(done) }()
+		defer func() { stop(); <-done }()
 	}
 	return runner.Run(cmd.Context())
 }

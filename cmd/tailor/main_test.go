@@ -615,12 +615,20 @@ func TestDocsListEveryFlag(t *testing.T) {
 		return rest
 	}
 	alterDoc, planDoc, demoDoc, exitDoc := section("`tailor alter`"), section("`tailor plan`"), section("`tailor demo`"), section("Exit codes")
+	// ctl's --socket, --database and --table are not alter's: its section
+	// lists them all, and alter's is never searched for them.
+	ctlDoc := section("`tailor ctl`")
 	for _, c := range []struct {
 		cmd *cobra.Command
 		// sections are searched in order: plan shares most of its flags
 		// with alter, and its section lists only its own.
 		sections []string
-	}{{newAlterCommand(), []string{alterDoc}}, {newPlanCommand(), []string{planDoc, alterDoc}}, {newDemoCommand(), []string{demoDoc}}} {
+	}{
+		{newAlterCommand(), []string{alterDoc}},
+		{newPlanCommand(), []string{planDoc, alterDoc}},
+		{newCtlCommand(), []string{ctlDoc}},
+		{newDemoCommand(), []string{demoDoc}},
+	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			var row []string
 			for _, s := range c.sections {
@@ -647,6 +655,12 @@ func TestDocsListEveryFlag(t *testing.T) {
 	for _, code := range []int{exitOK, exitFailed, exitUsage, exitInvalid, exitConnect, exitInterrupted} {
 		if docRow(exitDoc, strconv.Itoa(code)) == nil {
 			t.Errorf("docs/cli.md: no row for exit code %d", code)
+		}
+	}
+	// The exit codes ctl uses are listed in its own section too.
+	for _, code := range []int{exitOK, exitUsage, exitInvalid, exitConnect} {
+		if docRow(ctlDoc, strconv.Itoa(code)) == nil {
+			t.Errorf("docs/cli.md: the tailor ctl section has no row for exit code %d", code)
 		}
 	}
 }

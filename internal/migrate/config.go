@@ -13,6 +13,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // Config is everything one migration needs. Defaults lives in Defaults and
@@ -45,11 +46,45 @@ type Config struct {
 	InstantLockTimeout time.Duration
 	// InstantAttempts is how many times a native INSTANT change is tried.
 	InstantAttempts int
+	// MaxLag throttles the copy while a replica lags more (measured with a
+	// heartbeat); zero means 1500ms.
+	MaxLag time.Duration
+	// ThrottleControlReplicas are the replicas (host:port) whose lag
+	// throttles the copy; nil discovers them from the primary.
+	ThrottleControlReplicas []string
+	// MaxLoad throttles, and CriticalLoad aborts, when a global status
+	// variable reaches its threshold ("Threads_running=25,...").
+	MaxLoad, CriticalLoad string
+	// CriticalLoadHibernate, when set, pauses all work that long on a
+	// critical load instead of aborting.
+	CriticalLoadHibernate time.Duration
+	// ThrottleFlagFile throttles while the file exists; PanicFlagFile
+	// aborts the migration as soon as it exists.
+	ThrottleFlagFile, PanicFlagFile string
+	// ThrottleQuery throttles while it returns a number > 0.
+	ThrottleQuery string
+	// ControlSocket is the unix socket (mode 0600) that answers status and
+	// control commands while the copy runs; empty means
+	// DefaultControlSocket.
+	ControlSocket string
+	// HTTPAddr, when set, also serves the status as JSON, the commands and
+	// Prometheus metrics over HTTP on this loopback address.
+	HTTPAddr string
+	// HooksPath is a directory of executables run at the migration's
+	// moments (package hooks); empty for none.
+	HooksPath string
+	// PostponeCutOverFlagFile, while the file exists, holds the migration
+	// before the cut-over, keeping the shadow in step, until the file is
+	// removed or the cut-over is released by the control command.
+	PostponeCutOverFlagFile string
 	// OkToDropTable drops the old table after a successful cut-over.
 	OkToDropTable bool
 	// InitiallyDropGhostTable drops a shadow table left by an earlier run
 	// instead of refusing to start.
 	InitiallyDropGhostTable bool
+	// QuietProgress leaves the progress lines out of the log, for a caller
+	// that draws the progress itself (a terminal's progress bar).
+	QuietProgress bool
 	// ProgressInterval is how often progress is reported.
 	ProgressInterval time.Duration
 	// ReplicaServerID is the server id the binary log reader registers
@@ -74,6 +109,9 @@ func (c *Config) Defaults() {
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * time.Second
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = 1500 * time.Millisecond
 	}
 	if c.InstantLockTimeout == 0 {
 		c.InstantLockTimeout = 2 * time.Second
@@ -109,6 +147,14 @@ func (c *Config) Validate() error {
 	}
 	if c.InstantLockTimeout < time.Second || c.InstantLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--instant-lock-timeout-seconds must be between 1 and 3600, not %v", c.InstantLockTimeout.Seconds()))
+	}
+	if c.MaxLag < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--max-lag-millis must be at least 100, not %d", c.MaxLag.Milliseconds()))
+	}
+	for flag, spec := range map[string]string{"--max-load": c.MaxLoad, "--critical-load": c.CriticalLoad} {
+		if _, err := throttle.ParseLoad(spec); spec != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
+		}
 	}
 	if c.InstantAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--instant-attempts must be at least 1, not %d", c.InstantAttempts))

@@ -36,6 +36,7 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
+		r.metrics.CutOverAttempt()
 		res, err := cutover.Swap(ctx, r.db, r.server, cutover.Config{
 			Database:    r.cfg.Database,
 			Table:       r.cfg.Table,
@@ -46,6 +47,7 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			Logger:      r.log,
 		}, r.catchUpUnderLock)
 		if err == nil {
+			r.metrics.ObserveCutOverLock(res.LockHeld)
 			r.shadowCreated = false // it is the table now
 			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
 			moved := make([]string, len(r.triggers))

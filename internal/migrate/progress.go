@@ -2,8 +2,12 @@ package migrate
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tailor-osc/tailor/internal/hooks"
 )
 
 // progress holds the counters of a run. They are written by the copier and
@@ -13,6 +17,7 @@ type progress struct {
 	rowsTotal     atomic.Int64
 	rowsCopied    atomic.Int64
 	eventsApplied atomic.Int64
+	postponed     atomic.Bool
 }
 
 // Phase is the current phase.
@@ -29,6 +34,8 @@ type Status struct {
 	EventsApplied int64
 	Backlog       int64
 	Elapsed       time.Duration
+	// Postponed is true while the cut-over waits for its flag file to go.
+	Postponed bool
 }
 
 // Status reports where the migration is.
@@ -40,6 +47,7 @@ func (r *Runner) Status() Status {
 		EventsApplied: r.progress.eventsApplied.Load(),
 		Elapsed:       time.Since(r.start),
 		ETA:           -1,
+		Postponed:     r.progress.postponed.Load(),
 	}
 	if r.stream != nil {
 		st.Backlog = r.stream.backlog()
@@ -76,15 +84,34 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 		if st.ETA >= 0 {
 			eta = st.ETA.Round(time.Second).String()
 		}
-		r.log.Info("progress",
-			"phase", st.Phase.String(),
-			"rows", st.RowsCopied,
-			"rows_estimate", st.RowsEstimate,
-			"percent", float64(int(st.Percent*10))/10,
-			"rows_per_sec", int64(st.RowsPerSecond),
-			"eta", eta,
-			"events_applied", st.EventsApplied,
-			"backlog", st.Backlog,
-			"elapsed", st.Elapsed.Round(time.Second).String())
+		if !r.cfg.QuietProgress {
+			r.logProgress(st, eta)
+		}
+		if r.hooks != nil {
+			f := r.facts()
+			f.Status = fmt.Sprintf("%s: %d of about %d rows copied (%.1f%%), %d events applied, backlog %d, ETA %s", st.Phase, st.RowsCopied, st.RowsEstimate, st.Percent, st.EventsApplied, st.Backlog, eta)
+			_ = r.runHook(ctx, hooks.OnStatus, f)
+		}
 	}
+}
+
+func (r *Runner) logProgress(st Status, eta string) {
+	attrs := []any{
+		"phase", st.Phase.String(),
+		"rows", st.RowsCopied,
+		"rows_estimate", st.RowsEstimate,
+		"percent", float64(int(st.Percent*10))/10,
+		"rows_per_sec", int64(st.RowsPerSecond),
+		"eta", eta,
+		"events_applied", st.EventsApplied,
+		"backlog", st.Backlog,
+		"elapsed", st.Elapsed.Round(time.Second).String(),
+	}
+	if reasons := r.ThrottleReasons(); len(reasons) > 0 {
+		attrs = append(attrs, "throttled", strings.Join(reasons, "; "))
+	}
+	if st.Postponed {
+		attrs = append(attrs, "cut_over_postponed", true)
+	}
+	r.log.Info("progress", attrs...)
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -13,10 +16,13 @@ import (
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/cutover"
 	"github.com/tailor-osc/tailor/internal/ddl"
+	"github.com/tailor-osc/tailor/internal/hooks"
+	"github.com/tailor-osc/tailor/internal/metrics"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // Phase is where a migration is.
@@ -103,6 +109,27 @@ type Runner struct {
 	old      string
 	mapping  *schema.Mapping
 
+	hooks     *hooks.Runner
+	throttler *throttle.Throttler
+	// throttlerSeen is throttler for readers that may run before it is
+	// set (ThrottleReasons).
+	throttlerSeen atomic.Pointer[throttle.Throttler]
+	metrics       *metrics.Metrics
+	// abort cancels the run with a cause (the control command).
+	abort context.CancelCauseFunc
+	// What the operator may change while the copy runs.
+	paused       atomic.Bool
+	maxLagMillis atomic.Int64
+	mu           sync.Mutex
+	maxLoadSpec  string
+	// chunkSize is the copy's chunk size, which the operator may change
+	// while it runs.
+	chunkSize atomic.Int64
+	// releaseCutOver is closed by ReleaseCutOver: a postponed cut-over
+	// goes ahead.
+	releaseCutOver     chan struct{}
+	releaseCutOverOnce sync.Once
+
 	shadowCreated bool
 	lockConn      *sql.Conn
 	start         time.Time
@@ -113,23 +140,51 @@ type Runner struct {
 // New checks cfg and returns a Runner for it.
 func New(cfg Config) (*Runner, error) {
 	cfg.Defaults()
+	if cfg.ReplicaServerID == 0 {
+		// Chosen here rather than by the reader, so that the throttler
+		// knows the reader's registration is not a replica.
+		cfg.ReplicaServerID = 1<<20 + rand.Uint32N(1<<31-1<<20)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, invalid(err)
 	}
-	return &Runner{
-		cfg:    cfg,
-		log:    cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
-		shadow: ShadowName(cfg.Table),
-		old:    OldName(cfg.Table),
-	}, nil
+	r := &Runner{
+		cfg:            cfg,
+		log:            cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
+		shadow:         ShadowName(cfg.Table),
+		old:            OldName(cfg.Table),
+		releaseCutOver: make(chan struct{}),
+	}
+	r.chunkSize.Store(int64(cfg.ChunkSize))
+	r.maxLagMillis.Store(cfg.MaxLag.Milliseconds())
+	r.maxLoadSpec = cfg.MaxLoad
+	r.metrics = metrics.New()
+	r.metrics.SetChunkSize(int64(cfg.ChunkSize))
+	if cfg.HooksPath != "" {
+		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: hookEnv()})
+		if err != nil {
+			return nil, invalid(fmt.Errorf("--hooks-path: %w", err))
+		}
+		r.hooks = h
+	}
+	return r, nil
 }
 
 // Run performs the migration, or with Execute unset only validates it and
 // describes what it would do. On failure the original table is untouched
 // and the shadow is gone.
-func (r *Runner) Run(ctx context.Context) (*Result, error) {
+func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
+	ctx, r.abort = context.WithCancelCause(ctx)
+	defer r.abort(nil)
 	r.start = time.Now()
+	r.metrics.Start(r.cfg.Database, r.cfg.Table, r.start)
 	r.setPhase(PhaseValidate)
+	if r.cfg.Execute && r.hooks != nil {
+		defer func() { r.finalHook(err) }()
+		if err := r.hook(ctx, hooks.OnStartup); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -149,6 +204,12 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	if h := r.cfg.testHooks; h != nil && h.afterPlan != nil {
 		h.afterPlan()
 	}
+	if err := r.hook(ctx, hooks.OnValidated); err != nil {
+		return nil, err
+	}
+	if err := r.hook(ctx, hooks.OnRowCountComplete); err != nil {
+		return nil, err
+	}
 	if err := r.lockTable(ctx); err != nil {
 		return nil, err
 	}
@@ -160,7 +221,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		}
 		return res, err
 	}
-	res, err := r.execute(ctx)
+	res, err = r.execute(ctx)
 	if err != nil {
 		phase := r.progress.Phase()
 		untouched := fmt.Sprintf("%s is untouched", mysql.QuoteIdent(r.cfg.Table))
@@ -171,6 +232,9 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		left := untouched + " and the shadow table was removed"
 		if !r.cleanUpAfterFailure() {
 			left = fmt.Sprintf("%s, but the shadow table %s could not be removed: drop it by hand", untouched, mysql.QuoteTable(r.cfg.Database, r.shadow))
+		}
+		if errors.Is(context.Cause(ctx), ErrAborted) {
+			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("aborted by the operator during %s; %s", phase, left)}
 		}
 		if ctx.Err() != nil {
 			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted during %s; %s", phase, left)}
@@ -194,10 +258,21 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	}
 	captureCtx, stopCapture := context.WithCancel(ctx)
 	defer stopCapture()
+	if err := r.newThrottler(); err != nil {
+		return nil, err
+	}
+	defer r.closeThrottler()
+	stopControl, err := r.startControl(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stopControl()
 	g, gctx := errgroup.WithContext(captureCtx)
 	r.stream = newStream(r)
 	g.Go(func() error { return r.stream.run(gctx, startPos) })
 	g.Go(func() error { return r.reportProgress(gctx) })
+	g.Go(func() error { return r.throttler.Run(gctx) })
+	g.Go(func() error { return r.updateMetrics(gctx) })
 
 	res, err := r.copyAndCutOver(ctx, gctx)
 	stopCapture()
@@ -218,13 +293,25 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 // that must not cancel the swap that caused it.
 func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error) {
 	r.setPhase(PhaseCopy)
+	if err := r.hook(streamCtx, hooks.OnBeforeRowCopy); err != nil {
+		return nil, err
+	}
 	r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load())
 	if err := r.copyRows(streamCtx); err != nil {
+		return nil, err
+	}
+	if err := r.hook(streamCtx, hooks.OnRowCopyComplete); err != nil {
 		return nil, err
 	}
 	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())
 	var checked Result
 	if err := r.checksum(streamCtx, &checked); err != nil {
+		return nil, err
+	}
+	if err := r.waitWhilePostponed(streamCtx); err != nil {
+		return nil, err
+	}
+	if err := r.hook(streamCtx, hooks.OnBeforeCutOver); err != nil {
 		return nil, err
 	}
 	if h := r.cfg.testHooks; h != nil && h.beforeCutOver != nil {
@@ -243,6 +330,10 @@ func (r *Runner) copyRows(ctx context.Context) error {
 	chunker := rowcopy.NewChunker(r.db, r.mapping, r.cfg.ChunkSize)
 	copier := r.newCopier()
 	for {
+		if err := r.throttler.Wait(ctx); err != nil {
+			return err
+		}
+		chunker.SetSize(int(r.chunkSize.Load()))
 		chunk, ok, err := chunker.Next(ctx)
 		if err != nil {
 			return err
@@ -250,10 +341,12 @@ func (r *Runner) copyRows(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
+		started := time.Now()
 		n, err := copier.Copy(ctx, chunk)
 		if err != nil {
 			return err
 		}
+		r.metrics.ObserveChunk(n, time.Since(started))
 		r.progress.rowsCopied.Add(n)
 		if h := r.cfg.testHooks; h != nil && h.afterChunk != nil {
 			h.afterChunk(chunk.Seq)
@@ -299,6 +392,7 @@ func (r *Runner) cleanUpAfterFailure() bool {
 
 func (r *Runner) setPhase(p Phase) {
 	r.progress.phase.Store(int32(p))
+	r.metrics.SetPhase(p.String())
 }
 
 // lockTable takes a server-side named lock, held on its own connection for

@@ -118,6 +118,7 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 			s.applied += uint64(len(group))
 			s.mu.Unlock()
 			s.r.progress.eventsApplied.Add(int64(n))
+			s.r.metrics.AddEventsApplied(int64(n))
 			return nil
 		}
 		if mysql.ErrorNumber(err) != mysql.ErrDupEntry || attempt >= duplicateRetries {

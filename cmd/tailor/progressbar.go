@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/tailor-osc/tailor/internal/migrate"
+)
+
+// progressBar draws a migration's progress on the last line of a terminal,
+// redrawn in place, while log lines scroll above it: every log write first
+// clears the bar and then draws it again below the new line.
+type progressBar struct {
+	mu   sync.Mutex
+	out  io.Writer
+	line string
+}
+
+// isTerminal reports whether w is a terminal, where a bar can be redrawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Write writes a log line above the bar.
+func (b *progressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.line != "" {
+		fmt.Fprint(b.out, "\r\033[K")
+	}
+	n, err := b.out.Write(p)
+	if b.line != "" {
+		fmt.Fprint(b.out, b.line)
+	}
+	return n, err
+}
+
+func (b *progressBar) draw(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.line = line
+	fmt.Fprint(b.out, "\r\033[K"+line)
+}
+
+// clear removes the bar, leaving the cursor at the start of an empty line.
+func (b *progressBar) clear() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.line != "" {
+		fmt.Fprint(b.out, "\r\033[K")
+		b.line = ""
+	}
+}
+
+// follow redraws the bar from the runner's status until ctx ends.
+func (b *progressBar) follow(ctx context.Context, r *migrate.Runner) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.clear()
+			return
+		case <-tick.C:
+		}
+		st := r.Status()
+		if st.Phase < migrate.PhaseCopy {
+			continue
+		}
+		b.draw(renderBar(st, r.ThrottleReasons()))
+	}
+}
+
+// renderBar is one line: phase, bar, percent, rows, rate, ETA, backlog and
+// what throttles the copy, if anything.
+func renderBar(st migrate.Status, throttled []string) string {
+	const width = 24
+	filled := int(st.Percent / 100 * width)
+	filled = min(max(filled, 0), width)
+	eta := "?"
+	if st.ETA >= 0 {
+		eta = st.ETA.Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%-9s [%s%s] %5.1f%%  %d/%d rows  %d rows/s  ETA %s  backlog %d",
+		st.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), st.Percent,
+		st.RowsCopied, max(st.RowsEstimate, st.RowsCopied), int64(st.RowsPerSecond), eta, st.Backlog)
+	switch {
+	case st.Postponed:
+		line += "  cut-over postponed"
+	case len(throttled) > 0:
+		line += "  throttled: " + strings.Join(throttled, "; ")
+	}
+	return line
+}

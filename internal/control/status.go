@@ -1,0 +1,204 @@
+// Package control lets an operator talk to a running migration: over a unix
+// socket, one command per line the way gh-ost does (`echo status | nc -U
+// /tmp/tailor.sock`), and over HTTP (JSON status, commands, Prometheus
+// metrics). It knows the migration only through the Handler interface it
+// declares. The protocol is described in docs/operating.md.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Handler is what the running migration provides. Both methods are called
+// from connection goroutines, concurrently with the migration and with each
+// other, so they must be safe for concurrent use and must not block on the
+// migration's progress: Status should read a snapshot, and Command should
+// record the wish (a new chunk size, a pause) and return.
+type Handler interface {
+	// Status is a snapshot of where the migration is.
+	Status() Status
+	// Command runs one parsed command other than status and help (those
+	// the server answers itself) and returns a one-line reply. An error is
+	// sent to the operator as "error: <err>".
+	Command(ctx context.Context, cmd Command) (string, error)
+}
+
+// Status is a snapshot of a running migration, as `status json` and GET
+// /status send it.
+type Status struct {
+	Database string `json:"database"`
+	Table    string `json:"table"`
+	Alter    string `json:"alter"`
+	// Phase is the migration's phase by name: validate, copy, cut-over...
+	Phase string `json:"phase"`
+
+	RowsCopied int64 `json:"rows_copied"`
+	// RowsTotal is an estimate (InnoDB statistics) until the copy is done.
+	RowsTotal     int64   `json:"rows_total"`
+	Percent       float64 `json:"percent"`
+	RowsPerSecond float64 `json:"rows_per_second"`
+	// ETA is the expected time left to copy; negative when unknown.
+	ETA     Duration `json:"eta_seconds"`
+	Elapsed Duration `json:"elapsed_seconds"`
+
+	EventsApplied int64 `json:"events_applied"`
+	// Backlog is row changes read from the binary log and not yet applied.
+	Backlog int64 `json:"backlog"`
+
+	Replicas []ReplicaLag `json:"replicas"`
+	// Throttled is true while the copy is held back; ThrottleReasons says
+	// by what ("paused by operator", "replica r1 lag 3.2s > 1.5s", ...).
+	Throttled       bool     `json:"throttled"`
+	ThrottleReasons []string `json:"throttle_reasons"`
+	Paused          bool     `json:"paused"`
+
+	ChunkSize    int64  `json:"chunk_size"`
+	MaxLagMillis int64  `json:"max_lag_millis"`
+	MaxLoad      string `json:"max_load"`
+	// CutOverPostponed is true while the copy is done and the swap waits
+	// for the cut-over command.
+	CutOverPostponed bool `json:"cut_over_postponed"`
+}
+
+// ReplicaLag is the last measured lag of one replica.
+type ReplicaLag struct {
+	Name string `json:"name"`
+	// Lag is negative when it could not be measured (replication stopped).
+	Lag Duration `json:"lag_seconds"`
+}
+
+// Duration is a time.Duration that JSON encodes as seconds, the unit
+// dashboards and jq users expect. A negative Duration means unknown and
+// encodes as null; null decodes as -1ns.
+type Duration time.Duration
+
+// MarshalJSON encodes d as seconds, or null when negative.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	if d < 0 {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, time.Duration(d).Seconds(), 'f', -1, 64), nil
+}
+
+// UnmarshalJSON decodes seconds, or null as unknown.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = -1
+		return nil
+	}
+	secs, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("duration in seconds: %w", err)
+	}
+	*d = Duration(math.Round(secs * float64(time.Second)))
+	return nil
+}
+
+// String formats d as time.Duration does, or "unknown" when negative.
+func (d Duration) String() string {
+	if d < 0 {
+		return "unknown"
+	}
+	return time.Duration(d).String()
+}
+
+// sanitized returns s with the floats JSON cannot carry (NaN, ±Inf, from a
+// division by a zero elapsed time, say) set to 0, so that a handler's
+// arithmetic slip does not turn into a failed status reply, and with nil
+// lists made empty, so that JSON readers always find an array.
+func (s Status) sanitized() Status {
+	for _, f := range []*float64{&s.Percent, &s.RowsPerSecond} {
+		if math.IsNaN(*f) || math.IsInf(*f, 0) {
+			*f = 0
+		}
+	}
+	if s.Replicas == nil {
+		s.Replicas = []ReplicaLag{}
+	}
+	if s.ThrottleReasons == nil {
+		s.ThrottleReasons = []string{}
+	}
+	return s
+}
+
+// encodeJSON writes s as JSON, without the HTML escaping that would turn
+// "lag 1.2s > 1s" into "\u003e" for people reading it in a terminal.
+func (s Status) encodeJSON(w io.Writer, indent bool) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(s.sanitized()); err != nil {
+		return fmt.Errorf("encode status: %w", err)
+	}
+	return nil
+}
+
+// String is the human-readable status block the socket's status command
+// replies, one fact per line.
+func (s Status) String() string {
+	s = s.sanitized()
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		fmt.Fprintf(&b, format, args...)
+		b.WriteByte('\n')
+	}
+	line("migration: %s.%s", s.Database, s.Table)
+	if s.Alter != "" {
+		line("alter: %s", oneLine(s.Alter))
+	}
+	line("phase: %s", s.Phase)
+	line("copied: %d of ~%d rows (%.1f%%), %.0f rows/s, eta %s",
+		s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, round(s.ETA))
+	line("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
+	if len(s.Replicas) > 0 {
+		lags := make([]string, len(s.Replicas))
+		for i, r := range s.Replicas {
+			lags[i] = r.Name + " " + round(r.Lag)
+		}
+		line("replica lag: %s", strings.Join(lags, ", "))
+	}
+	switch {
+	case s.Throttled && len(s.ThrottleReasons) > 0:
+		line("throttled: yes (%s)", strings.Join(s.ThrottleReasons, "; "))
+	case s.Throttled:
+		line("throttled: yes")
+	default:
+		line("throttled: no")
+	}
+	if s.Paused {
+		line("paused: yes (send resume to continue)")
+	}
+	maxLoad := s.MaxLoad
+	if maxLoad == "" {
+		maxLoad = "none"
+	}
+	line("settings: chunk-size=%d max-lag-millis=%d max-load=%s", s.ChunkSize, s.MaxLagMillis, maxLoad)
+	if s.CutOverPostponed {
+		line("cut-over: postponed (send cut-over to proceed)")
+	}
+	line("elapsed: %s", round(s.Elapsed))
+	return b.String()
+}
+
+// round shows a duration to the tenth of a second: enough for lag and ETA.
+func round(d Duration) string {
+	if d < 0 {
+		return "unknown"
+	}
+	return time.Duration(d).Round(100 * time.Millisecond).String()
+}
+
+// oneLine folds an ALTER written over several lines onto one, so the
+// status stays one fact per line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

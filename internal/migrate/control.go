@@ -1,0 +1,179 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/control"
+	"github.com/tailor-osc/tailor/internal/throttle"
+)
+
+// DefaultControlSocket is where a migration of database.table listens when
+// Config.ControlSocket is empty.
+func DefaultControlSocket(database, table string) string {
+	return filepath.Join(os.TempDir(), "tailor."+database+"."+table+".sock")
+}
+
+// ErrAborted is the cause of a run stopped by the operator's abort command.
+var ErrAborted = errors.New("aborted by the operator")
+
+// abortReplyGrace is how long the abort command waits before it stops the
+// run, for its reply to be written.
+const abortReplyGrace = 100 * time.Millisecond
+
+// controlHandler answers the control socket and HTTP endpoint for a run
+// (package control). Its methods are called from the control server's
+// goroutines: they only read atomics and call the throttler's
+// goroutine-safe methods.
+type controlHandler struct{ r *Runner }
+
+// Status implements control.Handler.
+func (h controlHandler) Status() control.Status {
+	r := h.r
+	st := r.Status()
+	out := control.Status{
+		Database:         r.cfg.Database,
+		Table:            r.cfg.Table,
+		Alter:            r.cfg.Alter,
+		Phase:            st.Phase.String(),
+		RowsCopied:       st.RowsCopied,
+		RowsTotal:        st.RowsEstimate,
+		Percent:          st.Percent,
+		RowsPerSecond:    st.RowsPerSecond,
+		ETA:              control.Duration(st.ETA),
+		Elapsed:          control.Duration(st.Elapsed),
+		EventsApplied:    st.EventsApplied,
+		Backlog:          st.Backlog,
+		ChunkSize:        r.chunkSize.Load(),
+		MaxLagMillis:     r.maxLagMillis.Load(),
+		MaxLoad:          r.maxLoad(),
+		Paused:           r.paused.Load(),
+		CutOverPostponed: st.Postponed,
+	}
+	if st.ETA < 0 {
+		out.ETA = control.Duration(-1)
+	}
+	if t := r.throttler; t != nil {
+		ts := t.State()
+		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
+		for _, rep := range ts.Replicas {
+			lag := control.Duration(rep.Lag)
+			if !rep.LagKnown {
+				lag = control.Duration(-1)
+			}
+			out.Replicas = append(out.Replicas, control.ReplicaLag{Name: rep.Addr, Lag: lag})
+		}
+	}
+	return out
+}
+
+// Command implements control.Handler.
+func (h controlHandler) Command(_ context.Context, cmd control.Command) (string, error) {
+	r := h.r
+	t := r.throttler
+	switch cmd.Name {
+	case control.CmdPause:
+		r.paused.Store(true)
+		t.Pause("")
+		r.log.Info("paused by the operator")
+		return "paused: the copy stops after the chunk in progress; changes are still applied", nil
+	case control.CmdResume:
+		r.paused.Store(false)
+		t.Resume()
+		r.log.Info("resumed by the operator")
+		return "resumed", nil
+	case control.CmdChunkSize:
+		n, err := strconv.Atoi(cmd.Arg)
+		if err != nil {
+			return "", fmt.Errorf("chunk-size needs a whole number, not %q", cmd.Arg)
+		}
+		r.chunkSize.Store(int64(n))
+		r.metrics.SetChunkSize(int64(n))
+		r.log.Info("chunk size changed by the operator", "chunk_size", n)
+		return fmt.Sprintf("chunk size is now %d rows", n), nil
+	case control.CmdMaxLagMillis:
+		n, err := strconv.ParseInt(cmd.Arg, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("max-lag-millis needs a whole number, not %q", cmd.Arg)
+		}
+		r.maxLagMillis.Store(n)
+		t.SetMaxLag(time.Duration(n) * time.Millisecond)
+		r.log.Info("max lag changed by the operator", "max_lag_millis", n)
+		return fmt.Sprintf("max lag is now %d ms", n), nil
+	case control.CmdMaxLoad:
+		load, err := throttle.ParseLoad(cmd.Arg)
+		if err != nil {
+			return "", fmt.Errorf("max-load: %w", err)
+		}
+		if err := t.SetMaxLoad(load); err != nil {
+			return "", fmt.Errorf("max-load: %w", err)
+		}
+		r.setMaxLoad(cmd.Arg)
+		r.log.Info("max load changed by the operator", "max_load", cmd.Arg)
+		return "max load is now " + orNone(cmd.Arg), nil
+	case control.CmdCutOver:
+		r.ReleaseCutOver()
+		r.log.Info("cut-over released by the operator")
+		if r.progress.postponed.Load() {
+			return "cut-over released: swapping now", nil
+		}
+		return "cut-over released: it will not be postponed", nil
+	case control.CmdAbort:
+		r.log.Warn("abort requested by the operator")
+		// A moment later, so that this reply reaches the operator before
+		// the run's cleanup closes the control socket.
+		time.AfterFunc(abortReplyGrace, func() { r.abort(ErrAborted) })
+		return "aborting: the original table stays, the shadow table is removed", nil
+	}
+	return "", fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func (r *Runner) maxLoad() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxLoadSpec
+}
+
+func (r *Runner) setMaxLoad(spec string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxLoadSpec = spec
+}
+
+// startControl opens the control socket and, when asked, the HTTP
+// endpoint. They live until the returned function is called.
+func (r *Runner) startControl(ctx context.Context) (func(), error) {
+	h := controlHandler{r}
+	path := r.cfg.ControlSocket
+	if path == "" {
+		path = DefaultControlSocket(r.cfg.Database, r.cfg.Table)
+	}
+	sock, err := control.ListenUnix(ctx, path, h, r.log)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("open the control socket: %w; pass --control-socket with another path", err))
+	}
+	r.log.Info("control socket ready", "socket", path)
+	stop := func() { sock.Close() }
+	if r.cfg.HTTPAddr != "" {
+		srv, err := control.ListenHTTP(ctx, r.cfg.HTTPAddr, h, r.metrics.Registry(), r.log)
+		if err != nil {
+			sock.Close()
+			return nil, invalid(fmt.Errorf("--http: %w", err))
+		}
+		r.log.Info("HTTP status and metrics ready", "addr", "http://"+srv.Addr())
+		stop = func() { srv.Close(); sock.Close() }
+	}
+	return stop, nil
+}

@@ -1,0 +1,92 @@
+package migrate
+
+import (
+	"context"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/throttle"
+)
+
+// HeartbeatName is the table the throttler writes its heartbeat to, to
+// measure replica lag: _<table>_hb.
+func HeartbeatName(table string) string { return derivedName(table, "_hb") }
+
+// newThrottler sets up the throttler of the copy (package throttle). Its
+// Run goes beside the binary log reader; the copier waits on it before
+// each chunk.
+func (r *Runner) newThrottler() error {
+	maxLoad, _ := throttle.ParseLoad(r.cfg.MaxLoad) // Config.Validate checked both
+	criticalLoad, _ := throttle.ParseLoad(r.cfg.CriticalLoad)
+	t, err := throttle.New(throttle.Config{
+		DB:                    r.db,
+		Conn:                  r.cfg.Conn,
+		Server:                r.server,
+		Database:              r.cfg.Database,
+		HeartbeatTable:        HeartbeatName(r.cfg.Table),
+		MaxLag:                r.cfg.MaxLag,
+		Replicas:              r.cfg.ThrottleControlReplicas,
+		MaxLoad:               maxLoad,
+		CriticalLoad:          criticalLoad,
+		CriticalLoadHibernate: r.cfg.CriticalLoadHibernate,
+		FlagFile:              r.cfg.ThrottleFlagFile,
+		PanicFlagFile:         r.cfg.PanicFlagFile,
+		ThrottleQuery:         r.cfg.ThrottleQuery,
+		IgnoreServerIDs:       []uint32{r.cfg.ReplicaServerID},
+		Logger:                r.log,
+	})
+	if err != nil {
+		return invalid(err)
+	}
+	r.throttler = t
+	r.throttlerSeen.Store(t)
+	return nil
+}
+
+// closeThrottler drops the heartbeat table, on a context of its own: the
+// run's may be the one that was cancelled.
+func (r *Runner) closeThrottler() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.throttler.Close(ctx); err != nil {
+		r.log.Warn("could not drop the heartbeat table; drop it by hand", "table", HeartbeatName(r.cfg.Table), "err", err)
+	}
+}
+
+// updateMetrics copies what is measured elsewhere (the backlog, the
+// throttler's state) into the metrics every second until ctx ends.
+func (r *Runner) updateMetrics(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := map[string]float64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if r.stream != nil {
+			r.metrics.SetBacklog(r.stream.backlog())
+		}
+		st := r.throttler.State()
+		r.metrics.SetThrottled(st.Throttled)
+		for _, rep := range st.Replicas {
+			if rep.LagKnown {
+				r.metrics.SetReplicaLag(rep.Addr, rep.Lag)
+			}
+		}
+		for kind, secs := range r.throttler.ThrottledSeconds() {
+			r.metrics.AddThrottled(kind, time.Duration((secs-last[kind])*float64(time.Second)))
+			last[kind] = secs
+		}
+	}
+}
+
+// ThrottleReasons says what holds the copy back now; empty when nothing
+// does or the copy has not started.
+func (r *Runner) ThrottleReasons() []string {
+	t := r.throttlerSeen.Load()
+	if t == nil {
+		return nil
+	}
+	return t.State().Reasons
+}
