@@ -47,6 +47,8 @@ The socket is --socket, or the default of the migration of --database.--table.`,
 func runCtl(cmd *cobra.Command, f *ctlFlags, args []string) error {
 	path := f.socket
 	switch {
+	case f.timeout <= 0:
+		return usageError{fmt.Errorf("--timeout must be positive, not %s", f.timeout)}
 	case path != "" && (f.database != "" || f.table != ""):
 		return usageError{errors.New("give either --socket or --database and --table, not both")}
 	case path == "" && (f.database == "" || f.table == ""):

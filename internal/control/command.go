@@ -193,7 +193,7 @@ func parseLoadSpec(spec string) (string, error) {
 const helpText = `tailor control commands (one per line; the reply ends with the connection):
   status            where the migration is, for people
   status json       the same as one JSON object
-  pause             stop copying rows and applying changes until resume (gh-ost: throttle)
+  pause             stop copying rows until resume; captured changes are still applied (gh-ost: throttle)
   resume            undo pause (gh-ost: no-throttle)
   chunk-size=N      rows per copy chunk, 1..1000000
   max-lag-millis=N  throttle while a replica lags more than N ms, 1..3600000

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
@@ -71,13 +72,18 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	time.Sleep(time.Second)
 
 	conn := sbx.Conn("shop")
-	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute\n", conn.Port, conn.User, opts.Alter)
+	// The socket lives with the sandbox, so that the demo never meets a
+	// real migration's socket of a table that happens to be shop.orders.
+	socket := filepath.Join(sbx.Dir, "tailor.sock")
+	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
+	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --socket %s status)\n", socket)
 	runner, err := migrate.New(migrate.Config{
 		Conn:             conn,
 		Database:         "shop",
 		Table:            "orders",
 		Alter:            opts.Alter,
 		Execute:          true,
+		ControlSocket:    socket,
 		ProgressInterval: time.Second,
 		Logger:           opts.Logger,
 	})

@@ -164,7 +164,6 @@ func (r *Runner) startControl(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, invalid(fmt.Errorf("open the control socket: %w; pass --control-socket with another path", err))
 	}
-	r.log.Info("control socket ready", "socket", path)
 	stop := func() { sock.Close() }
 	if r.cfg.HTTPAddr != "" {
 		srv, err := control.ListenHTTP(ctx, r.cfg.HTTPAddr, h, r.metrics.Registry(), r.log)
@@ -172,7 +171,6 @@ func (r *Runner) startControl(ctx context.Context) (func(), error) {
 			sock.Close()
 			return nil, invalid(fmt.Errorf("--http: %w", err))
 		}
-		r.log.Info("HTTP status and metrics ready", "addr", "http://"+srv.Addr())
 		stop = func() { srv.Close(); sock.Close() }
 	}
 	return stop, nil

@@ -30,13 +30,14 @@ func (r *Runner) waitWhilePostponed(ctx context.Context) error {
 		return nil
 	default:
 	}
+	r.setPhase(PhasePostponed)
 	r.progress.postponed.Store(true)
 	r.metrics.SetCutOverPostponed(true)
 	defer func() {
 		r.progress.postponed.Store(false)
 		r.metrics.SetCutOverPostponed(false)
 	}()
-	r.log.Info("cut-over postponed: the shadow is kept in step until the flag file is removed or the cut-over command is sent", "phase", PhaseCopy.String(), "flag_file", path)
+	r.log.Info("cut-over postponed: the shadow is kept in step until the flag file is removed or the cut-over command is sent", "phase", PhasePostponed.String(), "flag_file", path)
 	if err := r.hook(ctx, hooks.OnBeginPostponed); err != nil {
 		return err
 	}

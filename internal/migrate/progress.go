@@ -100,7 +100,7 @@ func (r *Runner) logProgress(st Status, eta string) {
 		"phase", st.Phase.String(),
 		"rows", st.RowsCopied,
 		"rows_estimate", st.RowsEstimate,
-		"percent", float64(int(st.Percent*10))/10,
+		"percent", float64(int(st.Percent*10)) / 10,
 		"rows_per_sec", int64(st.RowsPerSecond),
 		"eta", eta,
 		"events_applied", st.EventsApplied,

@@ -38,6 +38,9 @@ const (
 	PhaseCopy
 	// PhaseChecksum compares the copy with the original before the swap.
 	PhaseChecksum
+	// PhasePostponed keeps the shadow in step while the cut-over waits
+	// for its flag file to go.
+	PhasePostponed
 	PhaseCutOver
 	PhaseCleanup
 	PhaseDone
@@ -55,6 +58,8 @@ func (p Phase) String() string {
 		return "copy"
 	case PhaseChecksum:
 		return "checksum"
+	case PhasePostponed:
+		return "postponed"
 	case PhaseCutOver:
 		return "cut-over"
 	case PhaseCleanup:
