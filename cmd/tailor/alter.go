@@ -59,6 +59,8 @@ type alterFlags struct {
 	instantLockTimeoutSecs  int
 	instantAttempts         int
 	chunkSize               int
+	chunkTime               time.Duration
+	threads                 int
 	cutOverLockTimeoutSecs  int
 	cutOverAttempts         int
 	okToDropTable           bool
@@ -99,7 +101,9 @@ prints what it would do.`,
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
-	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000)")
+	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
+	fs.DurationVar(&f.chunkTime, "chunk-time", 50*time.Millisecond, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
+	fs.IntVar(&f.threads, "threads", migrate.DefaultThreads, "chunks copied at once (1 to 64)")
 	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as _<table>_old")
@@ -141,6 +145,12 @@ func (f *alterFlags) checkZeros() error {
 	if f.instantLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
 	}
+	if f.threads == 0 {
+		errs = append(errs, errors.New("--threads must be between 1 and 64, not 0"))
+	}
+	if f.chunkTime <= 0 {
+		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))
+	}
 	if f.maxLagMillis == 0 {
 		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
 	}
@@ -176,6 +186,10 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg := f.config(conn, logger)
 	cfg.Execute = f.execute
 	cfg.ChunkSize = f.chunkSize
+	cfg.Threads = f.threads
+	if !cmd.Flags().Changed("chunk-size") {
+		cfg.ChunkTime = f.chunkTime
+	}
 	cfg.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
 	cfg.CutOverAttempts = f.cutOverAttempts
 	cfg.SkipChecksum = f.skipChecksum

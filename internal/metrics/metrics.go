@@ -122,7 +122,7 @@ func New() *Metrics {
 		}),
 		throttledSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameThrottledSeconds,
-			Help: "Seconds the row copy spent throttled, by reason (replica-lag, max-load, paused, ...).",
+			Help: "Seconds the row copy spent throttled, by reason (lag, max-load, flag-file, query, operator, critical-load).",
 		}, []string{"reason"}),
 		// Chunks are sized to take about half a second; the buckets span
 		// 5 ms (tiny tables) to a minute (a badly chosen key).

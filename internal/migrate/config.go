@@ -25,8 +25,15 @@ type Config struct {
 	Alter    string
 	// Execute makes the changes; without it Run validates and describes.
 	Execute bool
-	// ChunkSize is the number of rows per copied chunk.
+	// ChunkSize is the number of rows per copied chunk; with ChunkTime set
+	// it is only the first chunks' size.
 	ChunkSize int
+	// ChunkTime, when set, adapts the chunk size so that a chunk takes
+	// about this long to copy (and so holds its row locks about this
+	// long); zero keeps ChunkSize fixed.
+	ChunkTime time.Duration
+	// Threads is the number of chunks copied at once.
+	Threads int
 	// CutOverLockTimeout bounds how long writers are held at the cut-over.
 	CutOverLockTimeout time.Duration
 	// CutOverAttempts is how many times the cut-over is tried before the
@@ -96,10 +103,22 @@ type Config struct {
 	testHooks *testHooks
 }
 
+// DefaultThreads is the number of chunks copied at once unless Config says.
+const DefaultThreads = 4
+
+// The bounds of an adaptive chunk size, in rows.
+const (
+	minChunkRows = 100
+	maxChunkRows = 50_000
+)
+
 // Defaults fills the zero fields of c with the documented defaults.
 func (c *Config) Defaults() {
 	if c.ChunkSize == 0 {
 		c.ChunkSize = 1000
+	}
+	if c.Threads == 0 {
+		c.Threads = DefaultThreads
 	}
 	if c.CutOverLockTimeout == 0 {
 		c.CutOverLockTimeout = 3 * time.Second
@@ -138,6 +157,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {
 		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and 1000000, not %d", c.ChunkSize))
+	}
+	if c.Threads < 1 || c.Threads > 64 {
+		errs = append(errs, fmt.Errorf("--threads must be between 1 and 64, not %d", c.Threads))
+	}
+	if c.ChunkTime < 0 || c.ChunkTime > time.Minute {
+		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", c.ChunkTime))
 	}
 	if c.CutOverLockTimeout < time.Second || c.CutOverLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--cut-over-lock-timeout-seconds must be between 1 and 3600, not %v", c.CutOverLockTimeout.Seconds()))

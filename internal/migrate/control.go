@@ -93,6 +93,7 @@ func (h controlHandler) Command(_ context.Context, cmd control.Command) (string,
 			return "", fmt.Errorf("chunk-size needs a whole number, not %q", cmd.Arg)
 		}
 		r.chunkSize.Store(int64(n))
+		r.chunkSizeFixed.Store(true)
 		r.metrics.SetChunkSize(int64(n))
 		r.log.Info("chunk size changed by the operator", "chunk_size", n)
 		return fmt.Sprintf("chunk size is now %d rows", n), nil
@@ -124,6 +125,9 @@ func (h controlHandler) Command(_ context.Context, cmd control.Command) (string,
 		}
 		return "cut-over released: it will not be postponed", nil
 	case control.CmdAbort:
+		if r.progress.Phase() >= PhaseCutOver {
+			return "", fmt.Errorf("too late to abort: the cut-over has begun and the new table may already be in place")
+		}
 		r.log.Warn("abort requested by the operator")
 		// A moment later, so that this reply reaches the operator before
 		// the run's cleanup closes the control socket.

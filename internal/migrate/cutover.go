@@ -23,6 +23,11 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 		if err := r.checkLock(ctx); err != nil {
 			return nil, err
 		}
+		// As gh-ost does: no swap while a replica lags or the operator
+		// holds the migration; the wait ends with the throttle.
+		if err := r.throttler.Wait(ctx); err != nil {
+			return nil, err
+		}
 		if blockers, err := r.cutOverBlockers(ctx); err != nil {
 			return nil, err
 		} else if blockers != "" {

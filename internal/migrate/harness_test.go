@@ -41,12 +41,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 // its own that clear it.
 func testConfig(t testing.TB, database, table, alter string) Config {
 	return Config{
-		Conn:             sbx.Conn(database),
-		Database:         database,
-		Table:            table,
-		Alter:            alter,
-		Execute:          true,
-		ForceCopy:        true,
+		Conn:      sbx.Conn(database),
+		Database:  database,
+		Table:     table,
+		Alter:     alter,
+		Execute:   true,
+		ForceCopy: true,
+		// One worker: many tests act at exact chunks; the parallel copy
+		// has tests of its own (TestOnlineAlterUnderLoad).
+		Threads:          1,
 		ChunkSize:        500,
 		ProgressInterval: time.Second,
 		Logger:           testLogger(t),

@@ -40,9 +40,11 @@ func TestOnlineAlterUnderLoad(t *testing.T) {
 			load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: 4, Rate: 800, InitialRows: rows, Seed: 42})
 			time.Sleep(300 * time.Millisecond)
 			cfg := testConfig(t, dbName, "orders", c.alter)
+			// Four workers and an adaptive chunk size, as in production.
+			cfg.Threads, cfg.ChunkTime = 4, 20*time.Millisecond
 			// Spread the copy over a few seconds so that many writes land in
 			// ranges already copied, being copied, and not yet copied.
-			cfg.testHooks = &testHooks{afterChunk: func(int) { time.Sleep(10 * time.Millisecond) }}
+			cfg.testHooks = &testHooks{afterChunk: func(int) { time.Sleep(100 * time.Millisecond) }}
 			res, err := runMigration(ctx, t, cfg)
 			time.Sleep(300 * time.Millisecond) // writes into the new table, after the swap
 			stats := load.Stop()

@@ -159,7 +159,10 @@ func TestReplicaLagThrottlesCopy(t *testing.T) {
 	}}
 	run := startRun(t, cfg)
 	st := run.waitStatus(t, "the copy to be throttled by the replica", func(st control.Status) bool {
-		return st.Throttled && slices.ContainsFunc(st.ThrottleReasons, func(r string) bool { return strings.Contains(r, "replica") })
+		// Not the short "no heartbeat yet" of the start: the stopped thread.
+		return st.Throttled && slices.ContainsFunc(st.ThrottleReasons, func(r string) bool {
+			return strings.Contains(r, "replica") && (strings.Contains(r, "replication stopped") || strings.Contains(r, " lag "))
+		})
 	})
 	t.Logf("throttled at %d rows: %q", st.RowsCopied, st.ThrottleReasons)
 	time.Sleep(2 * time.Second)

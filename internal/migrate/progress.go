@@ -45,12 +45,12 @@ func (r *Runner) Status() Status {
 		RowsCopied:    r.progress.rowsCopied.Load(),
 		RowsEstimate:  r.progress.rowsTotal.Load(),
 		EventsApplied: r.progress.eventsApplied.Load(),
-		Elapsed:       time.Since(r.start),
+		Elapsed:       time.Since(time.Unix(0, r.startSeen.Load())),
 		ETA:           -1,
 		Postponed:     r.progress.postponed.Load(),
 	}
-	if r.stream != nil {
-		st.Backlog = r.stream.backlog()
+	if s := r.streamSeen.Load(); s != nil {
+		st.Backlog = s.backlog()
 	}
 	// The estimate comes from InnoDB statistics and may be below the truth.
 	total := max(st.RowsEstimate, st.RowsCopied)

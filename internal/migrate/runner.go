@@ -128,8 +128,11 @@ type Runner struct {
 	mu           sync.Mutex
 	maxLoadSpec  string
 	// chunkSize is the copy's chunk size, which the operator may change
-	// while it runs.
-	chunkSize atomic.Int64
+	// while it runs (then chunkSizeFixed is set); sizer adapts it to
+	// ChunkTime unless it is fixed.
+	chunkSize      atomic.Int64
+	chunkSizeFixed atomic.Bool
+	sizer          *rowcopy.Sizer
 	// releaseCutOver is closed by ReleaseCutOver: a postponed cut-over
 	// goes ahead.
 	releaseCutOver     chan struct{}
@@ -138,7 +141,11 @@ type Runner struct {
 	shadowCreated bool
 	lockConn      *sql.Conn
 	start         time.Time
+	// startSeen is start for readers on other goroutines (Status).
+	startSeen atomic.Int64
 	stream        *stream
+	// streamSeen is stream for readers on other goroutines (Status).
+	streamSeen atomic.Pointer[stream]
 	progress      progress
 }
 
@@ -161,6 +168,9 @@ func New(cfg Config) (*Runner, error) {
 		releaseCutOver: make(chan struct{}),
 	}
 	r.chunkSize.Store(int64(cfg.ChunkSize))
+	if cfg.ChunkTime > 0 {
+		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minChunkRows, maxChunkRows)
+	}
 	r.maxLagMillis.Store(cfg.MaxLag.Milliseconds())
 	r.maxLoadSpec = cfg.MaxLoad
 	r.metrics = metrics.New()
@@ -182,6 +192,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	ctx, r.abort = context.WithCancelCause(ctx)
 	defer r.abort(nil)
 	r.start = time.Now()
+	r.startSeen.Store(r.start.UnixNano())
 	r.metrics.Start(r.cfg.Database, r.cfg.Table, r.start)
 	r.setPhase(PhaseValidate)
 	if r.cfg.Execute && r.hooks != nil {
@@ -254,15 +265,8 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 }
 
 func (r *Runner) execute(ctx context.Context) (*Result, error) {
-	if err := r.createShadow(ctx); err != nil {
-		return nil, err
-	}
-	startPos, err := capture.CurrentPosition(ctx, r.db, r.server)
-	if err != nil {
-		return nil, fmt.Errorf("read binary log position: %w", err)
-	}
-	captureCtx, stopCapture := context.WithCancel(ctx)
-	defer stopCapture()
+	// The control socket first, so that a socket in use or an address
+	// taken fails the run before anything is created.
 	if err := r.newThrottler(); err != nil {
 		return nil, err
 	}
@@ -272,8 +276,18 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer stopControl()
+	if err := r.createShadow(ctx); err != nil {
+		return nil, err
+	}
+	startPos, err := capture.CurrentPosition(ctx, r.db, r.server)
+	if err != nil {
+		return nil, fmt.Errorf("read binary log position: %w", err)
+	}
+	captureCtx, stopCapture := context.WithCancel(ctx)
+	defer stopCapture()
 	g, gctx := errgroup.WithContext(captureCtx)
 	r.stream = newStream(r)
+	r.streamSeen.Store(r.stream)
 	g.Go(func() error { return r.stream.run(gctx, startPos) })
 	g.Go(func() error { return r.reportProgress(gctx) })
 	g.Go(func() error { return r.throttler.Run(gctx) })
@@ -309,6 +323,9 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())
+	if err := r.throttler.Wait(streamCtx); err != nil {
+		return nil, err
+	}
 	var checked Result
 	if err := r.checksum(streamCtx, &checked); err != nil {
 		return nil, err
@@ -332,31 +349,67 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 }
 
 func (r *Runner) copyRows(ctx context.Context) error {
-	chunker := rowcopy.NewChunker(r.db, r.mapping, r.cfg.ChunkSize)
+	chunker := rowcopy.NewChunker(r.db, r.mapping, int(r.chunkSize.Load()))
 	copier := r.newCopier()
-	for {
-		if err := r.throttler.Wait(ctx); err != nil {
-			return err
+	g, gctx := errgroup.WithContext(ctx)
+	chunks := make(chan rowcopy.Chunk)
+	// One producer walks the key: finding a boundary is one short index
+	// read, and the ranges must be consecutive. The workers copy disjoint
+	// ranges, so each chunk's argument (see rowcopy.Copier) holds on its
+	// own.
+	g.Go(func() error {
+		defer close(chunks)
+		for {
+			if err := r.throttler.Wait(gctx); err != nil {
+				return err
+			}
+			chunker.SetSize(r.nextChunkSize())
+			chunk, ok, err := chunker.Next(gctx)
+			if err != nil || !ok {
+				return err
+			}
+			select {
+			case chunks <- chunk:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
 		}
-		chunker.SetSize(int(r.chunkSize.Load()))
-		chunk, ok, err := chunker.Next(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	})
+	for range r.cfg.Threads {
+		g.Go(func() error {
+			for chunk := range chunks {
+				started := time.Now()
+				n, err := copier.Copy(gctx, chunk)
+				if err != nil {
+					return err
+				}
+				took := time.Since(started)
+				if r.sizer != nil {
+					r.sizer.Observe(n, took)
+				}
+				r.metrics.ObserveChunk(n, took)
+				r.progress.rowsCopied.Add(n)
+				if h := r.cfg.testHooks; h != nil && h.afterChunk != nil {
+					h.afterChunk(chunk.Seq)
+				}
+			}
 			return nil
-		}
-		started := time.Now()
-		n, err := copier.Copy(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		r.metrics.ObserveChunk(n, time.Since(started))
-		r.progress.rowsCopied.Add(n)
-		if h := r.cfg.testHooks; h != nil && h.afterChunk != nil {
-			h.afterChunk(chunk.Seq)
-		}
+		})
 	}
+	return g.Wait()
+}
+
+// nextChunkSize is the operator's chunk size when one is fixed (the flag
+// or the chunk-size command), else the size that keeps chunks near
+// ChunkTime.
+func (r *Runner) nextChunkSize() int {
+	if r.sizer == nil || r.chunkSizeFixed.Load() {
+		return int(r.chunkSize.Load())
+	}
+	n := r.sizer.Size()
+	r.chunkSize.Store(int64(n))
+	r.metrics.SetChunkSize(int64(n))
+	return n
 }
 
 // finish drops the old table when asked to and reports.

@@ -92,6 +92,7 @@ func (r *Runner) validate(ctx context.Context) error {
 		return fmt.Errorf("estimate rows of %s: %w", r.cfg.Table, err)
 	}
 	r.progress.rowsTotal.Store(rows.Int64)
+	r.metrics.SetRowsEstimate(rows.Int64)
 	r.log.Info("validated", "phase", PhaseValidate.String(), "rows_estimate", rows.Int64)
 	return nil
 }
@@ -108,6 +109,19 @@ func (r *Runner) checkLeftovers(ctx context.Context) error {
 		return err
 	} else if exists {
 		return invalid(fmt.Errorf("a table named %s already exists, and the original table would take that name at the cut-over; drop or rename it first", mysql.QuoteIdent(r.old)))
+	}
+	// The throttler's heartbeat is written to, and dropped at the end:
+	// a table of that name that tailor did not make must not be.
+	if hb := HeartbeatName(r.cfg.Table); hb != "" {
+		if exists, err := r.tableExists(ctx, hb); err != nil {
+			return err
+		} else if exists && !r.cfg.InitiallyDropGhostTable {
+			return invalid(fmt.Errorf("a table named %s already exists (left by an earlier run?), and tailor needs that name for its replica-lag heartbeat; drop it, or pass --initially-drop-ghost-table to have tailor drop it", mysql.QuoteIdent(hb)))
+		} else if exists {
+			if _, err := r.db.ExecContext(ctx, "DROP TABLE "+mysql.QuoteTable(r.cfg.Database, hb)); err != nil {
+				return fmt.Errorf("drop the leftover heartbeat table %s: %w", hb, err)
+			}
+		}
 	}
 	// The cut-over (which always takes the sentry path, as Runner passes it
 	// a catch-up) would find the sentry only after the whole copy, and fail

@@ -29,10 +29,9 @@ type probe struct {
 	lag      time.Duration
 	lagKnown bool
 	detail   string
-	// notReplica is a server that registered as a replica but replicates
-	// nothing: a binary log reader (a CDC tool, another tailor) that
-	// connects with a replica's protocol.
-	notReplica bool
+	// unconfirmed says why a discovered registration could not be
+	// confirmed as the replica the primary lists (see replicaConn).
+	unconfirmed string
 }
 
 // state is the probe as State shows it under the lag limit maxLag.
@@ -75,6 +74,15 @@ type replicaConn struct {
 	addr   string
 	db     *sql.DB
 	server mysql.Server
+	// registeredID is the server id the primary lists for a discovered
+	// replica ("" for one named by the operator); verified is set once the
+	// server at addr has answered with that id. Until then a failure to
+	// reach it, or another id, means the registration is not a replica
+	// tailor can watch (another tool's binary log reader registers with
+	// its own host name and the primary's port), and it is skipped rather
+	// than throttling the copy forever.
+	registeredID string
+	verified     bool
 }
 
 func (c *checker) closeReplicas() {
@@ -97,21 +105,24 @@ func (t *Throttler) discoverReplicas(ctx context.Context, c *checker) error {
 		return fmt.Errorf("list the replicas with %s: %w", q, err)
 	}
 	c.discoveredAt = time.Now()
+	// Skipped registrations get another look at each rediscovery: a
+	// replica that was down, or being repointed, may be one now.
+	clear(c.ignored)
 	found := map[string]bool{}
+	ids := map[string]string{}
 	var blind []string
 	for _, r := range rows {
 		if id, err := strconv.ParseUint(r["server_id"], 10, 32); err == nil && slices.Contains(t.cfg.IgnoreServerIDs, uint32(id)) {
 			continue
 		}
 		port, _ := strconv.Atoi(r["port"])
-		if addr := net.JoinHostPort(r["host"], strconv.Itoa(port)); c.ignored[addr] {
-			continue
-		}
 		if r["host"] == "" || port <= 0 {
 			blind = append(blind, r["server_id"])
 			continue
 		}
-		found[net.JoinHostPort(r["host"], strconv.Itoa(port))] = true
+		addr := net.JoinHostPort(r["host"], strconv.Itoa(port))
+		found[addr] = true
+		ids[addr] = r["server_id"]
 	}
 	if maps.Equal(found, mapKeys(c.replicas)) {
 		return nil
@@ -126,7 +137,7 @@ func (t *Throttler) discoverReplicas(ctx context.Context, c *checker) error {
 	}
 	for addr := range found {
 		if c.replicas[addr] == nil {
-			c.replicas[addr] = &replicaConn{addr: addr}
+			c.replicas[addr] = &replicaConn{addr: addr, registeredID: ids[addr]}
 		}
 	}
 	t.log.Info("watching replicas", "replicas", slices.Sorted(maps.Keys(found)))
@@ -159,17 +170,17 @@ func (t *Throttler) probeReplicas(ctx context.Context, c *checker) []probe {
 	if !c.discover {
 		return out
 	}
-	// A discovered "replica" that replicates nothing is a binary log
-	// reader, whose lag is not the replicas' lag: it is dropped for good,
-	// rather than throttling the copy forever. A replica named with
-	// --throttle-control-replicas is trusted to be one, and throttles.
+	// A discovered registration that could not be confirmed as the
+	// replica the primary lists is skipped until the next rediscovery. A
+	// replica named with --throttle-control-replicas, or one confirmed
+	// before, is trusted to be one, and throttles when it fails.
 	kept := out[:0]
 	for _, p := range out {
-		if !p.notReplica {
+		if p.unconfirmed == "" {
 			kept = append(kept, p)
 			continue
 		}
-		t.log.Warn("a server registered as a replica replicates nothing (a binary log reader?); it is not watched", "addr", p.addr)
+		t.log.Warn("a server registered as a replica is not watched until the next look at the replicas", "addr", p.addr, "why", p.unconfirmed)
 		c.ignored[p.addr] = true
 		if rc := c.replicas[p.addr]; rc != nil && rc.db != nil {
 			rc.db.Close()
@@ -194,6 +205,9 @@ func (t *Throttler) probe(ctx context.Context, rc *replicaConn, primaryPort int)
 		db, err := mysql.Open(ctx, conn)
 		if err != nil {
 			p.detail = t.rootCause(err)
+			if rc.registeredID != "" && !rc.verified {
+				p.unconfirmed = "cannot be reached to confirm it: " + p.detail
+			}
 			return p
 		}
 		// One connection is all the probes need; a struggling replica
@@ -208,13 +222,25 @@ func (t *Throttler) probe(ctx context.Context, rc *replicaConn, primaryPort int)
 		rc.db, rc.server = db, server
 	}
 
+	if rc.registeredID != "" && !rc.verified {
+		var id string
+		if err := rc.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+			p.detail = t.rootCause(err)
+			p.unconfirmed = "cannot read its server_id: " + p.detail
+			return p
+		}
+		if id != rc.registeredID {
+			p.unconfirmed = fmt.Sprintf("the server there has server_id %s, not the registered %s (a binary log reader registered with this host?)", id, rc.registeredID)
+			return p
+		}
+		rc.verified = true
+	}
 	syntax := rc.server.ReplicaStatus()
 	rows, err := showRows(ctx, rc.db, syntax.Query)
 	if err != nil {
 		p.detail = "cannot read its replication status: " + t.rootCause(err)
 		return p
 	}
-	p.notReplica = len(rows) == 0
 	if stopped := stoppedStream(rows, syntax, primaryPort); stopped != "" {
 		p.health, p.detail = HealthStopped, stopped
 	}

@@ -121,10 +121,11 @@ func (t *Throttler) start(ctx context.Context) (*checker, error) {
 		return nil, fmt.Errorf("read the primary's port: %w", err)
 	}
 	if c.discover {
-		// Unlike later rediscoveries, the first must succeed: without it
-		// the lag of every replica would go unwatched, silently.
+		// A failed listing (MariaDB 10.5.2+ wants REPLICATION MASTER ADMIN
+		// for it) is said loudly but does not stop the migration: the
+		// plan's replicas check warned about it already.
 		if err := t.discoverReplicas(ctx, c); err != nil {
-			return nil, fmt.Errorf("%w (grant the privilege, or name the replicas with --throttle-control-replicas)", err)
+			t.log.Warn("cannot list the replicas, so their lag is not watched; grant the privilege, or name them with --throttle-control-replicas", "err", err)
 		}
 	} else {
 		for _, r := range t.cfg.Replicas {
