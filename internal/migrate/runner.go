@@ -143,10 +143,10 @@ type Runner struct {
 	start         time.Time
 	// startSeen is start for readers on other goroutines (Status).
 	startSeen atomic.Int64
-	stream        *stream
+	stream    *stream
 	// streamSeen is stream for readers on other goroutines (Status).
 	streamSeen atomic.Pointer[stream]
-	progress      progress
+	progress   progress
 }
 
 // New checks cfg and returns a Runner for it.
