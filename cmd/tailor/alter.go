@@ -102,7 +102,7 @@ prints what it would do.`,
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
-	fs.DurationVar(&f.chunkTime, "chunk-time", 50*time.Millisecond, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
+	fs.DurationVar(&f.chunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
 	fs.IntVar(&f.threads, "threads", migrate.DefaultThreads, "chunks copied at once (1 to 64)")
 	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")

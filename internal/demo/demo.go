@@ -24,7 +24,12 @@ type Options struct {
 	Rate    int
 	Writers int
 	Alter   string
-	Logger  *slog.Logger
+	// Threads and ChunkTime are tailor's (zero: its defaults); ChunkSize,
+	// when set, fixes the chunk size.
+	Threads   int
+	ChunkTime time.Duration
+	ChunkSize int
+	Logger    *slog.Logger
 }
 
 // Run runs the demo and reports on out. It fails when the migrated table
@@ -84,6 +89,9 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		Alter:            opts.Alter,
 		Execute:          true,
 		ControlSocket:    socket,
+		Threads:          opts.Threads,
+		ChunkSize:        opts.ChunkSize,
+		ChunkTime:        chunkTime(opts),
 		ProgressInterval: time.Second,
 		Logger:           opts.Logger,
 	})
@@ -124,4 +132,16 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		return fmt.Errorf("%d writes of the load failed, last: %s", stats.Errors, stats.LastError)
 	}
 	return nil
+}
+
+// chunkTime is the demo's adaptive chunk time: none when the chunk size
+// is fixed, tailor's default otherwise.
+func chunkTime(opts Options) time.Duration {
+	switch {
+	case opts.ChunkSize > 0:
+		return 0
+	case opts.ChunkTime > 0:
+		return opts.ChunkTime
+	}
+	return migrate.DefaultChunkTime
 }

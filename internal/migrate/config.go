@@ -106,6 +106,10 @@ type Config struct {
 // DefaultThreads is the number of chunks copied at once unless Config says.
 const DefaultThreads = 4
 
+// DefaultChunkTime is the target time per chunk of the command line's
+// adaptive chunk size (Config leaves ChunkTime zero: a fixed size).
+const DefaultChunkTime = 50 * time.Millisecond
+
 // The bounds of an adaptive chunk size, in rows.
 const (
 	minChunkRows = 100
