@@ -1,7 +1,7 @@
 # tailor: online schema changes for MySQL and MariaDB.
 GO ?= go
 
-.PHONY: build test demo server vet fmt
+.PHONY: build test demo bench server vet fmt
 
 build:
 	$(GO) build -o bin/tailor ./cmd/tailor
@@ -20,6 +20,20 @@ test: server
 
 demo: server build
 	./bin/tailor demo
+
+# bench compares native ALTER, pt-online-schema-change and tailor on a
+# sysbench-shaped table in a sandbox (docs/benchmarks.md). It installs
+# percona-toolkit when missing and runs without pt-osc if that fails.
+# Flags go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--rows 200000 --repeat 3".
+BENCH_ARGS ?=
+bench: server
+	@if ! command -v pt-online-schema-change >/dev/null 2>&1; then \
+		echo "pt-online-schema-change not found; installing percona-toolkit"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		( $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y percona-toolkit ) \
+			|| echo "percona-toolkit could not be installed; the benchmark runs without pt-online-schema-change"; \
+	fi
+	$(GO) run ./cmd/tailor-bench $(BENCH_ARGS)
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,395 @@
+// Command tailor-bench measures an online schema change of a sysbench-shaped
+// table with native ALTER (COPY and INPLACE), pt-online-schema-change and
+// tailor, each with no load and under a paced write load, and checks after
+// every run that the table still equals an independent record of the writes.
+// See docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+// options are the command line.
+type options struct {
+	rows, rate, writers, repeat int
+	alter, runs, database       string
+	threads, chunkSize          int
+	host, user                  string
+	port                        int
+	baseline, warmup, settle    time.Duration
+	ptOSC                       string
+	json, verbose               bool
+}
+
+// bench is one invocation: the server, its connection, and what it found.
+type bench struct {
+	opts   options
+	conn   mysql.ConnConfig
+	db     *sql.DB
+	logger *slog.Logger
+	stderr io.Writer
+	// inplaceRefusal is the server's refusal of ALGORITHM=INPLACE, or "".
+	inplaceRefusal string
+}
+
+// Report is the --json document.
+type Report struct {
+	Started    time.Time `json:"started"`
+	Server     string    `json:"server"`
+	Sandbox    bool      `json:"sandbox"`
+	Rows       int       `json:"rows"`
+	Alter      string    `json:"alter"`
+	Rate       int       `json:"rate"`
+	Writers    int       `json:"writers"`
+	Repeat     int       `json:"repeat"`
+	Threads    int       `json:"tailor_threads,omitempty"`
+	ChunkSize  int       `json:"tailor_chunk_size,omitempty"`
+	PtOSC      string    `json:"pt_osc"`
+	PrepareSec float64   `json:"prepare_seconds"`
+	Notes      []string  `json:"notes"`
+	Runs       []Run     `json:"runs"`
+	Medians    []Median  `json:"medians"`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tailor-bench: "+oneLine(err.Error()))
+		stop()
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := pflag.NewFlagSet("tailor-bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the sysbench-shaped table")
+	fs.StringVar(&o.alter, "alter", "MODIFY c VARCHAR(150) NOT NULL", "the change every tool makes")
+	fs.IntVar(&o.rate, "rate", 300, "write transactions per second of the load")
+	fs.IntVar(&o.writers, "writers", 8, "concurrent writing sessions of the load")
+	fs.IntVar(&o.repeat, "repeat", 1, "repetitions of every run, interleaved; medians are reported")
+	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor")
+	fs.IntVar(&o.threads, "threads", 0, "tailor's concurrent chunk copies (0: tailor's default)")
+	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk (0: tailor's default)")
+	fs.StringVar(&o.host, "host", "", "use this existing server instead of a sandbox (password from MYSQL_PWD)")
+	fs.IntVar(&o.port, "port", 0, "port of the existing server (with --host; 3306 when unset)")
+	fs.StringVar(&o.user, "user", "root", "user on the existing server")
+	fs.StringVar(&o.database, "database", "tailor_bench", "database the benchmark creates and uses (its tables are dropped and recreated)")
+	fs.DurationVar(&o.baseline, "baseline", 10*time.Second, "how long the load runs alone for the baseline")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before each migration starts")
+	fs.DurationVar(&o.settle, "settle", time.Second, "load after each migration ends, so that writes reach the new table")
+	fs.StringVar(&o.ptOSC, "pt-osc", "", "path of pt-online-schema-change (default: found in PATH, else /usr/bin/pt-online-schema-change)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON document with every run and the medians instead of tables")
+	fs.BoolVar(&o.verbose, "verbose", false, "show tailor's log and pt-online-schema-change's output")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case o.rows < 1:
+		return o, fmt.Errorf("--rows must be at least 1, not %d", o.rows)
+	case o.rate < 1:
+		return o, fmt.Errorf("--rate must be at least 1, not %d", o.rate)
+	case o.writers < 1:
+		return o, fmt.Errorf("--writers must be at least 1, not %d", o.writers)
+	case o.repeat < 1:
+		return o, fmt.Errorf("--repeat must be at least 1, not %d", o.repeat)
+	}
+	if o.ptOSC == "" {
+		o.ptOSC = "/usr/bin/pt-online-schema-change"
+		if p, err := exec.LookPath("pt-online-schema-change"); err == nil {
+			o.ptOSC = p
+		}
+	}
+	if o.port != 0 && o.host == "" {
+		o.host = "127.0.0.1"
+	}
+	if o.host != "" && o.port == 0 {
+		o.port = 3306
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kinds, err := parseKinds(opts.runs)
+	if err != nil {
+		return err
+	}
+	b := &bench{opts: opts, stderr: stderr, logger: slog.New(slog.DiscardHandler)}
+	if opts.verbose {
+		b.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	rep := &Report{Started: time.Now().UTC(), Rows: opts.rows, Alter: opts.alter, Rate: opts.rate, Writers: opts.writers,
+		Repeat: opts.repeat, Threads: opts.threads, ChunkSize: opts.chunkSize}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+
+	if opts.host == "" {
+		progress("==> starting a throwaway MariaDB sandbox")
+		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=2G"}})
+		if errors.Is(err, sandbox.ErrNoServer) {
+			return fmt.Errorf("%w; on Debian or Ubuntu: sudo apt-get install -y mariadb-server (make bench does this)", err)
+		}
+		if err != nil {
+			return err
+		}
+		defer sbx.Stop()
+		progress("    mariadbd pid %d on 127.0.0.1:%d, data in %s", sbx.PID(), sbx.Port, sbx.Dir)
+		b.conn = sbx.Conn("")
+		rep.Sandbox = true
+	} else {
+		b.conn = mysql.ConnConfig{Host: opts.host, Port: opts.port, User: opts.user, Password: os.Getenv("MYSQL_PWD")}
+	}
+	if err := b.connect(ctx); err != nil {
+		return err
+	}
+	defer b.db.Close()
+	if s, err := mysql.DetectServer(ctx, b.db); err == nil {
+		rep.Server = s.String()
+	}
+
+	if v := ptOSCVersion(ctx, opts.ptOSC); v != "" {
+		rep.PtOSC = v
+	} else {
+		rep.PtOSC = "not installed"
+		rep.Notes = append(rep.Notes, fmt.Sprintf("pt-online-schema-change is not installed (%s): its runs were skipped; apt-get install percona-toolkit adds it", opts.ptOSC))
+		kinds = without(kinds, kindPtOSC, kindPtOSC1000)
+		progress("    pt-online-schema-change not found at %s: its runs are skipped", opts.ptOSC)
+	}
+
+	progress("==> preparing %s with %d rows", templateTable, opts.rows)
+	start := time.Now()
+	filled, err := prepareTemplate(ctx, b.db, opts.rows)
+	if err != nil {
+		return err
+	}
+	rep.PrepareSec = time.Since(start).Seconds()
+	if !filled {
+		progress("    reused the existing template of %d rows", opts.rows)
+	}
+	progress("    done in %s", time.Since(start).Round(time.Millisecond))
+
+	if contains(kinds, kindNativeInplace) {
+		b.inplaceRefusal, err = probeInplace(ctx, b.db, opts.alter)
+		if err != nil {
+			return err
+		}
+	}
+
+	total := opts.repeat * (2*len(kinds) - btoi(contains(kinds, kindBaseline)))
+	n := 0
+	for r := 1; r <= opts.repeat; r++ {
+		for _, kind := range kinds {
+			for _, withLoad := range []bool{false, true} {
+				if kind == kindBaseline && !withLoad {
+					continue
+				}
+				n++
+				one, err := b.runOne(ctx, kind, withLoad, r)
+				if err != nil {
+					return err
+				}
+				rep.Runs = append(rep.Runs, one)
+				progress("    [%d/%d] %-16s %-4s %s", n, total, kind, loadLabel(withLoad), summary(one))
+			}
+		}
+	}
+	if err := dropRunTables(ctx, b.db); err != nil {
+		return err
+	}
+	setRatios(rep.Runs)
+	rep.Medians = medians(rep.Runs)
+	rep.Notes = append(rep.Notes, notes(opts)...)
+	if opts.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+// connect opens the pool and creates the benchmark's database.
+func (b *bench) connect(ctx context.Context) error {
+	admin, err := mysql.Open(ctx, b.conn)
+	if err != nil {
+		return err
+	}
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+mysql.QuoteIdent(b.opts.database))
+	admin.Close()
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", b.opts.database, err)
+	}
+	b.conn.Database = b.opts.database
+	b.db, err = mysql.Open(ctx, b.conn)
+	if err != nil {
+		return err
+	}
+	b.db.SetMaxOpenConns(b.opts.writers + 8)
+	b.db.SetMaxIdleConns(b.opts.writers + 8)
+	return nil
+}
+
+// runOne restores a fresh table, starts the load if asked, makes the
+// change (or, for the baseline, waits), and measures. Only errors that stop
+// the whole benchmark are returned; a failing tool is a failed Run.
+func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat int) (Run, error) {
+	run := Run{Kind: kind, Load: withLoad, Repeat: repeat, Status: statusOK}
+	if kind == kindNativeInplace && b.inplaceRefusal != "" {
+		run.Status, run.Note = statusRefused, b.inplaceRefusal
+		return run, nil
+	}
+	if err := restore(ctx, b.db); err != nil {
+		return run, err
+	}
+	var load *sbLoad
+	if withLoad {
+		load = startLoad(ctx, b.db, loadOptions{Table: benchTable, Writers: b.opts.writers, Rate: b.opts.rate,
+			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano())})
+		if err := sleep(ctx, b.opts.warmup); err != nil {
+			load.stopLoad()
+			return run, err
+		}
+	}
+	t0 := time.Now()
+	switch kind {
+	case kindBaseline:
+		_ = sleep(ctx, b.opts.baseline)
+	case kindNativeCopy:
+		b.nativeAlter(ctx, "COPY", &run)
+	case kindNativeInplace:
+		b.nativeAlter(ctx, "INPLACE", &run)
+	case kindPtOSC:
+		b.ptOSC(ctx, 0, &run)
+	case kindPtOSC1000:
+		b.ptOSC(ctx, 1000, &run)
+	case kindTailor:
+		b.tailorRun(ctx, &run)
+	}
+	t1 := time.Now()
+	if load != nil {
+		_ = sleep(ctx, b.opts.settle)
+		load.stopLoad()
+		st := load.window(t0, t1)
+		run.LoadTransactions, run.LoadTPS = st.Transactions, st.TPS
+		run.LoadP50Ms, run.LoadP99Ms, run.LoadMaxMs = millis(st.P50), millis(st.P99), millis(st.Max)
+		run.LoadErrors, run.LoadLastError = st.Errors, st.LastError
+	}
+	if err := ctx.Err(); err != nil {
+		return run, fmt.Errorf("interrupted during %s: %w", kind, err)
+	}
+	run.WallSeconds = t1.Sub(t0).Seconds()
+	if kind != kindBaseline && run.Status == statusOK {
+		run.RowsPerSec = float64(b.opts.rows) / run.WallSeconds
+	}
+	if run.Status != statusRefused {
+		// A failed tool should have left the table as it was: check that too.
+		if err := compare(ctx, b.db, &run); err != nil {
+			return run, err
+		}
+	}
+	return run, nil
+}
+
+// summary is one run on one line, for the progress output.
+func summary(r Run) string {
+	if r.Status != statusOK {
+		return r.Status + ": " + r.Note
+	}
+	s := seconds(r.WallSeconds)
+	if r.Load {
+		s += fmt.Sprintf(", load p99 %s max %s errors %d", msLabel(r.LoadP99Ms), msLabel(r.LoadMaxMs), r.LoadErrors)
+	}
+	return s + ", equal to control: " + equalLabel(r.Equal)
+}
+
+// printReport prints the per-run table, the medians and the notes.
+func printReport(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "\ntailor-bench: %s, %d rows, ALTER TABLE sbtest1 %s\n", rep.Server, rep.Rows, rep.Alter)
+	fmt.Fprintf(w, "load: %d transactions/s over %d writers (inserts, updates, deletes, each also written to the control table); pt-osc: %s\n\n",
+		rep.Rate, rep.Writers, rep.PtOSC)
+	fmt.Fprint(w, formatTable(runHeader(), runRows(rep.Runs)))
+	if rep.Repeat > 1 {
+		fmt.Fprintf(w, "\nmedians over %d repetitions\n\n", rep.Repeat)
+		fmt.Fprint(w, formatTable(medianHeader(), medianRows(rep.Medians)))
+	}
+	fmt.Fprintln(w)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "- "+n)
+	}
+}
+
+// notes explain the columns.
+func notes(o options) []string {
+	return []string{
+		"wall is the migration's own time (for the baseline, how long the load ran alone); rows/s is the table's rows over it; x COPY is wall over native ALGORITHM=COPY's in the same repetition and load condition.",
+		"p50/p99/max are the latencies of the load's transactions that overlapped the migration, each from BEGIN to COMMIT, deadlock retries included; max is the longest write stall. Writers blocked by a lock issue no new writes, so tps shows how much of the " + fmt.Sprint(o.rate) + "/s got through.",
+		"equal compares the table with its control table on every column by primary key, NULL-safely (two LEFT JOINs and a join on all columns), after the load stopped.",
+		"peak RSS is pt-online-schema-change's own (getrusage of the child); tailor runs in-process, so its figure is the whole benchmark process's VmHWM (load generator included), reset before each tailor run.",
+	}
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func without(xs []string, drop ...string) []string {
+	var out []string
+	for _, x := range xs {
+		if !contains(drop, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/workload"
+)
+
+// The tables of the benchmark. The template is filled once; each run gets a
+// fresh copy of it as the table and another as its control table.
+const (
+	benchTable    = "sbtest1"
+	templateTable = "sbtest_template"
+	probeTable    = "sbtest_probe"
+)
+
+// sbtestDefinition is sysbench's table.
+const sbtestDefinition = `(
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  k INT NOT NULL DEFAULT 0,
+  c CHAR(120) NOT NULL DEFAULT '',
+  pad CHAR(60) NOT NULL DEFAULT '',
+  PRIMARY KEY (id),
+  KEY k_1 (k)
+) ENGINE=InnoDB`
+
+// controlTable is the name of table's control table, as workload.Compare
+// expects it.
+func controlTable(table string) string { return workload.ControlTable(table) }
+
+// sbColumns are the compared columns, each with itself.
+func sbColumns() []workload.ColumnPair {
+	var out []workload.ColumnPair
+	for _, c := range []string{"id", "k", "c", "pad"} {
+		out = append(out, workload.ColumnPair{Table: c, Control: c})
+	}
+	return out
+}
+
+// digitsSQL is sysbench's filler in SQL: n groups of 11 random digits.
+func digitsSQL(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = "LPAD(FLOOR(RAND() * 100000000000), 11, '0')"
+	}
+	return "CONCAT_WS('-', " + strings.Join(parts, ", ") + ")"
+}
+
+// prepareTemplate fills the template table with rows rows unless it already
+// holds exactly that many. It uses MariaDB's sequence engine, and a cross
+// join of digits where there is none (MySQL). It reports whether it filled.
+func prepareTemplate(ctx context.Context, db *sql.DB, rows int) (bool, error) {
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysql.QuoteIdent(templateTable)).Scan(&n); err == nil && n == int64(rows) {
+		return false, nil
+	}
+	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mysql.QuoteIdent(templateTable)); err != nil {
+		return false, fmt.Errorf("drop the old template table: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE "+mysql.QuoteIdent(templateTable)+" "+sbtestDefinition); err != nil {
+		return false, fmt.Errorf("create the template table: %w", err)
+	}
+	_, seqErr := db.ExecContext(ctx, "SELECT COUNT(*) FROM seq_1_to_10")
+	const step = 100_000
+	digits := "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	for base := 0; base < rows; base += step {
+		hi := min(base+step, rows)
+		source := fmt.Sprintf("(SELECT seq AS n FROM seq_%d_to_%d) AS nums", base+1, hi)
+		if seqErr != nil {
+			source = fmt.Sprintf("(SELECT %d + a.d + 10*b.d + 100*c.d + 1000*e.d + 10000*f.d + 1 AS n FROM %s a, %s b, %s c, %s e, %s f) AS nums WHERE n <= %d",
+				base, digits, digits, digits, digits, digits, hi)
+		}
+		q := fmt.Sprintf("INSERT INTO %s (id, k, c, pad) SELECT n, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
+			mysql.QuoteIdent(templateTable), rows, digitsSQL(10), digitsSQL(5), source)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return false, fmt.Errorf("fill the template table: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// leftovers are the tables a run may leave: the tools' shadow and old tables
+// and the probe.
+func leftovers() []string {
+	return []string{benchTable, controlTable(benchTable), migrate.ShadowName(benchTable), migrate.OldName(benchTable), probeTable}
+}
+
+// dropRunTables drops every table a run made, keeping the template.
+func dropRunTables(ctx context.Context, db *sql.DB) error {
+	var quoted []string
+	for _, t := range leftovers() {
+		quoted = append(quoted, mysql.QuoteIdent(t))
+	}
+	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+strings.Join(quoted, ", ")); err != nil {
+		return fmt.Errorf("drop the tables of the last run: %w", err)
+	}
+	return nil
+}
+
+// restore gives the next run a fresh table and control table, both copies
+// of the template.
+func restore(ctx context.Context, db *sql.DB) error {
+	if err := dropRunTables(ctx, db); err != nil {
+		return err
+	}
+	for _, t := range []string{benchTable, controlTable(benchTable)} {
+		q, tmpl := mysql.QuoteIdent(t), mysql.QuoteIdent(templateTable)
+		if _, err := db.ExecContext(ctx, "CREATE TABLE "+q+" LIKE "+tmpl); err != nil {
+			return fmt.Errorf("create %s from the template: %w", t, err)
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+q+" SELECT * FROM "+tmpl); err != nil {
+			return fmt.Errorf("fill %s from the template: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// compare compares the table with its control on every column, by primary
+// key and NULL-safely, and records the outcome in run.
+func compare(ctx context.Context, db *sql.DB, run *Run) error {
+	d, err := workload.Compare(ctx, db, benchTable, sbColumns())
+	if err != nil {
+		return err
+	}
+	eq := d.Equal()
+	run.Equal = &eq
+	run.Diff = d.String()
+	return nil
+}
+
+// probeInplace asks the server to make the ALTER with ALGORITHM=INPLACE on
+// an empty copy of the table: a refusal is the same whatever the rows, and
+// costs nothing. It returns the server's refusal, or "" when it accepts.
+func probeInplace(ctx context.Context, db *sql.DB, alter string) (string, error) {
+	p := mysql.QuoteIdent(probeTable)
+	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+p); err != nil {
+		return "", fmt.Errorf("drop the probe table: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE "+p+" LIKE "+mysql.QuoteIdent(templateTable)); err != nil {
+		return "", fmt.Errorf("create the probe table: %w", err)
+	}
+	defer db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+p) //nolint:errcheck // best effort
+	_, err := db.ExecContext(ctx, "ALTER TABLE "+p+" "+alter+", ALGORITHM=INPLACE")
+	if err == nil {
+		return "", nil
+	}
+	if mysql.IsAlgorithmRefusal(err) {
+		return refusalNote(err), nil
+	}
+	return "", fmt.Errorf("the ALTER fails even on an empty copy of the table: %w", err)
+}
