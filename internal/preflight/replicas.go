@@ -59,7 +59,7 @@ func checkReplicas(ctx context.Context, in Input) (Check, error) {
 	// MariaDB 10.5.2+ lets only REPLICATION MASTER ADMIN list replicas;
 	// the binary log readers in the processlist still show that some are
 	// attached.
-	registered, err := showRows(ctx, in.DB, in.Server.ReplicaHostsQuery())
+	registered, err := mysql.ShowRows(ctx, in.DB, in.Server.ReplicaHostsQuery())
 	listed := err == nil
 	switch {
 	case isAccessDenied(err):
@@ -210,7 +210,7 @@ func probeReplica(ctx context.Context, conn mysql.ConnConfig, host string, port 
 // replicates from other servers); without, all are, named by their source.
 func replicaStatus(ctx context.Context, db *sql.DB, server mysql.Server, name string, sourcePort int) ([]replicaState, error) {
 	syntax := server.ReplicaStatus()
-	rows, err := showRows(ctx, db, syntax.Query)
+	rows, err := mysql.ShowRows(ctx, db, syntax.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -248,37 +248,6 @@ func replicaStatus(ctx context.Context, db *sql.DB, server mysql.Server, name st
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// showRows runs a SHOW statement and returns its rows as maps from the
-// lower-cased column name to the value (NULL as "").
-func showRows(ctx context.Context, db *sql.DB, q string) ([]map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]string, len(cols))
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i].String
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // rootCause is the part of a connection error that says what went wrong

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -71,7 +70,7 @@ func StartReplica(ctx context.Context, primary *Sandbox, opts Options) (*Sandbox
 
 // replicaIDs are the server ids of the replicas registered with the server.
 func replicaIDs(ctx context.Context, db *sql.DB) (map[int]bool, error) {
-	rows, err := queryRows(ctx, db, "SHOW SLAVE HOSTS")
+	rows, err := mysql.ShowRows(ctx, db, "SHOW SLAVE HOSTS")
 	if err != nil {
 		return nil, fmt.Errorf("start replica: list the primary's replicas: %w", err)
 	}
@@ -121,7 +120,7 @@ func (s *Sandbox) WaitReplicating(ctx context.Context) error {
 	defer db.Close()
 	deadline := time.Now().Add(replicaStartTimeout)
 	for {
-		rows, err := queryRows(ctx, db, "SHOW SLAVE STATUS")
+		rows, err := mysql.ShowRows(ctx, db, "SHOW SLAVE STATUS")
 		if err != nil {
 			return fmt.Errorf("wait for replication: %w", err)
 		}
@@ -182,7 +181,7 @@ func (s *Sandbox) SyncWith(ctx context.Context, primary *Sandbox) error {
 		if res == 0 {
 			return nil
 		}
-		rows, err := queryRows(ctx, db, "SHOW SLAVE STATUS")
+		rows, err := mysql.ShowRows(ctx, db, "SHOW SLAVE STATUS")
 		if err != nil {
 			return fmt.Errorf("sync replica: %w", err)
 		}
@@ -196,35 +195,4 @@ func (s *Sandbox) SyncWith(ctx context.Context, primary *Sandbox) error {
 			return fmt.Errorf("sync replica: position %s not reached in time", pos)
 		}
 	}
-}
-
-// queryRows runs a SHOW statement and returns its rows as maps from the
-// lower-cased column name to the value (NULL as "").
-func queryRows(ctx context.Context, db *sql.DB, q string) ([]map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]string, len(cols))
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i].String
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }

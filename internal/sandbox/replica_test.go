@@ -32,7 +32,7 @@ func TestStartReplica(t *testing.T) {
 	defer primary.Close()
 	// SHOW SLAVE HOSTS on the primary names the replica by the address it
 	// can be reached at.
-	hosts, err := queryRows(ctx, primary, "SHOW SLAVE HOSTS")
+	hosts, err := mysql.ShowRows(ctx, primary, "SHOW SLAVE HOSTS")
 	if err != nil {
 		t.Fatal(err)
 	}

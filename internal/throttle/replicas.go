@@ -100,7 +100,7 @@ func (t *Throttler) discoverReplicas(ctx context.Context, c *checker) error {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReplicaTimeout)
 	defer cancel()
 	q := t.cfg.Server.ReplicaHostsQuery()
-	rows, err := showRows(ctx, t.cfg.DB, q)
+	rows, err := mysql.ShowRows(ctx, t.cfg.DB, q)
 	if err != nil {
 		return fmt.Errorf("list the replicas with %s: %w", q, err)
 	}
@@ -236,7 +236,7 @@ func (t *Throttler) probe(ctx context.Context, rc *replicaConn, primaryPort int)
 		rc.verified = true
 	}
 	syntax := rc.server.ReplicaStatus()
-	rows, err := showRows(ctx, rc.db, syntax.Query)
+	rows, err := mysql.ShowRows(ctx, rc.db, syntax.Query)
 	if err != nil {
 		p.detail = "cannot read its replication status: " + t.rootCause(err)
 		return p
@@ -309,37 +309,6 @@ func stoppedStream(rows []map[string]string, syntax mysql.ReplicaStatusSyntax, p
 		return strings.Join(why, ", ")
 	}
 	return ""
-}
-
-// showRows runs a SHOW statement and returns its rows as maps from the
-// lower-cased column name to the value (NULL as "").
-func showRows(ctx context.Context, db *sql.DB, q string) ([]map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]string, len(cols))
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i].String
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // rootCause is the part of a connection error that says what went wrong
