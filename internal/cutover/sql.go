@@ -106,5 +106,5 @@ const connectionExistsSQL = "SELECT COUNT(*) FROM information_schema.PROCESSLIST
 // processSQL reads what one connection is doing.
 const processSQL = "SELECT COALESCE(STATE, ''), COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE ID = ?"
 
-func killQuerySQL(id int64) string      { return "KILL QUERY " + strconv.FormatInt(id, 10) }
-func killConnectionSQL(id int64) string { return "KILL CONNECTION " + strconv.FormatInt(id, 10) }
+func killQuerySQL(id int64) string      { return mysql.KillSQL(id, false) }
+func killConnectionSQL(id int64) string { return mysql.KillSQL(id, true) }

@@ -3,7 +3,6 @@ package native
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 // with KILL QUERY from another connection, after which the server has
 // really stopped it (as in internal/cutover).
 type session struct {
+	*mysql.Session
 	db   *sql.DB
 	conn *sql.Conn
 	id   int64
@@ -33,16 +33,11 @@ type session struct {
 }
 
 func openSession(ctx context.Context, db *sql.DB, bound time.Duration, log *slog.Logger) (*session, error) {
-	conn, err := db.Conn(ctx)
+	ms, err := mysql.OpenSession(ctx, db, bound)
 	if err != nil {
-		return nil, fmt.Errorf("open a connection for the ALTER: %w", err)
+		return nil, fmt.Errorf("open the ALTER's connection: %w", err)
 	}
-	s := &session{db: db, conn: conn, bound: bound, log: log}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
-		s.close()
-		return nil, fmt.Errorf("read the ALTER connection's id: %w", err)
-	}
-	return s, nil
+	return &session{Session: ms, db: db, conn: ms.Conn, id: ms.ID, bound: bound, log: log}, nil
 }
 
 // killReason says why a statement was killed.
@@ -147,21 +142,9 @@ func (s *session) killIfWaiting(ctx context.Context) bool {
 	return true
 }
 
-// kill ends the session's running statement (KILL QUERY; an idle session is
-// not affected) or, with connection, the whole session.
-func (s *session) kill(ctx context.Context, connection bool) error {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
-	defer cancel()
-	_, err := s.db.ExecContext(ctx, killSQL(s.id, connection))
-	if mysql.ErrorNumber(err) == errNoSuchThread {
-		return nil // already gone
-	}
-	return err
-}
-
-// errNoSuchThread is ER_NO_SUCH_THREAD, the answer to KILL of a connection
-// that has already ended.
-const errNoSuchThread = 1094
+// kill ends the session's running statement, or with connection the whole
+// session.
+func (s *session) kill(ctx context.Context, connection bool) error { return s.Kill(ctx, connection) }
 
 // warnings reads the notes of the session's last statement. They are
 // informative, so an error reading them is only logged.
@@ -187,10 +170,6 @@ func (s *session) warnings(ctx context.Context) []string {
 	return out
 }
 
-// close hands the connection back for disposal, never for reuse: it carries
-// a short lock_wait_timeout, and may be in a state this package does not
-// know.
-func (s *session) close() {
-	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
-	_ = s.conn.Close()
-}
+// close hands the connection back for disposal: it carries a short
+// lock_wait_timeout.
+func (s *session) close() { s.Close() }

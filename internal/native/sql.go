@@ -21,12 +21,7 @@ func setLockWaitSQL(seconds int) string {
 	return "SET SESSION lock_wait_timeout = " + strconv.Itoa(seconds)
 }
 
-func killSQL(id int64, connection bool) string {
-	if connection {
-		return "KILL CONNECTION " + strconv.FormatInt(id, 10)
-	}
-	return "KILL QUERY " + strconv.FormatInt(id, 10)
-}
+func killSQL(id int64, connection bool) string { return mysql.KillSQL(id, connection) }
 
 // processStateSQL reads what one connection is doing.
 const processStateSQL = "SELECT COALESCE(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = ?"

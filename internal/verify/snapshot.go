@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -239,70 +238,24 @@ func (s *snapshotter) close() {
 	s.lock, s.snap, s.inTx = nil, nil, false
 }
 
-// session is one dedicated connection with its server-side id.
-//
-// A statement that waits for a lock is not cancelled by closing its
-// connection, which is what the driver does when a context ends: the server
-// would not notice until the statement finished on its own, and a LOCK TABLES
-// left waiting (then granted) behind tailor's back would hold writes. It is
-// interrupted with KILL QUERY from another connection instead (a KILL QUERY
-// that arrives when the statement is done has no effect on the next one:
-// MariaDB 10.11, seen in testing).
+// session is a mysql.Session of the checksum: a waiting LOCK TABLES is
+// killed on the server, never abandoned, when the context ends (see
+// mysql.Session for why). A bound of 0 means none.
 type session struct {
-	db   *sql.DB
+	*mysql.Session
 	conn *sql.Conn
 	id   int64
-	// bound is the last-resort limit of a statement when even KILL QUERY
-	// does not end it (a server that stopped answering); 0 means none.
-	bound time.Duration
 }
 
 func openSession(ctx context.Context, db *sql.DB, bound time.Duration) (*session, error) {
-	conn, err := db.Conn(ctx)
+	ms, err := mysql.OpenSession(ctx, db, bound)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{db: db, conn: conn, bound: bound}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
-		s.close()
-		return nil, fmt.Errorf("read the connection id: %w", err)
-	}
-	return s, nil
+	return &session{Session: ms, conn: ms.Conn, id: ms.ID}, nil
 }
 
-// exec runs query; when ctx ends first, the statement is killed on the
-// server and exec returns once it has stopped.
-func (s *session) exec(ctx context.Context, query string) error {
-	var stmtCtx context.Context
-	var cancel context.CancelFunc
-	if s.bound > 0 {
-		stmtCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.bound)
-	} else {
-		stmtCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
-	}
-	defer cancel()
-	done := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			kctx, kcancel := context.WithTimeout(context.Background(), adminTimeout)
-			defer kcancel()
-			// An error here leaves the statement to lock_wait_timeout and
-			// to s.bound.
-			_, _ = s.db.ExecContext(kctx, fmt.Sprintf("KILL QUERY %d", s.id))
-		}
-	}()
-	_, err := s.conn.ExecContext(stmtCtx, query)
-	close(done)
-	<-watcher
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
-	}
-	return err
-}
+func (s *session) exec(ctx context.Context, query string) error { return s.Exec(ctx, query) }
 
 // execBounded runs a statement that does not wait for locks, with ctx as
 // the driver uses it.
@@ -311,9 +264,4 @@ func (s *session) execBounded(ctx context.Context, query string) error {
 	return err
 }
 
-// close hands the connection back for disposal, never for reuse: it carries
-// session settings, and may hold a lock or a transaction.
-func (s *session) close() {
-	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
-	_ = s.conn.Close()
-}
+func (s *session) close() { s.Close() }
