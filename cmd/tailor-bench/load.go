@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/workload"
 )
 
 // txTimeout bounds one load transaction. It is long on purpose: a native
@@ -106,21 +107,7 @@ func (l *sbLoad) window(from, to time.Time) loadStats {
 }
 
 func (l *sbLoad) writer(ctx context.Context, rng *rand.Rand, interval time.Duration) {
-	next := time.Now()
-	for ctx.Err() == nil {
-		next = next.Add(interval)
-		if d := time.Until(next); d > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(d):
-			}
-		} else if d < -time.Second {
-			// Held up (a native ALTER): resume the pace instead of bursting.
-			next = time.Now()
-		}
-		l.transaction(ctx, rng)
-	}
+	workload.Paced(ctx, interval, func() { l.transaction(ctx, rng) })
 }
 
 func (l *sbLoad) transaction(ctx context.Context, rng *rand.Rand) {

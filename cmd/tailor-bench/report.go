@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tailor-osc/tailor/internal/workload"
 )
 
 // Run statuses.
@@ -85,15 +86,7 @@ func median(xs []float64) float64 {
 }
 
 // percentile returns the p-th percentile (0-100) of ds by nearest rank.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(len(s))*p/100)) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
+func percentile(ds []time.Duration, p float64) time.Duration { return workload.Percentile(ds, p) }
 
 // setRatios fills each run's RatioToCopy from the native COPY run of the
 // same repetition and load condition.

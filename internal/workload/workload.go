@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -116,14 +117,39 @@ type Stats struct {
 }
 
 // Percentile returns the p-th percentile (0-100) of the latencies.
-func (s *Stats) Percentile(p float64) time.Duration {
-	if len(s.Latencies) == 0 {
+func (s *Stats) Percentile(p float64) time.Duration { return Percentile(s.Latencies, p) }
+
+// Percentile is the nearest-rank p-th percentile (0-100) of ds; 0 for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	l := slices.Clone(s.Latencies)
-	slices.Sort(l)
-	i := int(float64(len(l)-1) * p / 100)
-	return l[i]
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(float64(len(s))*p/100)) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// Paced calls tx every interval until ctx ends (as fast as it returns when
+// interval is 0). A writer held up for over a second, by a lock say,
+// resumes the pace instead of bursting to catch up.
+func Paced(ctx context.Context, interval time.Duration, tx func()) {
+	next := time.Now()
+	for ctx.Err() == nil {
+		if interval > 0 {
+			next = next.Add(interval)
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			} else if d < -time.Second {
+				next = time.Now()
+			}
+		}
+		tx()
+	}
 }
 
 // Load is a running write load.
@@ -179,22 +205,7 @@ func (l *Load) Snapshot() Stats {
 }
 
 func (l *Load) writer(ctx context.Context, rng *rand.Rand, interval time.Duration) {
-	next := time.Now()
-	for ctx.Err() == nil {
-		if interval > 0 {
-			next = next.Add(interval)
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
-			} else if d < -time.Second {
-				next = time.Now()
-			}
-		}
-		l.transaction(ctx, rng)
-	}
+	Paced(ctx, interval, func() { l.transaction(ctx, rng) })
 }
 
 type opKind int
