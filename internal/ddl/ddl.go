@@ -22,6 +22,8 @@ import (
 	// The parser needs a value-expression driver to build literals; test_driver is
 	// the small one meant for users of the parser outside TiDB.
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // placeholder is put before clauses given without "ALTER TABLE name" so they parse
@@ -281,4 +283,23 @@ func clausesStart(stmt string, table *ast.TableName) (int, error) {
 func trimClauses(s string) string {
 	s = strings.TrimLeftFunc(s, unicode.IsSpace)
 	return strings.TrimRightFunc(s, func(r rune) bool { return r == ';' || unicode.IsSpace(r) })
+}
+
+// WrittenFor reports whether a whole "ALTER TABLE name ..." statement names
+// database.table (clauses alone name any table), comparing names as the
+// server does: exactly, or case-insensitively when lower_case_table_names
+// is set. written is the table as the statement names it, quoted, for a
+// message when it does not.
+func (a *Alter) WrittenFor(database, table string, lowerCaseNames bool) (ok bool, written string) {
+	if a.Table == "" {
+		return true, ""
+	}
+	same := func(x, y string) bool { return x == y || (lowerCaseNames && strings.EqualFold(x, y)) }
+	if same(a.Table, table) && (a.Schema == "" || same(a.Schema, database)) {
+		return true, ""
+	}
+	if a.Schema != "" {
+		return false, mysql.QuoteTable(a.Schema, a.Table)
+	}
+	return false, mysql.QuoteIdent(a.Table)
 }

@@ -142,22 +142,14 @@ func (r *Runner) checkLeftovers(ctx context.Context) error {
 // statement did not mean. Names compare as the server compares them:
 // exactly, unless lower_case_table_names is set.
 func (r *Runner) checkAlterNamesTable(ctx context.Context) error {
-	if r.alter.Table == "" {
-		return nil
+	lowerCase, err := mysql.LowerCaseTableNames(ctx, r.db)
+	if err != nil {
+		return err
 	}
-	var lowerCase int
-	if err := r.db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lowerCase); err != nil {
-		return fmt.Errorf("read lower_case_table_names: %w", err)
+	if ok, written := r.alter.WrittenFor(r.cfg.Database, r.cfg.Table, lowerCase); !ok {
+		return invalid(fmt.Errorf("the ALTER is written for table %s but tailor was asked to change %s; give only the clauses, or make --database and --table match the statement", written, mysql.QuoteTable(r.cfg.Database, r.cfg.Table)))
 	}
-	same := func(a, b string) bool { return a == b || (lowerCase != 0 && strings.EqualFold(a, b)) }
-	if same(r.alter.Table, r.cfg.Table) && (r.alter.Schema == "" || same(r.alter.Schema, r.cfg.Database)) {
-		return nil
-	}
-	written := mysql.QuoteIdent(r.alter.Table)
-	if r.alter.Schema != "" {
-		written = mysql.QuoteTable(r.alter.Schema, r.alter.Table)
-	}
-	return invalid(fmt.Errorf("the ALTER is written for table %s but tailor was asked to change %s; give only the clauses, or make --database and --table match the statement", written, mysql.QuoteTable(r.cfg.Database, r.cfg.Table)))
+	return nil
 }
 
 // checkNotRunning refuses when another tailor holds the migration lock of
@@ -185,23 +177,6 @@ func checkShadowEngine(engine string) error {
 		return nil
 	}
 	return invalid(fmt.Errorf("the ALTER changes the storage engine to %s, and tailor keeps tables on InnoDB because it relies on transactions and row locks; remove the ENGINE option, and change the engine with a plain ALTER TABLE if you must", engine))
-}
-
-func (r *Runner) names(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := r.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func (r *Runner) tableExists(ctx context.Context, name string) (bool, error) {

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 )
 
@@ -36,4 +37,14 @@ func ShowRows(ctx context.Context, db *sql.DB, query string) ([]map[string]strin
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// LowerCaseTableNames reads whether the server compares table names
+// case-insensitively (lower_case_table_names set).
+func LowerCaseTableNames(ctx context.Context, db *sql.DB) (bool, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&n); err != nil {
+		return false, fmt.Errorf("read lower_case_table_names: %w", err)
+	}
+	return n != 0, nil
 }

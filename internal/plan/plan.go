@@ -334,22 +334,14 @@ func engineRefusals(source, target *schema.Table) []string {
 // another table than the one to plan. Names compare as the server compares
 // them: exactly, unless lower_case_table_names is set.
 func checkAlterNamesTable(ctx context.Context, db *sql.DB, alter *ddl.Alter, database, table string) error {
-	if alter.Table == "" {
-		return nil
+	lowerCase, err := mysql.LowerCaseTableNames(ctx, db)
+	if err != nil {
+		return err
 	}
-	var lowerCase int
-	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lowerCase); err != nil {
-		return fmt.Errorf("read lower_case_table_names: %w", err)
+	if ok, written := alter.WrittenFor(database, table, lowerCase); !ok {
+		return userError(nil, "the ALTER is written for table %s but the plan is for %s; give only the clauses, or make the database and table match the statement", written, mysql.QuoteTable(database, table))
 	}
-	same := func(a, b string) bool { return a == b || (lowerCase != 0 && strings.EqualFold(a, b)) }
-	if same(alter.Table, table) && (alter.Schema == "" || same(alter.Schema, database)) {
-		return nil
-	}
-	written := mysql.QuoteIdent(alter.Table)
-	if alter.Schema != "" {
-		written = mysql.QuoteTable(alter.Schema, alter.Table)
-	}
-	return userError(nil, "the ALTER is written for table %s but the plan is for %s; give only the clauses, or make the database and table match the statement", written, mysql.QuoteTable(database, table))
+	return nil
 }
 
 // walkKey is the key a backfill walks: the copy key's columns, or none.
