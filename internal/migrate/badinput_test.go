@@ -568,3 +568,26 @@ func TestErrorKindString(t *testing.T) {
 		t.Error("a plain error is not KindFailed")
 	}
 }
+
+// TestLeftoverHeartbeatTable: a table with the heartbeat's name is refused,
+// as it would be written to and dropped, unless the user asks tailor to
+// drop it.
+func TestLeftoverHeartbeatTable(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createTable(t, db, "t", 300)
+	mustExec(t, db, "CREATE TABLE _t_hb (id INT NOT NULL PRIMARY KEY, note TEXT) ENGINE=InnoDB")
+	mustExec(t, db, "INSERT INTO _t_hb VALUES (1, 'mine')")
+	g := guardTable(t, db, dbName, "t")
+	hb := guardTable(t, db, dbName, "_t_hb")
+	_, err := runMigration(context.Background(), t, testConfig(t, dbName, "t", "ADD COLUMN c INT"))
+	wantKind(t, err, KindInvalid, "`_t_hb`", "already exists", "--initially-drop-ghost-table")
+	g.untouched(t, db)
+	hb.untouched(t, db)
+
+	cfg := testConfig(t, dbName, "t", "ADD COLUMN c INT")
+	cfg.InitiallyDropGhostTable = true
+	if _, err := runMigration(context.Background(), t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	noLeftovers(t, db, dbName, []string{"_t_old", "t"})
+}

@@ -474,3 +474,36 @@ func TestHooksRunInOrder(t *testing.T) {
 		t.Errorf("on-failure did not run:\n%s", got)
 	}
 }
+
+// TestPausedCutOverWaits: a cut-over released while the operator has
+// paused the migration waits for resume, as gh-ost's does for throttling.
+func TestPausedCutOverWaits(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createTable(t, db, "t", 3_000)
+	flag := filepath.Join(t.TempDir(), "postpone")
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
+	cfg.PostponeCutOverFlagFile = flag
+	run := startRun(t, cfg)
+	run.waitStatus(t, "the cut-over to be postponed", func(st control.Status) bool { return st.CutOverPostponed })
+	run.send(t, "pause")
+	run.send(t, "cut-over")
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-run.done:
+		t.Fatalf("the cut-over ran while paused: %v", run.err)
+	default:
+	}
+	if st := run.status(t); st.Phase != PhaseCutOver.String() || !st.Paused {
+		t.Errorf("while paused: phase %s, paused %v", st.Phase, st.Paused)
+	}
+	run.send(t, "resume")
+	if _, err := run.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`x` int") {
+		t.Errorf("not swapped:\n%s", def)
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/migrate"
+)
+
+func TestRenderBar(t *testing.T) {
+	cases := []struct {
+		name      string
+		st        migrate.Status
+		throttled []string
+		want      []string
+	}{
+		{"half way", migrate.Status{Phase: migrate.PhaseCopy, RowsCopied: 500, RowsEstimate: 1000, Percent: 50, RowsPerSecond: 250, ETA: 2 * time.Second, Backlog: 3},
+			nil, []string{"copy", "[############............]", " 50.0%", "500/1000 rows", "250 rows/s", "ETA 2s", "backlog 3"}},
+		{"unknown eta, estimate exceeded", migrate.Status{Phase: migrate.PhaseChecksum, RowsCopied: 1200, RowsEstimate: 1000, Percent: 100, ETA: -1},
+			nil, []string{"checksum", "[########################]", "1200/1200 rows", "ETA ?"}},
+		{"throttled", migrate.Status{Phase: migrate.PhaseCopy, ETA: -1}, []string{"paused by the operator"}, []string{"throttled: paused by the operator"}},
+		{"postponed", migrate.Status{Phase: migrate.PhasePostponed, Percent: 100, ETA: -1, Postponed: true}, []string{"x"}, []string{"cut-over postponed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			line := renderBar(c.st, c.throttled)
+			for _, w := range c.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("%q lacks %q", line, w)
+				}
+			}
+			if strings.Contains(line, "\n") {
+				t.Errorf("the bar spans lines: %q", line)
+			}
+		})
+	}
+}
+
+// TestProgressBarKeepsLogLinesAbove: a log line written while the bar is
+// drawn clears the bar, is written whole, and the bar is drawn again below.
+func TestProgressBarKeepsLogLinesAbove(t *testing.T) {
+	var out strings.Builder
+	b := &progressBar{out: &out}
+	b.draw("BAR")
+	if _, err := b.Write([]byte("log line\n")); err != nil {
+		t.Fatal(err)
+	}
+	b.clear()
+	want := "\r\033[KBAR" + "\r\033[K" + "log line\n" + "BAR" + "\r\033[K"
+	if out.String() != want {
+		t.Errorf("wrote %q, want %q", out.String(), want)
+	}
+}
