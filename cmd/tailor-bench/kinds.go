@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -152,7 +153,9 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 		run.Status, run.Note = statusFailed, oneLine(err.Error())
 		return
 	}
+	stopProfile := b.startCPUProfile(run)
 	res, err := runner.Run(ctx)
+	stopProfile()
 	run.PeakRSSBytes = peakRSS()
 	if !resetPeakRSS {
 		run.Note = "peak RSS since the benchmark started; "
@@ -163,6 +166,34 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 	}
 	run.CutOverLockMs = float64(res.CutOverLock.Microseconds()) / 1000
 	run.Note += fmt.Sprintf("cut-over %s, %d events applied", msLabel(run.CutOverLockMs), res.EventsApplied)
+}
+
+// startCPUProfile starts a CPU profile of run when --cpuprofile asks for
+// one, and returns what stops it.
+func (b *bench) startCPUProfile(run *Run) (stop func()) {
+	if b.opts.cpuProfile == "" {
+		return func() {}
+	}
+	load := "idle"
+	if run.Load {
+		load = "load"
+	}
+	name := fmt.Sprintf("%s.%d.%s.pprof", b.opts.cpuProfile, run.Repeat, load)
+	f, err := os.Create(name)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "    no CPU profile: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		fmt.Fprintf(b.stderr, "    no CPU profile: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		fmt.Fprintf(b.stderr, "    CPU profile in %s\n", name)
+	}
 }
 
 // peakRSS is VmHWM of this process, in bytes, or 0 when unknown.

@@ -35,6 +35,10 @@ type options struct {
 	baseline, warmup, settle    time.Duration
 	ptOSC                       string
 	json, verbose               bool
+	// cpuProfile, when set, is the prefix of a CPU profile written for
+	// every tailor run.
+	cpuProfile string
+	bufferPool string
 }
 
 // bench is one invocation: the server, its connection, and what it found.
@@ -99,6 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ptOSC, "pt-osc", "", "path of pt-online-schema-change (default: found in PATH, else /usr/bin/pt-online-schema-change)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document with every run and the medians instead of tables")
 	fs.BoolVar(&o.verbose, "verbose", false, "show tailor's log and pt-online-schema-change's output")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
+	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -152,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if opts.host == "" {
 		progress("==> starting a throwaway MariaDB sandbox")
-		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=2G"}})
+		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=" + opts.bufferPool}})
 		if errors.Is(err, sandbox.ErrNoServer) {
 			return fmt.Errorf("%w; on Debian or Ubuntu: sudo apt-get install -y mariadb-server (make bench does this)", err)
 		}

@@ -56,6 +56,7 @@ type alterFlags struct {
 	changeFlags
 	execute                 bool
 	skipChecksum            bool
+	deferIndexes            string
 	instantLockTimeoutSecs  int
 	instantAttempts         int
 	chunkSize               int
@@ -99,6 +100,7 @@ prints what it would do.`,
 	fs := cmd.Flags()
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
+	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
@@ -193,6 +195,7 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
 	cfg.CutOverAttempts = f.cutOverAttempts
 	cfg.SkipChecksum = f.skipChecksum
+	cfg.DeferIndexes = f.deferIndexes
 	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	cfg.InstantAttempts = f.instantAttempts
 	cfg.OkToDropTable = f.okToDropTable

@@ -39,6 +39,10 @@ type Config struct {
 	// CutOverAttempts is how many times the cut-over is tried before the
 	// migration gives up (with backoff between attempts).
 	CutOverAttempts int
+	// DeferIndexes says when the shadow's plain secondary indexes are built:
+	// DeferIndexesAuto (the default), DeferIndexesAlways or
+	// DeferIndexesNever.
+	DeferIndexes string
 	// ForceCopy copies the table online even when the server could make
 	// the change INSTANT.
 	ForceCopy bool
@@ -142,6 +146,9 @@ func (c *Config) Defaults() {
 	if c.InstantAttempts == 0 {
 		c.InstantAttempts = 10
 	}
+	if c.DeferIndexes == "" {
+		c.DeferIndexes = DeferIndexesAuto
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +191,11 @@ func (c *Config) Validate() error {
 		if _, err := throttle.ParseLoad(spec); spec != "" && err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
 		}
+	}
+	switch c.DeferIndexes {
+	case DeferIndexesAuto, DeferIndexesAlways, DeferIndexesNever:
+	default:
+		errs = append(errs, fmt.Errorf("--defer-indexes must be auto, always or never, not %q", c.DeferIndexes))
 	}
 	if c.InstantAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--instant-attempts must be at least 1, not %d", c.InstantAttempts))

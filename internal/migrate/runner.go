@@ -36,6 +36,8 @@ const (
 	PhaseInstant
 	PhaseCreateShadow
 	PhaseCopy
+	// PhaseBuildIndexes builds the secondary indexes deferred for the copy.
+	PhaseBuildIndexes
 	// PhaseChecksum compares the copy with the original before the swap.
 	PhaseChecksum
 	// PhasePostponed keeps the shadow in step while the cut-over waits
@@ -56,6 +58,8 @@ func (p Phase) String() string {
 		return "create-shadow"
 	case PhaseCopy:
 		return "copy"
+	case PhaseBuildIndexes:
+		return "build-indexes"
 	case PhaseChecksum:
 		return "checksum"
 	case PhasePostponed:
@@ -139,8 +143,12 @@ type Runner struct {
 	releaseCutOverOnce sync.Once
 
 	shadowCreated bool
-	lockConn      *sql.Conn
-	start         time.Time
+	// deferredKeys are the shadow's secondary indexes dropped for the
+	// copy, and shadowDefinition its definition before they were.
+	deferredKeys     []schema.KeyDefinition
+	shadowDefinition string
+	lockConn         *sql.Conn
+	start            time.Time
 	// startSeen is start for readers on other goroutines (Status).
 	startSeen atomic.Int64
 	stream    *stream
@@ -323,6 +331,9 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	r.log.Info("copy done", "phase", PhaseCopy.String(), "rows", r.progress.rowsCopied.Load(), "elapsed", time.Since(r.start).Round(time.Millisecond).String())
+	if err := r.buildIndexes(streamCtx); err != nil {
+		return nil, err
+	}
 	if err := r.throttler.Wait(streamCtx); err != nil {
 		return nil, err
 	}

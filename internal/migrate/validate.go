@@ -227,6 +227,9 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	if err != nil {
 		return invalid(err)
 	}
+	if err := r.deferIndexes(ctx, shadowTable); err != nil {
+		return err
+	}
 	r.log.Info("shadow table ready", "phase", PhaseCreateShadow.String(), "shadow", r.shadow, "columns", len(r.mapping.Columns), "key", r.mapping.KeyName)
 	return nil
 }

@@ -43,6 +43,10 @@ func (r replicaState) String() string {
 // of the server itself when it is a replica. It never fails: a lagging
 // replica is something to know before adding the copy's write load, not a
 // reason to refuse.
+// NoReplicasMessage is the replicas check's message when it saw every
+// session and no replica or other binary log reader among them.
+const NoReplicasMessage = "no replicas attached"
+
 func checkReplicas(ctx context.Context, in Input) (Check, error) {
 	c := Check{Name: CheckReplicas, Status: Pass}
 	var states []replicaState
@@ -126,7 +130,7 @@ func checkReplicas(ctx context.Context, in Input) (Check, error) {
 		c.Message = "tailor cannot tell whether replicas are attached: " + strings.Join(unseen, ", and ")
 		return c, nil
 	case len(states) == 0:
-		c.Message = "no replicas attached"
+		c.Message = NoReplicasMessage
 	case len(states) == 1:
 		c.Message = states[0].String()
 	default:
