@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	driver "github.com/go-sql-driver/mysql"
 
@@ -145,6 +146,7 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 		ForceCopy:     true,
 		OkToDropTable: true,
 		ChunkSize:     b.opts.chunkSize,
+		ChunkTime:     b.chunkTime(),
 		Threads:       b.opts.threads,
 		ControlSocket: filepath.Join(dir, "tailor.sock"),
 		Logger:        b.logger,
@@ -166,6 +168,15 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 	}
 	run.CutOverLockMs = float64(res.CutOverLock.Microseconds()) / 1000
 	run.Note += fmt.Sprintf("cut-over %s, %d events applied", msLabel(run.CutOverLockMs), res.EventsApplied)
+}
+
+// chunkTime is tailor's target time per chunk: none when the chunk size is
+// fixed, as on tailor alter's command line.
+func (b *bench) chunkTime() time.Duration {
+	if b.opts.chunkSize > 0 {
+		return 0
+	}
+	return b.opts.chunkTime
 }
 
 // startCPUProfile starts a CPU profile of run when --cpuprofile asks for

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
@@ -30,6 +31,7 @@ type options struct {
 	rows, rate, writers, repeat int
 	alter, runs, database       string
 	threads, chunkSize          int
+	chunkTime                   time.Duration
 	host, user                  string
 	port                        int
 	baseline, warmup, settle    time.Duration
@@ -54,21 +56,23 @@ type bench struct {
 
 // Report is the --json document.
 type Report struct {
-	Started    time.Time `json:"started"`
-	Server     string    `json:"server"`
-	Sandbox    bool      `json:"sandbox"`
-	Rows       int       `json:"rows"`
-	Alter      string    `json:"alter"`
-	Rate       int       `json:"rate"`
-	Writers    int       `json:"writers"`
-	Repeat     int       `json:"repeat"`
-	Threads    int       `json:"tailor_threads,omitempty"`
-	ChunkSize  int       `json:"tailor_chunk_size,omitempty"`
-	PtOSC      string    `json:"pt_osc"`
-	PrepareSec float64   `json:"prepare_seconds"`
-	Notes      []string  `json:"notes"`
-	Runs       []Run     `json:"runs"`
-	Medians    []Median  `json:"medians"`
+	Started   time.Time `json:"started"`
+	Server    string    `json:"server"`
+	Sandbox   bool      `json:"sandbox"`
+	Rows      int       `json:"rows"`
+	Alter     string    `json:"alter"`
+	Rate      int       `json:"rate"`
+	Writers   int       `json:"writers"`
+	Repeat    int       `json:"repeat"`
+	Threads   int       `json:"tailor_threads,omitempty"`
+	ChunkSize int       `json:"tailor_chunk_size,omitempty"`
+	// ChunkTimeMs is tailor's target time per chunk; 0 with a fixed size.
+	ChunkTimeMs int64    `json:"tailor_chunk_time_ms,omitempty"`
+	PtOSC       string   `json:"pt_osc"`
+	PrepareSec  float64  `json:"prepare_seconds"`
+	Notes       []string `json:"notes"`
+	Runs        []Run    `json:"runs"`
+	Medians     []Median `json:"medians"`
 }
 
 func main() {
@@ -92,7 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeat, "repeat", 1, "repetitions of every run, interleaved; medians are reported")
 	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor")
 	fs.IntVar(&o.threads, "threads", 0, "tailor's concurrent chunk copies (0: tailor's default)")
-	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk (0: tailor's default)")
+	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk, fixed (0: adapted to --chunk-time, as tailor alter does by default)")
+	fs.DurationVar(&o.chunkTime, "chunk-time", migrate.DefaultChunkTime, "tailor's target time per chunk, when --chunk-size is not given")
 	fs.StringVar(&o.host, "host", "", "use this existing server instead of a sandbox (password from MYSQL_PWD)")
 	fs.IntVar(&o.port, "port", 0, "port of the existing server (with --host; 3306 when unset)")
 	fs.StringVar(&o.user, "user", "root", "user on the existing server")
@@ -154,6 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := &Report{Started: time.Now().UTC(), Rows: opts.rows, Alter: opts.alter, Rate: opts.rate, Writers: opts.writers,
 		Repeat: opts.repeat, Threads: opts.threads, ChunkSize: opts.chunkSize}
+	if opts.chunkSize == 0 {
+		rep.ChunkTimeMs = opts.chunkTime.Milliseconds()
+	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
 	if opts.host == "" {

@@ -67,7 +67,12 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 		},
 		Attempts:     checksumAttempts,
 		LockAttempts: checksumLockAttempts,
-		Logger:       r.log.With("phase", PhaseChecksum.String()),
+		// As many sessions as the copy used, up to 4: past that the
+		// checksum takes more of the server's cores from the application
+		// than it saves time.
+		Threads: min(r.cfg.Threads, 4),
+		Server:  r.server,
+		Logger:  r.log.With("phase", PhaseChecksum.String()),
 	})
 	var mismatch *verify.MismatchError
 	switch {

@@ -119,3 +119,10 @@ func (s Server) BinlogStatusQuery() string {
 	}
 	return "SHOW MASTER STATUS"
 }
+
+// HasCRC32C reports whether the server has the CRC32C() function (the
+// Castagnoli polynomial, beside CRC32's ISO 3309 one). MariaDB added it in
+// 10.8.0 (MDEV-27208); MySQL has none.
+func (s Server) HasCRC32C() bool {
+	return s.Flavor == FlavorMariaDB && s.Version.AtLeast(10, 8, 0)
+}

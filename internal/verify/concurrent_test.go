@@ -392,3 +392,110 @@ func TestSlowCatchUpBoundsTheHold(t *testing.T) {
 		t.Errorf("writers waited at most %s, want about %s: held, but not longer", maxLat, cfg.LockTimeout)
 	}
 }
+
+// TestParallelWritesThroughBinlog runs the verify with three sessions while
+// writes reach the shadow through the binary log, with snapshots renewed
+// every few chunks: every verify passes without a re-copy, so all three
+// sessions saw the same state of both tables. A row of the shadow the
+// writers never touch is then damaged: the verify names it, and with Recopy
+// mends it.
+func TestParallelWritesThroughBinlog(t *testing.T) {
+	f := newFixture(t, writerTable, writerTable, nil)
+	// Keys -99 to 0 are the writers' to leave alone.
+	exec(t, f.db, "INSERT INTO t SELECT seq, seq, 'init' FROM seq_1_to_5000",
+		"INSERT INTO t SELECT -seq, seq, 'still' FROM seq_0_to_99")
+	s := startStream(t, f)
+	f.waitForApplier = s.catchUp
+	w := startWriters(t, f.db, 4, 5000, false, time.Millisecond)
+	f.copyAll(t, 500)
+	cfg := f.config(t)
+	cfg.Threads = 3
+	cfg.ChunkSize = 200
+	cfg.SnapshotMaxAge = 3 * time.Millisecond // a verify takes 10 to 50ms
+	cfg.CatchUp = s.catchUp
+	var calls int
+	cfg.Recopy = f.recopy(&calls)
+	start := time.Now()
+	var snapshots, runs int
+	for ; runs < 3 || time.Since(start) < 2*time.Second; runs++ {
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Mended != 0 {
+			t.Errorf("mended %d chunks: a session's snapshot showed the shadow behind the original", res.Mended)
+		}
+		snapshots += res.Snapshots
+	}
+	n, p99, maxLat := w.stats()
+	t.Logf("%d verifies with 3 threads in %s, %d snapshots; %d writer transactions, latency p99 %s, max %s",
+		runs, time.Since(start).Round(time.Millisecond), snapshots, n, p99, maxLat)
+	if snapshots <= runs {
+		t.Errorf("%d snapshots in %d verifies: the snapshots were never renewed", snapshots, runs)
+	}
+
+	exec(t, f.db, "UPDATE _t_new SET s = 'damaged' WHERE id = -42")
+	strict := cfg
+	strict.Recopy = nil
+	_, err := Run(context.Background(), strict)
+	if got, want := keyStrings(mismatch(t, err).Rows), []string{"-42 different"}; !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Mended != 1 || calls != 1 {
+		t.Errorf("got %+v, %v after %d re-copies; want the damaged chunk mended by one", res, err, calls)
+	}
+}
+
+// TestCancelDuringParallelPass cancels the verify while three sessions
+// checksum: Run returns promptly with the context's error, and leaves no
+// snapshot open (nor, checked by TestMain, a goroutine running).
+func TestCancelDuringParallelPass(t *testing.T) {
+	f := newFixture(t, writerTable, writerTable, nil)
+	exec(t, f.db, "INSERT INTO t SELECT seq, seq, REPEAT('x', 40) FROM seq_1_to_200000", "INSERT INTO _t_new SELECT * FROM t")
+	cfg := f.config(t)
+	cfg.Threads = 3
+	cfg.ChunkSize = 1000
+	// Cancelled 50ms after the snapshots are taken (CatchUp is called
+	// once before the lock and once under it).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls int
+	var cancelled time.Time
+	cfg.CatchUp = func(context.Context) error {
+		if calls++; calls == 2 {
+			cancelled = time.Now().Add(50 * time.Millisecond)
+			time.AfterFunc(50*time.Millisecond, cancel)
+		}
+		return nil
+	}
+	res, err := Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %+v, %v; want the context's error", res, err)
+	}
+	d := time.Since(cancelled)
+	t.Logf("returned %s after the cancel, with %d of 200 chunks checked", d.Round(time.Millisecond), res.Chunks)
+	if d > 500*time.Millisecond {
+		t.Errorf("Run returned %s after it was cancelled", d)
+	}
+	if res.Chunks == 0 || res.Chunks >= 200 {
+		t.Errorf("%d chunks checked: the cancel did not come during the pass", res.Chunks)
+	}
+	// The sessions cut short are killed, which the server needs a moment
+	// to act on.
+	var open int
+	for wait := time.Now(); ; {
+		if err := f.db.QueryRow("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()").Scan(&open); err != nil {
+			t.Fatal(err)
+		}
+		if open == 0 || time.Since(wait) > time.Second {
+			break
+		}
+		// INNODB_TRX is a cache, refreshed only when it was last read more
+		// than 100ms ago.
+		time.Sleep(150 * time.Millisecond)
+	}
+	if open != 0 {
+		t.Errorf("%d transactions still open", open)
+	}
+}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,19 +12,22 @@ import (
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 )
 
-// keyShapes are a single-column key and a composite key with a
-// case-insensitive string, each with the statements that fill t (odd keys
+// keyShape is a table's key with the statements that fill t (odd keys
 // only, so that the shadow can get an extra row between two real ones) and
 // the statements that damage the shadow in four chunks: a changed row, a
 // missing row, an extra row in the middle and one past the last key.
-var keyShapes = []struct {
+type keyShape struct {
 	name, orig, fill string
 	damage           []string
 	// bad are the rows damaged in the chunk of unmendable, as keyStrings
 	// shows them.
 	unmendable []string
 	bad        []string
-}{
+}
+
+// keyShapes are a single-column key and a composite key with a
+// case-insensitive string.
+var keyShapes = []keyShape{
 	{
 		name: "single",
 		orig: "id INT NOT NULL PRIMARY KEY, v VARCHAR(20)",
@@ -63,29 +67,36 @@ var keyShapes = []struct {
 // chunks with the real copier and then passes.
 func TestMendsDamagedChunks(t *testing.T) {
 	for _, ks := range keyShapes {
-		t.Run(ks.name, func(t *testing.T) {
-			f := newFixture(t, ks.orig, ks.orig, nil)
-			exec(t, f.db, ks.fill)
-			f.copyAll(t, 100)
-			exec(t, f.db, ks.damage...)
-			var calls int
-			cfg := f.config(t)
-			cfg.Recopy = f.recopy(&calls)
-			res, err := Run(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Mended != 4 || calls != 4 || res.Rows != 1000 {
-				t.Errorf("got %+v after %d re-copies, want 4 chunks mended by 4 re-copies, 1000 rows", res, calls)
-			}
-			if res.Snapshots != 5 {
-				t.Errorf("took %d snapshots, want 1 and one after each re-copy", res.Snapshots)
-			}
-			res, err = Run(context.Background(), cfg)
-			if err != nil || res.Mended != 0 {
-				t.Errorf("second verify: %+v, %v; want it to pass with nothing to mend", res, err)
-			}
-		})
+		for _, threads := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%d threads", ks.name, threads), func(t *testing.T) {
+				testMendsDamagedChunks(t, ks, threads)
+			})
+		}
+	}
+}
+
+func testMendsDamagedChunks(t *testing.T, ks keyShape, threads int) {
+	f := newFixture(t, ks.orig, ks.orig, nil)
+	exec(t, f.db, ks.fill)
+	f.copyAll(t, 100)
+	exec(t, f.db, ks.damage...)
+	var calls int
+	cfg := f.config(t)
+	cfg.Threads = threads
+	cfg.Recopy = f.recopy(&calls)
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mended != 4 || calls != 4 || res.Rows != 1000 {
+		t.Errorf("got %+v after %d re-copies, want 4 chunks mended by 4 re-copies, 1000 rows", res, calls)
+	}
+	if res.Snapshots != 5 {
+		t.Errorf("took %d snapshots, want 1 and one after each re-copy", res.Snapshots)
+	}
+	res, err = Run(context.Background(), cfg)
+	if err != nil || res.Mended != 0 {
+		t.Errorf("second verify: %+v, %v; want it to pass with nothing to mend", res, err)
 	}
 }
 
@@ -94,41 +105,48 @@ func TestMendsDamagedChunks(t *testing.T) {
 // and how they differ.
 func TestUnmendableChunkFails(t *testing.T) {
 	for _, ks := range keyShapes {
-		t.Run(ks.name, func(t *testing.T) {
-			f := newFixture(t, ks.orig, ks.orig, nil)
-			exec(t, f.db, ks.fill)
-			f.copyAll(t, 100)
-			exec(t, f.db, ks.unmendable...)
-			var calls int
-			cfg := f.config(t)
-			cfg.Attempts = 2
-			recopy := f.recopy(&calls)
-			cfg.Recopy = func(ctx context.Context, c rowcopy.Chunk) error {
-				if err := recopy(ctx, c); err != nil {
-					return err
-				}
-				exec(t, f.db, ks.unmendable...)
-				return nil
-			}
-			_, err := Run(context.Background(), cfg)
-			me := mismatch(t, err)
-			got := keyStrings(me.Rows)
-			slices.Sort(got)
-			want := slices.Clone(ks.bad)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Errorf("rows %v, want %v", got, want)
-			}
-			if calls != 2 || me.Recopies != 2 {
-				t.Errorf("%d re-copies (%d reported), want 2", calls, me.Recopies)
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, "even after copying it again 2 times") || !strings.Contains(msg, "missing") {
-				t.Errorf("message %q does not say what was tried and what differs", msg)
-			}
-			t.Logf("error: %s", msg)
-		})
+		for _, threads := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%d threads", ks.name, threads), func(t *testing.T) {
+				testUnmendableChunkFails(t, ks, threads)
+			})
+		}
 	}
+}
+
+func testUnmendableChunkFails(t *testing.T, ks keyShape, threads int) {
+	f := newFixture(t, ks.orig, ks.orig, nil)
+	exec(t, f.db, ks.fill)
+	f.copyAll(t, 100)
+	exec(t, f.db, ks.unmendable...)
+	var calls int
+	cfg := f.config(t)
+	cfg.Threads = threads
+	cfg.Attempts = 2
+	recopy := f.recopy(&calls)
+	cfg.Recopy = func(ctx context.Context, c rowcopy.Chunk) error {
+		if err := recopy(ctx, c); err != nil {
+			return err
+		}
+		exec(t, f.db, ks.unmendable...)
+		return nil
+	}
+	_, err := Run(context.Background(), cfg)
+	me := mismatch(t, err)
+	got := keyStrings(me.Rows)
+	slices.Sort(got)
+	want := slices.Clone(ks.bad)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+	if calls != 2 || me.Recopies != 2 {
+		t.Errorf("%d re-copies (%d reported), want 2", calls, me.Recopies)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "even after copying it again 2 times") || !strings.Contains(msg, "missing") {
+		t.Errorf("message %q does not say what was tried and what differs", msg)
+	}
+	t.Logf("error: %s", msg)
 }
 
 // TestLockTimeout holds a write to t open in another session, so that the

@@ -156,25 +156,25 @@ func TestKeepsOrder(t *testing.T) {
 	}
 }
 
-// TestRowHashTokens checks the shape of a row's hash: one token per column,
+// TestRowStringTokens checks the shape of a row's string: one token per column,
 // NULL marked, long values hashed on their own, numbers ended by a comma.
-func TestRowHashTokens(t *testing.T) {
+func TestRowStringTokens(t *testing.T) {
 	t.Parallel()
 	norms := []pairNorm{
 		{pair: schema.ColumnPair{Old: "id", New: "id"}, oldExpr: "(`id` + 0)", newExpr: "(`id` + 0)", plain: true},
 		{pair: schema.ColumnPair{Old: "old`name", New: "new"}, oldExpr: "CAST(`old``name` AS BINARY)", newExpr: "CAST(`new` AS BINARY)"},
 		{pair: schema.ColumnPair{Old: "body", New: "body"}, oldExpr: "CAST(`body` AS BINARY)", newExpr: "CAST(`body` AS BINARY)", digest: true},
 	}
-	got := rowHash(norms, true)
-	want := "MD5(CONCAT(" +
+	got := rowString(norms, true)
+	want := "CONCAT(" +
 		"IF(`id` IS NULL, 'N', IFNULL(CONCAT((`id` + 0), ','), CONCAT('r', LENGTH(CAST(`id` AS BINARY)), ':', CAST(`id` AS BINARY)))), " +
 		"IF(`old``name` IS NULL, 'N', IFNULL(CONCAT('v', LENGTH(CAST(`old``name` AS BINARY)), ':', CAST(`old``name` AS BINARY)), CONCAT('r', LENGTH(CAST(`old``name` AS BINARY)), ':', CAST(`old``name` AS BINARY)))), " +
-		"IF(`body` IS NULL, 'N', IFNULL(CONCAT('d', MD5(CAST(`body` AS BINARY))), CONCAT('r', MD5(CAST(`body` AS BINARY)))))))"
+		"IF(`body` IS NULL, 'N', IFNULL(CONCAT('d', MD5(CAST(`body` AS BINARY))), CONCAT('r', MD5(CAST(`body` AS BINARY))))))"
 	if got != want {
-		t.Errorf("rowHash:\n got %s\nwant %s", got, want)
+		t.Errorf("rowString:\n got %s\nwant %s", got, want)
 	}
-	if n := rowHash(norms, false); !strings.Contains(n, "`new` IS NULL") || strings.Contains(n, "old") {
-		t.Errorf("the shadow's hash %s does not use the new names only", n)
+	if n := rowString(norms, false); !strings.Contains(n, "`new` IS NULL") || strings.Contains(n, "old") {
+		t.Errorf("the shadow's row %s does not use the new names only", n)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -30,7 +31,8 @@ func (e *retryable) Unwrap() error { return e.err }
 // snapshotter takes consistent snapshots of the original and the shadow:
 // it holds writes to the original (LOCK TABLES ... READ on one connection),
 // lets CatchUp apply every change committed to it, starts a transaction
-// WITH CONSISTENT SNAPSHOT on a second connection, and lets writes go.
+// WITH CONSISTENT SNAPSHOT on each of the snapshot sessions, and lets
+// writes go.
 type snapshotter struct {
 	db    *sql.DB
 	table string // the original, quoted
@@ -38,25 +40,27 @@ type snapshotter struct {
 	log   *slog.Logger
 
 	lock *session
-	snap *session
-	// inTx is true while snap has a snapshot open; taken is when it began.
-	inTx  bool
-	taken time.Time
+	// snaps are the snapshot sessions, opened as needed; the first active
+	// of them have a snapshot open, taken at taken.
+	snaps  []*session
+	active int
+	taken  time.Time
 
 	count   int
 	held    time.Duration
 	maxHeld time.Duration
 }
 
-// take ends the open snapshot, if any, and starts a new one, trying up to
-// LockAttempts times with a growing pause between attempts.
-func (s *snapshotter) take(ctx context.Context) error {
+// take ends the open snapshots, if any, and starts new ones on n sessions
+// under one hold of the writers, trying up to LockAttempts times with a
+// growing pause between attempts.
+func (s *snapshotter) take(ctx context.Context, n int) error {
 	if err := s.end(ctx); err != nil {
 		return err
 	}
 	var last error
 	for attempt := 1; attempt <= s.cfg.LockAttempts; attempt++ {
-		err := s.attempt(ctx)
+		err := s.attempt(ctx, n)
 		if err == nil {
 			return nil
 		}
@@ -81,15 +85,16 @@ func (s *snapshotter) take(ctx context.Context) error {
 	return fmt.Errorf("could not take a consistent snapshot of %s in %d attempts: %w", s.table, s.cfg.LockAttempts, last)
 }
 
-// attempt takes one snapshot, holding writers for at most LockTimeout (plus
-// the few milliseconds of starting the transaction and unlocking).
-func (s *snapshotter) attempt(ctx context.Context) error {
+// attempt takes one set of n snapshots, holding writers for at most
+// LockTimeout (plus the few milliseconds of starting the transactions and
+// unlocking).
+func (s *snapshotter) attempt(ctx context.Context, n int) error {
 	// Most of the backlog is applied while writes flow, so that the hold
 	// covers only the changes of its last moments.
 	if err := s.catchUp(ctx); err != nil {
 		return fmt.Errorf("apply the captured changes before the snapshot: %w", err)
 	}
-	if err := s.open(ctx); err != nil {
+	if err := s.connect(ctx, n); err != nil {
 		return err
 	}
 	holdCtx, cancel := context.WithTimeout(ctx, s.cfg.LockTimeout)
@@ -126,17 +131,29 @@ func (s *snapshotter) attempt(ctx context.Context) error {
 		return fmt.Errorf("apply the captured changes while writes were held: %w", err)
 	}
 	caughtUp := time.Now()
-	// The snapshot must begin before UNLOCK: from then on writes commit to
-	// the original that the shadow has not received yet.
-	beginErr := s.snap.execBounded(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+	// The snapshots must begin before UNLOCK: from then on writes commit
+	// to the original that the shadow has not received yet. Until then
+	// nothing commits to either table (the applier writes the shadow only
+	// for changes of the original, and has applied them all), so every
+	// session's snapshot sees the same state of both.
+	var beginErr error
+	for i, snap := range s.snaps[:n] {
+		if beginErr = snap.execBounded(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); beginErr != nil {
+			// A session in an unknown state is not used again.
+			snap.close()
+			s.snaps = slices.Delete(s.snaps, i, i+1)
+			break
+		}
+		s.active = i + 1
+	}
 	held := release()
 	if beginErr != nil {
+		_ = s.end(context.WithoutCancel(ctx))
 		return fmt.Errorf("start a consistent snapshot: %w", beginErr)
 	}
 	s.count++
-	s.inTx = true
 	s.taken = time.Now()
-	s.log.Info("took a consistent snapshot", "snapshot", s.count,
+	s.log.Info("took a consistent snapshot", "snapshot", s.count, "sessions", n,
 		"writes_held", held.Round(time.Microsecond).String(),
 		"lock_wait", granted.Sub(requested).Round(time.Microsecond).String(),
 		"catch_up", caughtUp.Sub(granted).Round(time.Microsecond).String())
@@ -150,8 +167,9 @@ func (s *snapshotter) catchUp(ctx context.Context) error {
 	return s.cfg.CatchUp(ctx)
 }
 
-// open makes sure both sessions exist and carry their settings.
-func (s *snapshotter) open(ctx context.Context) error {
+// connect makes sure the lock session and n snapshot sessions exist and
+// carry their settings.
+func (s *snapshotter) connect(ctx context.Context, n int) error {
 	if s.lock == nil {
 		lock, err := openSession(ctx, s.db, s.cfg.LockTimeout+adminTimeout)
 		if err != nil {
@@ -166,16 +184,16 @@ func (s *snapshotter) open(ctx context.Context) error {
 		}
 		s.lock = lock
 	}
-	if s.snap == nil {
+	for len(s.snaps) < n {
 		snap, err := openSession(ctx, s.db, 0)
 		if err != nil {
-			return fmt.Errorf("open the snapshot connection: %w", err)
+			return fmt.Errorf("open a snapshot connection: %w", err)
 		}
 		if err := snap.execBounded(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 			snap.close()
-			return fmt.Errorf("set up the snapshot connection: %w", err)
+			return fmt.Errorf("set up a snapshot connection: %w", err)
 		}
-		s.snap = snap
+		s.snaps = append(s.snaps, snap)
 	}
 	return nil
 }
@@ -195,27 +213,41 @@ func (s *snapshotter) unlock() {
 	}
 }
 
-// end closes the open snapshot, if any.
+// end closes the open snapshots, if any. A session whose COMMIT fails is
+// killed on the server and dropped: its connection was most likely cut by
+// a cancelled query, which the server goes on running, snapshot open, until
+// it has a result to send (a whole table's checksum, for one).
 func (s *snapshotter) end(ctx context.Context) error {
-	if !s.inTx {
-		return nil
-	}
-	s.inTx = false
-	if err := s.snap.execBounded(ctx, "COMMIT"); err != nil {
-		s.snap.close()
-		s.snap = nil
-		if ctx.Err() != nil {
-			return ctx.Err()
+	var first error
+	kept := s.snaps[:0]
+	for i, snap := range s.snaps {
+		if i < s.active {
+			if err := snap.execBounded(ctx, "COMMIT"); err != nil {
+				_ = snap.Kill(context.WithoutCancel(ctx), true)
+				snap.close()
+				if first == nil {
+					first = err
+				}
+				continue
+			}
 		}
-		return fmt.Errorf("end the snapshot: %w", err)
+		kept = append(kept, snap)
 	}
-	return nil
+	clear(s.snaps[len(kept):])
+	s.snaps, s.active = kept, 0
+	switch {
+	case first == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("end the snapshot: %w", first)
 }
 
-// age is how long the open snapshot has been open.
+// age is how long the open snapshots have been open.
 func (s *snapshotter) age() time.Duration { return time.Since(s.taken) }
 
-// close ends everything: the snapshot, the lock, both connections.
+// close ends everything: the snapshots, the lock, all connections.
 func (s *snapshotter) close() {
 	if s.lock != nil {
 		s.unlock()
@@ -223,19 +255,17 @@ func (s *snapshotter) close() {
 			s.lock.close()
 		}
 	}
-	if s.snap != nil {
-		// End the transaction before dropping the connection: the server
-		// releases the snapshot's metadata locks on both tables only when
-		// it gets to the disconnect, and the cut-over that follows must not
-		// find the shadow still held.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.end(ctx)
-		cancel()
-		if s.snap != nil {
-			s.snap.close()
-		}
+	// End the transactions before dropping the connections: the server
+	// releases a snapshot's metadata locks on both tables only when it
+	// gets to the disconnect, and the cut-over that follows must not find
+	// the shadow still held.
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	_ = s.end(ctx)
+	cancel()
+	for _, snap := range s.snaps {
+		snap.close()
 	}
-	s.lock, s.snap, s.inTx = nil, nil, false
+	s.lock, s.snaps, s.active = nil, nil, 0
 }
 
 // session is a mysql.Session of the checksum: a waiting LOCK TABLES is
