@@ -12,6 +12,17 @@
 // row already holds the value. A row the shadow cannot hold stops the
 // migration with its key and the server's message.
 //
+// The copier may insert a row of a key between the batch's delete and its
+// insert: the key had no row in the shadow yet, and in READ COMMITTED the
+// delete locks nothing where there is no row. The insert then fails on the
+// copy key once the copier commits. That row was read, under a shared lock,
+// after the change being applied had reached the binary log, so it is at
+// least as new as the image, and any later change to it comes later in the
+// log; deleting it and inserting the image again within the same
+// transaction (the failed statement alone is rolled back) is therefore what
+// applying the events in order would have given, as for the copier's own
+// retry (see rowcopy.Copier).
+//
 // Collapsing a batch to the last image of each key (a row updated ten times is
 // written once) also makes a transaction that swaps a unique value between two
 // rows apply cleanly: both rows are deleted before either is inserted.
@@ -44,13 +55,17 @@ type Applier struct {
 	db     *sql.DB
 	m      *schema.Mapping
 	logger *slog.Logger
+	// shadowKey is the shadow's unique index over the copy key.
+	shadowKey string
+	// afterDelete, for tests, runs between a group's delete and insert.
+	afterDelete func(ctx context.Context)
 	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
 	LockWaitTimeout time.Duration
 }
 
 // New returns an applier for m.
 func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
-	return &Applier{db: db, m: m, logger: logger, LockWaitTimeout: 10 * time.Second}
+	return &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
 }
 
 // op is the final state of one key after a run of changes: the image to
@@ -154,14 +169,29 @@ func (a *Applier) applyOps(ctx context.Context, groups [][]op) error {
 		return err
 	}
 	for _, ops := range groups {
-		if err := a.deleteKeys(ctx, tx, ops); err != nil {
-			return err
-		}
-		if err := a.insertImages(ctx, tx, ops); err != nil {
+		if err := a.applyGroup(ctx, tx, ops); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// applyGroup deletes the keys of ops and inserts their images, again while
+// the insert meets a row the copier wrote meanwhile (see the package doc).
+func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
+	for round := 1; ; round++ {
+		err := a.deleteKeys(ctx, tx, ops)
+		if err != nil {
+			return err
+		}
+		if a.afterDelete != nil {
+			a.afterDelete(ctx)
+		}
+		err = a.insertImages(ctx, tx, ops)
+		if err == nil || round >= rowcopy.CopyKeyRetries || !rowcopy.IsDuplicateOn(err, a.shadowKey) {
+			return err
+		}
+	}
 }
 
 func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
@@ -159,5 +160,53 @@ func TestWarningStops(t *testing.T) {
 	}
 	if got := query("SELECT COUNT(*) FROM s"); got != "0" {
 		t.Errorf("a failed batch left %s rows", got)
+	}
+}
+
+// TestCopierRowBetweenDeleteAndInsert: the copier inserts a key between the
+// batch's delete (which finds no row) and its insert, and commits. The
+// batch deletes the copier's row and inserts its image within its own
+// transaction rather than failing on the duplicate.
+func TestCopierRowBetweenDeleteAndInsert(t *testing.T) {
+	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	ctx := context.Background()
+	copied := make(chan error, 1)
+	rounds := 0
+	a.afterDelete = func(context.Context) {
+		rounds++
+		if rounds > 1 {
+			return
+		}
+		inserted := make(chan struct{})
+		go func() {
+			tx, err := a.db.BeginTx(ctx, nil)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, "INSERT INTO s VALUES (1, 'copied')")
+			}
+			close(inserted)
+			if err != nil {
+				copied <- err
+				return
+			}
+			// Held until the applier's insert waits for this row's lock.
+			time.Sleep(300 * time.Millisecond)
+			copied <- tx.Commit()
+		}()
+		<-inserted
+	}
+	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
+		{Kind: capture.Update, Before: []any{int64(1), "old"}, After: []any{int64(1), "image"}},
+		{Kind: capture.Insert, After: []any{int64(2), "two"}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-copied; err != nil {
+		t.Fatal(err)
+	}
+	if rounds != 2 {
+		t.Errorf("delete and insert ran %d times, want 2", rounds)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=image,2=two" {
+		t.Errorf("shadow = %s", got)
 	}
 }

@@ -91,12 +91,12 @@ type Copier struct {
 
 // NewCopier returns a copier for m.
 func NewCopier(db *sql.DB, m *schema.Mapping) *Copier {
-	return &Copier{db: db, m: m, shadowKey: shadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+	return &Copier{db: db, m: m, shadowKey: ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
 }
 
-// shadowKeyName is the name of the shadow's unique index on exactly the
+// ShadowKeyName is the name of the shadow's unique index on exactly the
 // copy key's columns (NewMapping made sure there is one).
-func shadowKeyName(m *schema.Mapping) string {
+func ShadowKeyName(m *schema.Mapping) string {
 	want := m.KeyNewNames()
 	for _, idx := range m.Shadow.Indexes {
 		if !idx.Unique || len(idx.Columns) != len(want) {
@@ -219,7 +219,7 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 		// was rolled back on its own, the transaction keeps its locks, and
 		// the copy's version of that row is at least as new as the
 		// applier's (see the Copier comment), so delete and copy again.
-		if attempt >= copyKeyRetries || !c.dupOnCopyKey(err) {
+		if attempt >= CopyKeyRetries || !IsDuplicateOn(err, c.shadowKey) {
 			return 0, err
 		}
 	}
@@ -232,17 +232,18 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 	return n, nil
 }
 
-// copyKeyRetries bounds the DELETE and INSERT ... SELECT rounds of one
-// chunk transaction that meet a row the applier has just written.
-const copyKeyRetries = 20
+// CopyKeyRetries bounds the delete-and-insert rounds of one transaction of
+// the copier or the applier that meet a row the other has just written.
+const CopyKeyRetries = 20
 
-// dupOnCopyKey reports whether err is a duplicate on the shadow's unique
-// key over the copy key's columns. Such a duplicate can only be a row of
-// the chunk's own range; one on another unique key is a real conflict
-// between two rows (or a change the applier has not reached yet), which a
-// second round cannot mend.
-func (c *Copier) dupOnCopyKey(err error) bool {
-	if mysql.ErrorNumber(err) != mysql.ErrDupEntry || c.shadowKey == "" {
+// IsDuplicateOn reports whether err is a duplicate on the shadow's index
+// key, the unique key over the copy key's columns. For the copier such a
+// duplicate can only be a row of the chunk's own range that the applier
+// wrote, and for the applier a row the copier wrote; one on another unique
+// key is a real conflict between two rows (or a change the applier has not
+// reached yet), which a second round cannot mend.
+func IsDuplicateOn(err error, key string) bool {
+	if mysql.ErrorNumber(err) != mysql.ErrDupEntry || key == "" {
 		return false
 	}
 	// MariaDB: "Duplicate entry '5' for key 'PRIMARY'"; MySQL 8.0.19 and
@@ -252,11 +253,11 @@ func (c *Copier) dupOnCopyKey(err error) bool {
 	if i < 0 {
 		return false
 	}
-	key := strings.TrimSuffix(msg[i+len(" for key '"):], "'")
-	if j := strings.LastIndex(key, "."); j >= 0 && !strings.EqualFold(key, c.shadowKey) {
-		key = key[j+1:]
+	got := strings.TrimSuffix(msg[i+len(" for key '"):], "'")
+	if j := strings.LastIndex(got, "."); j >= 0 && !strings.EqualFold(got, key) {
+		got = got[j+1:]
 	}
-	return strings.EqualFold(key, c.shadowKey)
+	return strings.EqualFold(got, key)
 }
 
 // insertSelect copies the range (lower, upper], or the one row with key
