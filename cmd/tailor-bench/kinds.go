@@ -156,7 +156,9 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 		return
 	}
 	stopProfile := b.startCPUProfile(run)
+	stopWatching := watchPhases(runner, run)
 	res, err := runner.Run(ctx)
+	stopWatching()
 	stopProfile()
 	run.PeakRSSBytes = peakRSS()
 	if !resetPeakRSS {
@@ -168,6 +170,48 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 	}
 	run.CutOverLockMs = float64(res.CutOverLock.Microseconds()) / 1000
 	run.Note += fmt.Sprintf("cut-over %s, %d events applied", msLabel(run.CutOverLockMs), res.EventsApplied)
+}
+
+// watchPhases records when runner enters each phase into run.Phases, by
+// polling its status, until the returned function is called.
+func watchPhases(runner *migrate.Runner, run *Run) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		last := ""
+		record := func(now time.Time) {
+			phase := runner.Status().Phase.String()
+			if phase == last {
+				return
+			}
+			if n := len(run.Phases); n > 0 {
+				run.Phases[n-1].end = now
+				run.Phases[n-1].Seconds = now.Sub(run.Phases[n-1].start).Seconds()
+			}
+			run.Phases = append(run.Phases, PhaseSpan{Phase: phase, start: now})
+			last = phase
+		}
+		for {
+			select {
+			case <-done:
+				now := time.Now()
+				if n := len(run.Phases); n > 0 {
+					run.Phases[n-1].end = now
+					run.Phases[n-1].Seconds = now.Sub(run.Phases[n-1].start).Seconds()
+				}
+				return
+			case now := <-tick.C:
+				record(now)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // chunkTime is tailor's target time per chunk: none when the chunk size is

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -166,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if opts.host == "" {
 		progress("==> starting a throwaway MariaDB sandbox")
-		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=" + opts.bufferPool}})
+		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=" + opts.bufferPool, "--innodb-log-file-size=1G"}})
 		if errors.Is(err, sandbox.ErrNoServer) {
 			return fmt.Errorf("%w; on Debian or Ubuntu: sudo apt-get install -y mariadb-server (make bench does this)", err)
 		}
@@ -314,6 +315,10 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 		run.LoadTransactions, run.LoadTPS = st.Transactions, st.TPS
 		run.LoadP50Ms, run.LoadP99Ms, run.LoadMaxMs = millis(st.P50), millis(st.P99), millis(st.Max)
 		run.LoadErrors, run.LoadLastError = st.Errors, st.LastError
+		for i, ph := range run.Phases {
+			st := load.window(ph.start, ph.end)
+			run.Phases[i].LoadTransactions, run.Phases[i].LoadP99Ms, run.Phases[i].LoadMaxMs = st.Transactions, millis(st.P99), millis(st.Max)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("interrupted during %s: %w", kind, err)
@@ -340,7 +345,19 @@ func summary(r Run) string {
 	if r.Load {
 		s += fmt.Sprintf(", load p99 %s max %s errors %d", msLabel(r.LoadP99Ms), msLabel(r.LoadMaxMs), r.LoadErrors)
 	}
-	return s + ", equal to control: " + equalLabel(r.Equal)
+	s += ", equal to control: " + equalLabel(r.Equal)
+	var phases []string
+	for _, ph := range r.Phases {
+		p := fmt.Sprintf("%s %s", ph.Phase, seconds(ph.Seconds))
+		if r.Load && ph.LoadTransactions > 0 {
+			p += fmt.Sprintf(" (p99 %s, max %s)", msLabel(ph.LoadP99Ms), msLabel(ph.LoadMaxMs))
+		}
+		phases = append(phases, p)
+	}
+	if len(phases) > 0 {
+		s += "\n          phases: " + strings.Join(phases, ", ")
+	}
+	return s
 }
 
 // printReport prints the per-run table, the medians and the notes.

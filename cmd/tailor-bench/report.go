@@ -49,6 +49,19 @@ type Run struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 	// CutOverLockMs is how long tailor held writers at its cut-over.
 	CutOverLockMs float64 `json:"cut_over_lock_ms,omitempty"`
+	// Phases are tailor's phases, in order, with the load's latencies
+	// during each (only when Load is set).
+	Phases []PhaseSpan `json:"phases,omitempty"`
+}
+
+// PhaseSpan is one phase of a tailor run.
+type PhaseSpan struct {
+	Phase            string    `json:"phase"`
+	Seconds          float64   `json:"seconds"`
+	LoadTransactions int64     `json:"load_transactions,omitempty"`
+	LoadP99Ms        float64   `json:"load_p99_ms,omitempty"`
+	LoadMaxMs        float64   `json:"load_max_ms,omitempty"`
+	start, end       time.Time // of the phase
 }
 
 // Median is the median of the repetitions of one kind and load condition.

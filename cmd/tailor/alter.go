@@ -105,7 +105,7 @@ prints what it would do.`,
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
 	fs.DurationVar(&f.chunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
-	fs.IntVar(&f.threads, "threads", migrate.DefaultThreads, "chunks copied at once (1 to 64)")
+	fs.IntVar(&f.threads, "threads", 0, "chunks copied at once, 1 to 64; 0 lets tailor choose: 4, or the server's CPU count when it is lower and the server tells it")
 	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as _<table>_old")
@@ -146,9 +146,6 @@ func (f *alterFlags) checkZeros() error {
 	}
 	if f.instantLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
-	}
-	if f.threads == 0 {
-		errs = append(errs, errors.New("--threads must be between 1 and 64, not 0"))
 	}
 	if f.chunkTime <= 0 {
 		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))

@@ -29,7 +29,7 @@ func newDemoCommand() *cobra.Command {
 	fs.IntVar(&opts.Writers, "writers", 4, "concurrent writing sessions")
 	fs.StringVar(&opts.Alter, "alter", "ADD COLUMN refunded_at DATETIME NULL, ADD INDEX idx_status (status), MODIFY note MEDIUMTEXT", "the change the demo makes")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	fs.IntVar(&opts.Threads, "threads", migrate.DefaultThreads, "chunks tailor copies at once")
+	fs.IntVar(&opts.Threads, "threads", 0, "chunks tailor copies at once; 0 lets tailor choose: 4, or the server's CPU count when lower")
 	fs.DurationVar(&opts.ChunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk (adaptive chunk size)")
 	fs.IntVar(&opts.ChunkSize, "chunk-size", 0, "fixed rows per chunk instead of --chunk-time (0: adaptive)")
 	return cmd

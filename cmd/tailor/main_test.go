@@ -202,7 +202,7 @@ func TestUsageErrors(t *testing.T) {
 		{"password after a space", full("--password", "hunter2-secret"), []string{"--password=VALUE", "MYSQL_PWD"}},
 		{"progress interval zero", full("--progress-interval", "0"), []string{"--progress-interval must be at least 100ms"}},
 		{"defaults file missing", full("--defaults-file", "/nonexistent/tailor.cnf"), []string{"--defaults-file", "/nonexistent/tailor.cnf"}},
-		{"threads zero", full("--threads", "0"), []string{"--threads must be between 1 and 64, not 0"}},
+		{"threads negative", full("--threads", "-1"), []string{"--threads must be between 1 and 64, not -1"}},
 		{"threads huge", full("--threads", "500"), []string{"--threads must be between 1 and 64, not 500"}},
 		{"chunk time zero", full("--chunk-time", "0s"), []string{"--chunk-time must be positive"}},
 		{"max lag zero", full("--max-lag-millis", "0"), []string{"--max-lag-millis must be at least 100"}},

@@ -213,6 +213,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		return nil, err
 	}
 	defer r.db.Close()
+	r.chooseThreads(ctx)
 	if err := r.validate(ctx); err != nil {
 		return nil, err
 	}
@@ -421,6 +422,19 @@ func (r *Runner) nextChunkSize() int {
 	r.chunkSize.Store(int64(n))
 	r.metrics.SetChunkSize(int64(n))
 	return n
+}
+
+// chooseThreads sets the copy's thread count when Config leaves it to
+// tailor.
+func (r *Runner) chooseThreads(ctx context.Context) {
+	if r.cfg.Threads != 0 {
+		return
+	}
+	r.cfg.Threads = DefaultThreads
+	if cpus := mysql.ServerCPUs(ctx, r.db, r.server); cpus > 0 && cpus < DefaultThreads {
+		r.cfg.Threads = cpus
+	}
+	r.log.Debug("copy threads chosen", "threads", r.cfg.Threads)
 }
 
 // finish drops the old table when asked to and reports.
