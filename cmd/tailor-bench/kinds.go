@@ -147,6 +147,7 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 		OkToDropTable: true,
 		ChunkSize:     b.opts.chunkSize,
 		ChunkTime:     b.chunkTime(),
+		SkipChecksum:  b.opts.skipChecksum,
 		Threads:       b.opts.threads,
 		ControlSocket: filepath.Join(dir, "tailor.sock"),
 		Logger:        b.logger,

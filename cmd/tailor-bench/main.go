@@ -41,7 +41,9 @@ type options struct {
 	// cpuProfile, when set, is the prefix of a CPU profile written for
 	// every tailor run.
 	cpuProfile string
-	bufferPool string
+	// skipChecksum runs tailor without its verify, to show what it costs.
+	skipChecksum bool
+	bufferPool   string
 }
 
 // bench is one invocation: the server, its connection, and what it found.
@@ -109,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ptOSC, "pt-osc", "", "path of pt-online-schema-change (default: found in PATH, else /usr/bin/pt-online-schema-change)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document with every run and the medians instead of tables")
 	fs.BoolVar(&o.verbose, "verbose", false, "show tailor's log and pt-online-schema-change's output")
+	fs.BoolVar(&o.skipChecksum, "skip-checksum", false, "run tailor with --skip-checksum, to measure what the verify before the swap costs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
 	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
 	if err := fs.Parse(args); err != nil {
