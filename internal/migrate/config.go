@@ -217,6 +217,9 @@ type testHooks struct {
 	// beforeChunkCommit runs inside a chunk's copy transaction, before it
 	// commits.
 	beforeChunkCommit func(ctx context.Context, chunk rowcopy.Chunk)
+	// beforeIndexBuild runs when the deferred indexes are about to be
+	// built.
+	beforeIndexBuild func()
 	// beforeChecksum runs once the copy is done, before the checksum.
 	beforeChecksum func(ctx context.Context)
 	// afterRecopy runs after the checksum copied a mismatched chunk again.

@@ -147,6 +147,9 @@ func (r *Runner) buildIndexes(ctx context.Context) error {
 		return fmt.Errorf("build the shadow's secondary indexes: %w", err)
 	}
 	defer s.Close()
+	if h := r.cfg.testHooks; h != nil && h.beforeIndexBuild != nil {
+		h.beforeIndexBuild()
+	}
 	err = s.Exec(ctx, alter+"NONE")
 	if mysql.ErrorNumber(err) == erOnlineLogTooBig {
 		// The applier wrote more than the server keeps aside during an

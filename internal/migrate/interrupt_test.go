@@ -31,23 +31,32 @@ const (
 func TestInterrupt(t *testing.T) {
 	cases := []struct {
 		name  string
+		alter string // "ADD COLUMN c INT" when empty
 		hooks func(cancel func()) *testHooks
 	}{
-		{"first chunk", func(cancel func()) *testHooks {
+		{"first chunk", "", func(cancel func()) *testHooks {
 			return &testHooks{afterChunk: func(seq int) {
 				if seq == 0 || seq == 1 {
 					cancel()
 				}
 			}}
 		}},
-		{"mid copy", func(cancel func()) *testHooks {
+		{"mid copy", "", func(cancel func()) *testHooks {
 			return &testHooks{afterChunk: func(seq int) {
 				if seq == 20 {
 					cancel()
 				}
 			}}
 		}},
-		{"before cut-over", func(cancel func()) *testHooks {
+		{"while the deferred index is built", "ADD COLUMN c INT, ADD INDEX ix_c (c)", func(cancel func()) *testHooks {
+			return &testHooks{beforeIndexBuild: func() {
+				go func() {
+					time.Sleep(5 * time.Millisecond)
+					cancel()
+				}()
+			}}
+		}},
+		{"before cut-over", "", func(cancel func()) *testHooks {
 			return &testHooks{beforeCutOver: cancel}
 		}},
 	}
@@ -60,7 +69,11 @@ func TestInterrupt(t *testing.T) {
 			defer cancel()
 			var cancelledAt time.Time
 			var once sync.Once
-			cfg := testConfig(t, dbName, "t", "ADD COLUMN c INT")
+			alter := c.alter
+			if alter == "" {
+				alter = "ADD COLUMN c INT"
+			}
+			cfg := testConfig(t, dbName, "t", alter)
 			cfg.ChunkSize = interruptChunk
 			cfg.testHooks = c.hooks(func() {
 				once.Do(func() {
