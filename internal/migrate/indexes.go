@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -166,7 +167,9 @@ func (r *Runner) buildIndexes(ctx context.Context) error {
 		return err
 	}
 	if withoutAutoIncrement(def) != withoutAutoIncrement(r.shadowDefinition) {
-		return fmt.Errorf("the shadow's definition after building its secondary indexes differs from the one the ALTER made:\n%s\ninstead of\n%s\n(--defer-indexes never avoids this)", def, r.shadowDefinition)
+		r.log.Error("the shadow's definition changed when its secondary indexes were built again", "phase", PhaseBuildIndexes.String(),
+			"definition", def, "expected", r.shadowDefinition)
+		return errors.New("the new table's definition after building its secondary indexes differs from the one the ALTER made (both are in the log); run again with --defer-indexes never")
 	}
 	r.log.Info("secondary indexes built", "phase", PhaseBuildIndexes.String(), "elapsed", time.Since(started).Round(time.Millisecond).String())
 	return nil

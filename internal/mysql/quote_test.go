@@ -38,3 +38,22 @@ func TestQuoteString(t *testing.T) {
 		}
 	}
 }
+
+func TestLeadingIdent(t *testing.T) {
+	tests := []struct {
+		in, name, rest string
+		ok             bool
+	}{
+		{"`k` (`a`)", "k", " (`a`)", true},
+		{"`odd``name`.`t`", "odd`name", ".`t`", true},
+		{"``", "", "", true},
+		{"`unterminated", "", "`unterminated", false},
+		{"bare", "", "bare", false},
+	}
+	for _, tt := range tests {
+		name, rest, ok := LeadingIdent(tt.in)
+		if name != tt.name || rest != tt.rest || ok != tt.ok {
+			t.Errorf("LeadingIdent(%q) = %q, %q, %v; want %q, %q, %v", tt.in, name, rest, ok, tt.name, tt.rest, tt.ok)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // The grants of the current account, read from SHOW GRANTS rather than from
@@ -196,20 +198,11 @@ func parseTarget(s string) (db, table string, err error) {
 // readName reads one name, backticked or bare, or "*", from the start of s.
 func readName(s string) (name, rest string, err error) {
 	if strings.HasPrefix(s, "`") {
-		var b strings.Builder
-		for i := 1; i < len(s); i++ {
-			if s[i] != '`' {
-				b.WriteByte(s[i])
-				continue
-			}
-			if i+1 < len(s) && s[i+1] == '`' {
-				b.WriteByte('`')
-				i++
-				continue
-			}
-			return b.String(), s[i+1:], nil
+		name, rest, ok := mysql.LeadingIdent(s)
+		if !ok {
+			return "", "", fmt.Errorf("unterminated name in %q", s)
 		}
-		return "", "", fmt.Errorf("unterminated name in %q", s)
+		return name, rest, nil
 	}
 	end := strings.IndexAny(s, ". ")
 	if end < 0 {

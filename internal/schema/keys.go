@@ -1,6 +1,10 @@
 package schema
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
 
 // KeyDefinition is one index as SHOW CREATE TABLE prints it.
 type KeyDefinition struct {
@@ -24,33 +28,11 @@ func PlainKeys(createTable string) []KeyDefinition {
 		if !ok {
 			continue
 		}
-		name, ok := leadingIdent(rest)
+		name, _, ok := mysql.LeadingIdent(rest)
 		if !ok {
 			continue
 		}
 		keys = append(keys, KeyDefinition{Name: name, Definition: def})
 	}
 	return keys
-}
-
-// leadingIdent reads the backquoted identifier s starts with, undoubling
-// its quotes.
-func leadingIdent(s string) (string, bool) {
-	if !strings.HasPrefix(s, "`") {
-		return "", false
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		if s[i] != '`' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '`' {
-			b.WriteByte('`')
-			i++
-			continue
-		}
-		return b.String(), true
-	}
-	return "", false
 }
