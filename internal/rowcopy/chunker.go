@@ -97,27 +97,37 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 }
 
 // boundary finds the key of the last of the next size rows after c.next, or
-// nil when no row remains: then the rest of the key space is the last chunk,
-// which holds only rows inserted since. It reads without locks: it only
-// places a boundary, and any key may be a boundary.
+// nil when fewer than size rows remain: then the rest of the key space is
+// the last chunk, which also holds the rows inserted since. Ending there
+// rather than at the last row seen keeps the copy from chasing writers that
+// insert at the end of the key faster than it hands out chunks (it would
+// otherwise cut a small chunk of their newest rows again and again; seen
+// under the race detector with one writer inserting at the end). Rows
+// inserted after the last chunk is read reach the shadow through the binary
+// log. It reads without locks: it only places a boundary, and any key may be
+// a boundary.
 func (c *Chunker) boundary(ctx context.Context) ([]any, error) {
 	keyCols := c.m.KeyOldNames()
 	cond, args := sqlbuild.Range(keyCols, c.next, c.upper)
 	src := mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name)
-	q := fmt.Sprintf("SELECT %s FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
+	q := fmt.Sprintf("SELECT %s, COUNT(*) OVER () FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
 		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.m.KeyName), cond,
 		sqlbuild.OrderBy(keyCols, false), c.size, sqlbuild.OrderBy(keyCols, true))
 	vals := make([]any, len(keyCols))
-	ptrs := make([]any, len(keyCols))
+	ptrs := make([]any, len(keyCols), len(keyCols)+1)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err := c.db.QueryRowContext(ctx, q, args...).Scan(ptrs...)
+	var rows int
+	err := c.db.QueryRowContext(ctx, q, args...).Scan(append(ptrs, &rows)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find next chunk of %s: %w", c.m.Source.Name, err)
+	}
+	if rows < c.size {
+		return nil, nil
 	}
 	return vals, nil
 }

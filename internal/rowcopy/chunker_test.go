@@ -167,3 +167,56 @@ func TestChunkerInStaysInItsRange(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkerOutrunsTailInserts: rows inserted at the end of the key
+// between chunks must not keep the chunker cutting small chunks of them:
+// once fewer rows than a chunk remain, the rest of the key space is the
+// last chunk, and the chunker ends.
+func TestChunkerOutrunsTailInserts(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE src (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT)",
+		"CREATE TABLE dst LIKE src",
+		"INSERT INTO src (v) SELECT seq FROM seq_1_to_95",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	src, err := schema.Load(ctx, db, name, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "dst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunker := NewChunker(db, m, 10)
+	for n := 1; ; n++ {
+		chunk, ok, err := chunker.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		// 95 rows, 3 more per chunk, 10 per chunk: after 13 full chunks
+		// fewer than 10 remain, and the 14th is the rest of the key space.
+		if n > 16 {
+			t.Fatalf("chunk %d of a 95-row table in chunks of 10: the chunker is chasing the inserts", n)
+		}
+		if (chunk.Upper == nil) != (n == 14) {
+			t.Errorf("chunk #%d is %s; want 13 bounded chunks, then an open-ended one", n, chunk)
+		}
+		// Three rows at the end of the key before every chunk: the chunker
+		// used to cut a chunk of them each time, for as long as they came.
+		if _, err := db.ExecContext(ctx, "INSERT INTO src (v) VALUES (0), (0), (0)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
