@@ -13,6 +13,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sandbox"
+	"github.com/tailor-osc/tailor/internal/workload"
 )
 
 var sbx *sandbox.Sandbox
@@ -96,4 +97,38 @@ func showCreate(t testing.TB, db *sql.DB, database, table string) string {
 		t.Fatal(err)
 	}
 	return def
+}
+
+// migrateUnderLoad runs cfg while opts' writers write to the table, with a
+// moment of writes before and after, and fails the test when the migration
+// fails, a write failed, or the applier applied nothing.
+func migrateUnderLoad(ctx context.Context, t *testing.T, db *sql.DB, cfg Config, opts workload.Options, settle time.Duration) (*Result, workload.Stats) {
+	t.Helper()
+	load := workload.Start(ctx, db, opts)
+	time.Sleep(settle)
+	res, err := runMigration(ctx, t, cfg)
+	time.Sleep(settle) // writes into the new table, after the swap
+	stats := load.Stop()
+	if err != nil {
+		t.Fatalf("migration failed: %v", err)
+	}
+	if stats.Errors > 0 {
+		t.Errorf("%d writes failed, last: %s", stats.Errors, stats.LastError)
+	}
+	if res.EventsApplied == 0 {
+		t.Error("no binlog event was applied: the test did not exercise the applier")
+	}
+	return res, stats
+}
+
+// wantEqualToControl fails the test unless table equals its control table.
+func wantEqualToControl(ctx context.Context, t *testing.T, db *sql.DB, table string, cols []workload.ColumnPair) {
+	t.Helper()
+	diff, err := workload.Compare(ctx, db, table, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !diff.Equal() {
+		t.Fatalf("migrated table differs from the control record: %s", diff)
+	}
 }

@@ -77,8 +77,6 @@ func TestDeferredIndexes(t *testing.T) {
 			mustExec(t, db, "ALTER TABLE expected "+c.alter)
 			want := normalizedDefinition(t, db, dbName, "expected")
 
-			load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: 4, Rate: 400, InitialRows: rows, Seed: 7})
-			time.Sleep(200 * time.Millisecond)
 			cfg := testConfig(t, dbName, "orders", c.alter)
 			cfg.DeferIndexes = c.mode
 			var once sync.Once
@@ -87,28 +85,11 @@ func TestDeferredIndexes(t *testing.T) {
 				once.Do(func() { during = indexNames(t, db, dbName, "_orders_new") })
 				time.Sleep(20 * time.Millisecond)
 			}}
-			res, err := runMigration(ctx, t, cfg)
-			time.Sleep(200 * time.Millisecond)
-			stats := load.Stop()
-			if err != nil {
-				t.Fatalf("migration failed: %v", err)
-			}
-			if stats.Errors > 0 {
-				t.Errorf("%d writes failed, last: %s", stats.Errors, stats.LastError)
-			}
-			if res.EventsApplied == 0 {
-				t.Error("no binlog event was applied: the test did not exercise the applier")
-			}
+			migrateUnderLoad(ctx, t, db, cfg, workload.Options{Table: "orders", Writers: 4, Rate: 400, InitialRows: rows, Seed: 7}, 200*time.Millisecond)
 			if during != c.duringCopy {
 				t.Errorf("indexes of the shadow during the copy = %s, want %s", during, c.duringCopy)
 			}
-			diff, err := workload.Compare(ctx, db, "orders", workload.SameColumns(nil, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !diff.Equal() {
-				t.Fatalf("migrated table differs from the control record: %s", diff)
-			}
+			wantEqualToControl(ctx, t, db, "orders", workload.SameColumns(nil, nil))
 			if got := normalizedDefinition(t, db, dbName, "orders"); got != want {
 				t.Errorf("definition after the migration:\n%s\nwant (the ALTER on a copy of the original):\n%s", got, want)
 			}

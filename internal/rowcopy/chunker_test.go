@@ -2,6 +2,7 @@ package rowcopy
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -98,29 +99,12 @@ func TestChunksCoverEveryKey(t *testing.T) {
 // consecutive, start at the range's lower bound, end exactly at its upper
 // bound, and copy exactly the rows of the range.
 func TestChunkerInStaysInItsRange(t *testing.T) {
-	db, name := sbx.NewDatabase(t)
-	ctx := context.Background()
-	for _, q := range []string{
+	db, m := newFixture(t, []string{
 		"CREATE TABLE src (id INT NOT NULL PRIMARY KEY, v INT)",
 		"CREATE TABLE dst LIKE src",
 		"INSERT INTO src SELECT seq, seq FROM seq_1_to_1000",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	src, err := schema.Load(ctx, db, name, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := schema.Load(ctx, db, name, "dst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, "id", "v")
+	ctx := context.Background()
 	cases := []struct {
 		name         string
 		lower, upper []any
@@ -173,29 +157,12 @@ func TestChunkerInStaysInItsRange(t *testing.T) {
 // once fewer rows than a chunk remain, the rest of the key space is the
 // last chunk, and the chunker ends.
 func TestChunkerOutrunsTailInserts(t *testing.T) {
-	db, name := sbx.NewDatabase(t)
-	ctx := context.Background()
-	for _, q := range []string{
+	db, m := newFixture(t, []string{
 		"CREATE TABLE src (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT)",
 		"CREATE TABLE dst LIKE src",
 		"INSERT INTO src (v) SELECT seq FROM seq_1_to_95",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	src, err := schema.Load(ctx, db, name, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := schema.Load(ctx, db, name, "dst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, "id", "v")
+	ctx := context.Background()
 	chunker := NewChunker(db, m, 10)
 	for n := 1; ; n++ {
 		chunk, ok, err := chunker.Next(ctx)
@@ -219,4 +186,35 @@ func TestChunkerOutrunsTailInserts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// newFixture makes the tables of setup (src and dst, created by it) in a
+// new database and returns the database and the mapping of src to dst over
+// cols, copied by name.
+func newFixture(t *testing.T, setup []string, cols ...string) (*sql.DB, *schema.Mapping) {
+	t.Helper()
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	src, err := schema.Load(ctx, db, name, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "dst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := make([][2]string, len(cols))
+	for i, c := range cols {
+		pairs[i] = [2]string{c, c}
+	}
+	m, err := schema.NewMapping(src, dst, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, m
 }
