@@ -205,6 +205,7 @@ func TestUsageErrors(t *testing.T) {
 		{"threads negative", full("--threads", "-1"), []string{"--threads must be between 1 and 64, not -1"}},
 		{"threads huge", full("--threads", "500"), []string{"--threads must be between 1 and 64, not 500"}},
 		{"chunk time zero", full("--chunk-time", "0s"), []string{"--chunk-time must be positive"}},
+		{"defer indexes unknown", full("--defer-indexes", "sometimes"), []string{`--defer-indexes must be auto, always or never, not "sometimes"`}},
 		{"max lag zero", full("--max-lag-millis", "0"), []string{"--max-lag-millis must be at least 100"}},
 		{"max load bad", full("--max-load", "Threads_running=abc"), []string{"--max-load", "Threads_running=abc"}},
 		{"critical load bad", full("--critical-load", "Threads_running"), []string{"--critical-load", "Threads_running"}},
