@@ -11,7 +11,7 @@ import (
 )
 
 func TestRunFailingHook(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-validated-check", `echo "checked replicas"; echo "replica lag too high" >&2; exit 3`, 0o755)
 	r, logs := newRunner(t, dir, 10*time.Second)
 	err := r.Run(context.Background(), OnValidated, Facts{})
@@ -29,7 +29,7 @@ func TestRunFailingHook(t *testing.T) {
 }
 
 func TestRunOutputIsBounded(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	// ~200 KiB of noise, then the line that matters.
 	writeHook(t, dir, "on-failure", `i=0; while [ $i -lt 4000 ]; do echo "noise noise noise noise noise noise noise $i"; i=$((i+1)); done; echo "THE REAL REASON" >&2; exit 1`, 0o755)
 	r, _ := newRunner(t, dir, 10*time.Second)
@@ -55,7 +55,7 @@ func TestRunFailureStopsOrContinues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.event), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := privateDir(t)
 			writeHook(t, dir, string(tt.event)+"-1", "echo first failed; exit 1", 0o755)
 			writeHook(t, dir, string(tt.event)+"-2", "touch second-ran; exit 2", 0o755)
 			r, _ := newRunner(t, dir, 10*time.Second)
@@ -82,7 +82,7 @@ echo "started child"
 wait`
 
 func TestRunTimeoutKillsProcessGroup(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-before-cut-over", hangingHook, 0o755)
 	r, _ := newRunner(t, dir, 500*time.Millisecond)
 	var err error
@@ -95,7 +95,7 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 }
 
 func TestRunContextCancelKillsProcessGroup(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-row-copy-complete", hangingHook, 0o755)
 	writeHook(t, dir, "on-row-copy-complete-later", "touch later-ran", 0o755)
 	r, _ := newRunner(t, dir, time.Minute)
@@ -120,7 +120,7 @@ func TestRunContextCancelKillsProcessGroup(t *testing.T) {
 }
 
 func TestRunCanceledContextRunsNothing(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-startup", "touch ran", 0o755)
 	r, _ := newRunner(t, dir, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +136,7 @@ func TestRunCanceledContextRunsNothing(t *testing.T) {
 // A hook that succeeds but leaves a background job holding its output
 // succeeded; Run must not wait for the job.
 func TestRunBackgroundJobDoesNotBlock(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-success", "sleep 3 &\necho $! > child.pid\nexit 0", 0o755)
 	r, logs := newRunner(t, dir, time.Minute)
 	var err error

@@ -16,6 +16,18 @@ import (
 // goroutine while another forks can fail to exec with ETXTBSY (the forked
 // child briefly holds the writable descriptor; golang/go#22315).
 
+// privateDir returns a new temporary directory with mode 0700 whatever the
+// umask: t.TempDir's mode follows the umask, and under umask 0 it would be
+// world-writable and refused as a hooks directory.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // writeHook writes a /bin/sh script named name into dir with mode.
 func writeHook(t *testing.T, dir, name, body string, mode os.FileMode) string {
 	t.Helper()

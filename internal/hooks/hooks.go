@@ -10,6 +10,9 @@
 // including OnBeforeCutOver) and only reports a failing OnSuccess,
 // OnFailure or OnStatus hook, since the outcome is decided by then.
 //
+// Hooks run only from a directory that nobody but the user running tailor
+// and root can change (see New): they run with tailor's privileges.
+//
 // Hooks get their data only through the environment and are executed
 // directly (never through `sh -c`), so no value is ever interpreted by a
 // shell on the way.
@@ -57,9 +60,14 @@ type Runner struct {
 	hint    string
 	log     *slog.Logger
 	env     []string
+	uid     int // the effective uid: who may own hooks, besides root
 }
 
-// New checks cfg and returns a Runner for cfg.Dir.
+// New checks cfg and returns a Runner for cfg.Dir. It refuses a directory
+// that anyone but the user running tailor and root can change, or that
+// holds a hook they can change (see checkPath), with one sentence naming
+// what is wrong and the chmod or chown that fixes it: tailor runs hooks with
+// its own privileges and its database credentials' reach.
 func New(cfg Config) (*Runner, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("hooks: the hooks directory is not set")
@@ -80,7 +88,13 @@ func New(cfg Config) (*Runner, error) {
 	case !st.IsDir():
 		return nil, fmt.Errorf("hooks: the hooks path %s is not a directory", dir)
 	}
-	r := &Runner{dir: dir, timeout: cfg.Timeout, hint: cfg.Hint, log: cfg.Logger, env: slices.Clone(cfg.Env)}
+	r := &Runner{dir: dir, timeout: cfg.Timeout, hint: cfg.Hint, log: cfg.Logger, env: slices.Clone(cfg.Env), uid: os.Geteuid()}
+	if err := r.checkDir(); err != nil {
+		return nil, err
+	}
+	if err := r.checkHooks(); err != nil {
+		return nil, err
+	}
 	if r.timeout == 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -103,6 +117,9 @@ func (r *Runner) Dir() string { return r.dir }
 //
 // A file that matches but is not executable (or is a broken link) is an
 // error naming it, so a permissions typo is not silently a skipped hook.
+// So is a hook or a hooks directory that became unsafe after New (see
+// New); each file is checked again right before it is executed, since an
+// earlier hook of the event may have run for a while.
 // A hook that exits non-zero, times out, or cannot start is an error naming
 // the file, its exit status and the last few KiB of its output.
 //
@@ -126,7 +143,11 @@ func (r *Runner) Run(ctx context.Context, event Event, f Facts) error {
 			errs = append(errs, fmt.Errorf("hook %s not run: %w", filepath.Base(path), err))
 			break
 		}
-		if err := r.runFile(ctx, event, path, env); err != nil {
+		err := r.checkHook(path)
+		if err == nil {
+			err = r.runFile(ctx, event, path, env)
+		}
+		if err != nil {
 			errs = append(errs, err)
 			if !event.Reports() {
 				break
@@ -145,8 +166,11 @@ func ignoredSuffixes() []string {
 }
 
 // find returns the paths of event's hook files in lexical order, or an
-// error naming the first that matches but cannot be run.
+// error naming the first that matches but cannot be run or is unsafe.
 func (r *Runner) find(event Event) ([]string, error) {
+	if err := r.checkDir(); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("hooks: read directory %s: %w", r.dir, err)
@@ -165,6 +189,9 @@ func (r *Runner) find(event Event) ([]string, error) {
 		}
 		if st.IsDir() {
 			continue
+		}
+		if err := r.checkPath(path, "hook "+path); err != nil {
+			return nil, err
 		}
 		if st.Mode().Perm()&0o111 == 0 {
 			return nil, fmt.Errorf("hooks: hook %s for %s is not executable (mode %s); chmod +x it, or rename it to end in .disabled", path, event, st.Mode().Perm())

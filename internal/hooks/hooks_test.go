@@ -12,7 +12,7 @@ import (
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := privateDir(t)
 	file := filepath.Join(dir, "a-file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestRunPassesFacts(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	// A relative path: the file lands in dir only if dir is the working
 	// directory. $$ is the hook itself (executed directly, no wrapper).
 	writeHook(t, dir, "on-status", `cat /proc/$$/environ > env.out; echo "$#" > argc.out`, 0o755)
@@ -92,7 +92,7 @@ func TestRunPassesFacts(t *testing.T) {
 }
 
 func TestRunValuesArriveVerbatim(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-failure", `printf '%s' "$TAILOR_ALTER" > alter.out; printf '%s' "$TAILOR_ERROR" > error.out`, 0o755)
 	r, _ := newRunner(t, dir, 10*time.Second)
 	values := []string{
@@ -126,7 +126,7 @@ func TestRunValuesArriveVerbatim(t *testing.T) {
 }
 
 func TestRunOrderAndMatching(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	record := `echo "${0##*/}" >> order.log`
 	for _, name := range []string{
 		"on-success-b", "on-success.sh", "on-success", "on-success-a",
@@ -161,7 +161,7 @@ func TestRunOrderAndMatching(t *testing.T) {
 }
 
 func TestRunMissingHookIsNoop(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	writeHook(t, dir, "on-startup", `touch ran`, 0o755)
 	r, logs := newRunner(t, dir, 10*time.Second)
 	for _, e := range Events() {
@@ -196,7 +196,7 @@ func TestRunRefusesUnrunnableFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := privateDir(t)
 			// Sorts first; must not run, since the set is refused as a whole.
 			writeHook(t, dir, "on-before-cut-over-a", "touch ran", 0o755)
 			path := filepath.Join(dir, tt.file)
@@ -215,7 +215,7 @@ func TestRunRefusesUnrunnableFiles(t *testing.T) {
 
 func TestRunUnknownEvent(t *testing.T) {
 	t.Parallel()
-	r, _ := newRunner(t, t.TempDir(), time.Second)
+	r, _ := newRunner(t, privateDir(t), time.Second)
 	if err := r.Run(context.Background(), Event("on-whatever"), Facts{}); err == nil || !strings.Contains(err.Error(), "unknown event") {
 		t.Fatalf("err = %v, want unknown event", err)
 	}
