@@ -22,6 +22,8 @@ func (r *Runner) connect(ctx context.Context) error {
 		switch mysql.ErrorNumber(err) {
 		case mysql.ErrAccessDenied:
 			return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file)", conn.User)}
+		case mysql.ErrAccessDeniedNoPassword:
+			return &Error{Kind: KindConnect, Err: socketOnly(conn)}
 		case mysql.ErrBadDB:
 			return invalid(fmt.Errorf("database %s does not exist on %s; check --database", mysql.QuoteIdent(r.cfg.Database), conn.Addr()))
 		}
@@ -38,6 +40,21 @@ func (r *Runner) connect(ctx context.Context) error {
 	}
 	r.log.Info("connected", "phase", PhaseValidate.String(), "server", r.server.String(), "addr", conn.Addr())
 	return nil
+}
+
+// socketOnly is the error for error 1698, the server's refusal of an
+// account that logs in without a password, which is unix_socket
+// authentication as a rule (root on Debian and Ubuntu): the server then
+// accepts the login only over its unix socket, from the operating-system
+// user of the same name, so checking the host and port, or the password,
+// would not help.
+func socketOnly(conn mysql.ConnConfig) error {
+	if conn.Socket == "" {
+		return fmt.Errorf("the server refused the login of %q over TCP at %s: the account may only log in over the server's unix socket (unix_socket authentication); run tailor on the server's host as the operating-system user %q with --socket (for example --socket /run/mysqld/mysqld.sock), or use an account with a password",
+			conn.User, conn.Addr(), conn.User)
+	}
+	return fmt.Errorf("the server refused the login of %q over the unix socket %s: the account logs in without a password, as the operating-system user of the same name only (unix_socket authentication); run tailor as the operating-system user %q, or use an account with a password",
+		conn.User, conn.Addr(), conn.User)
 }
 
 // unreachable is the error for a server that did not answer. The driver's

@@ -108,6 +108,13 @@ const (
 	ErrAccessDenied     = 1045
 	ErrLockOrActiveTx   = 1192
 	ErrWarnDataTrunc    = 1265
+
+	// ErrAccessDeniedNoPassword is the login refusal of an account that
+	// authenticates without a password: unix_socket authentication, as a
+	// rule, which accepts only a login over the server's unix socket by the
+	// operating-system user of the account's name (root on Debian and
+	// Ubuntu installs of MariaDB).
+	ErrAccessDeniedNoPassword = 1698
 )
 
 // ErrorNumber is the server's error number of err, or 0.

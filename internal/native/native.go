@@ -193,8 +193,14 @@ func (e *LockError) Unwrap() []error {
 // Instant makes cfg's change with ALTER TABLE ... ALGORITHM=INSTANT.
 //
 // The ALTER is always INSTANT: a server that cannot make it so answers an
-// error wrapping ErrNotInstant, and the change never silently turns into a
-// copy. Each attempt runs on a dedicated connection and waits for the lock
+// error wrapping ErrNotInstant. One kind of change still turns into a copy:
+// MariaDB 10.11 accepts a change of storage engine with ALGORITHM=INSTANT
+// and copies the table. Instant cannot know the change beforehand (the
+// caller's plan refuses it), but it never reports such a change as made
+// INSTANT: when the table's engine or row format changed, it answers an
+// error wrapping ErrRebuilt.
+//
+// Each attempt runs on a dedicated connection and waits for the lock
 // at most cfg.LockWaitTimeout; an attempt that times out (error 1205, or
 // 1213 when the server picked the ALTER as a deadlock's victim) is retried
 // after a pause, up to cfg.Attempts times, after which the error is a
@@ -202,8 +208,8 @@ func (e *LockError) Unwrap() []error {
 // (KILL QUERY from another connection, so that nothing stays queued on the
 // table) and the error wraps context.Cause(ctx), unless the ALTER had
 // already made the change, which is then reported as made. On every error
-// the table is unchanged; when the outcome of a killed or lost ALTER cannot
-// be told, the error says so.
+// but ErrRebuilt the table is unchanged; when the outcome of a killed or
+// lost ALTER cannot be told, the error says so.
 //
 // Success is the server's OK: an ALTER is one atomic DDL statement (MariaDB
 // 10.6+, MySQL 8.0), so OK means the change is committed. Comparing the
@@ -221,6 +227,9 @@ func Instant(ctx context.Context, db *sql.DB, cfg Config) (Result, error) {
 	var err error
 	if c.before, err = readDefinition(ctx, db, cfg.Database, cfg.Table); err != nil {
 		return Result{}, c.stopped(ctx, fmt.Errorf("read the definition of %s before changing it: %w", c.table, err))
+	}
+	if c.storage, err = readStorage(ctx, db, cfg.Database, cfg.Table); err != nil {
+		return Result{}, c.stopped(ctx, fmt.Errorf("read the storage engine of %s before changing it: %w", c.table, err))
 	}
 	var res Result
 	var blockers []string
@@ -246,6 +255,9 @@ func Instant(ctx context.Context, db *sql.DB, cfg Config) (Result, error) {
 		}
 		if waitErr == nil {
 			res.Warnings, res.Elapsed = warnings, time.Since(start)
+			if err := c.checkNotRebuilt(ctx); err != nil {
+				return res, err
+			}
 			cfg.Logger.Info("change made INSTANT", "attempts", n, "elapsed", res.Elapsed.String())
 			return res, nil
 		}
@@ -264,12 +276,38 @@ func Instant(ctx context.Context, db *sql.DB, cfg Config) (Result, error) {
 		LockWaitTimeout: cfg.LockWaitTimeout, Blockers: blockers, Err: last}
 }
 
+// ErrRebuilt is wrapped by the error of a change that the server accepted
+// with ALGORITHM=INSTANT and then made by rebuilding the table: MariaDB
+// 10.11 does so for a change of storage engine ("ENGINE=MyISAM,
+// ALGORITHM=INSTANT" copies the table with writes blocked). The change was
+// made. Callers are expected to refuse such a change before (package plan
+// does); this is the last word on what happened.
+var ErrRebuilt = errors.New("the server rebuilt the table for a change it accepted as INSTANT")
+
 // change is the state of one Instant.
 type change struct {
-	cfg    Config
-	db     *sql.DB
-	table  string // quoted, for messages
-	before string // the table's definition before the change
+	cfg     Config
+	db      *sql.DB
+	table   string  // quoted, for messages
+	before  string  // the table's definition before the change
+	storage storage // the table's engine and row format before the change
+}
+
+// checkNotRebuilt compares the table's storage engine and row format with
+// those before the change, which an INSTANT change cannot alter: only a
+// rebuild writes the rows anew in another engine or format.
+func (c *change) checkNotRebuilt(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminTimeout)
+	defer cancel()
+	after, err := readStorage(ctx, c.db, c.cfg.Database, c.cfg.Table)
+	if err != nil {
+		return fmt.Errorf("the change to %s was made, but reading its storage engine afterwards failed: %w", c.table, err)
+	}
+	if c.storage.same(after) {
+		return nil
+	}
+	return fmt.Errorf("%w: the change to %s was made, but by copying the whole table with writes blocked, and the table went from engine %s, row format %s, to engine %s, row format %s",
+		ErrRebuilt, c.table, c.storage.engine, c.storage.rowFormat, after.engine, after.rowFormat)
 }
 
 // blockers asks cfg.Blockers, if set, for the sessions that would make

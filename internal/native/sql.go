@@ -64,3 +64,24 @@ func stripAutoIncrement(def string) string {
 	}
 	return def[:i] + autoIncrementOption.ReplaceAllString(def[i:], "")
 }
+
+// storage is what a table's rows are stored as.
+type storage struct {
+	engine, rowFormat string
+}
+
+func (s storage) same(o storage) bool {
+	return strings.EqualFold(s.engine, o.engine) && strings.EqualFold(s.rowFormat, o.rowFormat)
+}
+
+// readStorage reads the table's storage engine and row format.
+func readStorage(ctx context.Context, db *sql.DB, database, table string) (storage, error) {
+	var s storage
+	var engine, rowFormat sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT ENGINE, ROW_FORMAT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		database, table).Scan(&engine, &rowFormat)
+	if err != nil {
+		return s, fmt.Errorf("read the storage engine of %s: %w", mysql.QuoteTable(database, table), err)
+	}
+	return storage{engine: engine.String, rowFormat: rowFormat.String}, nil
+}

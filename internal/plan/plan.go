@@ -97,8 +97,8 @@ type Plan struct {
 	// RefusedBecause.
 	OK bool `json:"ok"`
 	// RefusedBecause holds one sentence per reason the change is refused:
-	// the plan's own (a new foreign key, a storage engine) and then each
-	// failed check.
+	// the plan's own (a new foreign key, a change of storage engine, a copy
+	// of a table that is not InnoDB) and then each failed check.
 	RefusedBecause []string          `json:"refused_because"`
 	Size           Size              `json:"size"`
 	Native         Native            `json:"native"`
@@ -138,14 +138,16 @@ type Native struct {
 	Lock string `json:"lock"`
 	// Clause is the accepted "ALGORITHM=..., LOCK=..." text.
 	Clause string `json:"clause"`
-	// Refused are the cheaper algorithms the server refused, cheapest first.
+	// Refused are the cheaper algorithms the server refused, or accepted
+	// without honouring them, cheapest first.
 	Refused []Refusal `json:"refused"`
 }
 
 // Refusal is the server's refusal of one ALGORITHM=/LOCK= pair.
 type Refusal struct {
 	Clause string `json:"clause"`
-	// Message is the server's own words.
+	// Message is the server's own words, or tailor's when the server
+	// accepted the clause but did not honour it (see storage.rebuiltBy).
 	Message string `json:"message"`
 }
 
@@ -221,6 +223,17 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		p.Notes = append(p.Notes, fmt.Sprintf("The table has %d partitions; the clone the ALTER was tried on had the same partitioning.", p.Size.Partitions))
 	}
 
+	// The privileges the clone needs come first: an account without them
+	// would otherwise meet the server's bare refusal of the clone's first
+	// statement instead of the GRANT that fixes it.
+	clonePrivs, err := preflight.ClonePrivileges(ctx, preflight.Input{DB: db, Server: server, Database: opts.Database, Table: opts.Table}, ProbeName(opts.Table))
+	if err != nil {
+		return nil, fmt.Errorf("check the privileges of the plan's clone: %w", err)
+	}
+	if clonePrivs.Status == preflight.Fail {
+		return nil, userError(nil, "%s", clonePrivs.Message)
+	}
+
 	learned, err := probeAndSample(ctx, db, server, opts, alter, source, p)
 	if err != nil {
 		return nil, err
@@ -275,9 +288,7 @@ func refusals(alter *ddl.Alter, source, target *schema.Table, strategy Strategy,
 	if alter.AddsForeignKey && !slices.ContainsFunc(failed, func(c preflight.Check) bool { return c.Name == preflight.CheckForeignKeys }) {
 		out = append(out, "The ALTER adds a foreign key, which tailor cannot keep correct across the table swap; add it with a plain ALTER TABLE after the migration or in a separate change.")
 	}
-	if strategy.Kind == StrategyOnlineCopy {
-		out = append(out, engineRefusals(source, target)...)
-	}
+	out = append(out, engineRefusals(source, target, strategy.Kind == StrategyOnlineCopy)...)
 	for _, c := range failed {
 		out = append(out, fmt.Sprintf("The %s check failed: %s.", c.Name, strings.TrimSuffix(c.Message, ".")))
 	}
@@ -318,17 +329,24 @@ func chooseStrategy(n Native, forceCopy bool, mariadb bool) Strategy {
 	return Strategy{Kind: StrategyOnlineCopy, Reason: "The server " + what + "; tailor copies the table online and swaps it in."}
 }
 
-// engineRefusals refuses a copy of, or into, a table that is not InnoDB: the
-// copy and the cut-over need transactions and row locks on both sides.
-func engineRefusals(source, target *schema.Table) []string {
-	var out []string
-	if !strings.EqualFold(source.Engine, "InnoDB") {
-		out = append(out, fmt.Sprintf("Table %s uses the %s storage engine, and tailor copies only InnoDB tables because it relies on transactions and row locks; convert it with ALTER TABLE ... ENGINE=InnoDB first.", mysql.QuoteIdent(source.Name), source.Engine))
-	} else if target != nil && !strings.EqualFold(target.Engine, "InnoDB") {
-		out = append(out, fmt.Sprintf("The ALTER changes the storage engine to %s, and tailor keeps tables on InnoDB because it relies on transactions and row locks; remove the ENGINE option.", target.Engine))
+// engineRefusals refuses a change that moves an InnoDB table to another
+// storage engine, however it would be made: MariaDB 10.11 makes such a
+// change by copying the table with writes blocked even when asked for
+// ALGORITHM=INSTANT, and the table would lose transactions and crash
+// safety. It also refuses a copy of a table that is not InnoDB: the copy
+// and the cut-over need transactions and row locks on both sides.
+func engineRefusals(source, target *schema.Table, copying bool) []string {
+	switch {
+	case isInnoDB(source.Engine) && target != nil && !isInnoDB(target.Engine):
+		return []string{fmt.Sprintf("The ALTER moves table %s from the InnoDB to the %s storage engine: the server would copy the whole table with writes blocked, even when asked for ALGORITHM=INSTANT, and the table would no longer be transactional; remove the ENGINE option.",
+			mysql.QuoteIdent(source.Name), target.Engine)}
+	case copying && !isInnoDB(source.Engine):
+		return []string{fmt.Sprintf("Table %s uses the %s storage engine, and tailor copies only InnoDB tables because it relies on transactions and row locks; convert it with ALTER TABLE ... ENGINE=InnoDB first.", mysql.QuoteIdent(source.Name), source.Engine)}
 	}
-	return out
+	return nil
 }
+
+func isInnoDB(engine string) bool { return strings.EqualFold(engine, "InnoDB") }
 
 // checkAlterNamesTable refuses a whole "ALTER TABLE name ..." written for
 // another table than the one to plan. Names compare as the server compares

@@ -151,16 +151,23 @@ func (pr *probe) quoted() string { return mysql.QuoteTable(pr.database, pr.name)
 // not wait for, nor hold up, transactions writing to it (MariaDB 10.11).
 func (pr *probe) recreate(ctx context.Context) error {
 	if _, err := pr.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+pr.quoted()); err != nil {
-		return pr.failed(err, "drop the clone")
+		return pr.refused(ctx, err, "drop")
 	}
 	if _, err := pr.conn.ExecContext(ctx, "CREATE TABLE "+pr.quoted()+" LIKE "+mysql.QuoteTable(pr.database, pr.table)); err != nil {
-		if mysql.ErrorNumber(err) != 0 && ctx.Err() == nil {
-			return userError(err, "tailor could not create %s, the empty clone it tries the ALTER on: %s (the plan needs CREATE, ALTER, INSERT and DROP on database %s)",
-				mysql.QuoteIdent(pr.name), serverMessage(err), mysql.QuoteIdent(pr.database))
-		}
-		return pr.failed(err, "create the clone")
+		return pr.refused(ctx, err, "create")
 	}
 	return nil
+}
+
+// refused is the error of the server refusing to drop or create the clone
+// (verb): ClonePrivileges has found the privileges in the grants, but the
+// server has the last word.
+func (pr *probe) refused(ctx context.Context, err error, verb string) error {
+	if mysql.ErrorNumber(err) != 0 && ctx.Err() == nil {
+		return userError(err, "tailor could not %s %s, the empty clone it tries the ALTER on: %s (the plan needs CREATE, ALTER, INSERT and DROP on database %s)",
+			verb, mysql.QuoteIdent(pr.name), serverMessage(err), mysql.QuoteIdent(pr.database))
+	}
+	return pr.failed(err, verb+" the clone")
 }
 
 // learn tries the ALTER on a fresh clone with each algorithm, cheapest
@@ -175,7 +182,25 @@ func (pr *probe) learn(ctx context.Context, clauses string, algorithms []mysql.A
 		if err := pr.recreate(ctx); err != nil {
 			return n, err
 		}
+		var before storage
+		if keepsStorage(a) {
+			var err error
+			if before, err = pr.storage(ctx); err != nil {
+				return n, err
+			}
+		}
 		_, err := pr.conn.ExecContext(ctx, "ALTER TABLE "+pr.quoted()+" "+clauses+"\n, "+a.Clause())
+		if err == nil && keepsStorage(a) {
+			after, serr := pr.storage(ctx)
+			if serr != nil {
+				return n, serr
+			}
+			if why := before.rebuiltBy(after); why != "" {
+				pr.log.Debug("algorithm accepted but not honoured", "algorithm", a.Clause(), "message", why)
+				n.Refused = append(n.Refused, Refusal{Clause: a.Clause(), Message: why})
+				continue
+			}
+		}
 		if err == nil {
 			n.Algorithm, n.Lock, n.Clause = a.Algorithm, a.Lock, a.Clause()
 			return n, nil
@@ -190,6 +215,48 @@ func (pr *probe) learn(ctx context.Context, clauses string, algorithms []mysql.A
 		return n, errors.New("plan: the server offers no ALTER algorithm to try")
 	}
 	return n, userError(nil, "the server refused every way of making the ALTER, the last with: %s", n.Refused[len(n.Refused)-1].Message)
+}
+
+// keepsStorage reports whether a change the server makes with algorithm a
+// keeps the table in its storage engine and row format: INSTANT changes
+// only metadata and NOCOPY does not rebuild the table, while both a new
+// engine and a new row format need every row written anew.
+func keepsStorage(a mysql.AlterAlgorithm) bool {
+	return a.Algorithm == mysql.AlgorithmInstant || a.Algorithm == mysql.AlgorithmNoCopy
+}
+
+// storage is what a table's rows are stored as.
+type storage struct {
+	engine, rowFormat string
+}
+
+// storage reads the clone's storage engine and row format.
+func (pr *probe) storage(ctx context.Context) (storage, error) {
+	var s storage
+	var rowFormat sql.NullString
+	err := pr.conn.QueryRowContext(ctx, "SELECT ENGINE, ROW_FORMAT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		pr.database, pr.name).Scan(&s.engine, &rowFormat)
+	if err != nil {
+		return s, pr.failed(err, "read the storage engine of")
+	}
+	s.rowFormat = rowFormat.String
+	return s, nil
+}
+
+// rebuiltBy says why the change from s to after cannot have been made
+// without rebuilding the table, or "" when it can. The server's acceptance
+// of ALGORITHM=INSTANT or NOCOPY is not proof: MariaDB 10.11 accepts
+// "ENGINE=MyISAM, ALGORITHM=INSTANT" (and NOCOPY, and Aria and MEMORY
+// likewise) on an InnoDB table, then copies the whole table with writes
+// blocked, as ALGORITHM=COPY would.
+func (s storage) rebuiltBy(after storage) string {
+	switch {
+	case !strings.EqualFold(s.engine, after.engine):
+		return fmt.Sprintf("accepted by the server, which then moved the table from the %s to the %s storage engine by copying every row with writes blocked: a change of engine is never made in place", s.engine, after.engine)
+	case !strings.EqualFold(s.rowFormat, after.rowFormat):
+		return fmt.Sprintf("accepted by the server, which then changed the row format from %s to %s, and that rewrites every row", s.rowFormat, after.rowFormat)
+	}
+	return ""
 }
 
 // rejected explains an error of the ALTER itself on the clone.

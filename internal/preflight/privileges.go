@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -108,49 +109,23 @@ func checkPrivileges(ctx context.Context, in Input, hasTriggers bool) (Check, er
 // of a run on in.Database and in.Table.
 func judgePrivileges(gs grantSet, account string, in Input, ns []privNeed) Check {
 	c := Check{Name: CheckPrivileges, Status: Pass}
-	// What is missing, by level, in the order of ns.
-	missing := map[grantLevel][]string{}
-	var missingRequired []string
-	processMissing := false
-	for _, n := range ns {
-		found := false
-		for _, name := range n.names {
-			if gs.allows(name, n.level, in.Database, in.Table) {
-				found = true
-				break
-			}
-		}
-		if found {
-			continue
-		}
-		missing[n.level] = append(missing[n.level], n.names[0])
-		if n.optional {
-			processMissing = true
-		} else {
-			missingRequired = append(missingRequired, n.names[0]+" "+levelPhrase(n.level, in))
-		}
-	}
+	m := findMissing(gs, in, ns)
 	grantee := quoteAccount(account)
-	var statements []string
-	for _, level := range []grantLevel{levelGlobal, levelDatabase, levelTable} {
-		if privs := missing[level]; len(privs) > 0 {
-			statements = append(statements, "GRANT "+strings.Join(privs, ", ")+" ON "+grantTarget(level, in)+" TO "+grantee)
-		}
-	}
+	statements := m.grants(in, grantee)
 	c.Details = statements
 	what := "the change"
 	if in.Copy {
 		what = "the copy"
 	}
 	switch {
-	case len(missingRequired) > 0:
+	case len(m.required) > 0:
 		c.Status = Fail
 		c.Message = fmt.Sprintf("the account %s lacks privileges %s needs (%s); grant them with: %s",
-			grantee, what, strings.Join(missingRequired, ", "), strings.Join(statements, "; "))
-		if processMissing {
+			grantee, what, strings.Join(m.required, ", "), strings.Join(statements, "; "))
+		if m.optional {
 			c.Message += " (PROCESS lets tailor see other users' sessions when it looks for long transactions)"
 		}
-	case processMissing:
+	case m.optional:
 		c.Status = Warn
 		c.Message = fmt.Sprintf("the account %s has the privileges %s needs but not PROCESS, so tailor sees only its own user's sessions when it looks for long transactions; run %s to let it see all",
 			grantee, what, strings.Join(statements, "; "))
@@ -158,6 +133,82 @@ func judgePrivileges(gs grantSet, account string, in Input, ns []privNeed) Check
 		c.Message = fmt.Sprintf("the account %s has every privilege %s needs", grantee, what)
 	}
 	return c
+}
+
+// missing is what a set of grants lacks of some needs.
+type missing struct {
+	// byLevel are the privileges to grant, by level, in the order of the
+	// needs.
+	byLevel map[grantLevel][]string
+	// required are the missing privileges that are not optional, each with
+	// where it is needed ("DROP on `shop`.*").
+	required []string
+	// optional is true when an optional privilege is missing.
+	optional bool
+}
+
+func findMissing(gs grantSet, in Input, ns []privNeed) missing {
+	m := missing{byLevel: map[grantLevel][]string{}}
+	for _, n := range ns {
+		if slices.ContainsFunc(n.names, func(name string) bool { return gs.allows(name, n.level, in.Database, in.Table) }) {
+			continue
+		}
+		m.byLevel[n.level] = append(m.byLevel[n.level], n.names[0])
+		if n.optional {
+			m.optional = true
+		} else {
+			m.required = append(m.required, n.names[0]+" "+levelPhrase(n.level, in))
+		}
+	}
+	return m
+}
+
+// grants are the GRANT statements that give grantee what is missing, one
+// per level.
+func (m missing) grants(in Input, grantee string) []string {
+	var out []string
+	for _, level := range []grantLevel{levelGlobal, levelDatabase, levelTable} {
+		if privs := m.byLevel[level]; len(privs) > 0 {
+			out = append(out, "GRANT "+strings.Join(privs, ", ")+" ON "+grantTarget(level, in)+" TO "+grantee)
+		}
+	}
+	return out
+}
+
+// ClonePrivileges checks, before a plan creates anything, that the account
+// may do what the plan does to learn how the server would make the change:
+// create clone (an empty copy of in.Table beside it, with CREATE TABLE ...
+// LIKE, which reads the table's definition), try the ALTER on it, copy
+// sample rows of the table into it, and drop it. Without this check an
+// account short of one of those privileges would meet the server's bare
+// "DROP command denied" on the clone instead of the GRANT that fixes it.
+// It reads in.DB, in.Server, in.Database and in.Table only. The check
+// passes or fails; its message names the GRANT statements that are missing.
+func ClonePrivileges(ctx context.Context, in Input, clone string) (Check, error) {
+	gs, account, err := readGrants(ctx, in.DB, in.Server)
+	if err != nil {
+		return Check{}, err
+	}
+	needs := []privNeed{{names: []string{"SELECT"}, level: levelTable}}
+	for _, p := range []string{"CREATE", "ALTER", "INSERT", "DROP"} {
+		// A grant on the clone's own name does as well as one on the
+		// database, which is what a copy needs anyway and so the GRANT
+		// to suggest.
+		if !gs.allows(p, levelTable, in.Database, clone) {
+			needs = append(needs, privNeed{names: []string{p}, level: levelDatabase})
+		}
+	}
+	grantee := quoteAccount(account)
+	m := findMissing(gs, in, needs)
+	c := Check{Name: CheckPrivileges, Status: Pass,
+		Message: fmt.Sprintf("the account %s may create, alter and drop %s, the empty clone of the table a plan tries the ALTER on", grantee, mysql.QuoteIdent(clone))}
+	if len(m.required) > 0 {
+		c.Status = Fail
+		c.Details = m.grants(in, grantee)
+		c.Message = fmt.Sprintf("the account %s lacks privileges tailor needs to try the ALTER on %s, an empty clone of the table, before it changes anything (%s); grant them with: %s",
+			grantee, mysql.QuoteIdent(clone), strings.Join(m.required, ", "), strings.Join(c.Details, "; "))
+	}
+	return c, nil
 }
 
 // levelPhrase says where a privilege is missing, for the message.
