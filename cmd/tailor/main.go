@@ -27,6 +27,7 @@ const (
 	exitUsage       = 2
 	exitInvalid     = 3
 	exitConnect     = 4
+	exitLostWrites  = 5
 	exitInterrupted = 130
 )
 
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitConnect
 	case migrate.KindInterrupted:
 		return exitInterrupted
+	case migrate.KindLostWrites:
+		return exitLostWrites
 	}
 	return exitFailed
 }

@@ -462,14 +462,14 @@ func TestAlterExecute(t *testing.T) {
 	for _, want := range []string{
 		"Migration complete.",
 		"rows copied:      3000",
-		"old table kept:   _t_old",
-		"to drop it:       DROP TABLE " + mysql.QuoteTable(dbName, "_t_old") + ";",
+		"old table kept:   t_tailor_old",
+		"to drop it:       DROP TABLE " + mysql.QuoteTable(dbName, "t_tailor_old") + ";",
 	} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, o.stdout)
 		}
 	}
-	if got := sandbox.Tables(t, db, dbName); !slices.Equal(got, []string{"_t_old", "t"}) {
+	if got := sandbox.Tables(t, db, dbName); !slices.Equal(got, []string{"t", "t_tailor_old"}) {
 		t.Errorf("tables = %q", got)
 	}
 	var def, name string
@@ -480,12 +480,12 @@ func TestAlterExecute(t *testing.T) {
 		t.Errorf("the new definition lacks the change:\n%s", def)
 	}
 
-	// Once more, dropping the old table: the previous run's _t_old is in
+	// Once more, dropping the old table: the previous run's t_tailor_old is in
 	// the way and must be refused first.
 	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table", "--force-copy")...)
 	o.wantCode(t, exitInvalid)
-	o.errorLine(t, "`_t_old`", "already exists")
-	if _, err := db.Exec("DROP TABLE _t_old"); err != nil {
+	o.errorLine(t, "`t_tailor_old`", "already exists")
+	if _, err := db.Exec("DROP TABLE t_tailor_old"); err != nil {
 		t.Fatal(err)
 	}
 	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table", "--force-copy")...)

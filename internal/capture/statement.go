@@ -229,8 +229,20 @@ func (p *parser) nameList() []tableName {
 }
 
 // analyzeStatement classifies one query event's statement.
-func analyzeStatement(query string) statement {
-	p := &parser{toks: lex(query)}
+func analyzeStatement(query string) statement { return analyzeTokens(lex(query)) }
+
+func analyzeTokens(toks []token) statement {
+	p := &parser{toks: toks}
+	// MariaDB's SET STATEMENT var = value [, ...] FOR stmt runs stmt with
+	// those settings, and the binary log keeps the whole text (tailor's own
+	// cut-over RENAME is written so). No value can be the bare word FOR.
+	if p.peek(0).is("SET") && p.peek(1).is("STATEMENT") {
+		for j := 2; j < len(toks); j++ {
+			if toks[j].is("FOR") {
+				return analyzeTokens(toks[j+1:])
+			}
+		}
+	}
 	switch {
 	case p.word("BEGIN"):
 		return statement{kind: stmtBegin}

@@ -51,6 +51,8 @@ func TestAnalyzeStatement(t *testing.T) {
 		{"DROP VIEW t", stmtOther, nil, ""},
 		{"RENAME TABLE t TO _t_old, _t_new TO t", stmtDDL, []tableName{tn("", "t"), tn("", "_t_old"), tn("", "_t_new"), tn("", "t")}, ""},
 		{"RENAME TABLE a WAIT 5 TO b", stmtDDL, []tableName{tn("", "a"), tn("", "b")}, ""},
+		{"set statement max_statement_time=2.500 for rename table t to s, n to t", stmtDDL, []tableName{tn("", "t"), tn("", "s"), tn("", "n"), tn("", "t")}, ""},
+		{"SET STATEMENT sql_mode='', lock_wait_timeout=1 FOR ALTER TABLE d.t FORCE", stmtDDL, []tableName{tn("d", "t")}, ""},
 		{"RENAME USER a TO b", stmtOther, nil, ""},
 		{"TRUNCATE TABLE d.t", stmtDDL, []tableName{tn("d", "t")}, ""},
 		{"TRUNCATE t", stmtDDL, []tableName{tn("", "t")}, ""},

@@ -51,6 +51,10 @@ type Config struct {
 	// it releases the writers, which may hold them a few milliseconds past
 	// LockTimeout.
 	Triggers []schema.Trigger
+	// Owner names the run the attempt belongs to (for example a run id);
+	// it goes into the sentry's comment, so that a failed attempt drops
+	// only the sentry it made, never another run's.
+	Owner string
 	// Logger receives the steps of the swap (at Debug level, and a Warn
 	// when an attempt that was giving up finds the swap done); nil discards
 	// them. The caller is expected to have added the table to it.
@@ -68,6 +72,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cut-over: the table (%q), shadow (%q) and old (%q) names must differ", c.Table, c.Shadow, c.Old)
 	case c.LockTimeout < 0:
 		return fmt.Errorf("cut-over: negative lock timeout %s", c.LockTimeout)
+	case !SortsAfter(c.Shadow, c.Table) || !SortsAfter(c.Old, c.Table):
+		// See swapWithSentry: a RENAME that must lock a name sorting
+		// before the original's can wait there, not on the original.
+		return fmt.Errorf("cut-over: the shadow (%q) and old (%q) names must sort after the table's (%q) in the server's lock order; make them with NameAfter", c.Shadow, c.Old, c.Table)
 	}
 	seen := map[string]bool{}
 	for _, t := range c.Triggers {
@@ -112,7 +120,11 @@ type CatchUp func(ctx context.Context) error
 // Result describes a successful swap.
 type Result struct {
 	// LockHeld is how long writers were held: from the moment the write
-	// lock was granted until the RENAME was done.
+	// lock was requested (writers queue behind a pending LOCK TABLES ...
+	// WRITE) until the RENAME was done. The RENAME holds the original from
+	// the moment the lock is released until it returns (it waits for
+	// nothing else first, see swapWithSentry), so its return is when the
+	// writers go on.
 	LockHeld time.Duration
 }
 
@@ -140,7 +152,7 @@ func Swap(ctx context.Context, db *sql.DB, server mysql.Server, cfg Config, catc
 	if catchUp == nil {
 		catchUp = func(context.Context) error { return nil }
 	}
-	return swapWithSentry(ctx, db, cfg, catchUp)
+	return swapWithSentry(ctx, db, server, cfg, catchUp)
 }
 
 // Step names the part of an attempt an error comes from.

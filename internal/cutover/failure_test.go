@@ -35,7 +35,7 @@ func TestSwapCatchUpFails(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, "t", "_t_new", "_t_old")
+			f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 			f.cfg.LockTimeout = time.Second
 			start := time.Now()
 			_, err := Swap(context.Background(), f.db, mariadb, f.cfg, c.catchUp)
@@ -59,7 +59,7 @@ func TestSwapCatchUpFails(t *testing.T) {
 // writers, which queue behind the waiting LOCK TABLES, wait about that
 // long and no longer.
 func TestLockWaitHoldsWritersAtMostLockTimeout(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	f.cfg.LockTimeout = time.Second
 	endTx := f.holdTransaction("t")
 	w := startWriters(f, 1)
@@ -98,7 +98,7 @@ func TestLockWaitHoldsWritersAtMostLockTimeout(t *testing.T) {
 // Session A's connection is killed while it holds the lock: its lock goes,
 // the RENAME fails on the sentry, and nothing is renamed.
 func TestSwapLockHolderKilled(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	f.cfg.LockTimeout = 10 * time.Second
 	// The test learns A's connection id by holding the lock back until
 	// A's LOCK TABLES shows in the processlist.
@@ -133,14 +133,14 @@ func TestSwapNamesInTheWay(t *testing.T) {
 		want   error
 		intact string // a table that must survive
 	}{
-		{"old exists", func(f *fixture) { f.exec("CREATE TABLE _t_old (keep int)") }, ErrOldExists, "_t_old"},
-		{"sentry left by an interrupted run", func(f *fixture) { f.exec(createSentrySQL(f.dbName, "t_tailor_sentry")) }, ErrSentryExists, "t_tailor_sentry"},
+		{"old exists", func(f *fixture) { f.exec("CREATE TABLE t_tailor_old (keep int)") }, ErrOldExists, "t_tailor_old"},
+		{"sentry left by an interrupted run", func(f *fixture) { f.exec(createSentrySQL(f.dbName, "t_tailor_sentry", SentryComment)) }, ErrSentryExists, "t_tailor_sentry"},
 		{"sentry name taken", func(f *fixture) { f.exec("CREATE TABLE t_tailor_sentry (keep int)") }, ErrSentryExists, "t_tailor_sentry"},
-		{"no shadow", func(f *fixture) { f.exec("DROP TABLE _t_new") }, ErrNotFound, "t"},
+		{"no shadow", func(f *fixture) { f.exec("DROP TABLE t_tailor_new") }, ErrNotFound, "t"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, "t", "_t_new", "_t_old")
+			f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 			c.setup(f)
 			_, err := Swap(context.Background(), f.db, mariadb, f.cfg, func(context.Context) error {
 				t.Error("CatchUp called")
@@ -197,7 +197,7 @@ func TestSwapCancelled(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, "t", "_t_new", "_t_old")
+			f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 			f.cfg.LockTimeout = 20 * time.Second // only the cancellation may end it
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -225,10 +225,10 @@ func TestSwapCancelled(t *testing.T) {
 // must give up when the budget is spent, kill B's statement, unlock and
 // drop the sentry.
 func TestSwapRenameNotQueuedBehindTheLock(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	f.cfg.LockTimeout = time.Second
 	ctx := context.Background()
-	c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,4 +255,33 @@ func TestSwapRenameNotQueuedBehindTheLock(t *testing.T) {
 		}
 	}
 	f.assertUntouched()
+}
+
+// A failed attempt drops only the sentry it made: one with another run's
+// comment under the same name stays.
+func TestRemoveSentryKeepsAnotherRunsSentry(t *testing.T) {
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
+	f.cfg.Owner = "run a"
+	ctx := context.Background()
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	f.exec(dropTableSQL(f.dbName, c.sentryName))
+	f.exec(createSentrySQL(f.dbName, c.sentryName, sentryComment("run b")))
+	if err := c.removeSentry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !f.exists(c.sentryName) {
+		t.Error("the other run's sentry was dropped")
+	}
+	f.exec(dropTableSQL(f.dbName, c.sentryName))
+	f.exec(createSentrySQL(f.dbName, c.sentryName, sentryComment("run a")))
+	if err := c.removeSentry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.exists(c.sentryName) {
+		t.Error("the attempt's own sentry was not dropped")
+	}
 }

@@ -19,7 +19,12 @@ import (
 // other (none calls t.Parallel): they hold table locks and measure waits.
 var sbx *sandbox.Sandbox
 
-func TestMain(m *testing.M) { os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(frozenHelperEnv) != "" {
+		os.Exit(frozenSwapHelper())
+	}
+	os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx))
+}
 
 // fixture is a database with an original table and its shadow, which have
 // different columns: the shadow has `added`, default 42.

@@ -12,10 +12,10 @@ import (
 )
 
 // swapWithSentry is the two-session cut-over of gh-ost (github/gh-ost#82),
-// with one change to where the sentry sits, for servers on which the
-// session that holds LOCK TABLES may not RENAME (MariaDB 10.11 answers error
-// 1192) and for callers whose catch-up writes the shadow from other
-// connections. Below, t is the original, S the sentry (SentryName(t)).
+// with two changes to the names it uses, for servers on which the session
+// that holds LOCK TABLES may not RENAME (MariaDB 10.11 answers error 1192)
+// and for callers whose catch-up writes the shadow from other connections.
+// Below, t is the original, S the sentry (SentryName(t)).
 //
 // # Steps
 //
@@ -27,25 +27,34 @@ import (
 //     enforced with KILL QUERY. From the moment this is requested, writers of
 //     t queue: a pending LOCK TABLES ... WRITE already goes before new DML
 //     (TestLockWaitHoldsWritersAtMostLockTimeout measures it). The whole
-//     hold, from here to the RENAME, is bounded by LockTimeout.
+//     hold, from here to the RENAME, is bounded by LockTimeout. A's
+//     wait_timeout is set to those whole seconds plus waitTimeoutMargin
+//     first, so that the server closes A, and its lock goes, if this
+//     process stops talking to it (see "A frozen client" below).
 //  3. CatchUp, with the rest of the budget as its deadline. It runs before
-//     the RENAME is issued because a waiting RENAME already holds its
-//     exclusive lock on the shadow (TestServerWaitingRenameHoldsEarlierNames):
-//     an applier writing the shadow could not finish while it waits.
+//     the RENAME is issued, so that the shadow is free for the applier to
+//     write (a RENAME, once it holds the original, takes the shadow next).
 //     3b. With Config.Triggers: A drops them from t and B creates them on
 //     the shadow, still under the lock; see triggers.go.
 //  4. Session B, from a goroutine: RENAME TABLE t TO S, shadow TO t, S TO
-//     Old. A polls information_schema.PROCESSLIST until B shows STATE
-//     "Waiting for table metadata lock" (exactly: a RENAME waiting for a
-//     schema or backup lock is not queued on t) with the RENAME as INFO.
+//     Old, bounded on the server by the rest of the budget plus
+//     renameWaitMargin (mysql.Server.BoundStatement). A polls
+//     information_schema.PROCESSLIST until B shows STATE "Waiting for table
+//     metadata lock" (exactly: a RENAME waiting for a schema or backup lock
+//     is not queued on t) with the RENAME as INFO. Every other name the
+//     RENAME locks sorts after t, so the table lock it waits for is t's.
 //  5. Session A: DROP TABLE S (MariaDB 10.11 lets a session drop a table it
 //     holds under LOCK TABLES ... WRITE), then UNLOCK TABLES.
-//  6. B's RENAME runs before every DML that queued on t behind A's lock,
+//  6. B's RENAME takes t before every DML that queued on t behind A's lock,
 //     whether that DML arrived before or after the RENAME: a waiting
 //     exclusive metadata lock request is granted before waiting shared ones
-//     (TestServerWaitingRenameRunsBeforeQueuedWriters, MariaDB 10.11). The
-//     queued statements then open t by name and find the new table. The
-//     outcome is the RENAME's.
+//     (TestServerWaitingRenameRunsBeforeQueuedWriters, MariaDB 10.11). It
+//     then takes the names after t and renames; the queued statements then
+//     open t by name and find the new table. If B does not return by the
+//     end of the budget (plus renameGrace), it is killed: a RENAME that
+//     fails renames nothing, and the writers go on into the original,
+//     where the binary log captures them for the next attempt. The outcome
+//     is the RENAME's.
 //
 // # Why two sessions
 //
@@ -55,7 +64,7 @@ import (
 // one session holds the lock while the other's RENAME waits first in line
 // behind it.
 //
-// # Why the sentry, and why it is not named Old
+// # Why the sentry
 //
 // B's RENAME runs as soon as A's lock is gone, however it goes: UNLOCK, A's
 // connection dying, A being killed. It must succeed only when A decided so,
@@ -65,18 +74,41 @@ import (
 // also proves that A still held the lock (only UNLOCK TABLES or the end of
 // A's connection gives it up) and no writer slipped past the catch-up.
 //
-// gh-ost gives the sentry the name Old. The server takes a RENAME's
-// metadata locks one at a time in the order of the names' bytes, waiting
-// at each (MDL_context::acquire_locks; TestServerRenameLocksNamesInOrder
-// shows that a RENAME waiting for an earlier name holds no lock on t yet).
-// "_t_old" sorts before "t", so that RENAME waits for the sentry, not for
-// t, and is queued on t only after A's DROP of the sentry, in a race with
-// A's UNLOCK: if the UNLOCK wins, the writers queued on t go first, into
-// the original, after the catch-up, and their rows are missing from the
-// new table. S extends t's name, so it sorts after t: B takes the locks on
-// the names before t (the shadow, Old: nobody else holds them) and waits
-// on t itself from the start, and is still first in line on t when A
-// unlocks. The price is the third name in the RENAME.
+// # Why every name sorts after t
+//
+// The server takes a RENAME's metadata locks one at a time in the order of
+// the names' bytes, waiting at each (MDL_context::acquire_locks sorts them;
+// TestServerRenameLocksNamesInOrder shows that a RENAME waiting for an
+// earlier name holds no lock on t yet). gh-ost's names ("_t_gho",
+// "_t_del") and tailor's earlier ones ("_t_new", "_t_old") sort before t.
+// Then a session that holds any lock on the shadow (a SELECT on it, an open
+// transaction that read it, LOCK TABLES, mysqldump) makes B wait for the
+// shadow, not for t, with the same processlist state; A unlocks, the
+// writers queued on t go first, into the original, after the catch-up, and
+// B swaps in a table without their rows. That happened: one reader of the
+// shadow across the cut-over lost every write of those seconds
+// (TestCutOverWithShadowReader).
+//
+// With every name made by NameAfter, B requests nothing before t: its
+// first table lock is t's, which A holds, so a B that waits for a table
+// lock waits for t, and is first in line there when A unlocks. This holds
+// by construction, whatever other sessions hold. A lock on the shadow, S or
+// Old makes B wait after it has taken t, with the writers held behind it
+// but none let into the original; the server-side bound and the kill of
+// step 6 end that wait within the budget, and the attempt fails without
+// losing anything. Config.Validate refuses other names.
+//
+// # A frozen client
+//
+// If this process stops (SIGSTOP, a paused VM, a long GC pause) or loses
+// the network while A holds the lock, nothing it does can end the hold. The
+// server does: A's wait_timeout closes A's connection after LockTimeout
+// (rounded up to seconds) and a second without a statement, which releases
+// its lock; B,
+// queued or not, either fails on S (A never dropped it) or, if A had
+// dropped S, swaps after the finished catch-up; and B's own bound ends a
+// RENAME that waits after taking t. TestFrozenClientReleasesWriters stops a
+// process holding the lock with SIGSTOP.
 //
 // # Atomicity
 //
@@ -105,6 +137,9 @@ import (
 //   - B's RENAME is not seen waiting within the budget, or returns early
 //     (step 4): it is killed (KILL QUERY), A unlocks, and a RENAME that still
 //     runs fails on S; S is dropped. Retryable.
+//   - B's RENAME does not finish after A unlocked (step 6: another session
+//     holds the shadow, S or Old): it is killed or ends at its server-side
+//     bound, renaming nothing. Retryable.
 //   - A's connection dies (steps 2 to 5): its lock goes with it; B's RENAME,
 //     if issued, runs and fails on S; A's DROP of S fails, so S is never
 //     dropped before the swap is decided. S is dropped afterwards.
@@ -118,23 +153,16 @@ import (
 //     error wraps context.Cause(ctx) and is not retryable.
 //
 // After a failure the outcome is read from the server, not assumed: S is
-// dropped only if it carries SentryComment, and if B's RENAME was lost by
+// dropped only if it carries this attempt's comment, and if B's RENAME was lost by
 // the client (not failed by the server), its connection is killed and the
 // existence of Old tells whether it ran.
 //
-// A remaining hole: if another session holds a metadata lock on the shadow
-// or on the name Old during the swap (an open transaction that read the
-// shadow, a long SELECT on it), B waits for that lock, not for t, and step
-// 4 cannot tell the two apart: the processlist shows the same state. Then
-// writers queued on t would go first, into the original, after the
-// catch-up. The shadow is tailor's own table and Old does not exist yet, so
-// only a session reading the shadow by hand, or an applier transaction left
-// open after CatchUp returned, can cause it. Which lock a session waits for
-// is visible only in performance_schema.metadata_locks (MySQL; off by
-// default in MariaDB) or the metadata_lock_info plugin (MariaDB), neither of
-// which this package relies on.
-func swapWithSentry(ctx context.Context, db *sql.DB, cfg Config, catchUp CatchUp) (Result, error) {
-	c, err := prepareAttempt(ctx, db, cfg)
+// What remains is outside any lock order: another session's own DDL on t
+// queued before B (an ALTER or RENAME of the original), which the server
+// may run first. The caller proves after every swap, from the binary log,
+// that no write reached the original after the catch-up.
+func swapWithSentry(ctx context.Context, db *sql.DB, server mysql.Server, cfg Config, catchUp CatchUp) (Result, error) {
+	c, err := prepareAttempt(ctx, db, server, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -144,7 +172,7 @@ func swapWithSentry(ctx context.Context, db *sql.DB, cfg Config, catchUp CatchUp
 
 // prepareAttempt is step 1: it checks the names, opens the two sessions
 // and creates the sentry.
-func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, err error) {
+func prepareAttempt(ctx context.Context, db *sql.DB, server mysql.Server, cfg Config) (_ *attempt, err error) {
 	sentry := SentryName(cfg.Table)
 	if sentry == "" || sentry == cfg.Shadow || sentry == cfg.Old {
 		return nil, final(StepPrepare, fmt.Errorf("no usable sentry name for %s (%q)", mysql.QuoteIdent(cfg.Table), sentry))
@@ -152,7 +180,7 @@ func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, er
 	if err := checkTables(ctx, db, cfg, sentry); err != nil {
 		return nil, err
 	}
-	c := &attempt{cfg: cfg, sentryName: sentry, rename: renameThroughSentrySQL(cfg, sentry), db: db, log: cfg.Logger}
+	c := &attempt{cfg: cfg, server: server, sentryName: sentry, rename: renameThroughSentrySQL(cfg, sentry), db: db, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			c.close()
@@ -179,7 +207,7 @@ func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, er
 	if err := c.prepareTriggers(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, createSentrySQL(cfg.Database, sentry)); err != nil {
+	if _, err := db.ExecContext(ctx, createSentrySQL(cfg.Database, sentry, sentryComment(cfg.Owner))); err != nil {
 		if mysql.ErrorNumber(err) == mysql.ErrTableExists {
 			return nil, final(StepPrepare, nameTaken(cfg.Database, sentry, "", ErrSentryExists))
 		}
@@ -189,8 +217,20 @@ func prepareAttempt(ctx context.Context, db *sql.DB, cfg Config) (_ *attempt, er
 }
 
 // renameWaitMargin is how many seconds longer B's lock_wait_timeout is than
-// A's, so that B is still waiting when A releases at the end of its budget.
+// A's, so that B is still waiting when A releases at the end of its budget;
+// B's server-side bound is the rest of the budget plus the same margin.
 const renameWaitMargin = 2
+
+// waitTimeoutMargin is how many seconds A's wait_timeout exceeds the
+// budget: A is idle while the catch-up runs, and an attempt that gives up
+// at the end of its budget still needs A (to put triggers back, to unlock).
+const waitTimeoutMargin = 1
+
+// renameGrace is how long after the end of the budget (or after the
+// unlock, when that came later) B's RENAME may still take once A has
+// unlocked, before it is killed. The RENAME itself takes milliseconds;
+// the grace is for a busy server.
+const renameGrace = time.Second
 
 // pollInterval is how often the processlist is read while waiting for B's
 // RENAME to queue.
@@ -199,30 +239,39 @@ const pollInterval = 5 * time.Millisecond
 // attempt is the state of one swapWithSentry.
 type attempt struct {
 	cfg        Config
+	server     mysql.Server
 	sentryName string
 	rename     string // B's statement
 	db         *sql.DB
 	log        *slog.Logger
 	a, b       *session
 
-	locked   bool // A holds LOCK TABLES
-	acquired time.Time
+	locked    bool      // A holds LOCK TABLES
+	requested time.Time // when A asked for it: writers queue from then
 
 	// moves are Config.Triggers with their statements; triggersTouched is
 	// set before the first of them is dropped from the original.
 	moves           []triggerMove
 	triggersTouched bool
 
-	// The RENAME on B: killRename interrupts it; renameErr is set when
-	// renameDone is closed.
+	// The RENAME on B, as issued (renameStmt): killRename interrupts it;
+	// renameErr is set when renameDone is closed.
+	renameStmt string
 	renameDone chan struct{}
 	renameErr  error
 	killRename context.CancelCauseFunc
 }
 
 func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
+	// The server's own bound on the hold, for a client that stops talking
+	// (see "A frozen client"); set before the hold, not inside it.
+	if err := c.a.exec(ctx, setWaitTimeoutSQL(c.cfg.lockWaitSeconds()+waitTimeoutMargin)); err != nil {
+		return c.fail(ctx, StepLock, err)
+	}
 	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s): %w", mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout, context.DeadlineExceeded)
-	lctx, cancel := context.WithTimeoutCause(ctx, c.cfg.LockTimeout, budgetErr)
+	c.requested = time.Now()
+	deadline := c.requested.Add(c.cfg.LockTimeout)
+	lctx, cancel := context.WithDeadlineCause(ctx, deadline, budgetErr)
 	defer cancel()
 
 	if err := c.a.exec(lctx, lockSentrySQL(c.cfg, c.sentryName)); err != nil {
@@ -231,7 +280,7 @@ func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
 		}
 		return c.fail(ctx, StepLock, err)
 	}
-	c.locked, c.acquired = true, time.Now()
+	c.locked = true
 	c.log.Debug("original write-locked", "step", StepLock)
 
 	if err := catchUp(lctx); err != nil {
@@ -244,7 +293,7 @@ func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
 		return c.fail(ctx, StepTriggers, err)
 	}
 
-	c.startRename(ctx)
+	c.startRename(ctx, time.Until(deadline)+renameWaitMargin*time.Second)
 	if err := c.waitRenameQueued(lctx); err != nil {
 		return c.fail(ctx, StepRename, err)
 	}
@@ -262,23 +311,33 @@ func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
 		return c.fail(ctx, StepRelease, fmt.Errorf("drop the sentry under the lock: %w", err))
 	}
 	c.unlock(ctx)
-	<-c.renameDone
-	if c.renameErr != nil {
-		return c.fail(ctx, StepRename, fmt.Errorf("rename: %w", c.renameErr))
+	// B now holds t, and waits for nothing unless another session holds
+	// one of the names after it; then it is ended, and renames nothing.
+	select {
+	case <-c.renameDone:
+	case <-time.After(max(time.Until(deadline), 0) + renameGrace):
+		c.killRename(errors.New("the RENAME did not finish within the lock timeout"))
+		<-c.renameDone
 	}
-	held := time.Since(c.acquired)
+	if c.renameErr != nil {
+		return c.fail(ctx, StepRename, fmt.Errorf("rename (another session may hold a lock on %s, %s or %s): %w",
+			mysql.QuoteIdent(c.cfg.Shadow), mysql.QuoteIdent(c.cfg.Old), mysql.QuoteIdent(c.sentryName), c.renameErr))
+	}
+	held := time.Since(c.requested)
 	c.log.Debug("tables swapped", "step", StepRename, "lock_held", held.String())
 	return Result{LockHeld: held}, nil
 }
 
-// startRename issues B's RENAME from a goroutine that run or fail waits for.
-func (c *attempt) startRename(ctx context.Context) {
+// startRename issues B's RENAME from a goroutine that run or fail waits for,
+// bounded on the server by bound.
+func (c *attempt) startRename(ctx context.Context, bound time.Duration) {
 	rctx, kill := context.WithCancelCause(context.WithoutCancel(ctx))
 	c.killRename = kill
 	c.renameDone = make(chan struct{})
+	c.renameStmt = c.server.BoundStatement(c.rename, bound)
 	go func() {
 		defer close(c.renameDone)
-		c.renameErr = c.b.exec(rctx, c.rename)
+		c.renameErr = c.b.exec(rctx, c.renameStmt)
 	}()
 }
 
@@ -301,7 +360,7 @@ func (c *attempt) waitRenameQueued(ctx context.Context) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		queued, err := c.b.waitingForLock(ctx, "RENAME")
+		queued, err := c.b.waitingForLock(ctx, c.renameStmt)
 		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("look for the RENAME in the processlist: %w", err)
 		}
@@ -378,7 +437,7 @@ func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, err
 		return Result{}, final(StepCleanup, errors.Join(cause, renameErr, restoreErr))
 	}
 	if swapped {
-		held := time.Since(c.acquired)
+		held := time.Since(c.requested)
 		c.log.Warn("the cut-over was giving up but the RENAME had run; the tables are swapped", "step", step, "cause", cause)
 		return Result{LockHeld: held}, nil
 	}
@@ -441,7 +500,7 @@ func (c *attempt) removeSentry(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the sentry table %s may be left behind; drop it if so: %w", name, err)
 	}
-	if !exists || comment != SentryComment {
+	if !exists || comment != sentryComment(c.cfg.Owner) {
 		return nil
 	}
 	if _, err := c.db.ExecContext(ctx, dropTableSQL(c.cfg.Database, c.sentryName)); err != nil {

@@ -52,9 +52,9 @@ func receive(t *testing.T, what string, ch <-chan error) error {
 // table it holds under LOCK TABLES ... WRITE, and the waiting RENAME shows
 // in the processlist as "Waiting for table metadata lock".
 func TestServerWaitingRenameRunsBeforeQueuedWriters(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	sentry := SentryName("t")
-	f.exec(createSentrySQL(f.dbName, sentry))
+	f.exec(createSentrySQL(f.dbName, sentry, SentryComment))
 	a, _ := f.conn()
 	b, bid := f.conn()
 	early, _ := f.conn()
@@ -106,7 +106,7 @@ func TestServerWaitingRenameRunsBeforeQueuedWriters(t *testing.T) {
 // is not named Old: gh-ost's RENAME waits for its sentry "_t_old", not for
 // t, and is queued on t only after the sentry is dropped.
 func TestServerRenameLocksNamesInOrder(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	f.exec("CREATE TABLE _t_old (id int)")
 	a, _ := f.conn()
 	b, _ := f.conn()
@@ -129,29 +129,52 @@ func TestServerRenameLocksNamesInOrder(t *testing.T) {
 	}
 }
 
-// With the sentry named after t, the waiting RENAME holds every name that
-// sorts before t (the shadow, Old) and waits for t itself. It holds the
-// shadow from the moment it is issued, which is why the catch-up, which
-// writes the shadow, must be done before.
-func TestServerWaitingRenameHoldsEarlierNames(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+// With every name of the RENAME sorting after t (NameAfter), the waiting
+// RENAME holds no table lock at all: it waits for t first. A session may
+// read or lock the shadow meanwhile, and when A unlocks while such a
+// session still holds the shadow, the RENAME holds t while it waits for
+// the shadow: a writer queued on t waits with it, and goes into the new
+// table once the reader is done. With the shadow named "_t_new" the same
+// writer went into the original and was lost (issue 10).
+func TestServerWaitingRenameHoldsOnlyTheOriginal(t *testing.T) {
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	sentry := SentryName("t")
-	f.exec(createSentrySQL(f.dbName, sentry))
+	f.exec(createSentrySQL(f.dbName, sentry, SentryComment))
 	a, _ := f.conn()
 	b, _ := f.conn()
-	probe, _ := f.conn()
+	reader, _ := f.conn()
+	writer, _ := f.conn()
 	mustExec(t, a, lockSentrySQL(f.cfg, sentry))
 	renameDone := run(b, renameThroughSentrySQL(f.cfg, sentry))
 	f.waitForStatement("RENAME")
-	mustExec(t, probe, "SET SESSION lock_wait_timeout = 1")
-	for _, q := range []string{"INSERT INTO _t_new (marker) VALUES ('blocked')", "CREATE TABLE _t_old (id int)"} {
-		if _, err := probe.ExecContext(context.Background(), q); mysql.ErrorNumber(err) != mysql.ErrLockWaitTimeout {
-			t.Errorf("%s while the RENAME waits: %v; want error 1205", q, err)
-		}
+	// Not blocked by the waiting RENAME: it holds nothing on these names.
+	mustExec(t, reader, "SET SESSION lock_wait_timeout = 1")
+	mustExec(t, reader, "INSERT INTO t_tailor_new (marker) VALUES ('shadow is free')")
+	mustExec(t, reader, "CREATE TABLE t_tailor_old (id int)")
+	mustExec(t, reader, "DROP TABLE t_tailor_old")
+	// The reader now holds the shadow in an open transaction.
+	mustExec(t, reader, "BEGIN")
+	mustExec(t, reader, "SELECT COUNT(*) FROM t_tailor_new")
+	mustExec(t, a, dropTableSQL(f.dbName, sentry))
+	mustExec(t, a, unlockSQL)
+	writeDone := run(writer, "INSERT INTO t (marker) VALUES ('written after the unlock')")
+	select {
+	case err := <-writeDone:
+		t.Fatalf("the writer ran while the RENAME waited for the shadow (%v): it went into the original", err)
+	case <-time.After(500 * time.Millisecond):
 	}
-	mustExec(t, a, unlockSQL) // the sentry stays: the RENAME must fail
-	if err := receive(t, "RENAME", renameDone); mysql.ErrorNumber(err) != mysql.ErrTableExists {
-		t.Errorf("RENAME while the sentry exists: %v, want error 1050", err)
+	mustExec(t, reader, "COMMIT")
+	if err := receive(t, "RENAME", renameDone); err != nil {
+		t.Fatalf("RENAME: %v", err)
+	}
+	if err := receive(t, "INSERT", writeDone); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.markers("t")["written after the unlock"]; !ok {
+		t.Error("the write is not in the new table")
+	}
+	if _, ok := f.markers("t_tailor_old")["written after the unlock"]; ok {
+		t.Error("the write went into the old table")
 	}
 }
 
@@ -159,9 +182,9 @@ func TestServerWaitingRenameHoldsEarlierNames(t *testing.T) {
 // waiting RENAME runs and fails on the sentry (error 1050), renaming
 // nothing, and the writers that queued go on to the original.
 func TestServerSentryStopsRenameWhenLockHolderDies(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	sentry := SentryName("t")
-	f.exec(createSentrySQL(f.dbName, sentry))
+	f.exec(createSentrySQL(f.dbName, sentry, SentryComment))
 	a, aid := f.conn()
 	b, _ := f.conn()
 	writer, _ := f.conn()
@@ -180,7 +203,7 @@ func TestServerSentryStopsRenameWhenLockHolderDies(t *testing.T) {
 	if _, ok := f.markers("t")["queued"]; !ok {
 		t.Error("the queued INSERT is not in the original")
 	}
-	if f.exists("_t_old") || !f.exists("_t_new") {
+	if f.exists("t_tailor_old") || !f.exists("t_tailor_new") {
 		t.Error("tables were renamed")
 	}
 }

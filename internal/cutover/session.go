@@ -49,9 +49,9 @@ func (s *session) close() { s.Close() }
 // those is not queued on the original.
 const tableLockWait = "Waiting for table metadata lock"
 
-// waitingForLock reports whether the session's current statement starts
-// with prefix and waits for a table's metadata lock.
-func (s *session) waitingForLock(ctx context.Context, prefix string) (bool, error) {
+// waitingForLock reports whether the session's current statement is stmt
+// and waits for a table's metadata lock.
+func (s *session) waitingForLock(ctx context.Context, stmt string) (bool, error) {
 	var state, info string
 	err := s.db.QueryRowContext(ctx, processSQL, s.id).Scan(&state, &info)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -60,5 +60,5 @@ func (s *session) waitingForLock(ctx context.Context, prefix string) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	return state == tableLockWait && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(info)), prefix), nil
+	return state == tableLockWait && strings.TrimSpace(info) == strings.TrimSpace(stmt), nil
 }

@@ -1,12 +1,17 @@
 package cutover
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
-// SentryComment marks the sentry table, so that cleanup only ever drops a
+// SentryComment starts the comment of every sentry table, so that cleanup
+// only ever drops a sentry, and only its own (see Config.Owner).
 // table this package created.
 const SentryComment = "tailor cut-over sentry"
 
@@ -18,28 +23,46 @@ const maxIdentifier = 64
 const sentrySuffix = "_tailor_sentry"
 
 // SentryName is the name of the sentry table of the two-session cut-over of
-// table: table followed by "_tailor_sentry", cut short to 64 characters.
+// table: NameAfter(table, "_tailor_sentry"). It returns "" for a name that
+// no name can sort after.
+func SentryName(table string) string { return NameAfter(table, sentrySuffix) }
+
+// NameAfter makes a table name from table and suffix that sorts after table
+// in the server's metadata lock order: table followed by suffix. Every name
+// a cut-over's RENAME takes besides the original's (the shadow, the name
+// the original gets, the sentry) must be made by it; swapWithSentry says
+// why.
 //
-// Its only requirement is to sort after table in the server's metadata lock
-// order (the bytes of the name: a name that extends another sorts after it),
-// because the RENAME takes its locks one by one in that order; see
-// swapWithSentry. A 64-character table leaves no room for a suffix; then the
-// last character that can be is replaced by U+FFFD, which sorts after every
-// character but U+FFFE and U+FFFF. It returns "" for a name made only of
-// those.
-func SentryName(table string) string {
-	runes := []rune(table)
-	if room := maxIdentifier - len(runes); room > 0 {
-		suffix := []rune(sentrySuffix)
-		return table + string(suffix[:min(room, len(suffix))])
+// The server orders the metadata locks of one statement by the bytes of
+// the names (MDL_key::cmp compares database, NUL, name, NUL), so a name
+// that extends another sorts after it, and that stays so when
+// lower_case_table_names folds both. When table and suffix pass the
+// 64-character limit, the table name is cut at the last character that can
+// be followed by U+FFFD, which sorts after every character but U+FFFE and
+// U+FFFF, and U+FFFD, a hash of the whole name (so that two long names that
+// share a prefix get different tables) and suffix follow it. It returns ""
+// for a name made only of U+FFFD to U+FFFF.
+func NameAfter(table, suffix string) string {
+	if utf8.RuneCountInString(table)+utf8.RuneCountInString(suffix) <= maxIdentifier {
+		return table + suffix
 	}
 	const top = '\uFFFD'
-	for i := min(len(runes), maxIdentifier) - 1; i >= 0; i-- {
+	sum := sha256.Sum256([]byte(table))
+	tag := string(top) + hex.EncodeToString(sum[:])[:8] + suffix
+	runes := []rune(table)
+	for i := min(len(runes)-1, maxIdentifier-utf8.RuneCountInString(tag)); i >= 0; i-- {
 		if runes[i] < top {
-			return string(runes[:i]) + string(top)
+			return string(runes[:i]) + tag
 		}
 	}
 	return ""
+}
+
+// SortsAfter reports whether name sorts after table in the server's
+// metadata lock order, as NameAfter's names do, whether or not the server
+// folds names to lower case.
+func SortsAfter(name, table string) bool {
+	return name > table && strings.ToLower(name) > strings.ToLower(table)
 }
 
 // The statements of a cut-over. Every identifier is quoted (names may hold
@@ -50,9 +73,23 @@ func setLockWaitSQL(seconds int) string {
 	return "SET SESSION lock_wait_timeout = " + strconv.Itoa(seconds)
 }
 
-func createSentrySQL(database, sentry string) string {
+// setWaitTimeoutSQL makes the server close the session after seconds
+// without a statement from its client.
+func setWaitTimeoutSQL(seconds int) string {
+	return "SET SESSION wait_timeout = " + strconv.Itoa(seconds)
+}
+
+func createSentrySQL(database, sentry, comment string) string {
 	return "CREATE TABLE " + mysql.QuoteTable(database, sentry) +
-		" (id int) ENGINE=InnoDB COMMENT=" + mysql.QuoteString(SentryComment)
+		" (id int) ENGINE=InnoDB COMMENT=" + mysql.QuoteString(comment)
+}
+
+// sentryComment is the comment of the sentry of an attempt for owner.
+func sentryComment(owner string) string {
+	if owner == "" {
+		return SentryComment
+	}
+	return SentryComment + " of " + owner
 }
 
 // lockSentrySQL locks the original and the sentry, as the two-session

@@ -2,6 +2,8 @@ package cutover
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,10 +18,10 @@ func TestSentryName(t *testing.T) {
 		{"orders", "orders_tailor_sentry"},
 		{"my table", "my table_tailor_sentry"},
 		{"ä€", "ä€_tailor_sentry"},
-		{strings.Repeat("x", 60), strings.Repeat("x", 60) + "_tai"},
-		{strings.Repeat("x", 63), strings.Repeat("x", 63) + "_"},
-		{strings.Repeat("x", 64), strings.Repeat("x", 63) + "\uFFFD"},
-		{strings.Repeat("x", 63) + "\uFFFF", strings.Repeat("x", 62) + "\uFFFD"},
+		{strings.Repeat("x", 50), strings.Repeat("x", 50) + "_tailor_sentry"},
+		{strings.Repeat("x", 60), strings.Repeat("x", 41) + "\uFFFD" + hash8(strings.Repeat("x", 60)) + "_tailor_sentry"},
+		{strings.Repeat("x", 64), strings.Repeat("x", 41) + "\uFFFD" + hash8(strings.Repeat("x", 64)) + "_tailor_sentry"},
+		{strings.Repeat("x", 41) + strings.Repeat("\uFFFF", 23), strings.Repeat("x", 40) + "\uFFFD" + hash8(strings.Repeat("x", 41)+strings.Repeat("\uFFFF", 23)) + "_tailor_sentry"},
 		{strings.Repeat("\uFFFF", 64), ""},
 	}
 	for _, c := range cases {
@@ -36,22 +38,47 @@ func TestSentryName(t *testing.T) {
 		if n := utf8.RuneCountInString(got); n > maxIdentifier {
 			t.Errorf("SentryName(%q) has %d characters", c.table, n)
 		}
-		if got+"\x00" <= c.table+"\x00" {
+		if got+"\x00" <= c.table+"\x00" || !SortsAfter(got, c.table) {
 			t.Errorf("SentryName(%q) = %q does not sort after the table", c.table, got)
+		}
+	}
+}
+
+func hash8(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+// NameAfter's names differ by suffix and by table, even when long tables
+// share their first characters.
+func TestNameAfterDistinct(t *testing.T) {
+	t.Parallel()
+	a, b := strings.Repeat("x", 64), strings.Repeat("x", 63)+"y"
+	seen := map[string]string{}
+	for _, table := range []string{a, b, "t", "T"} {
+		for _, suffix := range []string{"_tailor_new", "_tailor_old", "_tailor_sentry"} {
+			name := NameAfter(table, suffix)
+			if prev, ok := seen[name]; ok {
+				t.Errorf("NameAfter(%q, %q) = %q, as for %s", table, suffix, name, prev)
+			}
+			seen[name] = table + suffix
+			if !SortsAfter(name, table) {
+				t.Errorf("NameAfter(%q, %q) = %q does not sort after the table", table, suffix, name)
+			}
 		}
 	}
 }
 
 func TestStatements(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Database: "shop", Table: "my`t", Shadow: "_my`t_new", Old: "_my`t_old"}
+	cfg := Config{Database: "shop", Table: "my`t", Shadow: "my`t_tailor_new", Old: "my`t_tailor_old"}
 	sentry := SentryName(cfg.Table)
 	cases := []struct{ got, want string }{
-		{createSentrySQL("shop", sentry), "CREATE TABLE `shop`.`my``t_tailor_sentry` (id int) ENGINE=InnoDB COMMENT='tailor cut-over sentry'"},
+		{createSentrySQL("shop", sentry, SentryComment), "CREATE TABLE `shop`.`my``t_tailor_sentry` (id int) ENGINE=InnoDB COMMENT='tailor cut-over sentry'"},
 		{lockSentrySQL(cfg, sentry), "LOCK TABLES `shop`.`my``t` WRITE, `shop`.`my``t_tailor_sentry` WRITE"},
-		{lockBothSQL(cfg), "LOCK TABLES `shop`.`my``t` WRITE, `shop`.`_my``t_new` WRITE"},
-		{renameThroughSentrySQL(cfg, sentry), "RENAME TABLE `shop`.`my``t` TO `shop`.`my``t_tailor_sentry`, `shop`.`_my``t_new` TO `shop`.`my``t`, `shop`.`my``t_tailor_sentry` TO `shop`.`_my``t_old`"},
-		{renameSQL(cfg), "RENAME TABLE `shop`.`my``t` TO `shop`.`_my``t_old`, `shop`.`_my``t_new` TO `shop`.`my``t`"},
+		{lockBothSQL(cfg), "LOCK TABLES `shop`.`my``t` WRITE, `shop`.`my``t_tailor_new` WRITE"},
+		{renameThroughSentrySQL(cfg, sentry), "RENAME TABLE `shop`.`my``t` TO `shop`.`my``t_tailor_sentry`, `shop`.`my``t_tailor_new` TO `shop`.`my``t`, `shop`.`my``t_tailor_sentry` TO `shop`.`my``t_tailor_old`"},
+		{renameSQL(cfg), "RENAME TABLE `shop`.`my``t` TO `shop`.`my``t_tailor_old`, `shop`.`my``t_tailor_new` TO `shop`.`my``t`"},
 		{dropTableSQL("shop", sentry), "DROP TABLE `shop`.`my``t_tailor_sentry`"},
 		{setLockWaitSQL(3), "SET SESSION lock_wait_timeout = 3"},
 		{killQuerySQL(42), "KILL QUERY 42"},
@@ -66,7 +93,7 @@ func TestStatements(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	valid := Config{Database: "d", Table: "t", Shadow: "_t_new", Old: "_t_old"}
+	valid := Config{Database: "d", Table: "t", Shadow: "t_tailor_new", Old: "t_tailor_old"}
 	cases := []struct {
 		name   string
 		change func(*Config)
@@ -76,7 +103,11 @@ func TestConfig(t *testing.T) {
 		{"no database", func(c *Config) { c.Database = "" }, false},
 		{"no old name", func(c *Config) { c.Old = "" }, false},
 		{"shadow is the table", func(c *Config) { c.Shadow = "t" }, false},
-		{"old is the shadow", func(c *Config) { c.Old = "_t_new" }, false},
+		{"old is the shadow", func(c *Config) { c.Old = "t_tailor_new" }, false},
+		// The names a RENAME could wait at instead of the original.
+		{"shadow sorts before the table", func(c *Config) { c.Shadow = "_t_new" }, false},
+		{"old sorts before the table", func(c *Config) { c.Old = "_t_old" }, false},
+		{"shadow sorts before the folded table", func(c *Config) { c.Table, c.Shadow, c.Old = "B", "a_new", "B_old" }, false},
 		{"negative timeout", func(c *Config) { c.LockTimeout = -time.Second }, false},
 	}
 	for _, c := range cases {

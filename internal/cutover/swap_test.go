@@ -103,7 +103,7 @@ func (w *writers) halt() {
 }
 
 func TestSwapUnderConcurrentWrites(t *testing.T) {
-	f := newFixture(t, "orders", "_orders_new", "_orders_old")
+	f := newFixture(t, "orders", "orders_tailor_new", "orders_tailor_old")
 	w := startWriters(f, 4)
 	time.Sleep(200 * time.Millisecond) // rows before the swap
 	var queued []string                // inserts seen waiting behind the lock
@@ -133,17 +133,17 @@ func TestSwapUnderConcurrentWrites(t *testing.T) {
 	if got := f.columns("orders"); !slices.Equal(got, shadowColumns) {
 		t.Errorf("orders has columns %v, want the shadow's %v", got, shadowColumns)
 	}
-	if got := f.columns("_orders_old"); !slices.Equal(got, originalColumns) {
+	if got := f.columns("orders_tailor_old"); !slices.Equal(got, originalColumns) {
 		t.Errorf("_orders_old has columns %v, want the original's %v", got, originalColumns)
 	}
-	if f.exists("_orders_new") || f.exists(SentryName("orders")) {
+	if f.exists("orders_tailor_new") || f.exists(SentryName("orders")) {
 		t.Error("the shadow or the sentry is still there")
 	}
 
 	// Every insert that succeeded is in exactly one table, and each
 	// writer's inserts went to the original and then, from some point on,
 	// only to the new table: the ones queued behind the lock too.
-	newRows, oldRows := f.markers("orders"), f.markers("_orders_old")
+	newRows, oldRows := f.markers("orders"), f.markers("orders_tailor_old")
 	var inOld, inNew int
 	for i, markers := range w.done {
 		switched := false
@@ -192,11 +192,11 @@ func TestSwapNames(t *testing.T) {
 	long := strings.Repeat("x", 60)
 	full := strings.Repeat("y", 64)
 	cases := []struct{ name, table, shadow, old string }{
-		{"space", "my orders", "_my orders_new", "_my orders_old"},
-		{"backtick", "we`ird", "_we`ird_new", "_we`ird_old"},
-		{"non-ASCII", "Bestellungen_ä€日本", "_Bestellungen_ä€日本_new", "_Bestellungen_ä€日本_old"},
-		{"60 characters", long, "_" + long[:50] + "_new", "_" + long[:50] + "_old"},
-		{"64 characters", full, "_" + full[:50] + "_new", "_" + full[:50] + "_old"},
+		{"space", "my orders", "my orders_tailor_new", "my orders_tailor_old"},
+		{"backtick", "we`ird", "we`ird_tailor_new", "we`ird_tailor_old"},
+		{"non-ASCII", "Bestellungen_ä€日本", "Bestellungen_ä€日本_tailor_new", "Bestellungen_ä€日本_tailor_old"},
+		{"60 characters", long, NameAfter(long, "_tailor_new"), NameAfter(long, "_tailor_old")},
+		{"64 characters", full, NameAfter(full, "_tailor_new"), NameAfter(full, "_tailor_old")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
@@ -44,7 +45,7 @@ func checkTables(ctx context.Context, db *sql.DB, cfg Config, sentry string) err
 func nameTaken(database, name, comment string, kind error) error {
 	hint := "drop or rename it"
 	switch {
-	case comment == SentryComment:
+	case strings.HasPrefix(comment, SentryComment):
 		hint = "it is the empty sentry table of an interrupted cut-over: drop it"
 	case errors.Is(kind, ErrOldExists):
 		hint = "drop or rename it, or choose another name for the original"

@@ -22,9 +22,9 @@ import (
 // that the shadow lacks (1054). RENAME TABLE takes the trigger with the
 // table and rewrites the table's name in its statement.
 func TestServerTriggersUnderLockTables(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	sentry := SentryName("t")
-	f.exec(createSentrySQL(f.dbName, sentry))
+	f.exec(createSentrySQL(f.dbName, sentry, SentryComment))
 	f.exec("CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW SET @a = 1")
 	a, _ := f.conn()
 	other, _ := f.conn()
@@ -41,18 +41,18 @@ func TestServerTriggersUnderLockTables(t *testing.T) {
 		}
 	}
 	expect(other, "DROP TRIGGER trg", mysql.ErrLockWaitTimeout)
-	expect(other, "CREATE TRIGGER trg AFTER INSERT ON _t_new FOR EACH ROW SET @a = 2", errTriggerExists)
-	expect(a, "CREATE TRIGGER trg2 AFTER INSERT ON _t_new FOR EACH ROW SET @a = 2", errTableNotLocked)
+	expect(other, "CREATE TRIGGER trg AFTER INSERT ON t_tailor_new FOR EACH ROW SET @a = 2", errTriggerExists)
+	expect(a, "CREATE TRIGGER trg2 AFTER INSERT ON t_tailor_new FOR EACH ROW SET @a = 2", errTableNotLocked)
 	expect(a, "DROP TRIGGER trg", 0)
 	// NEW and OLD columns are checked at creation, against the table.
-	expect(other, "CREATE TRIGGER nope BEFORE INSERT ON _t_new FOR EACH ROW SET NEW.nope = 1", errBadField)
+	expect(other, "CREATE TRIGGER nope BEFORE INSERT ON t_tailor_new FOR EACH ROW SET NEW.nope = 1", errBadField)
 
 	// A still holds t: a writer waits.
 	inserted := run(writer, "INSERT INTO t (marker) VALUES ('after the drop')")
 	f.waitForStatement("INSERT INTO t")
 
 	start := time.Now()
-	expect(other, "CREATE TRIGGER trg AFTER INSERT ON _t_new FOR EACH ROW SET @a = 2", 0)
+	expect(other, "CREATE TRIGGER trg AFTER INSERT ON t_tailor_new FOR EACH ROW SET @a = 2", 0)
 	if took := time.Since(start); took > 500*time.Millisecond {
 		t.Errorf("CREATE TRIGGER on the shadow took %s while A held its lock", took)
 	}
@@ -67,7 +67,7 @@ func TestServerTriggersUnderLockTables(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.exec("RENAME TABLE _t_new TO renamed")
+	f.exec("RENAME TABLE t_tailor_new TO renamed")
 	var stmt string
 	if err := f.db.QueryRow("SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = 'trg' AND EVENT_OBJECT_TABLE = 'renamed'", f.dbName).Scan(&stmt); err != nil {
 		t.Fatalf("trg did not move with the table: %v", err)

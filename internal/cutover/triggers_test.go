@@ -18,7 +18,7 @@ import (
 // new table's triggers are the originals (definitions, SHOW CREATE
 // TRIGGER, order), the old table keeping none.
 func TestSwapMovesTriggers(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	before := f.addTriggers()
 	shows := f.showCreates("t")
 	f.cfg.Triggers = before
@@ -26,7 +26,7 @@ func TestSwapMovesTriggers(t *testing.T) {
 
 	w := startWriters(f, 4)
 	time.Sleep(200 * time.Millisecond) // inserts into the original
-	c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +55,10 @@ func TestSwapMovesTriggers(t *testing.T) {
 		t.Fatalf("t has columns %v, want the shadow's", got)
 	}
 	f.assertTriggersOn("t", before, shows)
-	if left := f.triggers("_t_old"); len(left) > 0 {
+	if left := f.triggers("t_tailor_old"); len(left) > 0 {
 		t.Errorf("the old table kept triggers %v", left)
 	}
-	newRows, oldRows := f.markers("t"), f.markers("_t_old")
+	newRows, oldRows := f.markers("t"), f.markers("t_tailor_old")
 	var inOld, inNew int
 	for _, markers := range w.done {
 		for _, m := range markers {
@@ -117,14 +117,14 @@ func TestSwapTriggersPutBack(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, "t", "_t_new", "_t_old")
+			f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 			before := f.addTriggers()
 			shows := f.showCreates("t")
 			f.cfg.Triggers = before
 			f.cfg.LockTimeout = time.Second
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+			c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +163,7 @@ func TestSwapTriggersPutBack(t *testing.T) {
 // created on it (MariaDB checks NEW and OLD columns at CREATE TRIGGER):
 // the attempt puts the triggers back and gives up for good.
 func TestSwapTriggerUsesDroppedColumn(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	f.exec("ALTER TABLE t ADD COLUMN legacy int NOT NULL DEFAULT 0")
 	f.addTriggers()
 	f.exec("CREATE TRIGGER `set_legacy` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.legacy = 7")
@@ -183,12 +183,12 @@ func TestSwapTriggerUsesDroppedColumn(t *testing.T) {
 	}
 	f.assertTriggersOn("t", before, shows)
 	f.assertFiredOnce(w)
-	for _, name := range []string{"_t_old", SentryName("t")} {
+	for _, name := range []string{"t_tailor_old", SentryName("t")} {
 		if f.exists(name) {
 			t.Errorf("%s left behind", name)
 		}
 	}
-	if got := f.columns("_t_new"); !slices.Equal(got, shadowColumns) {
+	if got := f.columns("t_tailor_new"); !slices.Equal(got, shadowColumns) {
 		t.Errorf("the shadow has columns %v", got)
 	}
 }
@@ -197,13 +197,13 @@ func TestSwapTriggerUsesDroppedColumn(t *testing.T) {
 // lock goes with it, so the triggers are put back from another connection,
 // and the error says that writes may have run without them.
 func TestSwapTriggersLockHolderKilled(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	before := f.addTriggers()
 	shows := f.showCreates("t")
 	f.cfg.Triggers = before
 	f.cfg.LockTimeout = 2 * time.Second
 	ctx := context.Background()
-	c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,13 +228,13 @@ func TestSwapTriggersLockHolderKilled(t *testing.T) {
 // When the triggers cannot be put back, the error names them and gives the
 // SQL that recreates them, which does.
 func TestSwapTriggersRestoreFails(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	before := f.addTriggers()
 	shows := f.showCreates("t")
 	f.cfg.Triggers = before
 	f.cfg.LockTimeout = time.Second
 	ctx := context.Background()
-	c, err := prepareAttempt(ctx, f.db, f.cfg.withDefaults())
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestSwapTriggersRestoreFails(t *testing.T) {
 	if got := f.triggers("t"); len(got) != 0 {
 		t.Errorf("t has triggers %v", got)
 	}
-	if got := f.triggers("_t_new"); len(got) != 0 {
+	if got := f.triggers("t_tailor_new"); len(got) != 0 {
 		t.Errorf("the shadow has triggers %v", got)
 	}
 	// What the operator does: run the scripts (here statement by statement,
@@ -290,13 +290,13 @@ func TestSwapTriggersChanged(t *testing.T) {
 			return loaded
 		}},
 		{"the shadow has one", func(f *fixture, loaded []schema.Trigger) []schema.Trigger {
-			f.exec("CREATE TRIGGER own AFTER INSERT ON _t_new FOR EACH ROW SET @a = 1")
+			f.exec("CREATE TRIGGER own AFTER INSERT ON t_tailor_new FOR EACH ROW SET @a = 1")
 			return loaded
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, "t", "_t_new", "_t_old")
+			f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 			loaded := f.addTriggers()
 			f.cfg.Triggers = tc.setup(f, loaded)
 			now, shows := f.triggers("t"), f.showCreates("t")
@@ -318,7 +318,7 @@ func TestSwapTriggersChanged(t *testing.T) {
 
 // The lock is not granted: nothing was moved.
 func TestSwapTriggersLockTimeout(t *testing.T) {
-	f := newFixture(t, "t", "_t_new", "_t_old")
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
 	before := f.addTriggers()
 	shows := f.showCreates("t")
 	f.cfg.Triggers = before
@@ -333,7 +333,7 @@ func TestSwapTriggersLockTimeout(t *testing.T) {
 
 func TestConfigValidateTriggers(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Database: "d", Table: "t", Shadow: "_t_new", Old: "_t_old"}
+	cfg := Config{Database: "d", Table: "t", Shadow: "t_tailor_new", Old: "t_tailor_old"}
 	ok := schema.Trigger{Database: "d", Table: "t", Name: "a"}
 	cases := []struct {
 		name     string

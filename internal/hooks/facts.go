@@ -13,8 +13,8 @@ import (
 type Facts struct {
 	Database    string // TAILOR_DATABASE
 	Table       string // TAILOR_TABLE: the table being altered
-	ShadowTable string // TAILOR_SHADOW_TABLE: the copy being built (e.g. _orders_new)
-	OldTable    string // TAILOR_OLD_TABLE: the name the original gets at the cut-over (e.g. _orders_old)
+	ShadowTable string // TAILOR_SHADOW_TABLE: the copy being built (e.g. orders_tailor_new)
+	OldTable    string // TAILOR_OLD_TABLE: the name the original gets at the cut-over (e.g. orders_tailor_old)
 	Alter       string // TAILOR_ALTER: the ALTER clause as given by the operator
 	Host        string // TAILOR_HOST: the server migrated, host:port
 

@@ -332,12 +332,12 @@ func TestBinlogOffRefused(t *testing.T) {
 func TestLeftoverShadowTable(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 1500)
-	mustExec(t, db, "CREATE TABLE _t_new (id INT NOT NULL PRIMARY KEY, junk TEXT) ENGINE=InnoDB")
-	mustExec(t, db, "INSERT INTO _t_new VALUES (1, 'left over')")
+	mustExec(t, db, "CREATE TABLE t_tailor_new (id INT NOT NULL PRIMARY KEY, junk TEXT) ENGINE=InnoDB")
+	mustExec(t, db, "INSERT INTO t_tailor_new VALUES (1, 'left over')")
 	g := guardTable(t, db, dbName, "t")
-	leftover := guardTable(t, db, dbName, "_t_new")
+	leftover := guardTable(t, db, dbName, "t_tailor_new")
 	_, err := runMigration(context.Background(), t, testConfig(t, dbName, "t", "ADD COLUMN c INT"))
-	wantKind(t, err, KindInvalid, "`_t_new`", "already exists", "--initially-drop-ghost-table")
+	wantKind(t, err, KindInvalid, "`t_tailor_new`", "already exists", "--initially-drop-ghost-table")
 	g.untouched(t, db)
 	leftover.untouched(t, db)
 
@@ -353,7 +353,7 @@ func TestLeftoverShadowTable(t *testing.T) {
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`c` int") {
 		t.Errorf("the new definition lacks the column:\n%s", def)
 	}
-	noLeftovers(t, db, dbName, []string{"_t_old", "t"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
 }
 
 // TestLeftoverOldTable finds a table with the name the original would get
@@ -361,10 +361,10 @@ func TestLeftoverShadowTable(t *testing.T) {
 func TestLeftoverOldTable(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 300)
-	mustExec(t, db, "CREATE TABLE _t_old (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
+	mustExec(t, db, "CREATE TABLE t_tailor_old (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
 	g := guardTable(t, db, dbName, "t")
 	_, err := runMigration(context.Background(), t, testConfig(t, dbName, "t", "ADD COLUMN c INT"))
-	wantKind(t, err, KindInvalid, "`_t_old`", "already exists", "drop or rename")
+	wantKind(t, err, KindInvalid, "`t_tailor_old`", "already exists", "drop or rename")
 	g.untouched(t, db)
 }
 
@@ -442,14 +442,14 @@ func TestSecondRunnerRefused(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the first migration did not reach its first chunk within 60s")
 	}
-	shadowDef := showCreate(t, db, dbName, "_t_new")
+	shadowDef := showCreate(t, db, dbName, "t_tailor_new")
 
 	for _, initiallyDrop := range []bool{false, true} {
 		second := testConfig(t, dbName, "t", "ADD COLUMN d INT")
 		second.InitiallyDropGhostTable = initiallyDrop
 		_, err := runMigration(ctx, t, second)
 		wantKind(t, err, KindInvalid, "another tailor", lockName(dbName, "t"))
-		if got := showCreate(t, db, dbName, "_t_new"); got != shadowDef {
+		if got := showCreate(t, db, dbName, "t_tailor_new"); got != shadowDef {
 			t.Errorf("the second run (initially drop %v) changed the first run's shadow table:\n%s", initiallyDrop, got)
 		}
 	}
@@ -470,7 +470,7 @@ func TestSecondRunnerRefused(t *testing.T) {
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`c` int") || strings.Contains(def, "`d` int") {
 		t.Errorf("the definition after the first migration:\n%s", def)
 	}
-	noLeftovers(t, db, dbName, []string{"_t_old", "t"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
 }
 
 // TestAwkwardTableNames migrates tables whose names need quoting
@@ -575,12 +575,12 @@ func TestErrorKindString(t *testing.T) {
 func TestLeftoverHeartbeatTable(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 300)
-	mustExec(t, db, "CREATE TABLE _t_hb (id INT NOT NULL PRIMARY KEY, note TEXT) ENGINE=InnoDB")
-	mustExec(t, db, "INSERT INTO _t_hb VALUES (1, 'mine')")
+	mustExec(t, db, "CREATE TABLE t_tailor_hb (id INT NOT NULL PRIMARY KEY, note TEXT) ENGINE=InnoDB")
+	mustExec(t, db, "INSERT INTO t_tailor_hb VALUES (1, 'mine')")
 	g := guardTable(t, db, dbName, "t")
-	hb := guardTable(t, db, dbName, "_t_hb")
+	hb := guardTable(t, db, dbName, "t_tailor_hb")
 	_, err := runMigration(context.Background(), t, testConfig(t, dbName, "t", "ADD COLUMN c INT"))
-	wantKind(t, err, KindInvalid, "`_t_hb`", "already exists", "--initially-drop-ghost-table")
+	wantKind(t, err, KindInvalid, "`t_tailor_hb`", "already exists", "--initially-drop-ghost-table")
 	g.untouched(t, db)
 	hb.untouched(t, db)
 
@@ -589,5 +589,5 @@ func TestLeftoverHeartbeatTable(t *testing.T) {
 	if _, err := runMigration(context.Background(), t, cfg); err != nil {
 		t.Fatal(err)
 	}
-	noLeftovers(t, db, dbName, []string{"_t_old", "t"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
 }

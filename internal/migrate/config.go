@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/throttle"
@@ -233,4 +234,15 @@ type testHooks struct {
 	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.
 	beforeCutOver func()
+	// beforeApply runs before the applier applies a group of batches.
+	beforeApply func(ctx context.Context, group []capture.Batch)
+	// waitingForApplier runs when someone starts waiting for the applier
+	// to apply every change committed so far, once the position to wait
+	// for has been read.
+	waitingForApplier func(ctx context.Context)
+	// proofFrom changes where the proof after the swap starts reading the
+	// binary log (from the final catch-up's position): an earlier position
+	// makes the writes in between look like writes that reached the
+	// original after the catch-up.
+	proofFrom func(capture.Position) capture.Position
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/cutover"
+	"github.com/tailor-osc/tailor/internal/preflight"
 )
 
 // cutOver swaps the tables. Each attempt first lets the applier catch up
@@ -31,7 +32,7 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 		if blockers, err := r.cutOverBlockers(ctx); err != nil {
 			return nil, err
 		} else if blockers != "" {
-			lastErr = fmt.Errorf("not started: sessions hold a lock on the table and the cut-over would queue behind them (%s); end their transactions", blockers)
+			lastErr = fmt.Errorf("not started: sessions hold a lock on the table or its shadow and the cut-over would queue behind them (%s); end their transactions", blockers)
 			if err := r.cutOverBackoff(ctx, attempt, lastErr, &backoff); err != nil {
 				return nil, err
 			}
@@ -49,12 +50,17 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			Old:         r.old,
 			LockTimeout: r.cfg.CutOverLockTimeout,
 			Triggers:    r.triggers,
+			Owner:       "tailor run " + r.runID,
 			Logger:      r.log,
 		}, r.catchUpUnderLock)
 		if err == nil {
 			r.metrics.ObserveCutOverLock(res.LockHeld)
 			r.shadowCreated = false // it is the table now
+			r.swapped = true
 			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
+			if err := r.proveSwap(ctx, r.caughtUpTo); err != nil {
+				return nil, err
+			}
 			moved := make([]string, len(r.triggers))
 			for i, t := range r.triggers {
 				moved[i] = t.Name
@@ -72,13 +78,14 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("cut-over failed %d times, last: %w; the original table is untouched", r.cfg.CutOverAttempts, lastErr)
+	return nil, fmt.Errorf("cut-over failed %d times, last: %w", r.cfg.CutOverAttempts, lastErr)
 }
 
 // catchUpUnderLock runs while the original is write-locked: every change
 // committed before the lock is in the binary log before the position read
 // now (LOCK TABLES waited for the transactions that had the table open), so
-// once the applier has reached it the shadow holds all of them.
+// once the applier has reached it the shadow holds all of them. The
+// position is kept for the proof of the swap (proveSwap).
 func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 	target, err := capture.CurrentPosition(ctx, r.db, r.server)
 	if err != nil {
@@ -87,6 +94,7 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 	if err := r.stream.catchUp(ctx, target); err != nil {
 		return errors.Join(errors.New("the applier did not catch up while writes were held"), err)
 	}
+	r.caughtUpTo = target
 	return nil
 }
 
@@ -106,19 +114,27 @@ func (r *Runner) cutOverBackoff(ctx context.Context, attempt int, cause error, b
 	return nil
 }
 
-// cutOverBlockers describes the sessions that have held a metadata lock on the table for a while: the
-// cut-over's LOCK TABLES would queue behind them, and every query of the
-// application behind it, until its timeout. Not starting the attempt at all
-// is kinder. A server that does not show metadata locks shows nothing here,
-// and the attempt's bounded lock wait protects the table instead.
+// cutOverBlockers describes the sessions that have held a metadata lock
+// on the table or on the shadow for a while. On the table, the cut-over's
+// LOCK TABLES would queue behind them, and every query of the application
+// behind it, until its timeout; on the shadow, the RENAME would hold the
+// writers while it waits for them until the attempt gives up. Not starting
+// the attempt at all is kinder. A server that does not show metadata locks
+// shows nothing here, and the attempt's bounds protect the table instead.
 func (r *Runner) cutOverBlockers(ctx context.Context) (string, error) {
-	names, err := r.blockers(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+	var names []string
+	for _, table := range []string{r.cfg.Table, r.shadow} {
+		rep, err := preflight.Blockers(ctx, r.db, r.cfg.Database, table, blockerMinAge)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			r.log.Warn("could not look for sessions that would block the cut-over", "phase", PhaseCutOver.String(), "table", table, "err", err)
+			return "", nil
 		}
-		r.log.Warn("could not look for sessions that would block the cut-over", "phase", PhaseCutOver.String(), "err", err)
-		return "", nil
+		for _, s := range rep.Sessions {
+			names = append(names, s.String())
+		}
 	}
 	return strings.Join(names, "; "), nil
 }

@@ -20,6 +20,10 @@ const (
 	KindConnect
 	// KindInterrupted is a run stopped by Ctrl-C or SIGTERM.
 	KindInterrupted
+	// KindLostWrites is a swap after which the binary log showed writes
+	// that reached the original after the final catch-up: they are in the
+	// old table and missing from the new one (LateWritesError).
+	KindLostWrites
 )
 
 func (k ErrorKind) String() string {
@@ -32,6 +36,8 @@ func (k ErrorKind) String() string {
 		return "connect"
 	case KindInterrupted:
 		return "interrupted"
+	case KindLostWrites:
+		return "lost-writes"
 	}
 	return "unknown"
 }

@@ -82,7 +82,7 @@ func TestDeferredIndexes(t *testing.T) {
 			var once sync.Once
 			var during string
 			cfg.testHooks = &testHooks{afterChunk: func(int) {
-				once.Do(func() { during = indexNames(t, db, dbName, "_orders_new") })
+				once.Do(func() { during = indexNames(t, db, dbName, "orders_tailor_new") })
 				time.Sleep(20 * time.Millisecond)
 			}}
 			migrateUnderLoad(ctx, t, db, cfg, workload.Options{Table: "orders", Writers: 4, Rate: 400, InitialRows: rows, Seed: 7}, 200*time.Millisecond)

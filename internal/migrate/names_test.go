@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tailor-osc/tailor/internal/cutover"
 )
 
 func TestDerivedNames(t *testing.T) {
@@ -12,9 +14,9 @@ func TestDerivedNames(t *testing.T) {
 	cases := []struct {
 		table, shadow, old string
 	}{
-		{"orders", "_orders_new", "_orders_old"},
-		{"my table", "_my table_new", "_my table_old"},
-		{strings.Repeat("x", 59), "_" + strings.Repeat("x", 59) + "_new", "_" + strings.Repeat("x", 59) + "_old"},
+		{"orders", "orders_tailor_new", "orders_tailor_old"},
+		{"my table", "my table_tailor_new", "my table_tailor_old"},
+		{strings.Repeat("x", 53), strings.Repeat("x", 53) + "_tailor_new", strings.Repeat("x", 53) + "_tailor_old"},
 	}
 	for _, c := range cases {
 		if got := ShadowName(c.table); got != c.shadow {
@@ -29,7 +31,7 @@ func TestDerivedNames(t *testing.T) {
 		if utf8.RuneCountInString(s) > 64 || utf8.RuneCountInString(o) > 64 {
 			t.Errorf("derived names of %q too long: %q %q", table, s, o)
 		}
-		if s == o || !strings.HasSuffix(s, "_new") || !strings.HasSuffix(o, "_old") {
+		if s == o || !strings.HasSuffix(s, "_new") || !strings.HasSuffix(o, "_old") || !cutover.SortsAfter(s, table) || !cutover.SortsAfter(o, table) {
 			t.Errorf("derived names of %q: %q %q", table, s, o)
 		}
 	}

@@ -180,7 +180,7 @@ func TestReplicaLagThrottlesCopy(t *testing.T) {
 	}
 	t.Logf("copied %d rows, applied %d events", res.RowsCopied, res.EventsApplied)
 	compareWithControl(t, db, "orders")
-	noLeftovers(t, db, dbName, []string{"_orders_old", "orders", "orders_control"})
+	noLeftovers(t, db, dbName, []string{"orders", "orders_control", "orders_tailor_old"})
 }
 
 // holdConnections opens n sessions and keeps them open until the test ends.
@@ -444,7 +444,7 @@ func TestHooksRunInOrder(t *testing.T) {
 	var events []string
 	for _, line := range strings.Split(strings.TrimSpace(string(got)), "\n") {
 		events = append(events, strings.Fields(line)[0])
-		if !strings.Contains(line, dbName+".t") || !strings.Contains(line, "shadow=_t_new") {
+		if !strings.Contains(line, dbName+".t") || !strings.Contains(line, "shadow=t_tailor_new") {
 			t.Errorf("hook line lacks the facts: %q", line)
 		}
 	}
@@ -457,7 +457,7 @@ func TestHooksRunInOrder(t *testing.T) {
 	}
 
 	// A gate that says no.
-	mustExec(t, db, "DROP TABLE _t_old")
+	mustExec(t, db, "DROP TABLE t_tailor_old")
 	g := guardTable(t, db, dbName, "t")
 	if err := os.WriteFile(filepath.Join(dir, "on-before-cut-over"), []byte("#!/bin/sh\necho 'not now: the maintenance window is closed'\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)

@@ -116,7 +116,10 @@ type Runner struct {
 	triggers []schema.Trigger
 	shadow   string
 	old      string
-	mapping  *schema.Mapping
+	// runID names this run in what it leaves on the server (the sentry's
+	// comment), so that it never drops another run's table.
+	runID   string
+	mapping *schema.Mapping
 
 	hooks     *hooks.Runner
 	throttler *throttle.Throttler
@@ -143,6 +146,10 @@ type Runner struct {
 	releaseCutOverOnce sync.Once
 
 	shadowCreated bool
+	// swapped is set once the original has been swapped for the shadow;
+	// caughtUpTo is the position the cut-over's last catch-up reached.
+	swapped    bool
+	caughtUpTo capture.Position
 	// deferredKeys are the shadow's secondary indexes dropped for the
 	// copy, and shadowDefinition its definition before they were.
 	deferredKeys     []schema.KeyDefinition
@@ -170,6 +177,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		cfg:            cfg,
+		runID:          fmt.Sprintf("%016x", rand.Uint64()),
 		log:            cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
 		shadow:         ShadowName(cfg.Table),
 		old:            OldName(cfg.Table),
@@ -247,6 +255,11 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		return res, err
 	}
 	res, err = r.execute(ctx)
+	if err != nil && r.swapped {
+		// The new table is in place; the error says what the swap left
+		// (proveSwap), and there is no shadow to remove.
+		return nil, err
+	}
 	if err != nil {
 		phase := r.progress.Phase()
 		untouched := fmt.Sprintf("%s is untouched", mysql.QuoteIdent(r.cfg.Table))
@@ -254,10 +267,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		if errors.As(err, &lost) {
 			untouched = fmt.Sprintf("%s keeps its rows and schema but lost its triggers (the SQL to recreate them is above)", mysql.QuoteIdent(r.cfg.Table))
 		}
-		left := untouched + " and the shadow table was removed"
-		if !r.cleanUpAfterFailure() {
-			left = fmt.Sprintf("%s, but the shadow table %s could not be removed: drop it by hand", untouched, mysql.QuoteTable(r.cfg.Database, r.shadow))
-		}
+		left := untouched + r.cleanUpAfterFailure()
 		if errors.Is(context.Cause(ctx), ErrAborted) {
 			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("aborted by the operator during %s; %s", phase, left)}
 		}
@@ -301,13 +311,15 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	g.Go(func() error { return r.reportProgress(gctx) })
 	g.Go(func() error { return r.throttler.Run(gctx) })
 	g.Go(func() error { return r.updateMetrics(gctx) })
+	g.Go(func() error { return r.watchLock(gctx) })
 
 	res, err := r.copyAndCutOver(ctx, gctx)
 	stopCapture()
 	streamErr := g.Wait()
 	if err != nil {
-		// A failed reader or applier cancels the copy: its error is the cause.
-		if streamErr != nil && !errors.Is(streamErr, context.Canceled) {
+		// A failed reader or applier cancels the copy: its error is the
+		// cause. Not after the swap, whose RENAME ends the reader.
+		if streamErr != nil && !errors.Is(streamErr, context.Canceled) && !r.swapped {
 			return nil, streamErr
 		}
 		return nil, err
@@ -456,21 +468,33 @@ func (r *Runner) finish(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// cleanUpAfterFailure removes the shadow table and reports whether it is
-// gone. It runs on its own bounded context, since the run's context may be
-// the one that was cancelled.
-func (r *Runner) cleanUpAfterFailure() bool {
+// cleanUpAfterFailure removes the shadow table and says what became of it,
+// as the end of a sentence. It runs on its own bounded context, since the
+// run's context may be the one that was cancelled.
+//
+// The shadow is this run's only while the run holds the migration lock:
+// once the lock is lost, a second tailor may have started, dropped the
+// shadow as a leftover and made its own under the same name. So the DROP
+// runs on the session that holds the lock, right after it checked it still
+// does: a session keeps a named lock until it ends, so the lock is held for
+// the whole DROP, and a lost lock leaves the shadow alone.
+func (r *Runner) cleanUpAfterFailure() string {
 	if !r.shadowCreated {
-		return true
+		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := r.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mysql.QuoteTable(r.cfg.Database, r.shadow)); err != nil {
+	shadow := mysql.QuoteTable(r.cfg.Database, r.shadow)
+	if err := r.checkLock(ctx); err != nil {
+		r.log.Error("not removing the shadow table: the migration lock was lost, so it may be another run's now", "shadow", r.shadow, "err", err)
+		return fmt.Sprintf("; the shadow table %s was left alone, since another tailor may own it now: drop it once no tailor works on the table", shadow)
+	}
+	if _, err := r.lockConn.ExecContext(ctx, "DROP TABLE IF EXISTS "+shadow); err != nil {
 		r.log.Error("could not remove the shadow table; drop it by hand", "shadow", r.shadow, "err", err)
-		return false
+		return fmt.Sprintf(", but the shadow table %s could not be removed: drop it by hand", shadow)
 	}
 	r.log.Info("removed the shadow table", "shadow", r.shadow)
-	return true
+	return " and the shadow table was removed"
 }
 
 func (r *Runner) setPhase(p Phase) {
@@ -505,13 +529,48 @@ func (r *Runner) lockTable(ctx context.Context) error {
 // releases a named lock when its session ends (a killed connection, a
 // network cut), and a run that went on without it would be open to a second
 // tailor on the same table.
+//
+// The query runs on a context of its own: the driver closes a connection
+// whose query is cancelled, and with it the session would give the lock
+// up, just as a Ctrl-C is about to clean up.
 func (r *Runner) checkLock(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCheckTimeout)
+	defer cancel()
 	var held sql.NullBool
 	err := r.lockConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", lockName(r.cfg.Database, r.cfg.Table)).Scan(&held)
 	if err != nil || !held.Valid || !held.Bool {
 		return fmt.Errorf("lost the migration lock on %s.%s (its server session ended); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
 	}
 	return nil
+}
+
+// lockCheckInterval is how often a running migration checks that it still
+// holds its lock; lockCheckTimeout bounds one check.
+const (
+	lockCheckInterval = time.Second
+	lockCheckTimeout  = 10 * time.Second
+)
+
+// watchLock checks the migration lock every lockCheckInterval until ctx
+// ends, and fails, stopping the copy and the applier, once it is lost:
+// from then on a second tailor may start on the table, and this run must
+// not write into, or drop, tables that may be that run's.
+func (r *Runner) watchLock(ctx context.Context) error {
+	tick := time.NewTicker(lockCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := r.checkLock(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func (r *Runner) unlockTable() {

@@ -57,9 +57,9 @@ func TestChecksumMendsCorruptedRows(t *testing.T) {
 		// Three kinds of damage: a changed value, a missing row, and a
 		// value set to NULL.
 		corrupted = shadowIDs(t, db, ShadowName("orders"), 3)
-		mustExec(t, db, "UPDATE _orders_new SET amount = amount + 1 WHERE id = ?", corrupted[0])
-		mustExec(t, db, "DELETE FROM _orders_new WHERE id = ?", corrupted[1])
-		mustExec(t, db, "UPDATE _orders_new SET note = NULL, customer = 'corrupted' WHERE id = ?", corrupted[2])
+		mustExec(t, db, "UPDATE orders_tailor_new SET amount = amount + 1 WHERE id = ?", corrupted[0])
+		mustExec(t, db, "DELETE FROM orders_tailor_new WHERE id = ?", corrupted[1])
+		mustExec(t, db, "UPDATE orders_tailor_new SET note = NULL, customer = 'corrupted' WHERE id = ?", corrupted[2])
 	}}
 	res, err := runMigration(ctx, t, cfg)
 	stats := load.Stop()
@@ -92,7 +92,7 @@ func TestChecksumStopsOnLastingMismatch(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 5000)
 	g := guardTable(t, db, dbName, "t")
-	corrupt := func() { mustExec(t, db, "UPDATE _t_new SET name = 'corrupted' WHERE id = 4242") }
+	corrupt := func() { mustExec(t, db, "UPDATE t_tailor_new SET name = 'corrupted' WHERE id = 4242") }
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
 	recopies := 0
 	cfg.testHooks = &testHooks{
@@ -119,7 +119,7 @@ func TestSkipChecksum(t *testing.T) {
 	createTable(t, db, "t", 2000)
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
 	cfg.SkipChecksum = true
-	cfg.testHooks = &testHooks{beforeCutOver: func() { mustExec(t, db, "UPDATE _t_new SET name = 'corrupted' WHERE id = 42") }}
+	cfg.testHooks = &testHooks{beforeCutOver: func() { mustExec(t, db, "UPDATE t_tailor_new SET name = 'corrupted' WHERE id = 42") }}
 	res, err := runMigration(context.Background(), t, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,13 @@ import (
 	"context"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/cutover"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // HeartbeatName is the table the throttler writes its heartbeat to, to
-// measure replica lag: _<table>_hb.
-func HeartbeatName(table string) string { return derivedName(table, "_hb") }
+// measure replica lag: <table>_tailor_hb.
+func HeartbeatName(table string) string { return cutover.NameAfter(table, "_tailor_hb") }
 
 // newThrottler sets up the throttler of the copy (package throttle). Its
 // Run goes beside the binary log reader; the copier waits on it before
@@ -44,9 +45,16 @@ func (r *Runner) newThrottler() error {
 
 // closeThrottler drops the heartbeat table, on a context of its own: the
 // run's may be the one that was cancelled.
+//
+// Like the shadow, the heartbeat table is this run's only while the run
+// holds the migration lock (see cleanUpAfterFailure); a lost lock leaves it.
 func (r *Runner) closeThrottler() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := r.checkLock(ctx); err != nil {
+		r.log.Error("not removing the heartbeat table: the migration lock was lost, so it may be another run's now", "table", HeartbeatName(r.cfg.Table), "err", err)
+		return
+	}
 	if err := r.throttler.Close(ctx); err != nil {
 		r.log.Warn("could not drop the heartbeat table; drop it by hand", "table", HeartbeatName(r.cfg.Table), "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Flavor is the family of server tailor talks to. Every difference between
@@ -125,4 +126,20 @@ func (s Server) BinlogStatusQuery() string {
 // 10.8.0 (MDEV-27208); MySQL has none.
 func (s Server) HasCRC32C() bool {
 	return s.Flavor == FlavorMariaDB && s.Version.AtLeast(10, 8, 0)
+}
+
+// BoundStatement returns stmt so that the server itself ends it once it has
+// run for d, whatever the client does meanwhile: a frozen or cut-off client
+// cannot keep it waiting, with the locks it holds, for longer. MariaDB
+// (10.1+) has max_statement_time for every statement, set for one statement
+// with SET STATEMENT ... FOR, in seconds with microsecond precision; an
+// ended statement fails with error 1969. MySQL's max_execution_time applies
+// to SELECT only, so there stmt is returned unchanged and lock_wait_timeout
+// is the only bound the server keeps.
+func (s Server) BoundStatement(stmt string, d time.Duration) string {
+	if s.Flavor != FlavorMariaDB || d <= 0 {
+		return stmt
+	}
+	secs := strconv.FormatFloat(max(d.Seconds(), 0.001), 'f', 3, 64)
+	return "SET STATEMENT max_statement_time = " + secs + " FOR " + stmt
 }
