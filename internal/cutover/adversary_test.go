@@ -106,8 +106,13 @@ const frozenHelperEnv = "TAILOR_TEST_FROZEN_SWAP"
 func frozenSwapHelper() int {
 	var port int
 	var database, table, shadow, old string
-	var timeout time.Duration
-	if _, err := fmt.Sscan(os.Getenv(frozenHelperEnv), &port, &database, &table, &shadow, &old, &timeout); err != nil {
+	var timeoutText string
+	if _, err := fmt.Sscan(os.Getenv(frozenHelperEnv), &port, &database, &table, &shadow, &old, &timeoutText); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	timeout, err := time.ParseDuration(timeoutText)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
@@ -166,6 +171,7 @@ func TestFrozenClientReleasesWriters(t *testing.T) {
 	writer, _ := f.conn()
 	started := time.Now()
 	writeDone := run(writer, "INSERT INTO t (marker) VALUES ('written while tailor is frozen')")
+	f.waitForStatement("INSERT") // held by the frozen process's lock
 	select {
 	case err := <-writeDone:
 		if err != nil {
@@ -191,6 +197,7 @@ func TestFrozenClientReleasesWriters(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
+	t.Logf("the helper, woken up: %s", said)
 	if !strings.HasPrefix(said, "swap: ") || said == "swap: <nil>" {
 		t.Errorf("helper said %q, want a failed swap", said)
 	}
