@@ -105,6 +105,7 @@ func (r *Runner) checksumChunkSize() int {
 func (r *Runner) newCopier() *rowcopy.Copier {
 	copier := rowcopy.NewCopier(r.db, r.mapping)
 	copier.WaitForApplier = r.stream.catchUpNow
+	copier.Logger = r.log
 	if h := r.cfg.testHooks; h != nil {
 		copier.BeforeCommit = h.beforeChunkCommit
 	}

@@ -33,6 +33,13 @@ type stream struct {
 
 	mu      sync.Mutex
 	applied uint64 // batches applied
+	// appliedEnd is the position right after the last transaction applied,
+	// and nextEnd the one right after the first transaction of the group
+	// being applied (zero between groups). A Batch from the reader is one
+	// transaction, and a target position from CurrentPosition falls between
+	// transactions, so a batch comes before the target exactly when its End
+	// does not pass it.
+	appliedEnd, nextEnd capture.Position
 
 	// done is closed when run returns, with its error in err, so that
 	// waiting for the applier ends when there is no applier any more.
@@ -98,6 +105,9 @@ func (s *stream) applyLoop(ctx context.Context) error {
 				break drain
 			}
 		}
+		s.mu.Lock()
+		s.nextEnd = first.End
+		s.mu.Unlock()
 		if err := s.applyGroup(ctx, group); err != nil {
 			return err
 		}
@@ -112,10 +122,14 @@ func (s *stream) applyLoop(ctx context.Context) error {
 // a state the original really had is real.
 func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 	for attempt := 0; ; attempt++ {
+		if h := s.r.cfg.testHooks; h != nil && h.beforeApply != nil {
+			h.beforeApply(ctx, group)
+		}
 		n, err := s.applier.Apply(ctx, group)
 		if err == nil {
 			s.mu.Lock()
 			s.applied += uint64(len(group))
+			s.appliedEnd, s.nextEnd = group[len(group)-1].End, capture.Position{}
 			s.mu.Unlock()
 			s.r.progress.eventsApplied.Add(int64(n))
 			s.r.metrics.AddEventsApplied(int64(n))
@@ -145,12 +159,25 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 	}
 }
 
-// caughtUp reports whether every change up to target has been applied.
+// caughtUp reports whether every change up to target has been applied: the
+// applier has applied a transaction that ends at or past target, or the
+// first one it has not applied yet ends past it, or the reader has passed
+// target and everything it sent has been applied. Transactions after target
+// do not count: a wait for the applier must not depend on changes made
+// after the point it waits for (under a steady load the applier seldom has
+// nothing left at all, and the copier relies on this, see
+// rowcopy.Copier).
 func (s *stream) caughtUp(target capture.Position) bool {
 	pos, sent := s.reader.Progress()
 	s.mu.Lock()
-	applied := s.applied
+	applied, end, next := s.applied, s.appliedEnd, s.nextEnd
 	s.mu.Unlock()
+	switch {
+	case end.Compare(target) >= 0:
+		return true
+	case !next.IsZero() && next.Compare(target) > 0:
+		return true
+	}
 	return pos.Compare(target) >= 0 && applied >= sent
 }
 
@@ -175,6 +202,9 @@ func (s *stream) catchUpNow(ctx context.Context) error {
 	target, err := capture.CurrentPosition(ctx, s.r.db, s.r.server)
 	if err != nil {
 		return err
+	}
+	if h := s.r.cfg.testHooks; h != nil && h.waitingForApplier != nil {
+		h.waitingForApplier(ctx)
 	}
 	return s.catchUp(ctx, target)
 }

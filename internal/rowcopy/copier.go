@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -70,19 +71,69 @@ import (
 // deleted from the original survives: if the delete came before the copy the
 // copy did not see the row and step 1 removed any earlier image of it; if it
 // came after, the applier deleted it.
+//
+// # Unique values that move between rows
+//
+// The argument above is about one key at a time. A unique key other than
+// the copy key relates rows of different keys, which the copy and the
+// applier show at different moments: the copy reads the original as it is
+// now, the shadow's other rows are as of the last change applied. When the
+// application moves a unique value from one row to another (a primary key
+// update, an e-mail given to another account, a swap) and the copy reads
+// the row that holds it now before the applier has applied the move, the
+// insert meets the shadow's old row that still holds the value: a duplicate
+// the original never had. Waiting for the applier and copying the range
+// again does not settle it on a busy table, since the new read may meet the
+// next move (the last chunk meets every row moved to the end of the key).
+// After any duplicate the chunk is therefore copied again in one
+// transaction that
+//
+//  1. reads the keys of the range's rows with a shared lock on each, so that
+//     none of them changes until the transaction ends;
+//  2. waits until the applier has applied every change up to a binary log
+//     position read after step 1; and
+//  3. deletes exactly those keys from the shadow and copies exactly those
+//     rows, as in steps 1 and 2 above.
+//
+// Rows inserted into the range after step 1 are neither deleted nor copied:
+// their keys had no row in the original at step 1, and every change to the
+// key before it is applied by step 2, so the shadow's row for such a key is
+// the applier's, which applies the key's events in order as for a key whose
+// chunk was copied long ago. A duplicate in step 3 is then a real one: the
+// copied row has held its value since step 1, and the row it meets holds
+// the state of its key at some moment after step 1 (the applier has passed
+// it), when the original therefore held both rows with the same value. Only
+// a unique key the ALTER adds (or one whose values it makes equal, by a
+// collation say) can meet that, over duplicated data; the copy stops there
+// and names the row.
+//
+// Step 2 holds no lock on the shadow, and the applier takes no lock on the
+// original, so the applier never waits for this transaction. Application
+// writes to the locked rows wait for step 2, as they wait for any chunk's
+// copy; before step 1 the copier waits for the applier without any lock, so
+// that step 2 waits only for the changes made meanwhile, and step 2 gives up
+// after LockWaitTimeout (the transaction is rolled back and tried again) so
+// that a cycle through the application (a writer waiting for these rows
+// while holding one that another chunk's copy, which the applier waits for,
+// needs) lasts no longer than a lock wait.
 type Copier struct {
 	db *sql.DB
 	m  *schema.Mapping
 	// shadowKey is the name of the shadow's unique index over the copy
 	// key's columns.
 	shadowKey string
-	// LockWaitTimeout bounds how long a chunk waits for application locks.
+	// LockWaitTimeout bounds how long a chunk waits for application locks,
+	// and how long it holds the rows it locked while it waits for the
+	// applier.
 	LockWaitTimeout time.Duration
-	// WaitForApplier is called when a chunk's rows collide with a row the
-	// applier wrote on a unique key that is not the copy key: such a row may
-	// be an old image the applier will soon replace. The chunk is retried
-	// once the applier has caught up; a collision that persists is real.
+	// WaitForApplier waits until the applier has applied every change
+	// committed before the call. When it is set, a chunk that meets a
+	// duplicate is copied again once the applier has passed the copy's read
+	// (see "Unique values that move between rows"); when it is not, any
+	// duplicate stops the copy.
 	WaitForApplier func(ctx context.Context) error
+	// Logger, when set, hears of chunks copied again after a duplicate.
+	Logger *slog.Logger
 	// BeforeCommit, when set, runs after a chunk's rows are inserted and
 	// before its transaction commits, while its locks are held. Tests use it
 	// to race writes against the copy.
@@ -141,6 +192,9 @@ func (e *RowError) Error() string {
 	if e.Changed {
 		what = "the changed row"
 	}
+	if key := duplicateKey(e.Err); key != "" {
+		return fmt.Sprintf("the new table cannot hold %s with %s: another row of the original has the same value of the new table's unique key %s (%s)", what, strings.Join(parts, ", "), key, e.Message)
+	}
 	return fmt.Sprintf("the new table cannot hold %s with %s as it is: %s", what, strings.Join(parts, ", "), e.Message)
 }
 
@@ -156,23 +210,32 @@ func Printable(v any) any {
 // times, and returns the number of rows copied.
 func (c *Copier) Copy(ctx context.Context, chunk Chunk) (int64, error) {
 	const attempts = 10
-	var waited bool
+	caughtUp := false
 	for attempt := 1; ; attempt++ {
-		n, err := c.copyOnce(ctx, chunk)
+		var n int64
+		var err error
+		if caughtUp {
+			n, err = c.copyCaughtUp(ctx, chunk)
+		} else {
+			n, err = c.copyOnce(ctx, chunk)
+		}
 		if err == nil {
 			return n, nil
 		}
 		switch {
-		case mysql.IsRetryable(err) && attempt < attempts:
+		case (mysql.IsRetryable(err) || errors.Is(err, errApplierBehind)) && attempt < attempts:
 			if err := mysql.Backoff(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
 				return 0, err
 			}
 			continue
-		case mysql.ErrorNumber(err) == mysql.ErrDupEntry && !waited && c.WaitForApplier != nil:
-			waited = true
-			if err := c.WaitForApplier(ctx); err != nil {
-				return 0, fmt.Errorf("copy chunk %s: %w", chunk, err)
+		case mysql.ErrorNumber(err) == mysql.ErrDupEntry && !caughtUp && c.WaitForApplier != nil:
+			// Perhaps a unique value the applier has not yet moved out of
+			// the way; a duplicate after the applier has passed the
+			// copy's read is real (see the Copier comment).
+			if c.Logger != nil {
+				c.Logger.Info("a chunk met a duplicate; copying it again once the applier has passed its read", "chunk", chunk.String(), "err", err)
 			}
+			caughtUp = true
 			continue
 		}
 		if ctx.Err() != nil {
@@ -192,25 +255,134 @@ type warningError struct{ msg string }
 
 func (e *warningError) Error() string { return "the server warned: " + e.msg }
 
-func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
-	dst := c.m.Shadow
+// errApplierBehind is a caught-up copy that gave up waiting for the applier
+// while it held its rows; it is tried again.
+var errApplierBehind = errors.New("the applier did not catch up while the chunk's rows were locked")
+
+// begin starts a chunk's transaction (READ COMMITTED: see the Copier
+// comment).
+func (c *Copier) begin(ctx context.Context) (*sql.Tx, error) {
 	tx, err := c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", max(1, int(c.LockWaitTimeout.Seconds())))); err != nil {
+		tx.Rollback() //nolint:errcheck // the error above is the one to report
+		return nil, err
+	}
+	return tx, nil
+}
+
+// commit commits a chunk's transaction, after the test hook.
+func (c *Copier) commit(ctx context.Context, tx *sql.Tx, chunk Chunk) error {
+	if c.BeforeCommit != nil {
+		c.BeforeCommit(ctx, chunk)
+	}
+	return tx.Commit()
+}
+
+// copyOnce copies the chunk's range: steps 1 and 2 of the Copier comment.
+func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
+	tx, err := c.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", max(1, int(c.LockWaitTimeout.Seconds())))); err != nil {
+	delCond, delArgs := sqlbuild.Range(c.m.KeyNewNames(), chunk.Lower, chunk.Upper)
+	selCond, selArgs := sqlbuild.Range(c.m.KeyOldNames(), chunk.Lower, chunk.Upper)
+	n, err := c.replaceRows(ctx, tx, delCond, delArgs, selCond, selArgs)
+	if err != nil {
 		return 0, err
 	}
-	delCond, delArgs := sqlbuild.Range(c.m.KeyNewNames(), chunk.Lower, chunk.Upper)
+	return n, c.commit(ctx, tx, chunk)
+}
+
+// keysPerStatement bounds the keys a caught-up copy names in one
+// statement.
+const keysPerStatement = 1000
+
+// copyCaughtUp copies the rows the chunk's range holds at one moment, once
+// the applier has applied every change up to that moment: steps 1 to 3 of
+// "Unique values that move between rows" in the Copier comment.
+func (c *Copier) copyCaughtUp(ctx context.Context, chunk Chunk) (int64, error) {
+	if err := c.WaitForApplier(ctx); err != nil {
+		return 0, err
+	}
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	keys, err := c.lockKeys(ctx, tx, chunk)
+	if err != nil {
+		return 0, err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, c.LockWaitTimeout)
+	err = c.WaitForApplier(waitCtx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return 0, errApplierBehind
+		}
+		return 0, err
+	}
 	var n int64
+	for start := 0; start < len(keys); start += keysPerStatement {
+		part := keys[start:min(start+keysPerStatement, len(keys))]
+		delCond, delArgs := sqlbuild.KeyIn(c.m.KeyNewNames(), part)
+		selCond, selArgs := sqlbuild.KeyIn(c.m.KeyOldNames(), part)
+		copied, err := c.replaceRows(ctx, tx, delCond, delArgs, selCond, selArgs)
+		if err != nil {
+			return 0, err
+		}
+		n += copied
+	}
+	return n, c.commit(ctx, tx, chunk)
+}
+
+// lockKeys reads the keys of the chunk's rows in the original, in key
+// order, with a shared lock on each row.
+func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any, error) {
+	keyCols := c.m.KeyOldNames()
+	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LOCK IN SHARE MODE",
+		mysql.QuoteIdents(keyCols), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
+		cond, sqlbuild.OrderBy(keyCols, false)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanKeys(rows, len(keyCols))
+}
+
+// scanKeys reads rows of key values and closes rows.
+func scanKeys(rows *sql.Rows, n int) ([][]any, error) {
+	defer rows.Close()
+	var keys [][]any
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		keys = append(keys, vals)
+	}
+	return keys, rows.Err()
+}
+
+// replaceRows deletes the shadow's rows matching delCond and copies the
+// original's rows matching selCond, the same keys, in their place.
+func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, delArgs []any, selCond string, selArgs []any) (int64, error) {
+	dst := c.m.Shadow
 	for attempt := 1; ; attempt++ {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...); err != nil {
 			return 0, err
 		}
-		n, err = c.insertSelect(ctx, tx, chunk.Lower, chunk.Upper, nil)
+		n, err := c.insertWhere(ctx, tx, selCond, selArgs)
 		if err == nil {
-			break
+			return n, nil
 		}
 		// The applier wrote a row of the range after the DELETE (READ
 		// COMMITTED takes no gap locks): a row inserted into the original
@@ -223,13 +395,6 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 			return 0, err
 		}
 	}
-	if c.BeforeCommit != nil {
-		c.BeforeCommit(ctx, chunk)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	return n, nil
 }
 
 // CopyKeyRetries bounds the delete-and-insert rounds of one transaction of
@@ -243,21 +408,30 @@ const CopyKeyRetries = 20
 // key is a real conflict between two rows (or a change the applier has not
 // reached yet), which a second round cannot mend.
 func IsDuplicateOn(err error, key string) bool {
-	if mysql.ErrorNumber(err) != mysql.ErrDupEntry || key == "" {
+	got := duplicateKey(err)
+	if key == "" || got == "" {
 		return false
 	}
-	// MariaDB: "Duplicate entry '5' for key 'PRIMARY'"; MySQL 8.0.19 and
-	// later qualify the key with the table: "for key 't.PRIMARY'".
-	msg := err.Error()
-	i := strings.LastIndex(msg, " for key '")
-	if i < 0 {
-		return false
-	}
-	got := strings.TrimSuffix(msg[i+len(" for key '"):], "'")
 	if j := strings.LastIndex(got, "."); j >= 0 && !strings.EqualFold(got, key) {
 		got = got[j+1:]
 	}
 	return strings.EqualFold(got, key)
+}
+
+// duplicateKey is the name of the index a duplicate-entry error names, or
+// "" for another error. MariaDB says "Duplicate entry '5' for key
+// 'PRIMARY'"; MySQL 8.0.19 and later qualify the key with the table: "for
+// key 't.PRIMARY'".
+func duplicateKey(err error) string {
+	if mysql.ErrorNumber(err) != mysql.ErrDupEntry {
+		return ""
+	}
+	msg := err.Error()
+	i := strings.LastIndex(msg, " for key '")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSuffix(msg[i+len(" for key '"):], "'")
 }
 
 // insertSelect copies the range (lower, upper], or the one row with key
@@ -267,6 +441,12 @@ func (c *Copier) insertSelect(ctx context.Context, tx *sql.Tx, lower, upper, key
 	if key != nil {
 		cond, args = sqlbuild.KeyEquals(c.m.KeyOldNames(), key)
 	}
+	return c.insertWhere(ctx, tx, cond, args)
+}
+
+// insertWhere copies the original's rows that match cond, and fails on any
+// warning.
+func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args []any) (int64, error) {
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s FORCE INDEX (%s) WHERE %s LOCK IN SHARE MODE",
 		mysql.QuoteTable(c.m.Shadow.Database, c.m.Shadow.Name), mysql.QuoteIdents(c.m.NewNames()),
 		mysql.QuoteIdents(c.m.OldNames()), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
@@ -319,18 +499,10 @@ func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 	if err != nil {
 		return nil
 	}
-	var keys [][]any
-	for rows.Next() {
-		vals := make([]any, len(keyCols))
-		ptrs := make([]any, len(keyCols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if rows.Scan(ptrs...) == nil {
-			keys = append(keys, vals)
-		}
+	keys, err := scanKeys(rows, len(keyCols))
+	if err != nil {
+		return nil
 	}
-	rows.Close()
 	for _, key := range keys {
 		tx, err := c.db.BeginTx(ctx, nil)
 		if err != nil {

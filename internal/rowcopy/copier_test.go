@@ -1,0 +1,152 @@
+package rowcopy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
+
+// uniqueFixture is src and dst with a composite copy key and a unique
+// email (on dst only when srcUnique is false), 3,000 rows in src, and the
+// rows up to (100, 'y') already copied.
+func uniqueFixture(t *testing.T, srcUnique bool) (*sql.DB, *Copier) {
+	t.Helper()
+	uk := ", UNIQUE KEY uk_email (email)"
+	srcKeys := uk
+	if !srcUnique {
+		srcKeys = ""
+	}
+	db, m := newFixture(t, []string{
+		"CREATE TABLE src (a INT NOT NULL, b VARCHAR(10) NOT NULL, email VARCHAR(40) NOT NULL, PRIMARY KEY (a, b)" + srcKeys + ")",
+		"CREATE TABLE dst (a INT NOT NULL, b VARCHAR(10) NOT NULL, email VARCHAR(40) NOT NULL, PRIMARY KEY (a, b)" + uk + ")",
+		"INSERT INTO src SELECT seq, b, CONCAT('e', seq, b) FROM seq_1_to_1500, (SELECT 'x' AS b UNION ALL SELECT 'y') AS bs",
+	}, "a", "b", "email")
+	copier := NewCopier(db, m)
+	copier.LockWaitTimeout = 2 * time.Second
+	if _, err := copier.Copy(context.Background(), Chunk{Seq: 1, Upper: []any{int64(100), "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	return db, copier
+}
+
+func exec(t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	if _, err := db.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestCopyAfterUniqueValueMoved: a unique value moved from a copied row to
+// one of the chunk (a primary key update) while the applier has not applied
+// the move. The chunk is copied again once the applier has passed its
+// read, holding the rows it read: an update of one of them waits, a row
+// inserted into the range meanwhile is left to the applier, and the copy
+// (more than one statement's worth of keys) ends equal to the original.
+func TestCopyAfterUniqueValueMoved(t *testing.T) {
+	db, copier := uniqueFixture(t, true)
+	ctx := context.Background()
+	// Row (1, 'x') was copied with e1x; the move gives e1x to (5000, 'x').
+	exec(t, db, "UPDATE src SET a = 5000 WHERE a = 1 AND b = 'x'")
+	var waits int
+	var lockErr error
+	copier.WaitForApplier = func(ctx context.Context) error {
+		waits++
+		switch waits {
+		case 1:
+			// What the applier does with the move.
+			exec(t, db, "DELETE FROM dst WHERE a = 1 AND b = 'x'")
+			exec(t, db, "INSERT INTO dst VALUES (5000, 'x', 'e1x')")
+		case 2:
+			// The chunk's rows are locked while it waits.
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+				return err
+			}
+			_, lockErr = conn.ExecContext(ctx, "UPDATE src SET email = 'changed' WHERE a = 200 AND b = 'x'")
+			// A row inserted into the range, already applied.
+			exec(t, db, "INSERT INTO src VALUES (6000, 'z', 'new')")
+			exec(t, db, "INSERT INTO dst VALUES (6000, 'z', 'new')")
+		}
+		return nil
+	}
+	n, err := copier.Copy(ctx, Chunk{Seq: 2, Lower: []any{int64(100), "y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waits != 2 {
+		t.Errorf("waited for the applier %d times, want 2 (without locks, then holding the rows)", waits)
+	}
+	if mysql.ErrorNumber(lockErr) != mysql.ErrLockWaitTimeout {
+		t.Errorf("an update of a row of the chunk did not wait for the copy: %v", lockErr)
+	}
+	if n != 2801 {
+		t.Errorf("copied %d rows, want 2,801 (the range's rows when they were locked: not the row inserted since)", n)
+	}
+	var rowsSrc, rowsDst, unmatched int
+	q := "SELECT (SELECT COUNT(*) FROM src), (SELECT COUNT(*) FROM dst), (SELECT COUNT(*) FROM src s LEFT JOIN dst d ON d.a = s.a AND d.b = s.b AND d.email = s.email WHERE d.a IS NULL)"
+	if err := db.QueryRow(q).Scan(&rowsSrc, &rowsDst, &unmatched); err != nil {
+		t.Fatal(err)
+	}
+	if rowsSrc != rowsDst || unmatched != 0 {
+		t.Errorf("dst differs from src: %d rows vs %d, %d rows of src not in dst", rowsDst, rowsSrc, unmatched)
+	}
+}
+
+// TestCopyRealDuplicateAfterCatchUp: a duplicate of a unique key only the
+// new table has stops the copy once the applier has passed the read, with
+// the row, the value and the key named.
+func TestCopyRealDuplicateAfterCatchUp(t *testing.T) {
+	db, copier := uniqueFixture(t, false)
+	exec(t, db, "UPDATE src SET email = 'e5x' WHERE a = 700 AND b = 'y'")
+	var waits int
+	copier.WaitForApplier = func(context.Context) error { waits++; return nil }
+	_, err := copier.Copy(context.Background(), Chunk{Seq: 2, Lower: []any{int64(100), "y"}})
+	if err == nil {
+		t.Fatal("a duplicate of the new unique key was copied")
+	}
+	t.Log(err)
+	if waits != 2 {
+		t.Errorf("waited for the applier %d times before giving up, want 2", waits)
+	}
+	var rowErr *RowError
+	if !errors.As(err, &rowErr) || mysql.ErrorNumber(err) != mysql.ErrDupEntry {
+		t.Fatalf("not a row error with the server's duplicate entry: %v", err)
+	}
+	for _, want := range []string{"a=700, b=y", "another row", "unique key uk_email", "'e5x'"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+func TestIsDuplicateOn(t *testing.T) {
+	dup := func(msg string) error { return &driver.MySQLError{Number: mysql.ErrDupEntry, Message: msg} }
+	tests := []struct {
+		err  error
+		key  string
+		want bool
+	}{
+		{dup("Duplicate entry '5' for key 'PRIMARY'"), "PRIMARY", true},
+		{dup("Duplicate entry '5' for key 't.PRIMARY'"), "PRIMARY", true},
+		{dup("Duplicate entry 'a' for key 'uk_email'"), "PRIMARY", false},
+		{dup("Duplicate entry 'a' for key 'odd.name'"), "odd.name", true},
+		{errors.New("Duplicate entry '5' for key 'PRIMARY'"), "PRIMARY", false},
+		{dup("Duplicate entry '5' for key 'PRIMARY'"), "", false},
+	}
+	for _, tt := range tests {
+		if got := IsDuplicateOn(tt.err, tt.key); got != tt.want {
+			t.Errorf("IsDuplicateOn(%v, %q) = %v, want %v", tt.err, tt.key, got, tt.want)
+		}
+	}
+}
