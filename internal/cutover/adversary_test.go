@@ -178,8 +178,9 @@ func TestFrozenClientReleasesWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("the writer waited %s with the cut-over process stopped", time.Since(started).Round(time.Millisecond))
-	case <-time.After(5 * lockTimeout):
-		t.Fatalf("the writer is still held %s after the cut-over process froze holding the lock", 5*lockTimeout)
+	case <-time.After(lockTimeout + 3*time.Second):
+		// wait_timeout is the lock timeout in seconds plus one.
+		t.Fatalf("the writer is still held %s after the cut-over process froze holding the lock", lockTimeout+3*time.Second)
 	}
 	if _, ok := f.markers("t")["written while tailor is frozen"]; !ok {
 		t.Error("the write is not in the original")

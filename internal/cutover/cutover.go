@@ -121,11 +121,14 @@ type CatchUp func(ctx context.Context) error
 type Result struct {
 	// LockHeld is how long writers were held: from the moment the write
 	// lock was requested (writers queue behind a pending LOCK TABLES ...
-	// WRITE) until the RENAME was done. The RENAME holds the original from
-	// the moment the lock is released until it returns (it waits for
-	// nothing else first, see swapWithSentry), so its return is when the
-	// writers go on.
+	// WRITE) until the RENAME was done. The RENAME takes the original as
+	// A's lock goes, ahead of the writers, and holds it until it returns
+	// (also while it waits for a session holding the shadow, see
+	// swapWithSentry), so its return is when the writers go on.
 	LockHeld time.Duration
+	// Rename is the RENAME TABLE statement that swapped the tables, as
+	// the session sent it and so as the binary log has it.
+	Rename string
 }
 
 // Swap performs one attempt at swapping cfg.Table and cfg.Shadow. On

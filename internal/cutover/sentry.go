@@ -27,7 +27,9 @@ import (
 //     enforced with KILL QUERY. From the moment this is requested, writers of
 //     t queue: a pending LOCK TABLES ... WRITE already goes before new DML
 //     (TestLockWaitHoldsWritersAtMostLockTimeout measures it). The whole
-//     hold, from here to the RENAME, is bounded by LockTimeout. A's
+//     hold, from here to the RENAME, is bounded by LockTimeout, plus
+//     renameGrace when the RENAME has to wait after taking t (step 6) and
+//     the milliseconds of DROP and UNLOCK, which are not cut short. A's
 //     wait_timeout is set to those whole seconds plus waitTimeoutMargin
 //     first, so that the server closes A, and its lock goes, if this
 //     process stops talking to it (see "A frozen client" below).
@@ -248,6 +250,12 @@ type attempt struct {
 
 	locked    bool      // A holds LOCK TABLES
 	requested time.Time // when A asked for it: writers queue from then
+	deadline  time.Time // requested + LockTimeout: the budget's end
+
+	// guard is a session whose LOCK TABLES t WRITE waits behind B's
+	// RENAME, and guardDone its outcome (see guardOriginal).
+	guard     *session
+	guardDone chan error
 
 	// moves are Config.Triggers with their statements; triggersTouched is
 	// set before the first of them is dropped from the original.
@@ -263,42 +271,75 @@ type attempt struct {
 }
 
 func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
+	if res, err, done := c.lockAndCatchUp(ctx, catchUp); done {
+		return res, err
+	}
+	if res, err, done := c.queueRename(ctx); done {
+		return res, err
+	}
+	return c.release(ctx)
+}
+
+// lockAndCatchUp is steps 2, 3 and 3b. done is set when the attempt ended
+// (with fail's result).
+func (c *attempt) lockAndCatchUp(ctx context.Context, catchUp CatchUp) (_ Result, _ error, done bool) {
 	// The server's own bound on the hold, for a client that stops talking
 	// (see "A frozen client"); set before the hold, not inside it.
 	if err := c.a.exec(ctx, setWaitTimeoutSQL(c.cfg.lockWaitSeconds()+waitTimeoutMargin)); err != nil {
-		return c.fail(ctx, StepLock, err)
+		res, err := c.fail(ctx, StepLock, err)
+		return res, err, true
 	}
-	budgetErr := fmt.Errorf("writers of %s held for the whole lock timeout (%s): %w", mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout, context.DeadlineExceeded)
 	c.requested = time.Now()
-	deadline := c.requested.Add(c.cfg.LockTimeout)
-	lctx, cancel := context.WithDeadlineCause(ctx, deadline, budgetErr)
+	c.deadline = c.requested.Add(c.cfg.LockTimeout)
+	lctx, cancel := c.budget(ctx)
 	defer cancel()
-
 	if err := c.a.exec(lctx, lockSentrySQL(c.cfg, c.sentryName)); err != nil {
-		if errors.Is(err, budgetErr) || mysql.ErrorNumber(err) == mysql.ErrLockWaitTimeout {
+		if errors.Is(err, context.DeadlineExceeded) || mysql.ErrorNumber(err) == mysql.ErrLockWaitTimeout {
 			err = lockWaitError(c.cfg, err)
 		}
-		return c.fail(ctx, StepLock, err)
+		res, err := c.fail(ctx, StepLock, err)
+		return res, err, true
 	}
 	c.locked = true
 	c.log.Debug("original write-locked", "step", StepLock)
 
 	if err := catchUp(lctx); err != nil {
-		return c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", err))
+		res, err := c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", err))
+		return res, err, true
 	}
 	if lctx.Err() != nil {
-		return c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", context.Cause(lctx)))
+		res, err := c.fail(ctx, StepCatchUp, fmt.Errorf("catch up under the lock: %w", context.Cause(lctx)))
+		return res, err, true
 	}
 	if err := c.moveTriggers(lctx); err != nil {
-		return c.fail(ctx, StepTriggers, err)
+		res, err := c.fail(ctx, StepTriggers, err)
+		return res, err, true
 	}
+	return Result{}, nil, false
+}
 
-	c.startRename(ctx, time.Until(deadline)+renameWaitMargin*time.Second)
+// budget is ctx ending at the attempt's deadline, with a cause that says so.
+func (c *attempt) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithDeadlineCause(ctx, c.deadline, fmt.Errorf("writers of %s held for the whole lock timeout (%s): %w",
+		mysql.QuoteIdent(c.cfg.Table), c.cfg.LockTimeout, context.DeadlineExceeded))
+}
+
+// queueRename is step 4: B's RENAME, seen queued behind A's lock.
+func (c *attempt) queueRename(ctx context.Context) (_ Result, _ error, done bool) {
+	lctx, cancel := c.budget(ctx)
+	defer cancel()
+	c.startRename(ctx, time.Until(c.deadline)+renameWaitMargin*time.Second)
 	if err := c.waitRenameQueued(lctx); err != nil {
-		return c.fail(ctx, StepRename, err)
+		res, err := c.fail(ctx, StepRename, err)
+		return res, err, true
 	}
 	c.log.Debug("rename queued behind the lock", "step", StepRename)
+	return Result{}, nil, false
+}
 
+// release is steps 5 and 6: the sentry dropped, the lock released, and
+// the RENAME's outcome.
+func (c *attempt) release(ctx context.Context) (Result, error) {
 	// From here the swap is committed: two statements of a few
 	// milliseconds, not cut short by ctx or the budget, so that a Ctrl-C
 	// now does not throw away a finished catch-up.
@@ -315,17 +356,88 @@ func (c *attempt) run(ctx context.Context, catchUp CatchUp) (Result, error) {
 	// one of the names after it; then it is ended, and renames nothing.
 	select {
 	case <-c.renameDone:
-	case <-time.After(max(time.Until(deadline), 0) + renameGrace):
+	case <-time.After(max(time.Until(c.deadline), 0) + renameGrace):
+		if c.triggersTouched {
+			c.guardOriginal(ctx)
+		}
 		c.killRename(errors.New("the RENAME did not finish within the lock timeout"))
 		<-c.renameDone
+		c.takeGuard(ctx)
 	}
 	if c.renameErr != nil {
 		return c.fail(ctx, StepRename, fmt.Errorf("rename (another session may hold a lock on %s, %s or %s): %w",
 			mysql.QuoteIdent(c.cfg.Shadow), mysql.QuoteIdent(c.cfg.Old), mysql.QuoteIdent(c.sentryName), c.renameErr))
 	}
+	c.unlock(ctx) // a guard taken over a RENAME that ran after all
 	held := time.Since(c.requested)
 	c.log.Debug("tables swapped", "step", StepRename, "lock_held", held.String())
-	return Result{LockHeld: held}, nil
+	return Result{LockHeld: held, Rename: c.renameStmt}, nil
+}
+
+// guardOriginal runs when B, holding t after A's unlock, is about to be
+// ended while the triggers are on the shadow: the writers queued behind B
+// would then reach the original without its triggers. A new session G
+// asks for LOCK TABLES t WRITE behind B first; a waiting write lock is
+// granted before DML that queued earlier (TestServerQueuedLockTablesGoesFirst),
+// so when B ends G holds t before any writer, and takeGuard makes G the
+// new A, under which fail puts the triggers back as it would under A.
+func (c *attempt) guardOriginal(ctx context.Context) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminTimeout)
+	defer cancel()
+	g, err := c.spareSession(bg)
+	if err != nil {
+		c.log.Warn("could not open a session to guard the original while the triggers are put back", "err", err)
+		return
+	}
+	stmt := lockOriginalSQL(c.cfg)
+	done := make(chan error, 1)
+	go func() { done <- g.exec(context.WithoutCancel(ctx), stmt) }()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		if queued, _ := g.waitingForLock(bg, stmt); queued {
+			c.guard, c.guardDone = g, done
+			return
+		}
+		select {
+		case err := <-done:
+			c.log.Warn("the lock guarding the original ended early", "err", err)
+			g.close()
+			return
+		case <-bg.Done():
+			c.log.Warn("the lock guarding the original was not seen queued", "err", bg.Err())
+			_ = g.kill(context.WithoutCancel(ctx), true)
+			<-done
+			g.close()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// takeGuard, once B has ended, waits for G's lock and makes G the locking
+// session A.
+func (c *attempt) takeGuard(ctx context.Context) {
+	if c.guard == nil {
+		return
+	}
+	g, done := c.guard, c.guardDone
+	c.guard, c.guardDone = nil, nil
+	select {
+	case err := <-done:
+		if err != nil {
+			c.log.Warn("the lock guarding the original was not granted", "err", err)
+			g.close()
+			return
+		}
+	case <-time.After(adminTimeout):
+		_ = g.kill(context.WithoutCancel(ctx), true)
+		<-done
+		g.close()
+		return
+	}
+	c.a.close()
+	c.a, c.locked = g, true
 }
 
 // startRename issues B's RENAME from a goroutine that run or fail waits for,
@@ -346,6 +458,9 @@ func (c *attempt) startRename(ctx context.Context, bound time.Duration) {
 func (c *attempt) close() {
 	if c.killRename != nil {
 		c.killRename(nil)
+	}
+	if c.guard != nil {
+		c.guard.close()
 	}
 	if c.a != nil {
 		c.a.close()
@@ -439,7 +554,7 @@ func (c *attempt) fail(ctx context.Context, step Step, cause error) (Result, err
 	if swapped {
 		held := time.Since(c.requested)
 		c.log.Warn("the cut-over was giving up but the RENAME had run; the tables are swapped", "step", step, "cause", cause)
-		return Result{LockHeld: held}, nil
+		return Result{LockHeld: held, Rename: c.renameStmt}, nil
 	}
 	sentryErr := c.removeSentry(bg)
 	if restoreErr != nil || sentryErr != nil {

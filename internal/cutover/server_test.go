@@ -178,6 +178,44 @@ func TestServerWaitingRenameHoldsOnlyTheOriginal(t *testing.T) {
 	}
 }
 
+// A LOCK TABLES ... WRITE that queues on a table after an INSERT did is
+// granted before that INSERT once the table is free: the server grants a
+// waiting write lock ahead of waiting DML. The cut-over relies on it to put
+// triggers back before the writers queued behind an ended RENAME run
+// (guardOriginal).
+func TestServerQueuedLockTablesGoesFirst(t *testing.T) {
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
+	holder, _ := f.conn()
+	writer, _ := f.conn()
+	guard, _ := f.conn()
+	mustExec(t, holder, "LOCK TABLES t WRITE")
+	writeDone := run(writer, "INSERT INTO t (marker) VALUES ('writer')")
+	f.waitForStatement("INSERT")
+	lockDone := run(guard, "LOCK TABLES t WRITE")
+	f.waitForStatement("LOCK")
+	mustExec(t, holder, unlockSQL)
+	if err := receive(t, "LOCK TABLES", lockDone); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, guard, "INSERT INTO t (marker) VALUES ('guard')")
+	select {
+	case err := <-writeDone:
+		t.Fatalf("the queued INSERT ran while the later LOCK TABLES held t (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	mustExec(t, guard, unlockSQL)
+	if err := receive(t, "INSERT", writeDone); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	if err := f.db.QueryRow("SELECT marker FROM t WHERE marker IN ('writer', 'guard') ORDER BY id LIMIT 1").Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first != "guard" {
+		t.Errorf("%s wrote first, want the LOCK TABLES holder", first)
+	}
+}
+
 // When the session holding the lock dies without dropping the sentry, the
 // waiting RENAME runs and fails on the sentry (error 1050), renaming
 // nothing, and the writers that queued go on to the original.

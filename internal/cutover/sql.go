@@ -12,7 +12,6 @@ import (
 
 // SentryComment starts the comment of every sentry table, so that cleanup
 // only ever drops a sentry, and only its own (see Config.Owner).
-// table this package created.
 const SentryComment = "tailor cut-over sentry"
 
 // maxIdentifier is the longest table name MySQL and MariaDB accept, in
@@ -97,6 +96,11 @@ func sentryComment(owner string) string {
 func lockSentrySQL(c Config, sentry string) string {
 	return "LOCK TABLES " + mysql.QuoteTable(c.Database, c.Table) + " WRITE, " +
 		mysql.QuoteTable(c.Database, sentry) + " WRITE"
+}
+
+// lockOriginalSQL write-locks the original alone.
+func lockOriginalSQL(c Config) string {
+	return "LOCK TABLES " + mysql.QuoteTable(c.Database, c.Table) + " WRITE"
 }
 
 // lockBothSQL locks the original and the shadow, as RENAME under LOCK

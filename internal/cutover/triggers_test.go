@@ -352,3 +352,58 @@ func TestConfigValidateTriggers(t *testing.T) {
 		}
 	}
 }
+
+// With the triggers moved to the shadow, a session that takes the shadow
+// between the move and the RENAME, and holds it past the budget, makes the
+// RENAME that already holds t be ended. The writers queued behind it must
+// still find the triggers on the original: a session's LOCK TABLES t WRITE
+// queued behind the RENAME gets t first, and the triggers are put back
+// under it before any writer runs.
+func TestSwapTriggersPutBackWhenRenameEnded(t *testing.T) {
+	f := newFixture(t, "t", "t_tailor_new", "t_tailor_old")
+	before := f.addTriggers()
+	shows := f.showCreates("t")
+	f.cfg.Triggers = before
+	f.cfg.LockTimeout = time.Second
+	ctx := context.Background()
+	c, err := prepareAttempt(ctx, f.db, mariadb, f.cfg.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	w := startWriters(f, 2)
+	time.Sleep(100 * time.Millisecond)
+	if _, err, done := c.lockAndCatchUp(ctx, noCatchUp); done {
+		t.Fatalf("lock and catch up: %v", err)
+	}
+	if _, err, done := c.queueRename(ctx); done {
+		t.Fatalf("queue the RENAME: %v", err)
+	}
+	// The RENAME waits on t and holds nothing else yet: the shadow, its
+	// triggers on it, is free to read. The reader holds it until after
+	// the RENAME was ended; the triggers can leave the shadow only then
+	// (a trigger's name is unique in the database), with the writers
+	// still held.
+	endRead := f.readShadowInTransaction()
+	readEnded := make(chan struct{})
+	go func() {
+		defer close(readEnded)
+		time.Sleep(time.Until(c.deadline.Add(renameGrace + time.Second)))
+		endRead()
+	}()
+	_, err = c.release(ctx)
+	<-readEnded
+	time.Sleep(100 * time.Millisecond)
+	w.halt()
+	t.Logf("release: %v", err)
+	if err == nil || stepOf(t, err) != StepRename || !IsRetryable(err) || !strings.Contains(err.Error(), "put back") || strings.Contains(err.Error(), "without them") {
+		t.Fatalf("err = %v; want a retryable failure of the rename saying the triggers were put back before writes resumed", err)
+	}
+	for _, err := range w.errs {
+		t.Errorf("writer: %v", err)
+	}
+	f.assertTriggersOn("t", before, shows)
+	f.assertFiredOnce(w)
+	f.assertUntouched()
+	f.assertTriggersWork()
+}

@@ -61,5 +61,5 @@ func swapUnderLock(ctx context.Context, db *sql.DB, cfg Config) (Result, error) 
 	if renameErr != nil {
 		return Result{}, classify(ctx, StepRename, fmt.Errorf("rename under the lock: %w", renameErr))
 	}
-	return Result{LockHeld: held}, nil
+	return Result{LockHeld: held, Rename: renameSQL(cfg)}, nil
 }

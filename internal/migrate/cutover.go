@@ -58,14 +58,12 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 			r.shadowCreated = false // it is the table now
 			r.swapped = true
 			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
-			if err := r.proveSwap(ctx, r.caughtUpTo); err != nil {
-				return nil, err
-			}
+
 			moved := make([]string, len(r.triggers))
 			for i, t := range r.triggers {
 				moved[i] = t.Name
 			}
-			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old, TriggersRecreated: moved}, nil
+			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old, TriggersRecreated: moved, rename: res.Rename}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -53,23 +53,28 @@ func (e *LateWritesError) Error() string {
 }
 
 // proveSwap reads the binary log from the final catch-up's position to the
-// RENAME that swapped the tables and fails with a LateWritesError when a
-// row event of the original lies in between.
-func (r *Runner) proveSwap(ctx context.Context, from capture.Position) error {
+// RENAME that swapped the tables (rename, the statement as sent) and fails
+// with a LateWritesError when a row event of the original lies in between.
+// It runs on a context of its own, bounded by proofTimeout: the tables are
+// swapped, and a Ctrl-C must not turn a proof into an unknown.
+func (r *Runner) proveSwap(ctx context.Context, from capture.Position, rename string) error {
 	if h := r.cfg.testHooks; h != nil && h.proofFrom != nil {
 		from = h.proofFrom(from)
 	}
+	ctx = context.WithoutCancel(ctx)
 	var late []capture.Change
 	var err error
 	for attempt := 1; attempt <= proofAttempts; attempt++ {
-		if late, err = r.lateWrites(ctx, from); err == nil || ctx.Err() != nil {
+		late, err = r.lateWrites(ctx, from, rename)
+		var other *otherDDLError
+		if err == nil || errors.As(err, &other) {
 			break
 		}
 		r.log.Warn("could not read the binary log to prove the swap; trying again", "phase", PhaseCutOver.String(), "attempt", attempt, "err", err)
 	}
 	if err != nil {
-		return fmt.Errorf("the tables were swapped, but the binary log from %s to the RENAME could not be read to prove that no write reached the original, now %s, after the final catch-up (%w); compare %s with it before dropping it",
-			from, mysql.QuoteIdent(r.old), err, mysql.QuoteIdent(r.cfg.Table))
+		return fmt.Errorf("the tables were swapped, but tailor could not prove from the binary log that no write reached the original, now %s, after the final catch-up at %s (%w); compare it with %s before dropping it",
+			mysql.QuoteIdent(r.old), from, err, mysql.QuoteIdent(r.cfg.Table))
 	}
 	if len(late) == 0 {
 		r.log.Info("swap proved: no write reached the original after the final catch-up", "phase", PhaseCutOver.String(), "pos", from.String())
@@ -82,17 +87,26 @@ func (r *Runner) proveSwap(ctx context.Context, from capture.Position) error {
 	return &Error{Kind: KindLostWrites, Err: e}
 }
 
+// otherDDLError is a statement other than the cut-over's RENAME that
+// changed the original between the catch-up and the RENAME: the binary
+// log cannot be read past it as the original's, so the proof stops there.
+type otherDDLError struct{ statement string }
+
+func (e *otherDDLError) Error() string {
+	return fmt.Sprintf("another statement changed the table before the RENAME: %s", e.statement)
+}
+
 // lateWrites returns the changes to the original that the binary log holds
-// between from and the RENAME of the original.
-func (r *Runner) lateWrites(ctx context.Context, from capture.Position) ([]capture.Change, error) {
+// between from and the statement rename.
+func (r *Runner) lateWrites(ctx context.Context, from capture.Position, rename string) ([]capture.Change, error) {
 	ctx, cancel := context.WithTimeout(ctx, proofTimeout)
 	defer cancel()
 	reader := capture.NewReader(capture.ReaderConfig{
 		Conn:   r.connConfig(),
 		Server: r.server,
-		// Not the stream's id: a second registration under one server_id
-		// makes the server drop the first.
-		ServerID: r.cfg.ReplicaServerID + 1,
+		// The stream's reader has stopped, so the proof registers under
+		// its id, which the operator chose or tailor made unique.
+		ServerID: r.cfg.ReplicaServerID,
 		Table:    r.table,
 		Logger:   r.cfg.Logger,
 	})
@@ -110,22 +124,17 @@ func (r *Runner) lateWrites(ctx context.Context, from capture.Position) ([]captu
 				late = append(late, (<-batches).Changes...)
 			}
 			var ddl *capture.DDLError
-			if errors.As(err, &ddl) && isRename(ddl.Statement) {
+			switch {
+			case errors.As(err, &ddl) && strings.TrimSpace(ddl.Statement) == strings.TrimSpace(rename):
 				return late, nil
-			}
-			if err == nil || errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("the RENAME was not found within %s", proofTimeout)
+			case errors.As(err, &ddl):
+				return nil, &otherDDLError{statement: ddl.Statement}
+			case err == nil || errors.Is(err, context.DeadlineExceeded):
+				return nil, fmt.Errorf("the RENAME was not found within %s", proofTimeout)
 			}
 			return nil, err
 		}
 	}
-}
-
-// isRename reports whether a logged statement is a RENAME TABLE, bare or
-// inside MariaDB's SET STATEMENT ... FOR.
-func isRename(stmt string) bool {
-	s := strings.ToUpper(stmt)
-	return strings.HasPrefix(s, "RENAME TABLE") || (strings.HasPrefix(s, "SET STATEMENT") && strings.Contains(s, " FOR RENAME TABLE "))
 }
 
 // describeKey names the row a change wrote by its copy key, as

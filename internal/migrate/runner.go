@@ -101,6 +101,8 @@ type Result struct {
 	// OldTable is the name the original now has; empty when it was dropped.
 	OldTable string
 	Database string
+	// rename is the cut-over's RENAME as the server logged it.
+	rename string
 }
 
 // Runner runs one migration. It is used once.
@@ -154,8 +156,12 @@ type Runner struct {
 	// copy, and shadowDefinition its definition before they were.
 	deferredKeys     []schema.KeyDefinition
 	shadowDefinition string
-	lockConn         *sql.Conn
-	start            time.Time
+	// lockConn holds the migration lock; lockMu serialises its use by
+	// watchLock, the cut-over and the cleanup (one connection runs one
+	// statement at a time).
+	lockConn *sql.Conn
+	lockMu   sync.Mutex
+	start    time.Time
 	// startSeen is start for readers on other goroutines (Status).
 	startSeen atomic.Int64
 	stream    *stream
@@ -318,10 +324,15 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	streamErr := g.Wait()
 	if err != nil {
 		// A failed reader or applier cancels the copy: its error is the
-		// cause. Not after the swap, whose RENAME ends the reader.
-		if streamErr != nil && !errors.Is(streamErr, context.Canceled) && !r.swapped {
+		// cause.
+		if streamErr != nil && !errors.Is(streamErr, context.Canceled) {
 			return nil, streamErr
 		}
+		return nil, err
+	}
+	// Once the stream has stopped (the RENAME ended its reader), so that
+	// the proof may register under the same server id.
+	if err := r.proveSwap(ctx, r.caughtUpTo, res.rename); err != nil {
 		return nil, err
 	}
 	return res, r.finish(ctx, res)
@@ -485,7 +496,9 @@ func (r *Runner) cleanUpAfterFailure() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shadow := mysql.QuoteTable(r.cfg.Database, r.shadow)
-	if err := r.checkLock(ctx); err != nil {
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if err := r.checkLockLocked(ctx); err != nil {
 		r.log.Error("not removing the shadow table: the migration lock was lost, so it may be another run's now", "shadow", r.shadow, "err", err)
 		return fmt.Sprintf("; the shadow table %s was left alone, since another tailor may own it now: drop it once no tailor works on the table", shadow)
 	}
@@ -534,12 +547,22 @@ func (r *Runner) lockTable(ctx context.Context) error {
 // whose query is cancelled, and with it the session would give the lock
 // up, just as a Ctrl-C is about to clean up.
 func (r *Runner) checkLock(ctx context.Context) error {
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	return r.checkLockLocked(ctx)
+}
+
+// checkLockLocked is checkLock for a caller holding lockMu.
+func (r *Runner) checkLockLocked(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockCheckTimeout)
 	defer cancel()
 	var held sql.NullBool
 	err := r.lockConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", lockName(r.cfg.Database, r.cfg.Table)).Scan(&held)
-	if err != nil || !held.Valid || !held.Bool {
-		return fmt.Errorf("lost the migration lock on %s.%s (its server session ended); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lost the migration lock on %s.%s (its server session cannot be reached: %v); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table, err)
+	case !held.Valid || !held.Bool:
+		return fmt.Errorf("lost the migration lock on %s.%s (its server session no longer holds it); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
 	}
 	return nil
 }
@@ -579,6 +602,8 @@ func (r *Runner) unlockTable() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
 	_, _ = r.lockConn.ExecContext(ctx, "DO RELEASE_LOCK(?)", lockName(r.cfg.Database, r.cfg.Table))
 	r.lockConn.Close()
 }
