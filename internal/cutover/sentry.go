@@ -389,6 +389,12 @@ func (c *attempt) guardOriginal(ctx context.Context) {
 		c.log.Warn("could not open a session to guard the original while the triggers are put back", "err", err)
 		return
 	}
+	// Like A, bounded on the server should this process stop meanwhile.
+	if err := g.exec(bg, setWaitTimeoutSQL(int(adminTimeout.Seconds()))); err != nil {
+		c.log.Warn("could not open a session to guard the original while the triggers are put back", "err", err)
+		g.close()
+		return
+	}
 	stmt := lockOriginalSQL(c.cfg)
 	done := make(chan error, 1)
 	go func() { done <- g.exec(context.WithoutCancel(ctx), stmt) }()
