@@ -413,6 +413,11 @@ func (r *Runner) copyRows(ctx context.Context) error {
 	for range r.cfg.Threads {
 		g.Go(func() error {
 			for chunk := range chunks {
+				// Again here: the producer may have passed the throttle
+				// with this chunk before the throttle engaged.
+				if err := r.throttler.Wait(gctx); err != nil {
+					return err
+				}
 				started := time.Now()
 				n, err := copier.Copy(gctx, chunk)
 				if err != nil {
