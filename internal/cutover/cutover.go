@@ -35,7 +35,9 @@ type Config struct {
 	Table, Shadow, Old string
 	// LockTimeout bounds how long writers of Table may be held by one
 	// attempt: from the moment the write lock is requested until the swap is
-	// done or the attempt gives up. Zero means DefaultLockTimeout. The
+	// done or the attempt gives up, plus at most a second (renameGrace)
+	// when the RENAME has to wait for a session holding the shadow after
+	// it took the original. Zero means DefaultLockTimeout. The
 	// server's lock_wait_timeout has a granularity of one second, so it is
 	// set to LockTimeout rounded up and the exact bound is enforced by
 	// killing the waiting statement.
