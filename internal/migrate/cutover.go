@@ -2,13 +2,16 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/cutover"
+	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/preflight"
 )
 
@@ -92,7 +95,55 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 	if err := r.stream.catchUp(ctx, target); err != nil {
 		return errors.Join(errors.New("the applier did not catch up while writes were held"), err)
 	}
+	if err := r.carryAutoIncrement(ctx); err != nil {
+		return err
+	}
 	r.caughtUpTo = target
+	return nil
+}
+
+// carryAutoIncrement gives the shadow the original's AUTO_INCREMENT
+// counter when it is behind, while writers are held and so the counter
+// cannot move. The copy inserts explicit ids, so the shadow's counter
+// follows the highest id copied; the original's may be ahead of it (its
+// last rows deleted, inserts rolled back), and the next insert into the
+// new table must not reuse an id the application already handed out. A
+// counter the ALTER set higher is kept: InnoDB never lowers it below what
+// it was asked for, and this only ever raises it.
+func (r *Runner) carryAutoIncrement(ctx context.Context) error {
+	rows, err := r.db.QueryContext(ctx, "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?)", r.cfg.Database, r.cfg.Table, r.shadow)
+	if err != nil {
+		return fmt.Errorf("read the AUTO_INCREMENT counters: %w", err)
+	}
+	counters := map[string]sql.NullInt64{}
+	for rows.Next() {
+		var name string
+		var n sql.NullInt64
+		if err := rows.Scan(&name, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the AUTO_INCREMENT counters: %w", err)
+		}
+		counters[name] = n
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read the AUTO_INCREMENT counters: %w", err)
+	}
+	original, shadow := counters[r.cfg.Table], counters[r.shadow]
+	if !original.Valid || !shadow.Valid || shadow.Int64 >= original.Int64 {
+		return nil // no counter on one side, or nothing to carry
+	}
+	// A session of its own, whose statement is killed on the server when
+	// the lock's budget ends, rather than left waiting for the shadow.
+	sess, err := mysql.OpenSession(ctx, r.db, 0)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	stmt := "ALTER TABLE " + mysql.QuoteTable(r.cfg.Database, r.shadow) + " AUTO_INCREMENT = " + strconv.FormatInt(original.Int64, 10)
+	if err := sess.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("carry the AUTO_INCREMENT counter %d to the shadow: %w", original.Int64, err)
+	}
+	r.log.Debug("AUTO_INCREMENT counter carried to the shadow", "phase", PhaseCutOver.String(), "from", shadow.Int64, "to", original.Int64)
 	return nil
 }
 
