@@ -219,7 +219,7 @@ func (r *Runner) createShadow(ctx context.Context) error {
 		return fmt.Errorf("create the shadow table %s: %w", r.shadow, err)
 	}
 	r.shadowCreated = true
-	if _, err := r.db.ExecContext(ctx, "ALTER TABLE "+shadow+" "+r.alter.Clauses); err != nil {
+	if err := r.alterShadow(ctx, shadow); err != nil {
 		if mysql.ErrorNumber(err) != 0 {
 			return invalid(fmt.Errorf("the server rejected the ALTER: %s", serverMessage(err)))
 		}
@@ -249,6 +249,23 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	}
 	r.log.Info("shadow table ready", "phase", PhaseCreateShadow.String(), "shadow", r.shadow, "columns", len(r.mapping.Columns), "key", r.mapping.KeyName)
 	return nil
+}
+
+// alterShadow applies the ALTER to the shadow under the server's global
+// sql_mode that the plan read and tried the same ALTER under, not under
+// tailor's own (mysql.SQLMode, which allows zero dates): the shadow's
+// definition is then the one the plan validated, and never one the
+// server's configured mode forbids, even if the plan's refusal were
+// skipped. Only the definition is made so; the rows are copied into it
+// afterwards, in tailor's sessions, so zero dates the original already
+// holds arrive as they are.
+func (r *Runner) alterShadow(ctx context.Context, shadow string) error {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, "ALTER TABLE "+shadow+" "+r.alter.Clauses)
 }
 
 func serverMessage(err error) string {

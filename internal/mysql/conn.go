@@ -17,7 +17,10 @@ import (
 // and a silently changed row. NO_AUTO_VALUE_ON_ZERO keeps a copied id of 0 as 0
 // instead of drawing a new auto-increment value. Zero dates are allowed on
 // purpose: tailor copies what the original holds, and judging the original's
-// data is the planner's job, not the copier's.
+// data is the planner's job, not the copier's. A new definition is not
+// made in this mode but in the server's global one (GlobalSQLMode,
+// ExecInSQLMode), so a zero-date DEFAULT the server's configured mode
+// forbids is refused as the server would refuse it.
 const SQLMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
 
 // ConnConfig says how to reach a server. Password is never logged: use

@@ -116,6 +116,13 @@ type Plan struct {
 	// Target is the table's definition after the change, read from the
 	// clone. Its Name is the table's own: the clone is gone.
 	Target *schema.Table `json:"-"`
+	// SQLMode is the server's global sql_mode, read once by the plan, under
+	// which the ALTER was tried on the clone. Whoever makes the new
+	// definition for real (the shadow's ALTER) runs it under this mode too,
+	// so that it makes what the plan validated and nothing the server's
+	// configured mode forbids; the rows are copied under tailor's own mode
+	// (mysql.SQLMode), so existing zero dates arrive as they are.
+	SQLMode string `json:"-"`
 }
 
 // ServerInfo is the server the plan was made on.
@@ -241,6 +248,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	log.Info("planned", "native_algorithm", p.Native.Clause, "strategy", string(p.Strategy.Kind))
 	p.Target = learned.target
 	p.TargetDefinition = learned.definition
+	p.SQLMode = learned.sqlMode
 	p.Notes = append(p.Notes, learned.notes...)
 
 	p.Checks, err = preflight.Run(ctx, preflight.Input{

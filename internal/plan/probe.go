@@ -78,9 +78,13 @@ type probe struct {
 	db       *sql.DB
 	conn     *sql.Conn
 	log      *slog.Logger
+	server   mysql.Server
 	database string
 	table    string
 	name     string
+	// sqlMode is the server's global sql_mode, read once, under which the
+	// ALTER is tried: see learn.
+	sqlMode string
 	// binlogOff is true when the session does not write the binary log.
 	binlogOff bool
 	// leftover is true when a clone of an interrupted plan was dropped.
@@ -89,12 +93,12 @@ type probe struct {
 	closeErr error
 }
 
-func openProbe(ctx context.Context, db *sql.DB, database, table string, log *slog.Logger) (*probe, error) {
+func openProbe(ctx context.Context, db *sql.DB, server mysql.Server, database, table string, log *slog.Logger) (*probe, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open a session for the clone: %w", err)
 	}
-	pr := &probe{db: db, conn: conn, log: log, database: database, table: table, name: ProbeName(table)}
+	pr := &probe{db: db, conn: conn, log: log, server: server, database: database, table: table, name: ProbeName(table)}
 	if err := pr.setUp(ctx); err != nil {
 		pr.discard()
 		return nil, err
@@ -127,6 +131,9 @@ func (pr *probe) setUp(ctx context.Context) error {
 	}
 	if got.Int64 != 1 {
 		return userError(nil, "another tailor plan of table %s is running right now; try again when it has finished", mysql.QuoteIdent(pr.table))
+	}
+	if pr.sqlMode, err = mysql.GlobalSQLMode(ctx, pr.conn); err != nil {
+		return err
 	}
 	// Holding the lock, no other plan uses the name, so a table by that name
 	// is what an interrupted plan left behind.
@@ -174,6 +181,14 @@ func (pr *probe) refused(ctx context.Context, err error, verb string) error {
 // first, and returns the first the server accepts with the refusals of the
 // cheaper ones. The clone is left altered by the accepted try. clauses may
 // end in a "--" comment, so the algorithm goes on a new line.
+//
+// The ALTER runs under the server's global sql_mode, not tailor's own
+// (mysql.SQLMode, which allows zero dates so that existing rows copy as
+// they are): a definition the server's configured mode forbids, such as
+// DEFAULT '1970-00-00 00:00:00' under NO_ZERO_DATE and strict mode
+// ("Invalid default value", MariaDB 10.11), is refused here as the server's
+// own ALTER would be. The clone is empty, so only the definition is judged,
+// never the table's rows.
 func (pr *probe) learn(ctx context.Context, clauses string, algorithms []mysql.AlterAlgorithm) (Native, error) {
 	n := Native{Refused: []Refusal{}}
 	for _, a := range algorithms {
@@ -189,7 +204,7 @@ func (pr *probe) learn(ctx context.Context, clauses string, algorithms []mysql.A
 				return n, err
 			}
 		}
-		_, err := pr.conn.ExecContext(ctx, "ALTER TABLE "+pr.quoted()+" "+clauses+"\n, "+a.Clause())
+		err := pr.server.ExecInSQLMode(ctx, pr.conn, pr.sqlMode, "ALTER TABLE "+pr.quoted()+" "+clauses+"\n, "+a.Clause())
 		if err == nil && keepsStorage(a) {
 			after, serr := pr.storage(ctx)
 			if serr != nil {

@@ -47,6 +47,8 @@ type learned struct {
 	pairs      [][2]string
 	noDefault  []string
 	notes      []string
+	// sqlMode is the global sql_mode the ALTER was tried under.
+	sqlMode string
 }
 
 // probeAndSample does everything that needs the clone: it learns the
@@ -54,7 +56,7 @@ type learned struct {
 // the copy speed for an online copy, and drops the clone.
 func probeAndSample(ctx context.Context, db *sql.DB, server mysql.Server, opts Options, alter *ddl.Alter, source *schema.Table, p *Plan) (learned, error) {
 	var l learned
-	pr, err := openProbe(ctx, db, opts.Database, opts.Table, opts.Logger)
+	pr, err := openProbe(ctx, db, server, opts.Database, opts.Table, opts.Logger)
 	if err != nil {
 		return l, err
 	}
@@ -65,6 +67,7 @@ func probeAndSample(ctx context.Context, db *sql.DB, server mysql.Server, opts O
 	if !pr.binlogOff {
 		l.notes = append(l.notes, fmt.Sprintf("The account may not turn off the binary log for its session, so replicas saw the clone %s created, altered and dropped.", mysql.QuoteIdent(pr.name)))
 	}
+	l.sqlMode = pr.sqlMode
 	if p.Native, err = pr.learn(ctx, alter.Clauses, server.AlterAlgorithms()); err != nil {
 		return l, err
 	}

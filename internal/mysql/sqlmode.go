@@ -1,0 +1,62 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+)
+
+// RowQuerier is what reads one row: a *sql.DB, a *sql.Conn or a *sql.Tx.
+type RowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// GlobalSQLMode reads the server's configured sql_mode (@@GLOBAL.sql_mode):
+// the mode a session starts with unless its client sets another, and so the
+// mode the server's own ALTER TABLE runs under for a client that does not.
+// tailor's sessions use SQLMode instead, which lets existing zero dates be
+// copied; a new definition is judged under this one (see ExecInSQLMode).
+func GlobalSQLMode(ctx context.Context, q RowQuerier) (string, error) {
+	var mode string
+	if err := q.QueryRowContext(ctx, "SELECT @@GLOBAL.sql_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("read the server's global sql_mode: %w", err)
+	}
+	return mode, nil
+}
+
+// ExecInSQLMode runs stmt on conn under sql_mode mode and leaves the
+// session's own sql_mode as it was. The error of stmt is returned as the
+// server gave it (ErrorNumber works on it).
+//
+// MariaDB (10.1+) sets a variable for one statement with SET STATEMENT ...
+// FOR, so the session never changes. MySQL has no SET STATEMENT, so there
+// the session's sql_mode is set around stmt and then restored; when the
+// restore fails the connection is marked bad, so that the pool never hands
+// out a session in the other mode.
+func (s Server) ExecInSQLMode(ctx context.Context, conn *sql.Conn, mode, stmt string) error {
+	if s.Flavor == FlavorMariaDB {
+		_, err := conn.ExecContext(ctx, SQLModeStatement(mode, stmt))
+		return err
+	}
+	var saved string
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode").Scan(&saved); err != nil {
+		return fmt.Errorf("read the session's sql_mode: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = ?", mode); err != nil {
+		return fmt.Errorf("set the session's sql_mode: %w", err)
+	}
+	_, err := conn.ExecContext(ctx, stmt)
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?", saved); rerr != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		if err == nil {
+			err = fmt.Errorf("restore the session's sql_mode: %w", rerr)
+		}
+	}
+	return err
+}
+
+// SQLModeStatement is MariaDB's form of stmt run under sql_mode mode.
+func SQLModeStatement(mode, stmt string) string {
+	return "SET STATEMENT sql_mode = " + QuoteString(mode) + " FOR " + stmt
+}
