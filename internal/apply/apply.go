@@ -57,6 +57,9 @@ type Applier struct {
 	logger *slog.Logger
 	// shadowKey is the shadow's unique index over the copy key.
 	shadowKey string
+	// marks and keyMarks are the placeholder expressions of the copied
+	// columns and of the key columns (see capture.Placeholder).
+	marks, keyMarks []string
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
 	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
@@ -65,7 +68,17 @@ type Applier struct {
 
 // New returns an applier for m.
 func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
-	return &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+	a := &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+	// Text values arrive as their bytes in the original column's character
+	// set and are read back so by the server (capture.Text).
+	for _, c := range m.Columns {
+		a.marks = append(a.marks, capture.Placeholder(m.Source.Columns[c.Index]))
+	}
+	for _, c := range m.Key {
+		target, _ := m.Shadow.Column(c.New)
+		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))
+	}
+	return a
 }
 
 // op is the final state of one key after a run of changes: the image to
@@ -151,6 +164,11 @@ func (a *Applier) collapse(changes []capture.Change) []op {
 func keyString(key []any) string {
 	var b strings.Builder
 	for _, v := range key {
+		if t, ok := v.(capture.Text); ok {
+			// Its bytes, not its String, which shows some values as hex.
+			fmt.Fprintf(&b, "%T:%x|", t, []byte(t))
+			continue
+		}
 		fmt.Fprintf(&b, "%T:%d:%v|", v, len(fmt.Sprint(v)), v)
 	}
 	return b.String()
@@ -204,7 +222,14 @@ func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {
 		for _, o := range ops[start:end] {
 			keys = append(keys, o.key)
 		}
-		cond, args := sqlbuild.KeyIn(keyCols, keys)
+		for _, k := range keys {
+			for i, v := range k {
+				if err := checkBindable(a.keyMarks[i], v); err != nil {
+					return fmt.Errorf("key column %s: %w", keyCols[i], err)
+				}
+			}
+		}
+		cond, args := sqlbuild.KeyInMarks(keyCols, a.keyMarks, keys)
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...); err != nil {
 			return err
 		}
@@ -226,11 +251,15 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) error 
 		end := min(start+per, len(rows))
 		args := make([]any, 0, (end-start)*len(cols))
 		for _, img := range rows[start:end] {
-			for _, c := range a.m.Columns {
-				args = append(args, img[c.Index])
+			for i, c := range a.m.Columns {
+				v := img[c.Index]
+				if err := checkBindable(a.marks[i], v); err != nil {
+					return fmt.Errorf("column %s: %w", c.Old, err)
+				}
+				args = append(args, v)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRows(shadow, cols, end-start), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRowsMarks(shadow, cols, a.marks, end-start), args...); err != nil {
 			return err
 		}
 		if err := rowcopy.CheckWarnings(ctx, tx); err != nil {
@@ -269,6 +298,19 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 			}
 			return &rowcopy.RowError{Changed: true, Key: o.key, KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
 		}
+	}
+	return nil
+}
+
+// checkBindable refuses a value that the expression mark would misread: a
+// text column's placeholder reads hexadecimal (capture.Text's Value), so a
+// plain string bound to it would store NULL or other bytes, silently.
+func checkBindable(mark string, v any) error {
+	if v == nil || mark == "?" {
+		return nil
+	}
+	if _, ok := v.(capture.Text); !ok {
+		return fmt.Errorf("a text value of type %T, want capture.Text", v)
 	}
 	return nil
 }

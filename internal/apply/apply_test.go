@@ -97,9 +97,9 @@ func TestAppliesImagesNotRereads(t *testing.T) {
 	ctx := context.Background()
 	// The original holds nothing; the images alone must be applied.
 	batch := capture.Batch{Changes: []capture.Change{
-		{Kind: capture.Insert, After: []any{int64(1), "from-binlog"}},
-		{Kind: capture.Insert, After: []any{int64(2), "two"}},
-		{Kind: capture.Update, Before: []any{int64(2), "two"}, After: []any{int64(20), "twenty"}},
+		{Kind: capture.Insert, After: []any{int64(1), capture.Text("from-binlog")}},
+		{Kind: capture.Insert, After: []any{int64(2), capture.Text("two")}},
+		{Kind: capture.Update, Before: []any{int64(2), capture.Text("two")}, After: []any{int64(20), capture.Text("twenty")}},
 	}}
 	if _, err := a.Apply(ctx, []capture.Batch{batch}); err != nil {
 		t.Fatal(err)
@@ -122,14 +122,14 @@ func TestUniqueSwapInOneTransaction(t *testing.T) {
 	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL, UNIQUE KEY uv (v))")
 	ctx := context.Background()
 	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
-		{Kind: capture.Insert, After: []any{int64(1), "a"}},
-		{Kind: capture.Insert, After: []any{int64(2), "b"}},
+		{Kind: capture.Insert, After: []any{int64(1), capture.Text("a")}},
+		{Kind: capture.Insert, After: []any{int64(2), capture.Text("b")}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
-		{Kind: capture.Update, Before: []any{int64(1), "a"}, After: []any{int64(1), "b"}},
-		{Kind: capture.Update, Before: []any{int64(2), "b"}, After: []any{int64(2), "a"}},
+		{Kind: capture.Update, Before: []any{int64(1), capture.Text("a")}, After: []any{int64(1), capture.Text("b")}},
+		{Kind: capture.Update, Before: []any{int64(2), capture.Text("b")}, After: []any{int64(2), capture.Text("a")}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestUniqueSwapInOneTransaction(t *testing.T) {
 		t.Errorf("shadow = %s", got)
 	}
 	// A real duplicate stops with the key and never replaces the other row.
-	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: []any{int64(3), "a"}}}}})
+	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: []any{int64(3), capture.Text("a")}}}}})
 	var rowErr *rowcopy.RowError
 	if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "id=3") || !strings.Contains(err.Error(), "Duplicate entry 'a'") {
 		t.Errorf("duplicate = %v", err)
@@ -152,8 +152,8 @@ func TestUniqueSwapInOneTransaction(t *testing.T) {
 func TestWarningStops(t *testing.T) {
 	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(3) NOT NULL)")
 	_, err := a.Apply(context.Background(), []capture.Batch{{Changes: []capture.Change{
-		{Kind: capture.Insert, After: []any{int64(1), "ok"}},
-		{Kind: capture.Insert, After: []any{int64(7), "too long"}},
+		{Kind: capture.Insert, After: []any{int64(1), capture.Text("ok")}},
+		{Kind: capture.Insert, After: []any{int64(7), capture.Text("too long")}},
 	}}})
 	if err == nil || !strings.Contains(err.Error(), "id=7") {
 		t.Fatalf("err = %v, want a row error naming id=7", err)
@@ -195,8 +195,8 @@ func TestCopierRowBetweenDeleteAndInsert(t *testing.T) {
 		<-inserted
 	}
 	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
-		{Kind: capture.Update, Before: []any{int64(1), "old"}, After: []any{int64(1), "image"}},
-		{Kind: capture.Insert, After: []any{int64(2), "two"}},
+		{Kind: capture.Update, Before: []any{int64(1), capture.Text("old")}, After: []any{int64(1), capture.Text("image")}},
+		{Kind: capture.Insert, After: []any{int64(2), capture.Text("two")}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,87 +1,90 @@
 package capture
 
 import (
-	"encoding/binary"
-	"fmt"
+	"database/sql/driver"
+	"encoding/hex"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
-// charsetDecoder returns the conversion of a text column's stored bytes to
-// UTF-8. The binary log holds text in the column's own character set, while
-// the applier's sessions talk utf8mb4: a latin1 'é' is the single byte e9,
-// which sent as is would be read as an invalid UTF-8 sequence. Converted to
-// UTF-8 it is stored back as the same e9, because every character of these
-// sets exists in utf8mb4 and converts back one to one.
-func charsetDecoder(charset string) (func([]byte) (any, error), error) {
-	switch strings.ToLower(charset) {
-	case "utf8mb4", "utf8mb3", "utf8", "ascii", "":
-		return func(b []byte) (any, error) { return string(b), nil }, nil
-	case "latin1":
-		return decodeLatin1, nil
-	case "ucs2", "utf16":
-		return utf16Decoder(binary.BigEndian), nil
-	case "utf16le":
-		return utf16Decoder(binary.LittleEndian), nil
-	case "utf32":
-		return decodeUTF32, nil
+// Text is the value of a CHAR, VARCHAR, TEXT or JSON column in a row image:
+// the bytes the column stores, in the column's own character set, exactly as
+// the binary log carries them. Nothing is decoded.
+//
+// The bytes cannot be bound as an ordinary string parameter. A string
+// parameter is text in the session's character set (utf8mb4 for tailor), so
+// the server reads it as utf8mb4, refuses it when it is not valid utf8mb4
+// (error 1300 for a gbk or latin2 value, checked on MariaDB 10.11), and when
+// it happens to be valid converts it to the column's character set, changing
+// it. Decoding each character set to UTF-8 in tailor instead would need
+// MariaDB's own tables for 40 character sets, some of which map two byte
+// sequences to one Unicode character (cp932, sjis), so the round trip would
+// not even be exact. The bytes are therefore sent as hexadecimal text, which
+// is ASCII in every session character set, and the server is asked to read
+// them as the column's character set: see Placeholder. Text implements
+// driver.Valuer as that hexadecimal text, so it must only ever be bound to a
+// placeholder built by Placeholder or KeyPlaceholder.
+type Text []byte
+
+// Value returns the bytes as hexadecimal text for UNHEX().
+func (t Text) Value() (driver.Value, error) { return hex.EncodeToString(t), nil }
+
+// String shows the value in messages: as text when it is valid UTF-8, and as
+// 0x-prefixed hexadecimal otherwise (a latin2 or gbk value, say).
+func (t Text) String() string {
+	if utf8.Valid(t) {
+		return string(t)
 	}
-	return nil, fmt.Errorf("character set %s is not supported by the binary log reader (supported: utf8mb4, utf8mb3, ascii, latin1, ucs2, utf16, utf16le, utf32)", charset)
+	return "0x" + hex.EncodeToString(t)
 }
 
-// latin1High maps bytes 0x80-0x9f of the server's latin1, which is
-// Windows-1252 with the five bytes that code page leaves undefined mapped to
-// the C1 controls of the same number (strings/ctype-latin1.c). Bytes 0x00-0x7f
-// and 0xa0-0xff are the Unicode code points of the same value.
-var latin1High = [32]rune{
-	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
-	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+// isText reports whether the reader hands c's values over as Text.
+func isText(c schema.Column) bool {
+	switch c.DataType {
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json":
+		return true
+	}
+	return false
 }
 
-func decodeLatin1(b []byte) (any, error) {
-	var sb strings.Builder
-	sb.Grow(len(b))
-	for _, c := range b {
-		switch {
-		case c < 0x80:
-			sb.WriteByte(c)
-		case c < 0xa0:
-			sb.WriteRune(latin1High[c-0x80])
-		default:
-			sb.WriteRune(rune(c))
-		}
+// Placeholder returns the expression that binds the value of source column c
+// of a row image: "?" for every column but a text one, and for a text column
+// the hexadecimal text of its Text value read back as bytes of c's character
+// set, which CONVERT(... USING cs) does without converting anything (a
+// binary string converted to a character set is relabelled, and checked to
+// be well formed). Stored into a column of another character set (an ALTER
+// that changes it), the value is then converted by the server exactly as the
+// copier's INSERT ... SELECT converts it.
+func Placeholder(c schema.Column) string {
+	if !isText(c) {
+		return "?"
 	}
-	return sb.String(), nil
+	return "CONVERT(UNHEX(?) USING " + charsetName(c) + ")"
 }
 
-func utf16Decoder(order binary.ByteOrder) func([]byte) (any, error) {
-	return func(b []byte) (any, error) {
-		if len(b)%2 != 0 {
-			return nil, fmt.Errorf("UTF-16 text of odd length %d", len(b))
-		}
-		units := make([]uint16, len(b)/2)
-		for i := range units {
-			units[i] = order.Uint16(b[2*i:])
-		}
-		return string(utf16.Decode(units)), nil
+// KeyPlaceholder is Placeholder for a comparison with column target of the
+// shadow (a key column in a WHERE clause): the value is converted to the
+// target's character set and given its collation explicitly. Without the
+// COLLATE, the value has the character set's default collation at the same
+// coercibility as the column, which the server either refuses as an illegal
+// mix of collations (latin2_czech_cs against latin2_general_ci) or resolves
+// to whichever is _bin; with the column's own collation the comparison is
+// the column's and its index is used.
+func KeyPlaceholder(c, target schema.Column) string {
+	if !isText(c) || target.Collation == "" || target.Charset == "" {
+		return Placeholder(c)
 	}
+	return "CONVERT(" + Placeholder(c) + " USING " + mysql.QuoteIdent(strings.ToLower(target.Charset)) + ") COLLATE " + mysql.QuoteIdent(strings.ToLower(target.Collation))
 }
 
-func decodeUTF32(b []byte) (any, error) {
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("UTF-32 text of length %d, not a multiple of 4", len(b))
+func charsetName(c schema.Column) string {
+	if c.Charset == "" {
+		// information_schema gives every text column a character set; this
+		// only guards a hand-built Column.
+		return "utf8mb4"
 	}
-	var sb strings.Builder
-	sb.Grow(len(b))
-	for i := 0; i < len(b); i += 4 {
-		r := rune(binary.BigEndian.Uint32(b[i:]))
-		if !utf8.ValidRune(r) {
-			return nil, fmt.Errorf("invalid UTF-32 code point %#x", uint32(r))
-		}
-		sb.WriteRune(r)
-	}
-	return sb.String(), nil
+	return mysql.QuoteIdent(strings.ToLower(c.Charset))
 }

@@ -62,7 +62,7 @@ func TestTransactions(t *testing.T) {
 	captured := tableMap("d", "t", 2)
 	other := tableMap("d", "other", 1)
 	ins := func(id int32, v string) []any { return []any{id, v} }
-	insert := func(id int32, v string) Change { return Change{Kind: Insert, After: []any{int64(id), v}} }
+	insert := func(id int32, v string) Change { return Change{Kind: Insert, After: []any{int64(id), Text(v)}} }
 	cases := []struct {
 		name    string
 		events  []*replication.BinlogEvent
@@ -81,15 +81,15 @@ func TestTransactions(t *testing.T) {
 				rowsOf(replication.WRITE_ROWS_EVENTv2, other, []any{int32(9)}),
 				rowsOf(replication.DELETE_ROWS_EVENTv1, captured, ins(1, "a")),
 				xid()},
-			want: [][]Change{{insert(1, "a"), insert(2, "b"), {Kind: Delete, Before: []any{int64(1), "a"}}}},
+			want: [][]Change{{insert(1, "a"), insert(2, "b"), {Kind: Delete, Before: []any{int64(1), Text("a")}}}},
 		},
 		{
 			name: "update images come in pairs",
 			events: []*replication.BinlogEvent{gtid(),
 				rowsOf(replication.UPDATE_ROWS_EVENTv1, captured, ins(1, "a"), ins(2, "a"), ins(3, "x"), ins(3, "y")), xid()},
 			want: [][]Change{{
-				{Kind: Update, Before: []any{int64(1), "a"}, After: []any{int64(2), "a"}},
-				{Kind: Update, Before: []any{int64(3), "x"}, After: []any{int64(3), "y"}},
+				{Kind: Update, Before: []any{int64(1), Text("a")}, After: []any{int64(2), Text("a")}},
+				{Kind: Update, Before: []any{int64(3), Text("x")}, After: []any{int64(3), Text("y")}},
 			}},
 		},
 		{

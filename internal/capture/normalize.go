@@ -29,7 +29,8 @@ import (
 //     empty string.
 //   - CHAR/VARCHAR arrive as Go strings and TEXT (also JSON, which MariaDB
 //     stores as LONGTEXT) as []byte, all in the column's character set, not
-//     the connection's utf8mb4: they are converted to UTF-8 text.
+//     the connection's utf8mb4: they are kept as those bytes, as Text, which
+//     is bound through Placeholder (see Text for why nothing is decoded).
 //   - BINARY(n), and MariaDB's UUID, INET4 and INET6, arrive with their
 //     trailing zero bytes stripped (the server packs them like CHAR): they
 //     are put back up to the type's length. UUID and INET values are then
@@ -95,17 +96,7 @@ func decoderFor(c schema.Column) (valueDecoder, error) {
 	case "decimal", "date", "time", "datetime", "timestamp":
 		return decodeText, nil
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json":
-		conv, err := charsetDecoder(c.Charset)
-		if err != nil {
-			return nil, err
-		}
-		return func(v any) (any, error) {
-			b, err := asBytes(v)
-			if err != nil {
-				return nil, err
-			}
-			return conv(b)
-		}, nil
+		return decodeTextColumn, nil
 	case "binary":
 		return fixedBinaryDecoder(c.MaxLength), nil
 	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
@@ -190,6 +181,16 @@ func decodeText(v any) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
+}
+
+// decodeTextColumn keeps a text column's bytes, in the column's character
+// set, as Text.
+func decodeTextColumn(v any) (any, error) {
+	b, err := asBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	return Text(bytes.Clone(b)), nil
 }
 
 func decodeBinary(v any) (any, error) {

@@ -39,9 +39,9 @@ func TestReaderTransactions(t *testing.T) {
 	}
 	b := r.next(t)
 	want := []Change{
-		{Kind: Insert, After: []any{int64(1), "a"}},
-		{Kind: Insert, After: []any{int64(2), "b"}},
-		{Kind: Update, Before: []any{int64(2), "b"}, After: []any{int64(2), "c"}},
+		{Kind: Insert, After: []any{int64(1), Text("a")}},
+		{Kind: Insert, After: []any{int64(2), Text("b")}},
+		{Kind: Update, Before: []any{int64(2), Text("b")}, After: []any{int64(2), Text("c")}},
 	}
 	if !reflect.DeepEqual(b.Changes, want) {
 		t.Errorf("changes = %#v, want %#v", b.Changes, want)
@@ -59,7 +59,7 @@ func TestReaderTransactions(t *testing.T) {
 	}
 	exec(t, db, "INSERT INTO other VALUES (2)", "DELETE FROM t WHERE id = 1")
 	b = r.next(t)
-	want = []Change{{Kind: Delete, Before: []any{int64(1), "a"}}}
+	want = []Change{{Kind: Delete, Before: []any{int64(1), Text("a")}}}
 	if !reflect.DeepEqual(b.Changes, want) {
 		t.Errorf("after rollback: changes = %#v, want %#v", b.Changes, want)
 	}

@@ -118,7 +118,7 @@ func TestRoundTripAllTypes(t *testing.T) {
 	if got := byID[1][gv.Ordinal-1]; got != int64(-4294967296) {
 		t.Errorf("virtual column gv = %#v, want -4294967296", got)
 	}
-	if got := byID[1][gs.Ordinal-1]; got != "héllo wörld 😀  !" {
+	if got, ok := byID[1][gs.Ordinal-1].(Text); !ok || string(got) != "héllo wörld 😀  !" {
 		t.Errorf("stored column gs = %#v", got)
 	}
 	if got := byID[3][gv.Ordinal-1]; got != nil {
@@ -145,7 +145,7 @@ func TestRoundTripAllTypes(t *testing.T) {
 		t.Errorf("delete Before = %#v\nwant the inserted image %#v", del.Changes[0].Before, byID[2])
 	}
 	after := upd.Changes[0].After
-	for col, want := range map[string]any{"vc": "changed", "bn": []byte{1, 0, 0, 0, 0, 0, 0, 0}, "ts": "2000-01-01 00:00:00.000000", "st": "y", "dc": "-99999999999998.999999", "gs": "changed!"} {
+	for col, want := range map[string]any{"vc": Text("changed"), "bn": []byte{1, 0, 0, 0, 0, 0, 0, 0}, "ts": "2000-01-01 00:00:00.000000", "st": "y", "dc": "-99999999999998.999999", "gs": Text("changed!")} {
 		c, _ := tbl.Column(col)
 		if !reflect.DeepEqual(after[c.Ordinal-1], want) {
 			t.Errorf("update After %s = %#v, want %#v", col, after[c.Ordinal-1], want)
@@ -167,24 +167,25 @@ func mustLoad(t *testing.T, db *sql.DB, database, table string) *schema.Table {
 	return tbl
 }
 
-// writable returns the columns the applier writes, and their values in
-// image.
-func writable(tbl *schema.Table, image []any) (cols []string, values []any) {
+// writable returns the columns the applier writes, their placeholders
+// (Placeholder), and their values in image.
+func writable(tbl *schema.Table, image []any) (cols, marks []string, values []any) {
 	for i, c := range tbl.Columns {
 		if !c.Generated {
 			cols = append(cols, c.Name)
+			marks = append(marks, Placeholder(c))
 			values = append(values, image[i])
 		}
 	}
-	return cols, values
+	return cols, marks, values
 }
 
 // applyInsert writes image into dst the way the applier does: placeholders,
 // in a session of mysql.Open (strict sql_mode, time_zone '+00:00').
 func applyInsert(t *testing.T, db *sql.DB, tbl *schema.Table, image []any) {
 	t.Helper()
-	cols, values := writable(tbl, image)
-	q := "INSERT INTO dst (" + mysql.QuoteIdents(cols) + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	cols, marks, values := writable(tbl, image)
+	q := "INSERT INTO dst (" + mysql.QuoteIdents(cols) + ") VALUES (" + strings.Join(marks, ", ") + ")"
 	if _, err := db.ExecContext(context.Background(), q, values...); err != nil {
 		t.Fatalf("insert image %#v: %v", image, err)
 	}
@@ -192,10 +193,10 @@ func applyInsert(t *testing.T, db *sql.DB, tbl *schema.Table, image []any) {
 
 func applyUpdate(t *testing.T, db *sql.DB, tbl *schema.Table, before, after []any) {
 	t.Helper()
-	cols, values := writable(tbl, after)
-	q := "UPDATE dst SET " + mysql.QuoteIdents(cols[:1]) + " = ?"
-	for _, c := range cols[1:] {
-		q += ", " + mysql.QuoteIdent(c) + " = ?"
+	cols, marks, values := writable(tbl, after)
+	q := "UPDATE dst SET " + mysql.QuoteIdents(cols[:1]) + " = " + marks[0]
+	for i, c := range cols[1:] {
+		q += ", " + mysql.QuoteIdent(c) + " = " + marks[i+1]
 	}
 	q += " WHERE id = ?"
 	if _, err := db.ExecContext(context.Background(), q, append(values, before[0])...); err != nil {

@@ -81,8 +81,9 @@ type Alter struct {
 
 // ColumnChange is one column whose definition changes. Old and New are
 // lower-cased and differ only for CHANGE old new. Type is the new type as the parser
-// renders it in lower case ("varchar(150)", "int unsigned"), or empty when the
-// clause keeps the type (ALTER COLUMN ... SET DEFAULT).
+// renders it in lower case ("varchar(150)", "int unsigned"), without character set
+// and collation, or empty when the clause keeps the type (ALTER COLUMN ... SET
+// DEFAULT).
 type ColumnChange struct{ Old, New, Type string }
 
 // Key is an index the ALTER adds. Name is lower-cased and empty when the user did
@@ -181,7 +182,8 @@ func parseSQL(text string) ([]ast.StmtNode, error) {
 }
 
 func parseWhole(text string) (*ast.AlterTableStmt, string, error) {
-	stmts, err := parseSQL(text)
+	parsable := parsableCharsets(text)
+	stmts, err := parseSQL(parsable)
 	if err != nil {
 		return nil, "", &Error{Msg: "tailor could not parse the ALTER: " + parserMessage(err), Err: err}
 	}
@@ -196,16 +198,21 @@ func parseWhole(text string) (*ast.AlterTableStmt, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return alter, own[start:], nil
+	users, err := usersText(text, parsable, own)
+	if err != nil {
+		return nil, "", err
+	}
+	return alter, users[start:], nil
 }
 
 func parseClauses(text string) (*ast.AlterTableStmt, string, error) {
 	wrapped := placeholder + text
-	stmts, err := parseSQL(wrapped)
+	parsable := parsableCharsets(wrapped)
+	stmts, err := parseSQL(parsable)
 	if err != nil {
 		// The text may be a complete statement of another kind, "DROP TABLE x" say;
 		// that deserves a plainer message than a syntax error.
-		if other, otherErr := parseSQL(text); otherErr == nil && len(other) > 0 {
+		if other, otherErr := parseSQL(parsableCharsets(text)); otherErr == nil && len(other) > 0 {
 			if len(other) > 1 {
 				return nil, "", errManyStatements()
 			}
@@ -221,11 +228,27 @@ func parseClauses(text string) (*ast.AlterTableStmt, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	own := alter.Text()
+	own, err := usersText(wrapped, parsable, alter.Text())
+	if err != nil {
+		return nil, "", err
+	}
 	if len(own) <= len(placeholder) {
 		return alter, "", nil // no clauses; Parse reports the ALTER as empty
 	}
 	return alter, own[len(placeholder):], nil
+}
+
+// usersText returns the part of the user's text that own, the text of a
+// statement parsed from parsable (= parsableCharsets(text)), was read from:
+// the same offsets, since parsableCharsets keeps every offset, with the
+// user's own character set and collation names.
+func usersText(text, parsable, own string) (string, error) {
+	at := strings.Index(parsable, own)
+	if at < 0 || len(parsable) != len(text) {
+		// Unreachable, but never send the parser's stand-in names.
+		return "", reject("tailor could not find the ALTER's clauses in its text")
+	}
+	return text[at : at+len(own)], nil
 }
 
 func singleAlter(stmts []ast.StmtNode) (*ast.AlterTableStmt, error) {

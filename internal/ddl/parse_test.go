@@ -94,7 +94,7 @@ func TestParseAnalysis(t *testing.T) {
 		{
 			name: "modify column with charset and collation",
 			text: "MODIFY COLUMN c VARCHAR(150) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-			want: Alter{Modified: []ColumnChange{{Old: "c", New: "c", Type: "varchar(150) character set utf8mb4"}}},
+			want: Alter{Modified: []ColumnChange{{Old: "c", New: "c", Type: "varchar(150)"}}},
 		},
 		{
 			name: "modify types",

@@ -176,11 +176,17 @@ func keyColumns(parts []*ast.IndexPartSpecification) []string {
 	return cols
 }
 
-// typeText renders a column type in lower case, as the parser understood it.
+// typeText renders a column type in lower case, as the parser understood it,
+// without its character set and collation: the parser may have read a
+// stand-in for those (see parsableCharsets), and the server's definition of
+// the shadow is what tells them.
 func typeText(tp *types.FieldType) string {
 	if tp == nil {
 		return ""
 	}
+	tp = tp.Clone()
+	tp.SetCharset("")
+	tp.SetCollate("")
 	return restore(tp, format.RestoreKeyWordLowercase|format.RestoreStringSingleQuotes|format.RestoreNameBackQuotes)
 }
 

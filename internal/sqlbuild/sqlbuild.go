@@ -70,25 +70,41 @@ func Range(cols []string, lower, upper []any) (string, []any) {
 // KeyIn builds a condition that matches the rows whose key is one of keys:
 // "a IN (?, ?)" for a single column, "(a = ? AND b = ?) OR (...)" otherwise.
 func KeyIn(cols []string, keys [][]any) (string, []any) {
+	return KeyInMarks(cols, plainMarks(len(cols)), keys)
+}
+
+// KeyInMarks is KeyIn with marks[i], an expression holding one "?", in place
+// of each placeholder of column cols[i]: a value that must be read by an
+// expression, such as CONVERT(UNHEX(?) USING gbk) for a text value carried
+// as its bytes.
+func KeyInMarks(cols, marks []string, keys [][]any) (string, []any) {
 	var args []any
 	if len(cols) == 1 {
-		marks := make([]string, len(keys))
+		list := make([]string, len(keys))
 		for i, k := range keys {
-			marks[i] = "?"
+			list[i] = marks[0]
 			args = append(args, k[0])
 		}
-		return mysql.QuoteIdent(cols[0]) + " IN (" + strings.Join(marks, ", ") + ")", args
+		return mysql.QuoteIdent(cols[0]) + " IN (" + strings.Join(list, ", ") + ")", args
 	}
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		terms := make([]string, len(cols))
 		for j, c := range cols {
-			terms[j] = mysql.QuoteIdent(c) + " = ?"
+			terms[j] = mysql.QuoteIdent(c) + " = " + marks[j]
 			args = append(args, k[j])
 		}
 		parts[i] = "(" + strings.Join(terms, " AND ") + ")"
 	}
 	return strings.Join(parts, " OR "), args
+}
+
+func plainMarks(n int) []string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = "?"
+	}
+	return marks
 }
 
 // KeyEquals builds "a = ? AND b = ?" for one key.
@@ -114,7 +130,13 @@ func OrderBy(cols []string, desc bool) string {
 
 // InsertRows builds a multi-row INSERT of n rows into cols of table.
 func InsertRows(table string, cols []string, n int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	return InsertRowsMarks(table, cols, plainMarks(len(cols)), n)
+}
+
+// InsertRowsMarks is InsertRows with marks[i], an expression holding one
+// "?", as the value of column cols[i] (see KeyInMarks).
+func InsertRowsMarks(table string, cols, marks []string, n int) string {
+	row := "(" + strings.Join(marks, ", ") + ")"
 	rows := make([]string, n)
 	for i := range rows {
 		rows[i] = row

@@ -43,6 +43,14 @@ func TestKeyIn(t *testing.T) {
 	if got != "(`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?)" || !reflect.DeepEqual(args, []any{1, 2, 3, 4}) {
 		t.Errorf("composite: %s %v", got, args)
 	}
+	got, args = KeyInMarks([]string{"a", "b"}, []string{"?", "F(?)"}, [][]any{{1, 2}, {3, 4}})
+	if got != "(`a` = ? AND `b` = F(?)) OR (`a` = ? AND `b` = F(?))" || !reflect.DeepEqual(args, []any{1, 2, 3, 4}) {
+		t.Errorf("composite with marks: %s %v", got, args)
+	}
+	got, _ = KeyInMarks([]string{"a"}, []string{"F(?)"}, [][]any{{1}, {2}})
+	if got != "`a` IN (F(?), F(?))" {
+		t.Errorf("single with marks: %s", got)
+	}
 	got, args = KeyEquals([]string{"a", "b"}, []any{1, 2})
 	if got != "`a` = ? AND `b` = ?" || !reflect.DeepEqual(args, []any{1, 2}) {
 		t.Errorf("equals: %s %v", got, args)
@@ -53,6 +61,9 @@ func TestInsertRowsAndOrder(t *testing.T) {
 	t.Parallel()
 	if got := InsertRows("`d`.`t`", []string{"a", "b"}, 2); got != "INSERT INTO `d`.`t` (`a`, `b`) VALUES (?, ?), (?, ?)" {
 		t.Errorf("InsertRows = %s", got)
+	}
+	if got := InsertRowsMarks("`t`", []string{"a", "b"}, []string{"F(?)", "?"}, 2); got != "INSERT INTO `t` (`a`, `b`) VALUES (F(?), ?), (F(?), ?)" {
+		t.Errorf("InsertRowsMarks = %s", got)
 	}
 	if got := OrderBy([]string{"a", "b"}, true); got != "`a` DESC, `b` DESC" {
 		t.Errorf("OrderBy = %s", got)
