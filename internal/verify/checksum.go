@@ -310,6 +310,11 @@ func (p *plan) checksum(ctx context.Context, q querier, c rowcopy.Chunk) (orig, 
 		}
 		var unhashed uint64
 		if err := q.QueryRowContext(ctx, query, args...).Scan(&x.out.rows, &x.out.digest, &unhashed); err != nil {
+			if ctx.Err() != nil {
+				// The driver may report a query cut short by the
+				// context as "bad connection"; the cause is the context.
+				err = context.Cause(ctx)
+			}
 			return sum{}, sum{}, fmt.Errorf("checksum chunk %s of %s: %w", c, x.s.table, err)
 		}
 		if unhashed > 0 {
