@@ -15,13 +15,18 @@
 // The copier may insert a row of a key between the batch's delete and its
 // insert: the key had no row in the shadow yet, and in READ COMMITTED the
 // delete locks nothing where there is no row. The insert then fails on the
-// copy key once the copier commits. That row was read, under a shared lock,
-// after the change being applied had reached the binary log, so it is at
-// least as new as the image, and any later change to it comes later in the
-// log; deleting it and inserting the image again within the same
-// transaction (the failed statement alone is rolled back) is therefore what
-// applying the events in order would have given, as for the copier's own
-// retry (see rowcopy.Copier).
+// shadow's unique key over the copy key's columns (schema.Mapping.ShadowKey)
+// once the copier commits. That row was read, under a shared lock, after
+// the change being applied had reached the binary log, so it is at least as
+// new as the image, and any later change to it comes later in the log;
+// deleting it and inserting the image again within the same transaction
+// (the failed statement alone is rolled back) is therefore what applying
+// the events in order would have given, as for the copier's own retry (see
+// rowcopy.Copier). When the shadow's key extends the copy key (a primary
+// key (id) that became (id, i)), a copied row that is a later state than
+// the image may differ in the added columns and not meet it: both rows then
+// stand until the event of that later state, which comes after in the log,
+// deletes every row of the key and inserts its image.
 //
 // Collapsing a batch to the last image of each key (a row updated ten times is
 // written once) also makes a transaction that swaps a unique value between two

@@ -23,7 +23,7 @@ func testMapping() *schema.Mapping {
 		{Name: "id", Ordinal: 1, DataType: "bigint"}, {Name: "v", Ordinal: 2, DataType: "varchar", Collation: "utf8mb4_general_ci"},
 	}}
 	pairs := []schema.ColumnPair{{Old: "id", New: "id", Index: 0}, {Old: "v", New: "v", Index: 1}}
-	return &schema.Mapping{Source: src, Shadow: src, Columns: pairs, Key: pairs[:1], KeyName: "PRIMARY"}
+	return &schema.Mapping{Source: src, Shadow: src, Columns: pairs, Key: pairs[:1], KeyName: "PRIMARY", ShadowKey: "PRIMARY"}
 }
 
 func TestCollapse(t *testing.T) {
@@ -208,5 +208,62 @@ func TestCopierRowBetweenDeleteAndInsert(t *testing.T) {
 	}
 	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=image,2=two" {
 		t.Errorf("shadow = %s", got)
+	}
+}
+
+// TestCopierRowWhenTheKeyIsExtended: the shadow's primary key extends the
+// copy key ((id) to (id, v)), so it does not tell on its own that the
+// copier wrote a row of the same key between the batch's delete and its
+// insert. Two cases, as the copier's row may be the image's state or a
+// later one:
+//   - the same (id, v): the insert meets it on the extended key, which
+//     means the same id; the batch deletes it and inserts again;
+//   - a later v: both rows stand for a moment, and the later change's own
+//     event, which comes after in the log, deletes every row of the id and
+//     leaves its image alone.
+func TestCopierRowWhenTheKeyIsExtended(t *testing.T) {
+	a, query := setup(t, "(id BIGINT NOT NULL, v VARCHAR(20) NOT NULL, PRIMARY KEY (id, v))")
+	if a.m.ShadowKey != "PRIMARY" || len(a.m.Key) != 1 {
+		t.Fatalf("mapping walks %v through %s, want id through PRIMARY", a.m.KeyOldNames(), a.m.ShadowKey)
+	}
+	ctx := context.Background()
+	copierWrites := func(row string) {
+		done := false
+		a.afterDelete = func(context.Context) {
+			if done {
+				return
+			}
+			done = true
+			if _, err := a.db.ExecContext(ctx, "INSERT INTO s VALUES "+row); err != nil {
+				t.Errorf("copier's insert: %v", err)
+			}
+		}
+	}
+	update := func(id int64, before, after string) capture.Batch {
+		return capture.Batch{Changes: []capture.Change{{Kind: capture.Update,
+			Before: []any{id, capture.Text(before)}, After: []any{id, capture.Text(after)}}}}
+	}
+
+	copierWrites("(1, 'b')")
+	if _, err := a.Apply(ctx, []capture.Batch{update(1, "a", "b")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id, v) FROM s"); got != "1=b" {
+		t.Errorf("after the same row was copied: shadow = %s, want 1=b", got)
+	}
+
+	copierWrites("(2, 'c')")
+	if _, err := a.Apply(ctx, []capture.Batch{update(2, "a", "b")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id, v) FROM s WHERE id = 2"); got != "2=b,2=c" {
+		t.Errorf("after a later state was copied: shadow = %s, want both rows of id 2 until the later event", got)
+	}
+	a.afterDelete = nil
+	if _, err := a.Apply(ctx, []capture.Batch{update(2, "b", "c")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id, v) FROM s"); got != "1=b,2=c" {
+		t.Errorf("after the later event: shadow = %s, want 1=b,2=c", got)
 	}
 }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,6 +32,9 @@ const (
 	// AdviceSplitColumn: columns are dropped and two or more added, which
 	// may be one column split into several.
 	AdviceSplitColumn AdviceKind = "split-column"
+	// AdviceChangeKey: the change leaves no key that identifies rows alike
+	// before and after it, which the copy needs (the plan refuses it).
+	AdviceChangeKey AdviceKind = "change-key"
 )
 
 // Advice is how to make one risky part of the change in safe steps
@@ -73,12 +77,22 @@ type adviceInput struct {
 	// noDefaultNew are the added columns that are NOT NULL without a
 	// default, spelled as target spells them.
 	noDefaultNew []string
+	// pairs are the copied columns, old and new names; nil when the change
+	// is not copied.
+	pairs [][2]string
 }
 
 // advise returns the advice for the risky parts of the change, in a fixed
-// order: renames, drops, a possible split, NOT NULL columns, type changes.
+// order: a key change the copy cannot follow, renames, drops, a possible
+// split, NOT NULL columns, type changes.
 func advise(in adviceInput) []Advice {
 	out := []Advice{}
+	if in.pairs != nil && in.target != nil {
+		var noKey *schema.NoSharedKeyError
+		if _, err := schema.NewMapping(in.source, in.target, in.pairs); errors.As(err, &noKey) {
+			out = append(out, in.changeKey(noKey))
+		}
+	}
 	for _, old := range slices.Sorted(maps.Keys(in.alter.Renames)) {
 		oc, ok1 := in.source.Column(old)
 		nc, ok2 := in.target.Column(in.alter.Renames[old])
@@ -242,6 +256,98 @@ func (in adviceInput) changeColumnType(before, after schema.Column) Advice {
 		why = fmt.Sprintf("Changing %s from %s to %s narrows what running code may write, and values that do not fit %s must be shortened before the backfill can carry them over.", o, before.ColumnType, after.ColumnType, after.ColumnType)
 	}
 	return Advice{Kind: AdviceChangeColumnType, Columns: []string{before.Name}, Why: why, Steps: steps}
+}
+
+// changeKey is the safe sequence for a change that leaves no key the copy
+// can match rows by: keep the original's key beside the new one for the
+// copy, and drop it in a second migration; or, when the original's key does
+// not survive the change, first give the table the new key as a UNIQUE key.
+func (in adviceInput) changeKey(noKey *schema.NoSharedKeyError) Advice {
+	table := mysql.QuoteIdent(in.table)
+	why := "The change leaves no key that identifies the same rows before and after it, and the copy needs one to match each change made during the copy to its row; tailor refuses it (" + strings.Join(noKey.Reasons, "; ") + ")."
+	if len(noKey.Kept) > 0 {
+		key := noKey.Kept[0]
+		cols := make([]string, len(key))
+		for i, k := range key {
+			cols[i] = k.New
+		}
+		name := freeIndexName("old_key", in.source, in.target)
+		return Advice{
+			Kind: AdviceChangeKey, Columns: cols, Why: why,
+			Steps: []Step{
+				{Do: fmt.Sprintf("Make the change with %s kept as a UNIQUE key, which the copy walks.", mysql.QuoteIdents(cols)),
+					SQL: fmt.Sprintf("ALTER TABLE %s %s, ADD UNIQUE KEY %s (%s);", table, in.alter.Clauses, mysql.QuoteIdent(name), mysql.QuoteIdents(cols))},
+				{Do: "Once nothing relies on it, drop that key in a second migration (dropping an index is an in-place change).",
+					SQL: fmt.Sprintf("ALTER TABLE %s DROP INDEX %s;", table, mysql.QuoteIdent(name))},
+			},
+		}
+	}
+	if pk, ok := in.target.PrimaryKey(); ok {
+		if old, ok := in.oldNames(pk.Columns); ok {
+			name := freeIndexName("new_key", in.source, in.target)
+			return Advice{
+				Kind: AdviceChangeKey, Columns: pk.Columns, Why: why,
+				Steps: []Step{
+					{Do: "First give the table its new key as a UNIQUE key (this fails, changing nothing, if rows share a value), so that the change keeps a key the copy can walk.",
+						SQL: fmt.Sprintf("ALTER TABLE %s ADD UNIQUE KEY %s (%s);", table, mysql.QuoteIdent(name), mysql.QuoteIdents(old))},
+					{Do: "Then make the change; the copy walks that key.",
+						SQL: fmt.Sprintf("ALTER TABLE %s %s;", table, in.alter.Clauses)},
+					{Do: "Drop the UNIQUE key, which the primary key now makes redundant, in a last migration.",
+						SQL: fmt.Sprintf("ALTER TABLE %s DROP INDEX %s;", table, mysql.QuoteIdent(name))},
+				},
+			}
+		}
+	}
+	return Advice{
+		Kind: AdviceChangeKey, Why: why,
+		Steps: []Step{
+			{Do: "First add a NOT NULL UNIQUE key that the change leaves as it is (a new AUTO_INCREMENT column, say), then make the change, then drop that key in a later migration."},
+		},
+	}
+}
+
+// oldNames maps columns of the new table to the original's names, when
+// each is a copied column that keeps its type.
+func (in adviceInput) oldNames(cols []string) ([]string, bool) {
+	var out []string
+	for _, c := range cols {
+		found := false
+		for _, p := range in.pairs {
+			if !strings.EqualFold(p[1], c) {
+				continue
+			}
+			oc, ok1 := in.source.Column(p[0])
+			nc, ok2 := in.target.Column(p[1])
+			if ok1 && ok2 && schema.SameKeyOrder(oc, nc) {
+				out, found = append(out, oc.Name), true
+			}
+			break
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// freeIndexName is name, or name with a number, that no index of the
+// tables uses.
+func freeIndexName(name string, tables ...*schema.Table) string {
+	taken := func(n string) bool {
+		for _, t := range tables {
+			for _, idx := range t.Indexes {
+				if strings.EqualFold(idx.Name, n) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	candidate := name
+	for i := 2; taken(candidate); i++ {
+		candidate = fmt.Sprintf("%s%d", name, i)
+	}
+	return candidate
 }
 
 func (in adviceInput) addNullable(do string, c schema.Column) Step {

@@ -175,9 +175,11 @@ func TestMakeLearnsFromServer(t *testing.T) {
 		{name: "add foreign key", alter: "ADD CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers (id)",
 			algorithm: "COPY", strategy: StrategyOnlineCopy, ok: false,
 			checks: with(copyChecks, preflight.CheckForeignKeys, preflight.Fail)},
-		{name: "change primary key", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (id, qty)",
+		{name: "primary key gains a column", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (id, qty)",
+			algorithm: "INPLACE", lock: "NONE", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks},
+		{name: "primary key replaced", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (name), ADD KEY (id)",
 			algorithm: "INPLACE", lock: "NONE", strategy: StrategyOnlineCopy, ok: false,
-			checks: with(copyChecks, preflight.CheckCopyKey, preflight.Fail)},
+			checks: with(copyChecks, preflight.CheckCopyKey, preflight.Fail), advice: []AdviceKind{AdviceChangeKey}},
 		{name: "forced copy of an instant change", alter: "ADD COLUMN shipped_at DATETIME NULL", forceCopy: true,
 			algorithm: "INSTANT", strategy: StrategyOnlineCopy, ok: true, checks: copyChecks, target: "shipped_at"},
 	}

@@ -282,6 +282,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		source:       source,
 		target:       learned.target,
 		noDefaultNew: learned.noDefault,
+		pairs:        learned.pairs,
 	})
 	return p, nil
 }

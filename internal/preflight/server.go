@@ -118,6 +118,7 @@ func checkCopyKey(in Input) Check {
 		return c
 	}
 	name, columns := key.Name, key.Columns
+	extended := ""
 	if in.Target != nil {
 		m, err := schema.NewMapping(in.Source, in.Target, in.Columns)
 		if err != nil {
@@ -125,8 +126,13 @@ func checkCopyKey(in Input) Check {
 			return c
 		}
 		name, columns = m.KeyName, m.KeyOldNames()
+		for _, idx := range in.Target.Indexes {
+			if idx.Name == m.ShadowKey && len(idx.Columns) > len(columns) {
+				extended = fmt.Sprintf(", the first columns of the new table's unique key %s (%s)", idx.Name, strings.Join(idx.Columns, ", "))
+			}
+		}
 	}
-	c.Message = fmt.Sprintf("the copy walks %s (%s)", name, strings.Join(columns, ", "))
+	c.Message = fmt.Sprintf("the copy walks %s (%s)%s", name, strings.Join(columns, ", "), extended)
 	return c
 }
 

@@ -163,7 +163,9 @@ func TestCopyKeyCheck(t *testing.T) {
 		{name: "no key", table: "d", alter: "ADD COLUMN c INT", setup: []string{"CREATE TABLE d (x INT, y INT NULL, UNIQUE KEY y (y))"},
 			status: Fail, message: "has no usable key: add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first"},
 		{name: "primary key changed", table: "e", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (code)", setup: []string{"CREATE TABLE e (id INT NOT NULL, code INT NOT NULL, PRIMARY KEY (id))"},
-			status: Fail, message: "the new table has no unique key on the same columns"},
+			status: Fail, message: "no key identifies rows alike in e and in the new table"},
+		{name: "primary key extended", table: "f", alter: "DROP PRIMARY KEY, ADD PRIMARY KEY (id, code)", setup: []string{"CREATE TABLE f (id INT NOT NULL, code INT NOT NULL, PRIMARY KEY (id))"},
+			status: Pass, message: "the copy walks PRIMARY (id)"},
 	}
 	for _, tt := range tests {
 		in := serverInput(t, db, dbName, tt.table, tt.alter, tt.setup...)

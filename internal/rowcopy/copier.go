@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +49,17 @@ import (
 // applier may insert a row into the range between steps 1 and 2: a row
 // inserted into the original and applied while the chunk is copied, common
 // where writers insert at the end of the table. Step 2 then fails on the
-// copy key. The failed statement is rolled back alone, the transaction
-// keeps its locks, and the transaction runs steps 1 and 2 again: the row it
-// deletes was committed before the applier saw it, so the new read sees
-// that row or a later version, and the argument holds for the last round.
+// copy key (on the shadow's unique key that starts with the copy key's
+// columns, schema.Mapping.ShadowKey). The failed statement is rolled back
+// alone, the transaction keeps its locks, and the transaction runs steps 1
+// and 2 again: the row it deletes was committed before the applier saw it,
+// so the new read sees that row or a later version, and the argument holds
+// for the last round. When the shadow's key extends the copy key, a read
+// that sees a later version than the applier's image may differ from it in
+// the added columns and meet no duplicate: the key then has two rows until
+// the applier applies the later version's event, which comes after in the
+// log (the copy's shared lock held that change back until the copy
+// committed) and deletes every row of the key before inserting its image.
 //
 // The transaction runs in READ COMMITTED. The argument above needs only
 // record locks, and REPEATABLE READ would add gap locks on the shadow: the
@@ -145,24 +151,10 @@ func NewCopier(db *sql.DB, m *schema.Mapping) *Copier {
 	return &Copier{db: db, m: m, shadowKey: ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
 }
 
-// ShadowKeyName is the name of the shadow's unique index on exactly the
-// copy key's columns (NewMapping made sure there is one).
-func ShadowKeyName(m *schema.Mapping) string {
-	want := m.KeyNewNames()
-	for _, idx := range m.Shadow.Indexes {
-		if !idx.Unique || len(idx.Columns) != len(want) {
-			continue
-		}
-		all := true
-		for _, col := range want {
-			all = all && slices.ContainsFunc(idx.Columns, func(c string) bool { return strings.EqualFold(c, col) })
-		}
-		if all {
-			return idx.Name
-		}
-	}
-	return ""
-}
+// ShadowKeyName is the name of the shadow's unique index that starts with
+// the copy key's columns (schema.Mapping.ShadowKey): a duplicate on it is a
+// row of the same key.
+func ShadowKeyName(m *schema.Mapping) string { return m.ShadowKey }
 
 // RowError is a row that the shadow cannot hold as it is: strict mode
 // rejected it, or writing it raised a warning (a value that would be stored

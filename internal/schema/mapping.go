@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,20 +24,34 @@ type Mapping struct {
 	Shadow *Table
 	// Columns are the copied columns, in the shadow's order.
 	Columns []ColumnPair
-	// Key are the columns of the key the copy walks. Every key column is
-	// copied, and the shadow has a unique key on exactly these columns, so a
-	// row found by key in the original is found by the same key in the shadow.
+	// Key are the columns of the key the copy walks: a key that identifies
+	// rows in the original and still identifies them in the shadow. Every
+	// key column is copied and keeps the order of its values
+	// (SameKeyOrder), so a row found by key in the original is found by the
+	// same key in the shadow.
 	Key []ColumnPair
 	// KeyName is the name of that key in the original.
 	KeyName string
+	// ShadowKey is the name of the shadow's unique index that starts with
+	// the key's columns, in the key's order: on exactly those columns when
+	// the ALTER keeps the key, or on more when it extends it (a primary key
+	// (id) that becomes (id, i)). The copy deletes key ranges through it,
+	// and a duplicate on it means two rows with the same key (see
+	// rowcopy.Copier).
+	ShadowKey string
 }
 
 // NewMapping builds the mapping from the original and shadow definitions and
 // the copied column pairs (from the parsed ALTER). It chooses the first of
 // the original's usable keys (primary key first, then unique keys on NOT NULL
-// columns) that the shadow also has as a unique key, so that changes can be
-// applied by key; it fails when there is none, e.g. when the ALTER drops the
-// primary key without keeping another unique key on the same columns.
+// columns) whose columns the shadow keeps, with the same order of values, as
+// the leading columns of one of its unique keys. Such a key identifies the
+// same row in both tables: unique in the original, and in the shadow each
+// row is a copy of one row of the original. That covers a primary key that
+// gains a column ((id) to (id, i)), a key column widened (INT to BIGINT), a
+// primary key replaced while a NOT NULL unique key stays, and a primary key
+// added to a table that has one. It fails when there is none, e.g. when the
+// ALTER replaces the only key by one on other columns.
 func NewMapping(source, shadow *Table, pairs [][2]string) (*Mapping, error) {
 	m := &Mapping{Source: source, Shadow: shadow}
 	for _, p := range pairs {
@@ -56,71 +71,99 @@ func NewMapping(source, shadow *Table, pairs [][2]string) (*Mapping, error) {
 	if len(m.Columns) == 0 {
 		return nil, fmt.Errorf("the new table shares no column with %s: nothing to copy", source.Name)
 	}
-	var candidates []Index
-	if pk, ok := source.PrimaryKey(); ok {
-		candidates = append(candidates, pk)
-	}
-	for _, idx := range source.Indexes {
-		if idx.Unique && !idx.Nullable && !idx.IsPrimary() {
-			candidates = append(candidates, idx)
-		}
-	}
+	candidates := source.IdentifyingKeys()
 	if len(candidates) == 0 {
 		_, err := source.CopyKey()
 		return nil, err
 	}
+	noKey := &NoSharedKeyError{Table: source.Name}
 	for _, idx := range candidates {
-		key, ok := m.keyIn(idx)
-		if ok {
-			m.Key = key
-			m.KeyName = idx.Name
+		key, shadowKey, reason := m.keyIn(idx)
+		if reason == "" {
+			m.Key, m.KeyName, m.ShadowKey = key, idx.Name, shadowKey
 			return m, nil
 		}
+		noKey.Reasons = append(noKey.Reasons, describeIndex(idx)+" "+reason)
+		if key != nil {
+			noKey.Kept = append(noKey.Kept, key)
+		}
 	}
-	return nil, fmt.Errorf("the new table has no unique key on the same columns, of the same type and collation, as %s's %s: tailor needs one key that identifies and orders rows alike in both tables (keep the old primary key as a UNIQUE key, or change the key's columns in a separate migration)",
-		source.Name, describeIndex(candidates[0]))
+	return nil, noKey
 }
 
-// keyIn maps idx's columns through the copied pairs and checks that the
-// shadow has a unique index on exactly those columns.
-func (m *Mapping) keyIn(idx Index) ([]ColumnPair, bool) {
-	var key []ColumnPair
+// NoSharedKeyError says that no key of the original identifies rows alike
+// in the new table, and why for each key.
+type NoSharedKeyError struct {
+	Table string
+	// Reasons has one entry per usable key of the original: the key and
+	// what the ALTER does to it.
+	Reasons []string
+	// Kept are the keys whose columns the new table keeps, with the same
+	// order of values, but in no unique key: kept as a UNIQUE key, any of
+	// them would do.
+	Kept [][]ColumnPair
+}
+
+func (e *NoSharedKeyError) Error() string {
+	return fmt.Sprintf("no key identifies rows alike in %s and in the new table, which the copy needs to match each change to its row: %s; keep such a key in the new table as a UNIQUE key (or as the first columns of one) and drop it in a later migration (the plan's advice gives the steps)",
+		e.Table, strings.Join(e.Reasons, "; "))
+}
+
+// keyIn maps idx's columns through the copied pairs and finds the shadow's
+// unique index that starts with them, or says why there is none (with the
+// mapped key when only that index is missing).
+func (m *Mapping) keyIn(idx Index) (key []ColumnPair, shadowKey, why string) {
 	for _, col := range idx.Columns {
-		found := false
-		for _, p := range m.Columns {
-			if strings.EqualFold(p.Old, col) {
-				key = append(key, p)
-				found = true
-				break
-			}
+		i := slices.IndexFunc(m.Columns, func(p ColumnPair) bool { return strings.EqualFold(p.Old, col) })
+		if i < 0 {
+			return nil, "", fmt.Sprintf("loses column %s", col)
 		}
-		if !found {
-			return nil, false
-		}
+		key = append(key, m.Columns[i])
 	}
 	for _, kp := range key {
 		oc, _ := m.Source.Column(kp.Old)
 		nc, _ := m.Shadow.Column(kp.New)
 		if !SameKeyOrder(oc, nc) {
-			return nil, false
+			return nil, "", fmt.Sprintf("has column %s change from %s to %s, which orders or equates values differently", kp.Old, describeType(oc), describeType(nc))
 		}
 	}
-	for _, sidx := range m.Shadow.Indexes {
-		if !sidx.Unique || len(sidx.Columns) != len(key) {
+	// In the same order: the copy walks and deletes key ranges in the
+	// original's order, and the shadow needs an index that serves those
+	// ranges and orders them alike. A unique key on exactly the key's
+	// columns is preferred to one that extends them.
+	best := -1
+	for i, sidx := range m.Shadow.Indexes {
+		if !sidx.Unique || len(sidx.Columns) < len(key) {
 			continue
 		}
-		// In the same order: the copy walks and deletes key ranges in the
-		// original's order, and the shadow needs an index that serves
-		// those ranges and orders them alike.
 		match := true
-		for i, kp := range key {
-			match = match && strings.EqualFold(sidx.Columns[i], kp.New)
+		for j, kp := range key {
+			// The whole value (or the same prefix as in the original): a
+			// prefix would make two different keys collide.
+			match = match && strings.EqualFold(sidx.Columns[j], kp.New) && subPart(sidx, j) == subPart(idx, j)
 		}
-		if match {
-			return key, true
+		if match && (best < 0 || len(sidx.Columns) < len(m.Shadow.Indexes[best].Columns)) {
+			best = i
 		}
 	}
-	return nil, false
+	if best < 0 {
+		return key, "", "is in no unique key of the new table (as its first columns, in this order)"
+	}
+	return key, m.Shadow.Indexes[best].Name, ""
+}
+
+func subPart(idx Index, i int) int {
+	if i < len(idx.SubParts) {
+		return idx.SubParts[i]
+	}
+	return 0
+}
+
+func describeType(c Column) string {
+	if c.Collation != "" {
+		return c.ColumnType + " " + c.Collation
+	}
+	return c.ColumnType
 }
 
 // SameKeyOrder reports whether a key column keeps the order and the

@@ -133,15 +133,26 @@ var ErrNoUsableKey = errors.New("no usable key")
 // are all NOT NULL. A unique key over a nullable column is not used because
 // it allows any number of rows with NULL there.
 func (t *Table) CopyKey() (Index, error) {
-	if pk, ok := t.PrimaryKey(); ok {
-		return pk, nil
-	}
-	for _, idx := range t.Indexes {
-		if idx.Unique && !idx.Nullable {
-			return idx, nil
-		}
+	if keys := t.IdentifyingKeys(); len(keys) > 0 {
+		return keys[0], nil
 	}
 	return Index{}, fmt.Errorf("table %s.%s has %w: add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first", t.Database, t.Name, ErrNoUsableKey)
+}
+
+// IdentifyingKeys are the keys that tell every row apart: the primary key
+// first, then the unique keys whose columns are all NOT NULL, in
+// information_schema's order.
+func (t *Table) IdentifyingKeys() []Index {
+	var keys []Index
+	if pk, ok := t.PrimaryKey(); ok {
+		keys = append(keys, pk)
+	}
+	for _, idx := range t.Indexes {
+		if idx.Unique && !idx.Nullable && !idx.IsPrimary() {
+			keys = append(keys, idx)
+		}
+	}
+	return keys
 }
 
 // Load reads a table's definition.

@@ -84,28 +84,6 @@ func newPlan(m *schema.Mapping, crc bool) (*plan, error) {
 	return p, nil
 }
 
-// ordersAlike reports whether a key column orders and equates the copied
-// values in the shadow as it did in the original.
-func ordersAlike(o, n schema.Column) bool {
-	co, cn := classOf(o), classOf(n)
-	numeric := func(c class) bool { return c == classInt || c == classDecimal }
-	growable := func(c schema.Column) bool { return classOf(c) == classBinary && c.DataType != "binary" }
-	switch {
-	case o.ColumnType == n.ColumnType && o.Collation == n.Collation:
-		return true
-	case numeric(co) && numeric(cn):
-		return true
-	case co == classText && cn == classText:
-		return o.Collation == n.Collation
-	case growable(o) && growable(n):
-		return true // VARBINARY and BLOB compare bytes, without padding
-	case co == cn && (co == classDate || co == classTimestamp || co == classTime):
-		// DATETIME(0) and DATETIME(6), DATE and DATETIME order alike.
-		return true
-	}
-	return false
-}
-
 func isKey(m *schema.Mapping, cp schema.ColumnPair) bool {
 	for _, k := range m.Key {
 		if k.Old == cp.Old {
@@ -117,35 +95,22 @@ func isKey(m *schema.Mapping, cp schema.ColumnPair) bool {
 
 // sameOrder reports whether a key range of the original, applied to the
 // shadow with the shadow's names, selects the rows with the same keys: the
-// shadow must have a unique index on the key columns in the same order, and
-// each key column must order its values as before. It returns that index,
-// and the reason when the order may differ.
+// shadow's unique index that starts with the key columns (the mapping's
+// ShadowKey), and key columns that order their values as before. It returns
+// that index, and the reason when the order may differ. schema.NewMapping
+// makes only such mappings; this guards a Config built otherwise.
 func sameOrder(m *schema.Mapping) (index, why string) {
-	newKey := m.KeyNewNames()
-	for _, idx := range m.Shadow.Indexes {
-		if !idx.Unique || len(idx.Columns) != len(newKey) {
-			continue
-		}
-		match := true
-		for i, c := range idx.Columns {
-			match = match && strings.EqualFold(c, newKey[i])
-		}
-		if match {
-			index = idx.Name
-			break
-		}
-	}
-	if index == "" {
-		return "", "the new table's unique key lists the key columns in another order"
+	if m.ShadowKey == "" {
+		return "", "the new table has no unique key that starts with the key columns in their order"
 	}
 	for _, k := range m.Key {
 		o, _ := m.Source.Column(k.Old)
 		n, _ := m.Shadow.Column(k.New)
-		if !ordersAlike(o, n) {
-			return index, fmt.Sprintf("key column %s becomes %s, which may order values differently", mysql.QuoteIdent(k.Old), n.ColumnType)
+		if !schema.SameKeyOrder(o, n) {
+			return m.ShadowKey, fmt.Sprintf("key column %s becomes %s, which may order values differently", mysql.QuoteIdent(k.Old), n.ColumnType)
 		}
 	}
-	return index, ""
+	return m.ShadowKey, ""
 }
 
 // rowString is the expression of a row as one string: each verified column

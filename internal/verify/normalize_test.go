@@ -110,34 +110,6 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
-// TestOrdersAlike checks which key changes keep key ranges valid in the
-// shadow.
-func TestOrdersAlike(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name     string
-		old, new schema.Column
-		want     bool
-	}{
-		{"int widened", col("int", "int(11)"), col("bigint", "bigint(20)"), true},
-		{"int to decimal", col("int", "int(11)"), col("decimal", "decimal(20,2)"), true},
-		{"varchar widened", col("varchar", "varchar(10)", utf8), col("varchar", "varchar(20)", utf8), true},
-		{"collation changed", col("varchar", "varchar(10)", utf8), col("varchar", "varchar(10)", charset("utf8mb4", "utf8mb4_bin")), false},
-		{"latin1 to utf8mb4", col("varchar", "varchar(10)", charset("latin1", "latin1_swedish_ci")), col("varchar", "varchar(10)", utf8), false},
-		{"varbinary widened", col("varbinary", "varbinary(8)"), col("varbinary", "varbinary(16)"), true},
-		{"binary widened (zero padding)", col("binary", "binary(4)"), col("binary", "binary(8)"), false},
-		{"datetime precision", col("datetime", "datetime"), col("datetime", "datetime(6)"), true},
-		{"timestamp to datetime", col("timestamp", "timestamp"), col("datetime", "datetime"), false},
-		{"enum reordered", col("enum", "enum('a','b')", utf8), col("enum", "enum('b','a')", utf8), false},
-		{"int to varchar", col("int", "int(11)"), col("varchar", "varchar(10)", utf8), false},
-	}
-	for _, tc := range cases {
-		if got := ordersAlike(tc.old, tc.new); got != tc.want {
-			t.Errorf("%s: ordersAlike = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestKeepsOrder(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
