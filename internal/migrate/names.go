@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
+	"github.com/tailor-osc/tailor/internal/state"
 )
 
 // maxIdentifier is MySQL's and MariaDB's limit on a table name, in characters.
@@ -19,6 +20,10 @@ func ShadowName(table string) string { return cutover.NameAfter(table, "_tailor_
 // OldName is the name the original keeps after the cut-over:
 // <table>_tailor_old.
 func OldName(table string) string { return cutover.NameAfter(table, "_tailor_old") }
+
+// StateName is the name of the table that keeps the migration's saved
+// state: <table>_tailor_state, made by the state package, which owns it.
+func StateName(table string) string { return state.TableName(table) }
 
 // lockName is the name of the server-side lock that keeps two tailor runs
 // off the same table. GET_LOCK names are limited to 64 characters.
