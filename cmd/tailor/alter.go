@@ -64,6 +64,7 @@ type alterFlags struct {
 	threads                 int
 	cutOverLockTimeoutSecs  int
 	cutOverAttempts         int
+	forceCutOverAfter       time.Duration
 	okToDropTable           bool
 	initiallyDropGhostTable bool
 	progressInterval        time.Duration
@@ -107,7 +108,8 @@ prints what it would do.`,
 	fs.DurationVar(&f.chunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
 	fs.IntVar(&f.threads, "threads", 0, "chunks copied at once, 1 to 64; 0 lets tailor choose: 4, or the server's CPU count when it is lower and the server tells it")
 	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
-	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them)")
+	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
+	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as <table>_tailor_old")
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new left by an earlier run instead of refusing to start")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
@@ -138,8 +140,11 @@ func (f *alterFlags) checkZeros() error {
 	if f.cutOverLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--cut-over-lock-timeout-seconds must be between 1 and 3600, not 0"))
 	}
-	if f.cutOverAttempts == 0 {
-		errs = append(errs, errors.New("--cut-over-attempts must be at least 1, not 0"))
+	if f.cutOverAttempts < 0 {
+		errs = append(errs, fmt.Errorf("--cut-over-attempts must be 0 (unlimited) or more, not %d", f.cutOverAttempts))
+	}
+	if f.forceCutOverAfter < 0 {
+		errs = append(errs, fmt.Errorf("--force-cut-over-after must not be negative, not %s", f.forceCutOverAfter))
 	}
 	if f.progressInterval == 0 {
 		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
@@ -191,6 +196,10 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	}
 	cfg.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
 	cfg.CutOverAttempts = f.cutOverAttempts
+	if f.cutOverAttempts == 0 {
+		cfg.CutOverAttempts = migrate.CutOverAttemptsUnlimited
+	}
+	cfg.ForceCutOverAfter = f.forceCutOverAfter
 	cfg.SkipChecksum = f.skipChecksum
 	cfg.DeferIndexes = f.deferIndexes
 	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
@@ -281,6 +290,9 @@ func printResult(w io.Writer, res *migrate.Result) {
 		fmt.Fprintf(w, "  triggers moved:   %s\n", strings.Join(res.TriggersRecreated, ", "))
 	}
 	fmt.Fprintf(w, "  cut-over:         writes held %s (attempt %d)\n", res.CutOverLock.Round(time.Microsecond), res.CutOverAttempts)
+	if res.CutOverKilled > 0 {
+		fmt.Fprintf(w, "  sessions killed:  %d, that held the cut-over up (--force-cut-over-after)\n", res.CutOverKilled)
+	}
 	if res.OldTable != "" {
 		fmt.Fprintf(w, "  old table kept:   %s\n", res.OldTable)
 		fmt.Fprintf(w, "  to drop it:       DROP TABLE %s;\n", mysql.QuoteTable(res.Database, res.OldTable))

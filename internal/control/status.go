@@ -65,6 +65,32 @@ type Status struct {
 	// CutOverPostponed is true while the copy is done and the swap waits
 	// for the cut-over command.
 	CutOverPostponed bool `json:"cut_over_postponed"`
+	// CutOverHeldUp is how long the cut-over has been held up: by
+	// sessions holding the table or its shadow, or by a lock it could not
+	// get; 0 while it is not.
+	CutOverHeldUp Duration `json:"cut_over_held_up_seconds"`
+	// CutOverBlockers are the sessions holding the cut-over up, as last
+	// seen; empty while none is.
+	CutOverBlockers []Blocker `json:"cut_over_blockers"`
+}
+
+// Blocker is a session that holds the cut-over up.
+type Blocker struct {
+	// ID is the connection id, as KILL takes it.
+	ID int64 `json:"id"`
+	// User and Host are its account; empty when tailor cannot see it.
+	User string `json:"user"`
+	Host string `json:"host"`
+	// Age is the longest of how long its transaction has been open and
+	// how long it has been in its current state.
+	Age Duration `json:"age_seconds"`
+	// State is its processlist command and state ("Sleep", "Query:
+	// Sending data").
+	State string `json:"state"`
+	// Lock says which lock it holds or waits for, as far as known.
+	Lock string `json:"lock"`
+	// Query is the statement it runs (or last ran), shortened.
+	Query string `json:"query"`
 }
 
 // ReplicaLag is the last measured lag of one replica.
@@ -124,6 +150,9 @@ func (s Status) sanitized() Status {
 	}
 	if s.ThrottleReasons == nil {
 		s.ThrottleReasons = []string{}
+	}
+	if s.CutOverBlockers == nil {
+		s.CutOverBlockers = []Blocker{}
 	}
 	return s
 }
@@ -185,6 +214,18 @@ func (s Status) String() string {
 	if s.CutOverPostponed {
 		line("cut-over: postponed (send cut-over to proceed)")
 	}
+	switch n := len(s.CutOverBlockers); {
+	case s.CutOverHeldUp <= 0:
+	case n == 0:
+		line("cut-over: held up for %s (no blocking session visible)", round(s.CutOverHeldUp))
+	case n == 1:
+		line("cut-over: held up for %s by 1 session", round(s.CutOverHeldUp))
+	default:
+		line("cut-over: held up for %s by %d sessions", round(s.CutOverHeldUp), n)
+	}
+	for _, b := range s.CutOverBlockers {
+		line("blocker: %s", b)
+	}
 	line("elapsed: %s", round(s.Elapsed))
 	return b.String()
 }
@@ -201,4 +242,24 @@ func round(d Duration) string {
 // status stays one fact per line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// String describes the session on one line: "session 42 (app@10.0.0.7,
+// 31s; Sleep; holds SHARED_READ on `shop`.`orders`): SELECT ...".
+func (b Blocker) String() string {
+	who := "?"
+	if b.User != "" {
+		who = b.User + "@" + b.Host
+	}
+	parts := []string{who, time.Duration(b.Age).Round(time.Second).String()}
+	for _, p := range []string{b.State, b.Lock} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	out := fmt.Sprintf("session %d (%s)", b.ID, strings.Join(parts, "; "))
+	if b.Query != "" {
+		out += ": " + oneLine(b.Query)
+	}
+	return out
 }

@@ -55,3 +55,42 @@ func TestStatusJSONSurvivesBadHandler(t *testing.T) {
 		t.Errorf("text status:\n%s", text)
 	}
 }
+
+// TestStatusNamesCutOverBlockers: a cut-over held up shows in both forms,
+// one line per blocker in the text; one that is not shows nothing, and
+// JSON readers still find an array.
+func TestStatusNamesCutOverBlockers(t *testing.T) {
+	t.Parallel()
+	st := Status{Phase: "cut-over", CutOverHeldUp: Duration(42 * time.Second), CutOverBlockers: []Blocker{
+		{ID: 1207, User: "app", Host: "10.0.0.7:51234", Age: Duration(312 * time.Second), State: "Sleep", Lock: "holds SHARED_READ on `shop`.`orders`"},
+		{ID: 1300, User: "report", Host: "10.0.0.8:4000", Age: Duration(61 * time.Second), State: "Query: Sending data", Query: "SELECT *\n  FROM orders"},
+	}}
+	text := st.String()
+	for _, want := range []string{
+		"cut-over: held up for 42s by 2 sessions\n",
+		"blocker: session 1207 (app@10.0.0.7:51234; 5m12s; Sleep; holds SHARED_READ on `shop`.`orders`)\n",
+		"blocker: session 1300 (report@10.0.0.8:4000; 1m1s; Query: Sending data): SELECT * FROM orders\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text status lacks %q:\n%s", want, text)
+		}
+	}
+	var b strings.Builder
+	if err := st.encodeJSON(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"cut_over_held_up_seconds":42`, `"cut_over_blockers":[{"id":1207,"user":"app","host":"10.0.0.7:51234","age_seconds":312,"state":"Sleep","lock":"holds SHARED_READ on ` + "`shop`.`orders`" + `","query":""}`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s: %s", want, b.String())
+		}
+	}
+
+	idle := Status{Phase: "copy"}
+	if text := idle.String(); strings.Contains(text, "held up") || strings.Contains(text, "blocker") {
+		t.Errorf("a cut-over not held up shows:\n%s", text)
+	}
+	b.Reset()
+	if err := idle.encodeJSON(&b, false); err != nil || !strings.Contains(b.String(), `"cut_over_blockers":[]`) {
+		t.Errorf("JSON of no blockers: %s, %v", b.String(), err)
+	}
+}

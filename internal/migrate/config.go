@@ -39,8 +39,16 @@ type Config struct {
 	// CutOverLockTimeout bounds how long writers are held at the cut-over.
 	CutOverLockTimeout time.Duration
 	// CutOverAttempts is how many times the cut-over is tried before the
-	// migration gives up (with backoff between attempts).
+	// migration gives up (with backoff between attempts, at most
+	// maxCutOverBackoff apart); zero means 5, and CutOverAttemptsUnlimited
+	// tries until the operator stops the run (the abort command, Ctrl-C).
+	// The command line's --cut-over-attempts 0 is CutOverAttemptsUnlimited.
 	CutOverAttempts int
+	// ForceCutOverAfter, when set, ends the wait of a cut-over that
+	// sessions have held up for that long: it kills them (KILL CONNECTION,
+	// which rolls their transactions back) and then attempts the swap; see
+	// forceCutOver. Zero never kills anything.
+	ForceCutOverAfter time.Duration
 	// DeferIndexes says when the shadow's plain secondary indexes are built:
 	// DeferIndexesAuto (the default), DeferIndexesAlways or
 	// DeferIndexesNever.
@@ -108,6 +116,11 @@ type Config struct {
 	// hooks for tests; nil in production.
 	testHooks *testHooks
 }
+
+// CutOverAttemptsUnlimited is the CutOverAttempts of a cut-over retried
+// until the operator stops it. A zero CutOverAttempts is not that: a Config
+// made in code without thinking about the cut-over must not wait forever.
+const CutOverAttemptsUnlimited = -1
 
 // DefaultThreads is the number of chunks copied at once unless Config says,
 // or the server's CPU count when it has fewer: more copies than the server
@@ -187,8 +200,11 @@ func (c *Config) Validate() error {
 	if c.CutOverLockTimeout < time.Second || c.CutOverLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--cut-over-lock-timeout-seconds must be between 1 and 3600, not %v", c.CutOverLockTimeout.Seconds()))
 	}
-	if c.CutOverAttempts < 1 {
-		errs = append(errs, fmt.Errorf("--cut-over-attempts must be at least 1, not %d", c.CutOverAttempts))
+	if c.CutOverAttempts < 1 && c.CutOverAttempts != CutOverAttemptsUnlimited {
+		errs = append(errs, fmt.Errorf("--cut-over-attempts must be 0 (unlimited) or more, not %d", c.CutOverAttempts))
+	}
+	if c.ForceCutOverAfter < 0 {
+		errs = append(errs, fmt.Errorf("--force-cut-over-after must not be negative, not %s", c.ForceCutOverAfter))
 	}
 	if c.InstantLockTimeout < time.Second || c.InstantLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--instant-lock-timeout-seconds must be between 1 and 3600, not %v", c.InstantLockTimeout.Seconds()))
@@ -234,6 +250,9 @@ type testHooks struct {
 	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.
 	beforeCutOver func()
+	// cutOverBackoff replaces the first wait between cut-over attempts
+	// (a second), so that a test sees many attempts in a few seconds.
+	cutOverBackoff time.Duration
 	// beforeApply runs before the applier applies a group of batches.
 	beforeApply func(ctx context.Context, group []capture.Batch)
 	// waitingForApplier runs when someone starts waiting for the applier

@@ -58,6 +58,15 @@ func (h controlHandler) Status() control.Status {
 	if st.ETA < 0 {
 		out.ETA = control.Duration(-1)
 	}
+	if since, sessions := r.heldUp.snapshot(); !since.IsZero() {
+		out.CutOverHeldUp = control.Duration(time.Since(since))
+		for _, s := range sessions {
+			out.CutOverBlockers = append(out.CutOverBlockers, control.Blocker{
+				ID: s.ID, User: s.User, Host: s.Host, Age: control.Duration(s.Age),
+				State: s.State, Lock: s.Lock, Query: s.Query,
+			})
+		}
+	}
 	if t := r.throttler; t != nil {
 		ts := t.State()
 		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
@@ -125,8 +134,11 @@ func (h controlHandler) Command(_ context.Context, cmd control.Command) (string,
 		}
 		return "cut-over released: it will not be postponed", nil
 	case control.CmdAbort:
-		if r.progress.Phase() >= PhaseCutOver {
-			return "", fmt.Errorf("too late to abort: the cut-over has begun and the new table may already be in place")
+		switch phase := r.progress.Phase(); {
+		case phase > PhaseCutOver:
+			return "", fmt.Errorf("too late to abort: the tables have been swapped")
+		case phase == PhaseCutOver:
+			return r.abortCutOver()
 		}
 		r.log.Warn("abort requested by the operator")
 		// A moment later, so that this reply reaches the operator before
@@ -135,6 +147,25 @@ func (h controlHandler) Command(_ context.Context, cmd control.Command) (string,
 		return "aborting: the original table stays, the shadow table is removed", nil
 	}
 	return "", fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+// abortCutOver is the abort command during the cut-over, which may be
+// waiting for sessions that hold the table (for good, with
+// --cut-over-attempts 0): it stops between attempts, never during one
+// (cutOverGate).
+func (r *Runner) abortCutOver() (string, error) {
+	inAttempt, swapped := r.gate.ask()
+	if swapped {
+		return "", fmt.Errorf("too late to abort: the tables have been swapped")
+	}
+	r.log.Warn("abort requested by the operator during the cut-over", "phase", PhaseCutOver.String(), "attempt_in_progress", inAttempt)
+	if inAttempt {
+		return "aborting after the cut-over attempt in progress, unless it swaps the tables: then the migration completes", nil
+	}
+	// A moment later, so that this reply reaches the operator first; an
+	// attempt that would start meanwhile sees the abort and does not.
+	time.AfterFunc(abortReplyGrace, func() { r.abort(ErrAborted) })
+	return "aborting: no further cut-over attempt; the original table stays, the shadow table is removed", nil
 }
 
 func orNone(s string) string {

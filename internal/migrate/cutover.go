@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/capture"
@@ -19,54 +18,61 @@ import (
 // without any lock, so that the time writers are held covers only the few
 // changes made in the last moments. An attempt that cannot take the lock or
 // drain the backlog in time gives up cleanly (the original keeps serving)
-// and is retried with backoff.
-func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
-	backoff := time.Second
+// and is retried with backoff; the binary log reader and the applier run
+// on streamCtx all the while, so the shadow stays in step however long the
+// wait. The sessions that hold the cut-over up are named in the log and
+// the status (heldUp), and with ForceCutOverAfter killed once they have
+// held it up that long.
+//
+// The attempts run on ctx, not on streamCtx: the RENAME ends the binary
+// log reader, and that must not cancel the swap that caused it. The waits
+// between attempts end with streamCtx, so a failed applier or a lost
+// migration lock stops a cut-over that would otherwise wait on for good.
+func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
+	r.analyzeShadow(ctx)
+	defer r.heldUp.clear()
+	w := &cutOverWait{backoff: time.Second, killed: map[int64]bool{}}
+	if h := r.cfg.testHooks; h != nil && h.cutOverBackoff > 0 {
+		w.backoff = h.cutOverBackoff
+	}
 	var lastErr error
-	for attempt := 1; attempt <= r.cfg.CutOverAttempts; attempt++ {
+	for attempt := 1; r.cfg.CutOverAttempts == CutOverAttemptsUnlimited || attempt <= r.cfg.CutOverAttempts; attempt++ {
 		if err := r.checkLock(ctx); err != nil {
 			return nil, err
 		}
 		// As gh-ost does: no swap while a replica lags or the operator
 		// holds the migration; the wait ends with the throttle.
-		if err := r.throttler.Wait(ctx); err != nil {
+		if err := r.throttler.Wait(streamCtx); err != nil {
+			return nil, r.waitEnded(ctx, streamCtx, err)
+		}
+		blockers, err := r.cutOverBlockers(ctx)
+		if err != nil {
 			return nil, err
 		}
-		if blockers, err := r.cutOverBlockers(ctx); err != nil {
-			return nil, err
-		} else if blockers != "" {
-			lastErr = fmt.Errorf("not started: sessions hold a lock on the table or its shadow and the cut-over would queue behind them (%s); end their transactions", blockers)
-			if err := r.cutOverBackoff(ctx, attempt, lastErr, &backoff); err != nil {
-				return nil, err
+		if len(blockers.sessions) > 0 {
+			w.heldUp(time.Now())
+			r.nameBlockers(attempt, w, blockers)
+			// Forced, the attempt goes ahead once a blocker is killed;
+			// blockers that may not be killed hold it up as before.
+			if !r.forceDue(w) || r.killBlockers(ctx, w, blockers) == 0 {
+				lastErr = fmt.Errorf("not started: sessions hold a lock on the table or its shadow and the cut-over would queue behind them (%s); end their transactions", blockers)
+				if err := r.cutOverBackoff(ctx, streamCtx, attempt, errNotStarted, w); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			continue
+		} else if r.forceDue(w) && !w.forceNoteLogged {
+			w.forceNoteLogged = true
+			r.log.Warn("cannot force the cut-over: no session that holds the table can be seen, and none is killed blindly", "phase", PhaseCutOver.String(), "note", blockers.note)
 		}
-		if err := r.stream.catchUpNow(ctx); err != nil {
-			return nil, err
+		if !r.gate.begin() {
+			return nil, r.abortedInCutOver(ctx)
 		}
-		r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
-		r.metrics.CutOverAttempt()
-		res, err := cutover.Swap(ctx, r.db, r.server, cutover.Config{
-			Database:    r.cfg.Database,
-			Table:       r.cfg.Table,
-			Shadow:      r.shadow,
-			Old:         r.old,
-			LockTimeout: r.cfg.CutOverLockTimeout,
-			Triggers:    r.triggers,
-			Owner:       "tailor run " + r.runID,
-			Logger:      r.log,
-		}, r.catchUpUnderLock)
+		res, err := r.cutOverAttempt(ctx, attempt)
+		r.gate.end(err == nil)
 		if err == nil {
-			r.metrics.ObserveCutOverLock(res.LockHeld)
-			r.shadowCreated = false // it is the table now
-			r.swapped = true
-			r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
-
-			moved := make([]string, len(r.triggers))
-			for i, t := range r.triggers {
-				moved[i] = t.Name
-			}
-			return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old, TriggersRecreated: moved, rename: res.Rename}, nil
+			res.CutOverKilled = len(w.killed)
+			return res, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -74,12 +80,61 @@ func (r *Runner) cutOver(ctx context.Context) (*Result, error) {
 		if !cutover.IsRetryable(err) {
 			return nil, fmt.Errorf("cut-over: %w", err)
 		}
+		if r.gate.aborted() {
+			return nil, r.abortedInCutOver(ctx)
+		}
 		lastErr = err
-		if err := r.cutOverBackoff(ctx, attempt, err, &backoff); err != nil {
+		w.heldUp(time.Now())
+		// The attempt may have waited for sessions the check before it
+		// did not see yet (or could not see): name whoever holds the
+		// tables now.
+		blockers, err = r.cutOverBlockers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.nameBlockers(attempt, w, blockers)
+		if err := r.cutOverBackoff(ctx, streamCtx, attempt, lastErr, w); err != nil {
 			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("cut-over failed %d times, last: %w", r.cfg.CutOverAttempts, lastErr)
+}
+
+// errNotStarted is the cause logged for an attempt that did not start
+// because of the sessions named just before it.
+var errNotStarted = errors.New("not started: sessions hold a lock on the table or its shadow (named above) and the cut-over would queue behind them")
+
+// cutOverAttempt is one attempt at the swap: the applier catches up
+// without a lock, then cutover.Swap takes the lock, lets it catch up
+// again (catchUpUnderLock) and renames.
+func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, error) {
+	if err := r.stream.catchUpNow(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
+	r.metrics.CutOverAttempt()
+	res, err := cutover.Swap(ctx, r.db, r.server, cutover.Config{
+		Database:    r.cfg.Database,
+		Table:       r.cfg.Table,
+		Shadow:      r.shadow,
+		Old:         r.old,
+		LockTimeout: r.cfg.CutOverLockTimeout,
+		Triggers:    r.triggers,
+		Owner:       "tailor run " + r.runID,
+		Logger:      r.log,
+	}, r.catchUpUnderLock)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics.ObserveCutOverLock(res.LockHeld)
+	r.shadowCreated = false // it is the table now
+	r.swapped = true
+	r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
+	moved := make([]string, len(r.triggers))
+	for i, t := range r.triggers {
+		moved[i] = t.Name
+	}
+	return &Result{CutOverLock: res.LockHeld, CutOverAttempts: attempt, OldTable: r.old, TriggersRecreated: moved, rename: res.Rename}, nil
 }
 
 // catchUpUnderLock runs while the original is write-locked: every change
@@ -147,43 +202,103 @@ func (r *Runner) carryAutoIncrement(ctx context.Context) error {
 	return nil
 }
 
+// maxCutOverBackoff caps the wait between cut-over attempts, so that a
+// cut-over retried without limit still tries twice a minute.
+const maxCutOverBackoff = 30 * time.Second
+
+// cutOverWait is what the attempts of one cut-over have learnt.
+type cutOverWait struct {
+	// backoff is the next wait between attempts.
+	backoff time.Duration
+	// since is when an attempt was first held up, by sessions or by a
+	// lock it could not get; zero until then.
+	since time.Time
+	// killed are the sessions ForceCutOverAfter killed.
+	killed map[int64]bool
+	// noteLogged is set once the log has said what tailor cannot see of
+	// the sessions holding the tables, and forceNoteLogged once it has
+	// said that there is nobody to kill.
+	noteLogged, forceNoteLogged bool
+}
+
+func (w *cutOverWait) heldUp(now time.Time) {
+	if w.since.IsZero() {
+		w.since = now
+	}
+}
+
+// forceDue reports whether the cut-over has been held up for
+// ForceCutOverAfter, so that its blockers are to be killed.
+func (r *Runner) forceDue(w *cutOverWait) bool {
+	return r.cfg.ForceCutOverAfter > 0 && !w.since.IsZero() && time.Since(w.since) >= r.cfg.ForceCutOverAfter
+}
+
 // cutOverBackoff logs a cut-over attempt that gave up and waits before the
-// next one, the wait doubling up to 30 s.
-func (r *Runner) cutOverBackoff(ctx context.Context, attempt int, cause error, backoff *time.Duration) error {
-	if attempt >= r.cfg.CutOverAttempts {
+// next one, the wait doubling up to maxCutOverBackoff, and ending early
+// when ForceCutOverAfter comes due. It returns at once after the last
+// attempt.
+func (r *Runner) cutOverBackoff(ctx, streamCtx context.Context, attempt int, cause error, w *cutOverWait) error {
+	if r.cfg.CutOverAttempts != CutOverAttemptsUnlimited && attempt >= r.cfg.CutOverAttempts {
 		return nil
 	}
-	r.log.Warn("cut-over attempt gave up; the original keeps serving", "phase", PhaseCutOver.String(), "attempt", attempt, "err", cause, "retry_in", backoff.String())
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(*backoff):
+	wait := w.backoff
+	if r.cfg.ForceCutOverAfter > 0 && !w.since.IsZero() {
+		// Wake up when the force comes due; once it has, the blockers
+		// are killed at every attempt, and the backoff paces them.
+		if due := time.Until(w.since.Add(r.cfg.ForceCutOverAfter)); due > 0 && due < wait {
+			wait = due
+		}
 	}
-	*backoff = min(*backoff*2, 30*time.Second)
+	r.log.Warn("cut-over attempt gave up; the original keeps serving", "phase", PhaseCutOver.String(), "attempt", attempt, "err", cause, "retry_in", wait.String())
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-streamCtx.Done():
+		return r.waitEnded(ctx, streamCtx, streamCtx.Err())
+	case <-t.C:
+	}
+	w.backoff = min(w.backoff*2, maxCutOverBackoff)
 	return nil
 }
 
-// cutOverBlockers describes the sessions that have held a metadata lock
-// on the table or on the shadow for a while. On the table, the cut-over's
+// waitEnded is the error of a wait between cut-over attempts that
+// streamCtx ended: the run's own cancellation (Ctrl-C, abort), or the
+// failure of the stream, the throttler or the migration lock, which is
+// streamCtx's cause.
+func (r *Runner) waitEnded(ctx, streamCtx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if cause := context.Cause(streamCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("the cut-over stopped waiting: %w", cause)
+	}
+	return err
+}
+
+// cutOverBlockers finds the sessions that have held a metadata lock on
+// the table or on the shadow for a while. On the table, the cut-over's
 // LOCK TABLES would queue behind them, and every query of the application
 // behind it, until its timeout; on the shadow, the RENAME would hold the
 // writers while it waits for them until the attempt gives up. Not starting
 // the attempt at all is kinder. A server that does not show metadata locks
-// shows nothing here, and the attempt's bounds protect the table instead.
-func (r *Runner) cutOverBlockers(ctx context.Context) (string, error) {
-	var names []string
+// shows only the sessions waiting for them or running a statement that
+// names the table (the note says so), and the attempt's bounds protect the
+// table instead.
+func (r *Runner) cutOverBlockers(ctx context.Context) (blockerList, error) {
+	var out blockerList
 	for _, table := range []string{r.cfg.Table, r.shadow} {
 		rep, err := preflight.Blockers(ctx, r.db, r.cfg.Database, table, blockerMinAge)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", ctx.Err()
+				return blockerList{}, ctx.Err()
 			}
 			r.log.Warn("could not look for sessions that would block the cut-over", "phase", PhaseCutOver.String(), "table", table, "err", err)
-			return "", nil
+			return blockerList{}, nil
 		}
-		for _, s := range rep.Sessions {
-			names = append(names, s.String())
+		out.add(rep.Sessions)
+		if out.note == "" {
+			out.note = rep.Note
 		}
 	}
-	return strings.Join(names, "; "), nil
+	return out, nil
 }

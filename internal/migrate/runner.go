@@ -91,6 +91,8 @@ type Result struct {
 	// CutOverLock is how long writers were held at the cut-over.
 	CutOverLock     time.Duration
 	CutOverAttempts int
+	// CutOverKilled is the number of sessions ForceCutOverAfter killed.
+	CutOverKilled int
 	// ChecksumChunks were compared before the swap; ChecksumMended of them
 	// differed and were copied again. ChecksumSkipped is --skip-checksum.
 	ChecksumChunks  int
@@ -142,6 +144,13 @@ type Runner struct {
 	chunkSize      atomic.Int64
 	chunkSizeFixed atomic.Bool
 	sizer          *rowcopy.Sizer
+	// own are the connection ids of db's sessions, which a forced
+	// cut-over never kills.
+	own mysql.OwnSessions
+	// gate lets the operator's abort stop the cut-over between attempts;
+	// heldUp is what the status shows of a cut-over held up by sessions.
+	gate   cutOverGate
+	heldUp cutOverHold
 	// releaseCutOver is closed by ReleaseCutOver: a postponed cut-over
 	// goes ahead.
 	releaseCutOver     chan struct{}
@@ -375,7 +384,7 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		h.beforeCutOver()
 	}
 	r.setPhase(PhaseCutOver)
-	res, err := r.cutOver(ctx)
+	res, err := r.cutOver(ctx, streamCtx)
 	if err != nil {
 		return nil, err
 	}

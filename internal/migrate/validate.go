@@ -17,7 +17,7 @@ import (
 func (r *Runner) connect(ctx context.Context) error {
 	conn := r.cfg.Conn
 	conn.Database = r.cfg.Database
-	db, err := mysql.Open(ctx, conn)
+	db, err := mysql.OpenRecording(ctx, conn, &r.own)
 	if err != nil {
 		switch mysql.ErrorNumber(err) {
 		case mysql.ErrAccessDenied:

@@ -86,9 +86,23 @@ func (c ConnConfig) DriverConfig() *driver.Config {
 
 // Open returns a pool for c and checks that the server answers.
 func Open(ctx context.Context, c ConnConfig) (*sql.DB, error) {
+	return open(ctx, c, nil)
+}
+
+// OpenRecording is Open, recording in own the server-side id of every
+// connection the pool opens, so that the caller can tell its own sessions
+// from everyone else's in the processlist.
+func OpenRecording(ctx context.Context, c ConnConfig, own *OwnSessions) (*sql.DB, error) {
+	return open(ctx, c, own)
+}
+
+func open(ctx context.Context, c ConnConfig, own *OwnSessions) (*sql.DB, error) {
 	connector, err := driver.NewConnector(c.DriverConfig())
 	if err != nil {
 		return nil, fmt.Errorf("configure connection to %s: %w", c, err)
+	}
+	if own != nil {
+		connector = recordingConnector{Connector: connector, own: own}
 	}
 	db := sql.OpenDB(connector)
 	db.SetConnMaxLifetime(time.Hour)

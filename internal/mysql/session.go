@@ -55,6 +55,51 @@ func OpenSession(ctx context.Context, db *sql.DB, bound time.Duration) (*Session
 // server and Exec returns once it has stopped, with an error that wraps
 // both the statement's error and ctx's cause.
 func (s *Session) Exec(ctx context.Context, query string) error {
+	return s.run(ctx, func(stmtCtx context.Context) error {
+		_, err := s.Conn.ExecContext(stmtCtx, query)
+		return err
+	})
+}
+
+// Query runs query as Exec does and returns its rows, every column as
+// text ("" for NULL): for the short reports of administrative statements
+// (ANALYZE TABLE, CHECK TABLE), which tell a failure in their rows rather
+// than as an error.
+func (s *Session) Query(ctx context.Context, query string) ([][]string, error) {
+	var out [][]string
+	err := s.run(ctx, func(stmtCtx context.Context) error {
+		rows, err := s.Conn.QueryContext(stmtCtx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			row := make([]string, len(cols))
+			for i, v := range vals {
+				row[i] = v.String
+			}
+			out = append(out, row)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// run runs stmt, which sends one statement on s.Conn under the context it
+// is given, killing the statement on the server when ctx ends first.
+func (s *Session) run(ctx context.Context, stmt func(context.Context) error) error {
 	stmtCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if s.Bound > 0 {
 		stmtCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.Bound)
@@ -72,7 +117,7 @@ func (s *Session) Exec(ctx context.Context, query string) error {
 			_ = s.Kill(context.WithoutCancel(ctx), false)
 		}
 	}()
-	_, err := s.Conn.ExecContext(stmtCtx, query)
+	err := stmt(stmtCtx)
 	close(done)
 	<-watcher
 	if err != nil && ctx.Err() != nil {
@@ -85,9 +130,17 @@ func (s *Session) Exec(ctx context.Context, query string) error {
 // is not affected) or, with connection, the whole session and the locks it
 // holds. A session already gone is not an error.
 func (s *Session) Kill(ctx context.Context, connection bool) error {
+	return Kill(ctx, s.DB, s.ID, connection)
+}
+
+// Kill ends, from a connection of db, the running statement of connection
+// id (KILL QUERY) or, with connection, the whole session and the locks
+// it holds; its open transaction is rolled back. A session already gone
+// is not an error.
+func Kill(ctx context.Context, db *sql.DB, id int64, connection bool) error {
 	ctx, cancel := context.WithTimeout(ctx, sessionAdminTimeout)
 	defer cancel()
-	_, err := s.DB.ExecContext(ctx, KillSQL(s.ID, connection))
+	_, err := db.ExecContext(ctx, KillSQL(id, connection))
 	if ErrorNumber(err) == errNoSuchThread {
 		return nil
 	}

@@ -31,6 +31,9 @@ type Session struct {
 	// State is the processlist's command and state ("Query: Waiting for
 	// table metadata lock", "Sleep").
 	State string
+	// Command is the processlist's COMMAND alone ("Query", "Sleep",
+	// "Binlog Dump", "Slave_SQL"): what kind of thread it is.
+	Command string
 	// Query is the statement it runs (or InnoDB last saw it run), on one
 	// line and truncated.
 	Query string
@@ -285,7 +288,7 @@ func (o *observation) session(id int64) Session {
 	s := Session{ID: id}
 	if p, ok := o.procs[id]; ok {
 		s.User, s.Host, s.Age, s.Query = p.user, p.host, p.age, oneLine(p.info)
-		s.State = p.command
+		s.State, s.Command = p.command, p.command
 		if p.state != "" {
 			s.State += ": " + p.state
 		}
