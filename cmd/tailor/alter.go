@@ -69,6 +69,7 @@ type alterFlags struct {
 	initiallyDropGhostTable bool
 	progressInterval        time.Duration
 	replicaServerID         uint32
+	reconnectTimeout        time.Duration
 	maxLagMillis            int
 	controlReplicas         string
 	maxLoad, criticalLoad   string
@@ -114,6 +115,7 @@ prints what it would do.`,
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new left by an earlier run instead of refusing to start")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
+	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before the migration gives up (1s to 24h)")
 	fs.IntVar(&f.maxLagMillis, "max-lag-millis", 1500, "throttle the copy while a replica lags more than this, measured with a heartbeat")
 	fs.StringVar(&f.controlReplicas, "throttle-control-replicas", "", "comma-separated host:port of the replicas whose lag throttles the copy (default: discovered from the primary)")
 	fs.StringVar(&f.maxLoad, "max-load", "", "throttle while a global status variable reaches its threshold, e.g. Threads_running=25,Threads_connected=500")
@@ -148,6 +150,9 @@ func (f *alterFlags) checkZeros() error {
 	}
 	if f.progressInterval == 0 {
 		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
+	}
+	if f.reconnectTimeout == 0 {
+		errs = append(errs, errors.New("--reconnect-timeout must be between 1s and 24h, not 0s"))
 	}
 	if f.instantLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
@@ -208,6 +213,7 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
 	cfg.ProgressInterval = f.progressInterval
 	cfg.ReplicaServerID = f.replicaServerID
+	cfg.ReconnectTimeout = f.reconnectTimeout
 	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
 	if f.controlReplicas != "" {
 		for _, r := range strings.Split(f.controlReplicas, ",") {

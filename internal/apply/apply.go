@@ -126,8 +126,12 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if rowErr := a.locate(ctx, groups); rowErr != nil {
-			return 0, rowErr
+		// A lost connection is no row's fault (a KILL reaches the session
+		// as error 1927); the caller may apply the batch again.
+		if !mysql.IsConnectionLost(err) {
+			if rowErr := a.locate(ctx, groups); rowErr != nil {
+				return 0, rowErr
+			}
 		}
 		return 0, fmt.Errorf("apply %d changes to %s: %w", len(changes), a.m.Shadow.Name, err)
 	}

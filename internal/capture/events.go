@@ -50,6 +50,12 @@ type transactions struct {
 	pending    []Change
 	savepoints map[string]int      // savepoint name → len(pending) when it was set
 	prepared   map[string][]Change // XA transactions prepared but not yet committed, by xidKey
+	// open is set from the event that starts a group until the one that
+	// ends it: between groups the log can be read again from the current
+	// position without a change sent twice or lost (see Reader.Run). A
+	// group without an end event (a DDL statement's) keeps it set until
+	// the next group ends, which only moves that place back.
+	open bool
 }
 
 func newTransactions(table *schema.Table, logger *slog.Logger) (*transactions, error) {
@@ -60,17 +66,31 @@ func newTransactions(table *schema.Table, logger *slog.Logger) (*transactions, e
 	return &transactions{table: table, rows: rows, logger: logger, prepared: map[string][]Change{}}, nil
 }
 
+// begin starts a group.
 func (t *transactions) begin() {
 	t.pending = nil
 	t.savepoints = nil
+	t.open = true
 }
 
 // commit ends the current group and returns its changes.
 func (t *transactions) commit() []Change {
 	changes := t.pending
-	t.begin()
+	t.discard()
 	return changes
 }
+
+// discard ends the current group without its changes: a ROLLBACK, or a
+// group cut short by a lost connection, to be read again from its start.
+func (t *transactions) discard() {
+	t.pending = nil
+	t.savepoints = nil
+	t.open = false
+}
+
+// between reports whether no group has started and not ended: all that
+// was read so far is whole groups.
+func (t *transactions) between() bool { return !t.open }
 
 // handle takes the next event and returns the changes of a transaction that
 // committed with it, if any touched the captured table.
@@ -181,7 +201,7 @@ func (t *transactions) query(defaultSchema, query string) ([]Change, error) {
 	case stmtRollback:
 		// Only a transaction that also changed a non-transactional table is
 		// logged with ROLLBACK; the captured table's rows in it never happened.
-		t.begin()
+		t.discard()
 	case stmtSavepoint:
 		if t.savepoints == nil {
 			t.savepoints = map[string]int{}
@@ -201,11 +221,11 @@ func (t *transactions) query(defaultSchema, query string) ([]Change, error) {
 			// made any to the table, were logged before it too.
 			t.logger.Warn("XA transaction prepared before the capture started was committed", "xid", st.name)
 		}
-		t.begin()
+		t.discard()
 		return changes, nil
 	case stmtXARollback:
 		delete(t.prepared, st.name)
-		t.begin()
+		t.discard()
 	case stmtDDL:
 		if t.touched(defaultSchema, st.tables) {
 			return nil, &DDLError{Database: t.table.Database, Table: t.table.Name, Statement: abbreviate(query)}

@@ -240,3 +240,97 @@ func TestAdvance(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupBoundaries follows where a group starts and ends: the reader
+// resumes a lost connection only at a place between groups, so a place
+// inside one must never count as between.
+func TestGroupBoundaries(t *testing.T) {
+	t.Parallel()
+	captured := tableMap("d", "t", 2)
+	row := []any{int32(1), "a"}
+	cases := []struct {
+		name   string
+		events []*replication.BinlogEvent
+		// between[i] is whether the events up to i leave no group open.
+		between []bool
+	}{
+		{
+			name:    "transaction ended by XID",
+			events:  []*replication.BinlogEvent{gtid(), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, row), xid()},
+			between: []bool{false, false, true},
+		},
+		{
+			name:    "BEGIN ... COMMIT",
+			events:  []*replication.BinlogEvent{query("d", "BEGIN"), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, row), query("d", "COMMIT")},
+			between: []bool{false, false, true},
+		},
+		{
+			name:    "ROLLBACK of a group with a non-transactional table",
+			events:  []*replication.BinlogEvent{gtid(), query("d", "BEGIN"), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, row), query("d", "ROLLBACK")},
+			between: []bool{false, false, false, true},
+		},
+		{
+			name:    "XA PREPARE, then XA COMMIT in a group of its own",
+			events:  []*replication.BinlogEvent{gtid(), query("d", "XA START 'x'"), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, row), query("d", "XA END 'x'"), xaPrepare(false, "x"), gtid(), query("d", "XA COMMIT 'x'")},
+			between: []bool{false, false, false, false, true, false, true},
+		},
+		{
+			// A DDL group has no end event: the group stays open until
+			// the next one ends, which only makes a resume read more.
+			name:    "DDL of another table, then a transaction",
+			events:  []*replication.BinlogEvent{gtid(), query("d", "CREATE TABLE other (id INT)"), gtid(), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, row), xid()},
+			between: []bool{false, false, false, false, true},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			txs, err := newTransactions(testTable(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !txs.between() {
+				t.Fatal("a new follower is inside a group")
+			}
+			for i, ev := range c.events {
+				if _, err := txs.handle(ev); err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+				if got := txs.between(); got != c.between[i] {
+					t.Errorf("after event %d (%s): between = %v, want %v", i, ev.Header.EventType, got, c.between[i])
+				}
+			}
+		})
+	}
+}
+
+// TestDiscardDropsTheOpenGroup cuts a group short, as a lost connection
+// does: its changes are dropped, and the group read again from its start
+// is returned once.
+func TestDiscardDropsTheOpenGroup(t *testing.T) {
+	t.Parallel()
+	captured := tableMap("d", "t", 2)
+	txs, err := newTransactions(testTable(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := []*replication.BinlogEvent{gtid(), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, []any{int32(1), "a"}), rowsOf(replication.WRITE_ROWS_EVENTv1, captured, []any{int32(2), "b"}), xid()}
+	for _, ev := range group[:2] {
+		if _, err := txs.handle(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txs.discard()
+	var got []Change
+	for _, ev := range group {
+		changes, err := txs.handle(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, changes...)
+	}
+	want := []Change{{Kind: Insert, After: []any{int64(1), Text("a")}}, {Kind: Insert, After: []any{int64(2), Text("b")}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changes = %#v, want %#v", got, want)
+	}
+}

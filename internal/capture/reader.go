@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -25,9 +26,9 @@ var ErrPositionUnavailable = errors.New("binary log position not available on th
 
 // Defaults for the zero values of ReaderConfig.
 const (
-	DefaultHeartbeatPeriod      = 200 * time.Millisecond
-	DefaultReadTimeout          = 10 * time.Second
-	DefaultMaxReconnectAttempts = 10
+	DefaultHeartbeatPeriod  = 200 * time.Millisecond
+	DefaultReadTimeout      = 10 * time.Second
+	DefaultReconnectTimeout = time.Minute
 )
 
 // ReaderConfig configures a Reader.
@@ -51,12 +52,12 @@ type ReaderConfig struct {
 	HeartbeatPeriod time.Duration
 	// ReadTimeout is how long a read may wait for the server. With
 	// heartbeats flowing, a longer silence means a dead connection, which
-	// go-mysql then re-establishes. DefaultReadTimeout when 0; it must be
+	// the reader then re-establishes. DefaultReadTimeout when 0; it must be
 	// longer than HeartbeatPeriod.
 	ReadTimeout time.Duration
-	// MaxReconnectAttempts bounds go-mysql's attempts, a second apart, to
-	// re-establish a broken connection. DefaultMaxReconnectAttempts when 0.
-	MaxReconnectAttempts int
+	// Retry re-establishes a lost connection (see Run). A zero Timeout is
+	// DefaultReconnectTimeout, and a nil Logger is Logger.
+	Retry mysql.Retry
 }
 
 // Reader follows the binary log as a replica would and turns the committed
@@ -83,8 +84,11 @@ func NewReader(cfg ReaderConfig) *Reader {
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
-	if cfg.MaxReconnectAttempts == 0 {
-		cfg.MaxReconnectAttempts = DefaultMaxReconnectAttempts
+	if cfg.Retry.Timeout == 0 {
+		cfg.Retry.Timeout = DefaultReconnectTimeout
+	}
+	if cfg.Retry.Logger == nil {
+		cfg.Retry.Logger = cfg.Logger
 	}
 	return &Reader{cfg: cfg}
 }
@@ -92,7 +96,8 @@ func NewReader(cfg ReaderConfig) *Reader {
 // Progress returns the position of the end of the last event read, together
 // with the number of Batches sent on out before that position was recorded.
 // Once pos has reached a position E, every change committed before E has
-// been sent in one of the first sent Batches.
+// been sent in one of the first sent Batches. The position never moves
+// back, not even while events are read again after a lost connection.
 func (r *Reader) Progress() (pos Position, sent uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -102,7 +107,9 @@ func (r *Reader) Progress() (pos Position, sent uint64) {
 func (r *Reader) record(pos Position, batch bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pos = pos
+	if r.pos.IsZero() || pos.Compare(r.pos) > 0 {
+		r.pos = pos
+	}
 	if batch {
 		r.sent++
 	}
@@ -144,10 +151,27 @@ func CurrentPosition(ctx context.Context, db *sql.DB, server mysql.Server) (Posi
 // occurs. For every committed transaction that changed the table it sends
 // one Batch on out: the transaction's changes in order, End being the
 // position after its commit event. On cancellation it returns ctx.Err().
-// Otherwise it returns why it stopped: the connection failed beyond
-// go-mysql's reconnection attempts, the position is gone
-// (ErrPositionUnavailable), a DDL statement changed the table (*DDLError), or
-// the table's changes no longer match its definition (ErrTableChanged).
+// Otherwise it returns why it stopped: the server stayed unreachable for
+// longer than Retry.Timeout (an error wrapping *mysql.UnreachableError),
+// the position is gone (ErrPositionUnavailable), a DDL statement changed
+// the table (*DDLError), or the table's changes no longer match its
+// definition (ErrTableChanged).
+//
+// # Lost connections
+//
+// A lost connection (the dump thread killed, the network cut, the server
+// restarting) is re-established by Run, from the end of the last whole
+// event group it read. A group's changes are sent only when the group ends,
+// so every group before that place was sent once and is not read again,
+// and the group cut short is dropped and read again from its start: no
+// change is lost or sent twice. Run does this itself rather than leave it
+// to go-mysql's own retry (DisableRetrySync), which resumes after the last
+// event read, in the middle of a group, gives up after a number of
+// attempts a second apart rather than after a time, logs each loss as an
+// error, and on reconnecting KILLs the connection id it used before: after
+// a server restart that id may be another client's session (go-mysql
+// v1.13.0, BinlogSyncer.registerSlave). For the same reason a connection
+// found lost is closed without that KILL.
 func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) error {
 	cfg := r.cfg
 	if cfg.Table == nil {
@@ -165,18 +189,49 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 	}
 	logger := cfg.Logger.With("table", cfg.Table.Database+"."+cfg.Table.Name)
 	r.record(start, false)
-
-	syncer := replication.NewBinlogSyncer(r.syncerConfig())
-	// Close kills the dump connection from a second connection and waits for
-	// go-mysql's reading goroutine, so nothing outlives Run.
-	defer syncer.Close()
-	stream, err := syncer.StartSync(gomysql.Position{Name: start.File, Pos: start.Pos})
-	if err != nil {
-		return fmt.Errorf("start reading the binary log of %s at %s: %w", cfg.Conn, start, err)
-	}
 	logger.Info("reading binary log", "pos", start, "server_id", cfg.ServerID)
 
-	pos := start
+	// resume is the end of the last whole group read.
+	resume := start
+	var outage mysql.Outage
+	for {
+		err := r.follow(ctx, logger, txs, &resume, &outage, out)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !connectionLost(err) {
+			return err
+		}
+		txs.discard()
+		if werr := cfg.Retry.Wait(ctx, &outage, "binlog", err, "pos", resume.String()); werr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("read binary log from %s: %w", resume, werr)
+		}
+	}
+}
+
+// follow reads the binary log from *resume over one connection until it
+// fails or ctx ends, moving *resume to the end of each whole group read.
+// The first event the connection delivers ends outage.
+func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transactions, resume *Position, outage *mysql.Outage, out chan<- Batch) (err error) {
+	dial := &dialer{}
+	syncer := replication.NewBinlogSyncer(r.syncerConfig(dial))
+	// Close kills the dump connection from a second connection and waits
+	// for go-mysql's reading goroutine, so nothing outlives follow; when
+	// the connection was lost the KILL is left out (see Run).
+	defer func() {
+		if connectionLost(err) {
+			dial.off.Store(true)
+		}
+		syncer.Close()
+	}()
+	stream, err := syncer.StartSync(gomysql.Position{Name: resume.File, Pos: resume.Pos})
+	if err != nil {
+		return fmt.Errorf("start reading the binary log of %s at %s: %w", r.cfg.Conn, *resume, err)
+	}
+	pos := *resume
 	for {
 		ev, err := stream.GetEvent(ctx)
 		if err != nil {
@@ -185,6 +240,10 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 			}
 			return r.streamError(pos, err)
 		}
+		if outage.Retries() > 0 {
+			logger.Info("binary log connection re-established", "pos", pos.String(), "retries", outage.Retries())
+		}
+		outage.Reset()
 		next := advance(pos, ev)
 		changes, err := txs.handle(ev)
 		if err != nil {
@@ -201,7 +260,31 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 		// position also sees the batch counted.
 		r.record(next, len(changes) > 0)
 		pos = next
+		if txs.between() {
+			*resume = pos
+		}
 	}
+}
+
+// dialer dials for go-mysql until it is turned off.
+type dialer struct{ off atomic.Bool }
+
+func (d *dialer) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if d.off.Load() {
+		return nil, errors.New("binary log connection closed after a lost connection; not dialing again")
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, address)
+}
+
+// connectionLost reports whether err, from go-mysql or the server, means
+// the connection was lost or could not be made.
+func connectionLost(err error) bool {
+	var myErr *gomysql.MyError
+	if errors.As(err, &myErr) {
+		return mysql.IsConnectionLostNumber(myErr.Code)
+	}
+	return errors.Is(err, gomysql.ErrBadConn) || mysql.IsConnectionLost(err)
 }
 
 // advance returns the position after ev. A rotate event names the next file
@@ -233,14 +316,10 @@ func (r *Reader) streamError(pos Position, err error) error {
 	if errors.As(err, &myErr) && myErr.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		return fmt.Errorf("read binary log from %s: %w: %s", pos, ErrPositionUnavailable, myErr.Message)
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return fmt.Errorf("read binary log after %s: connection lost, %d reconnection attempts failed: %w", pos, r.cfg.MaxReconnectAttempts, err)
-	}
 	return fmt.Errorf("read binary log after %s: %w", pos, err)
 }
 
-func (r *Reader) syncerConfig() replication.BinlogSyncerConfig {
+func (r *Reader) syncerConfig(dial *dialer) replication.BinlogSyncerConfig {
 	c := r.cfg.Conn
 	sc := replication.BinlogSyncerConfig{
 		ServerID: r.cfg.ServerID,
@@ -256,10 +335,13 @@ func (r *Reader) syncerConfig() replication.BinlogSyncerConfig {
 		TimestampStringLocation: time.UTC,
 		HeartbeatPeriod:         r.cfg.HeartbeatPeriod,
 		ReadTimeout:             r.cfg.ReadTimeout,
-		MaxReconnectAttempts:    r.cfg.MaxReconnectAttempts,
-		// go-mysql logs every step at Info; only its warnings and errors are
-		// worth an operator's attention.
-		Logger: slog.New(minLevelHandler{Handler: r.cfg.Logger.Handler(), min: slog.LevelWarn}).With("component", "go-mysql"),
+		DisableRetrySync:        true, // Run reconnects itself
+		Dialer:                  dial.dial,
+		// go-mysql logs every step at Info, and a lost connection as an
+		// error; every failure it meets reaches Run as an error, which
+		// tailor reports or retries with a warning of its own, so its lines
+		// are debug detail.
+		Logger: slog.New(debugHandler{Handler: r.cfg.Logger.Handler()}).With("component", "go-mysql"),
 	}
 	if c.Socket != "" {
 		sc.Host = c.Socket // go-mysql dials a unix socket when the address holds a '/'
@@ -269,20 +351,22 @@ func (r *Reader) syncerConfig() replication.BinlogSyncerConfig {
 	return sc
 }
 
-// minLevelHandler drops records below min.
-type minLevelHandler struct {
-	slog.Handler
-	min slog.Level
+// debugHandler passes every record on at Debug level.
+type debugHandler struct{ slog.Handler }
+
+func (h debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
 }
 
-func (h minLevelHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return level >= h.min && h.Handler.Enabled(ctx, level)
+func (h debugHandler) Handle(ctx context.Context, rec slog.Record) error {
+	rec.Level = slog.LevelDebug
+	return h.Handler.Handle(ctx, rec)
 }
 
-func (h minLevelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return minLevelHandler{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+func (h debugHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return debugHandler{Handler: h.Handler.WithAttrs(attrs)}
 }
 
-func (h minLevelHandler) WithGroup(name string) slog.Handler {
-	return minLevelHandler{Handler: h.Handler.WithGroup(name), min: h.min}
+func (h debugHandler) WithGroup(name string) slog.Handler {
+	return debugHandler{Handler: h.Handler.WithGroup(name)}
 }

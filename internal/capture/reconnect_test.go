@@ -10,18 +10,29 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // TestReaderReconnects kills the server side of the reader's connection:
-// go-mysql reconnects at the position it had reached and no change is lost
-// or repeated.
+// the reader reconnects at the end of the last transaction it read and no
+// change is lost or repeated.
 func TestReaderReconnects(t *testing.T) {
 	db, name := sbx.NewDatabase(t)
 	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
-	r := startReader(t, db, name, "t")
 	ctx := context.Background()
+	server, err := mysql.DetectServer(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := CurrentPosition(ctx, db, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retries atomic.Int64
+	retry := mysql.Retry{Timeout: 10 * time.Second, OnRetry: func(string) { retries.Add(1) }}
+	r := startReaderAt(t, ReaderConfig{Conn: sbx.Conn(name), Server: server, Table: mustLoad(t, db, name, "t"), Retry: retry}, start)
 	exec(t, db, "INSERT INTO t VALUES (1)")
 	r.next(t)
 
@@ -39,11 +50,14 @@ func TestReaderReconnects(t *testing.T) {
 			t.Fatalf("after reconnect: batch %#v, want %#v", b.Changes, want)
 		}
 	}
+	if retries.Load() == 0 {
+		t.Error("no reconnection was counted: the KILL did not reach the reader")
+	}
 }
 
 // TestReaderResumesMidTransaction cuts the connection in the middle of a
-// large transaction's events: go-mysql resumes after the last whole event it
-// read, and the transaction arrives complete, once, in order.
+// large transaction's events: the reader reads the transaction again from
+// its start, and it arrives complete, once, in order.
 func TestReaderResumesMidTransaction(t *testing.T) {
 	db, name := sbx.NewDatabase(t)
 	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(200))")
@@ -59,7 +73,9 @@ func TestReaderResumesMidTransaction(t *testing.T) {
 	p := startProxy(t, sbx.Conn(name).Addr())
 	conn := sbx.Conn(name)
 	conn.Host, conn.Port = "127.0.0.1", p.port()
-	r := startReaderAt(t, ReaderConfig{Conn: conn, Server: server, Table: mustLoad(t, db, name, "t")}, start)
+	var retries atomic.Int64
+	retry := mysql.Retry{Timeout: 10 * time.Second, OnRetry: func(string) { retries.Add(1) }}
+	r := startReaderAt(t, ReaderConfig{Conn: conn, Server: server, Table: mustLoad(t, db, name, "t"), Retry: retry}, start)
 	exec(t, db, "INSERT INTO t VALUES (0, '')")
 	r.next(t)
 
@@ -87,10 +103,14 @@ func TestReaderResumesMidTransaction(t *testing.T) {
 	if p.budget.Load() != -1 {
 		t.Fatal("the connection was not cut")
 	}
+	if retries.Load() == 0 {
+		t.Error("no reconnection was counted")
+	}
 }
 
-// TestReaderGivesUp loses the server for good: Run returns an error once
-// go-mysql's reconnection attempts are spent.
+// TestReaderGivesUp loses the server for good: Run returns an
+// *mysql.UnreachableError once the connection has failed for its reconnect
+// timeout.
 func TestReaderGivesUp(t *testing.T) {
 	db, name := sbx.NewDatabase(t)
 	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
@@ -106,14 +126,19 @@ func TestReaderGivesUp(t *testing.T) {
 	p := startProxy(t, sbx.Conn(name).Addr())
 	conn := sbx.Conn(name)
 	conn.Host, conn.Port = "127.0.0.1", p.port()
-	r := startReaderAt(t, ReaderConfig{Conn: conn, Server: server, Table: mustLoad(t, db, name, "t"), MaxReconnectAttempts: 2}, start)
+	r := startReaderAt(t, ReaderConfig{Conn: conn, Server: server, Table: mustLoad(t, db, name, "t"), Retry: mysql.Retry{Timeout: 2 * time.Second}}, start)
 	exec(t, db, "INSERT INTO t VALUES (1)")
 	r.next(t)
 
 	p.close()
+	began := time.Now()
 	err = r.stopped(t)
-	if err == nil || errors.Is(err, context.Canceled) {
-		t.Fatalf("Run = %v, want a connection error", err)
+	var gone *mysql.UnreachableError
+	if !errors.As(err, &gone) {
+		t.Fatalf("Run = %v, want an *mysql.UnreachableError", err)
+	}
+	if d := time.Since(began); d < 2*time.Second {
+		t.Errorf("Run gave up after %s, before its reconnect timeout of 2s", d)
 	}
 	t.Log(err)
 }

@@ -36,6 +36,7 @@ const (
 	NameCutOverAttempts    = "tailor_cutover_attempts_total"
 	NameCutOverLock        = "tailor_cutover_lock_seconds"
 	NameCutOverPostponed   = "tailor_cutover_postponed"
+	NameRetries            = "tailor_retries_total"
 	NameStartTimestampSecs = "tailor_start_time_seconds"
 )
 
@@ -48,6 +49,7 @@ func Names() []string {
 		NameReplicaLag, NameThrottled, NameThrottledSeconds,
 		NameChunkDuration, NameChunkRows, NameChunkSize,
 		NameCutOverAttempts, NameCutOverLock, NameCutOverPostponed,
+		NameRetries,
 	}
 }
 
@@ -71,6 +73,7 @@ type Metrics struct {
 	cutOverAttempts  prometheus.Counter
 	cutOverLock      prometheus.Histogram
 	cutOverPostponed prometheus.Gauge
+	retries          *prometheus.CounterVec
 
 	// mu guards lastPhase, so that two SetPhase calls cannot leave two
 	// phases at 1.
@@ -155,12 +158,16 @@ func New() *Metrics {
 			Name: NameCutOverPostponed,
 			Help: "1 while the copy is done and the cut-over waits for the operator, else 0.",
 		}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameRetries,
+			Help: "Work retried after its connection to the server was lost, by what was retried (copy, chunk-boundary, apply, binlog, checksum, migration-lock).",
+		}, []string{"what"}),
 	}
 	m.reg.MustRegister(
 		m.info, m.phase, m.start, m.rowsCopied, m.rowsEstimate,
 		m.eventsApplied, m.backlog, m.replicaLag, m.throttled,
 		m.throttledSeconds, m.chunkDuration, m.chunkRows, m.chunkSize,
-		m.cutOverAttempts, m.cutOverLock, m.cutOverPostponed,
+		m.cutOverAttempts, m.cutOverLock, m.cutOverPostponed, m.retries,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -301,4 +308,12 @@ func boolGauge(on bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// AddRetry counts one retry of what after a lost connection.
+func (m *Metrics) AddRetry(what string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(what).Inc()
 }

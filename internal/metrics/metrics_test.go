@@ -49,6 +49,7 @@ func exercise(m *Metrics) {
 	m.CutOverAttempt()
 	m.ObserveCutOverLock(120 * time.Millisecond)
 	m.SetCutOverPostponed(true)
+	m.AddRetry("copy")
 }
 
 func TestScrapeHasEveryMetric(t *testing.T) {
@@ -76,6 +77,7 @@ func TestScrapeHasEveryMetric(t *testing.T) {
 		`tailor_cutover_attempts_total 1`,
 		`tailor_cutover_lock_seconds_count 1`,
 		`tailor_cutover_postponed 1`,
+		`tailor_retries_total{what="copy"} 1`,
 		`tailor_start_time_seconds 1.7e+09`,
 		`go_goroutines`,
 	} {

@@ -37,7 +37,7 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 	}
 	copier := r.newCopier()
 	started := time.Now()
-	vr, err := verify.Run(ctx, verify.Config{
+	cfg := verify.Config{
 		DB:          r.db,
 		Mapping:     r.mapping,
 		ChunkSize:   r.checksumChunkSize(),
@@ -49,14 +49,14 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 			// more rows than --chunk-size.
 			chunker := rowcopy.NewChunkerIn(r.db, r.mapping, r.cfg.ChunkSize, chunk.Lower, chunk.Upper)
 			for {
-				part, ok, err := chunker.Next(ctx)
+				part, ok, err := r.nextChunk(ctx, chunker)
 				if err != nil {
 					return err
 				}
 				if !ok {
 					break
 				}
-				if _, err := copier.Copy(ctx, part); err != nil {
+				if _, _, err := r.copyChunk(ctx, copier, part); err != nil {
 					return err
 				}
 			}
@@ -73,6 +73,14 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 		Threads: min(r.cfg.Threads, 4),
 		Server:  r.server,
 		Logger:  r.log.With("phase", PhaseChecksum.String()),
+	}
+	// Again from the start after a lost connection: the pass only reads,
+	// in a snapshot that went with its sessions, and copies again.
+	var vr verify.Result
+	err := r.retry().Do(ctx, "checksum", func(ctx context.Context) error {
+		var err error
+		vr, err = verify.Run(ctx, cfg)
+		return err
 	})
 	var mismatch *verify.MismatchError
 	switch {

@@ -111,7 +111,12 @@ type Config struct {
 	// ReplicaServerID is the server id the binary log reader registers
 	// with; random when zero.
 	ReplicaServerID uint32
-	Logger          *slog.Logger
+	// ReconnectTimeout is how long the copy, the applier, the binary log
+	// reader and the checksum go on retrying work whose connection to the
+	// server was lost (a killed session, a network cut, a server restart)
+	// before the migration gives up; DefaultReconnectTimeout when zero.
+	ReconnectTimeout time.Duration
+	Logger           *slog.Logger
 
 	// hooks for tests; nil in production.
 	testHooks *testHooks
@@ -138,6 +143,11 @@ const DefaultThreads = 4
 // copy of 10,000,000 rows stalled a write 114 and 124 ms once with either,
 // for a cause not found yet, see docs/benchmarks.md).
 const DefaultChunkTime = 20 * time.Millisecond
+
+// DefaultReconnectTimeout is how long a migration waits out a server it
+// lost its connections to: a MariaDB restart with a warm buffer pool takes
+// seconds, one that recovers a large redo log longer.
+const DefaultReconnectTimeout = time.Minute
 
 // The bounds of an adaptive chunk size, in rows.
 const (
@@ -170,6 +180,9 @@ func (c *Config) Defaults() {
 	}
 	if c.DeferIndexes == "" {
 		c.DeferIndexes = DeferIndexesAuto
+	}
+	if c.ReconnectTimeout == 0 {
+		c.ReconnectTimeout = DefaultReconnectTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -227,6 +240,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProgressInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))
+	}
+	if c.ReconnectTimeout < time.Second || c.ReconnectTimeout > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--reconnect-timeout must be between 1s and 24h, not %v", c.ReconnectTimeout))
 	}
 	return errors.Join(errs...)
 }

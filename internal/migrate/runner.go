@@ -170,7 +170,10 @@ type Runner struct {
 	// statement at a time).
 	lockConn *sql.Conn
 	lockMu   sync.Mutex
-	start    time.Time
+	// lockTakenAt is when the lock was granted, to tell a server restart
+	// from a killed lock session (retakeLock).
+	lockTakenAt time.Time
+	start       time.Time
 	// startSeen is start for readers on other goroutines (Status).
 	startSeen atomic.Int64
 	stream    *stream
@@ -277,6 +280,10 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	}
 	if err != nil {
 		phase := r.progress.Phase()
+		var gone *mysql.UnreachableError
+		if errors.As(err, &gone) && ctx.Err() == nil {
+			return nil, r.unreachable(gone, phase)
+		}
 		untouched := fmt.Sprintf("%s is untouched", mysql.QuoteIdent(r.cfg.Table))
 		var lost *cutover.TriggersLostError
 		if errors.As(err, &lost) {
@@ -408,7 +415,7 @@ func (r *Runner) copyRows(ctx context.Context) error {
 				return err
 			}
 			chunker.SetSize(r.nextChunkSize())
-			chunk, ok, err := chunker.Next(gctx)
+			chunk, ok, err := r.nextChunk(gctx, chunker)
 			if err != nil || !ok {
 				return err
 			}
@@ -427,12 +434,10 @@ func (r *Runner) copyRows(ctx context.Context) error {
 				if err := r.throttler.Wait(gctx); err != nil {
 					return err
 				}
-				started := time.Now()
-				n, err := copier.Copy(gctx, chunk)
+				n, took, err := r.copyChunk(gctx, copier, chunk)
 				if err != nil {
 					return err
 				}
-				took := time.Since(started)
 				if r.sizer != nil {
 					r.sizer.Observe(n, took)
 				}
@@ -548,7 +553,7 @@ func (r *Runner) lockTable(ctx context.Context) error {
 		conn.Close()
 		return invalid(fmt.Errorf("another tailor is already migrating %s.%s (server lock %q is held by connection %d); wait for it to finish or stop it", r.cfg.Database, r.cfg.Table, name, holder.Int64))
 	}
-	r.lockConn = conn
+	r.lockConn, r.lockTakenAt = conn, time.Now()
 	return nil
 }
 
@@ -574,7 +579,7 @@ func (r *Runner) checkLockLocked(ctx context.Context) error {
 	err := r.lockConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", lockName(r.cfg.Database, r.cfg.Table)).Scan(&held)
 	switch {
 	case err != nil:
-		return fmt.Errorf("lost the migration lock on %s.%s (its server session cannot be reached: %v); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table, err)
+		return fmt.Errorf("lost the migration lock on %s.%s (its server session cannot be reached: %w); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table, err)
 	case !held.Valid || !held.Bool:
 		return fmt.Errorf("lost the migration lock on %s.%s (its server session no longer holds it); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
 	}
@@ -602,10 +607,16 @@ func (r *Runner) watchLock(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if err := r.checkLock(ctx); err != nil {
+			if mysql.IsConnectionLost(err) && ctx.Err() == nil {
+				// Taken again when the server restarted.
+				err = r.recoverLock(ctx, err)
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -56,6 +56,7 @@ func newStream(r *Runner) *stream {
 			ServerID: r.cfg.ReplicaServerID,
 			Table:    r.table,
 			Logger:   r.cfg.Logger, // the reader adds the table itself
+			Retry:    r.retry(),
 		}),
 		applier: apply.New(r.db, r.mapping, r.log),
 		batches: make(chan capture.Batch, streamBuffer),
@@ -125,7 +126,15 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 		if h := s.r.cfg.testHooks; h != nil && h.beforeApply != nil {
 			h.beforeApply(ctx, group)
 		}
-		n, err := s.applier.Apply(ctx, group)
+		// Again after a lost connection: the batch is applied in one
+		// transaction, as deletes of its keys and inserts of their final
+		// images, which leave the same rows when done twice.
+		var n int
+		err := s.r.retry().Do(ctx, "apply", func(ctx context.Context) error {
+			var err error
+			n, err = s.applier.Apply(ctx, group)
+			return err
+		}, "batches", len(group))
 		if err == nil {
 			s.mu.Lock()
 			s.applied += uint64(len(group))

@@ -234,7 +234,7 @@ func (c *Copier) Copy(ctx context.Context, chunk Chunk) (int64, error) {
 			return 0, ctx.Err()
 		}
 		var warn *warningError
-		if mysql.ErrorNumber(err) != 0 || errors.As(err, &warn) {
+		if !mysql.IsConnectionLost(err) && (mysql.ErrorNumber(err) != 0 || errors.As(err, &warn)) {
 			if rowErr := c.locate(ctx, chunk); rowErr != nil {
 				return 0, fmt.Errorf("copy chunk %s: %w", chunk, rowErr)
 			}

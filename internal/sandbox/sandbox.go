@@ -45,6 +45,10 @@ type Sandbox struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	ownsDir bool
+	// binary, serverID and opts launch the server again (Relaunch).
+	binary   string
+	serverID int
+	opts     Options
 }
 
 // User and Password are the administrative account every sandbox has. It is
@@ -95,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{Dir: opts.Dir}
+	s := &Sandbox{Dir: opts.Dir, binary: server, opts: opts}
 	if s.Dir == "" {
 		// Unix socket paths are limited to ~108 bytes, so keep the directory short.
 		s.Dir, err = os.MkdirTemp("", "tailor-sbx-")
@@ -110,6 +114,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	if serverID == 0 {
 		serverID = 1
 	}
+	s.serverID = serverID
 	// A private tmpdir: sandboxes started at the same time would otherwise
 	// delete each other's #sql-temptable files in the shared /tmp.
 	tmp := filepath.Join(s.Dir, "tmp")
@@ -268,6 +273,15 @@ func (s *Sandbox) kill() {
 // Stop shuts the server down (SIGTERM, then SIGKILL after 30 s) and removes
 // the data directory if Start created it.
 func (s *Sandbox) Stop() {
+	s.Shutdown()
+	s.removeDir()
+}
+
+// Shutdown shuts the server down as Stop does, by its PID, and keeps its
+// data directory, so that Relaunch can start it again. Clients see what a
+// server restart shows them: their sessions end, and connecting fails
+// until the server is back.
+func (s *Sandbox) Shutdown() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -276,7 +290,26 @@ func (s *Sandbox) Stop() {
 			s.kill()
 		}
 	}
-	s.removeDir()
+}
+
+// Relaunch starts the server again after Shutdown, on the same data
+// directory, port and socket, and waits until it accepts connections.
+func (s *Sandbox) Relaunch(ctx context.Context) error {
+	if s.cmd != nil {
+		select {
+		case <-s.exited:
+		default:
+			return errors.New("sandbox: relaunch of a server that is still running")
+		}
+	}
+	return s.launch(ctx, s.binary, filepath.Join(s.Dir, "data"), s.serverID, s.opts)
+}
+
+// Restart shuts the server down and starts it again on the same data
+// directory and port: a server restart, as clients see one.
+func (s *Sandbox) Restart(ctx context.Context) error {
+	s.Shutdown()
+	return s.Relaunch(ctx)
 }
 
 func (s *Sandbox) removeDir() {
