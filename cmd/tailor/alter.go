@@ -67,6 +67,8 @@ type alterFlags struct {
 	forceCutOverAfter       time.Duration
 	okToDropTable           bool
 	initiallyDropGhostTable bool
+	resume                  bool
+	checkpointInterval      time.Duration
 	progressInterval        time.Duration
 	replicaServerID         uint32
 	reconnectTimeout        time.Duration
@@ -112,7 +114,9 @@ prints what it would do.`,
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
 	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as <table>_tailor_old")
-	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new left by an earlier run instead of refusing to start")
+	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new and the saved state <table>_tailor_state left by an earlier run instead of refusing to start")
+	fs.BoolVar(&f.resume, "resume", false, "continue the stopped migration whose saved state <table>_tailor_state an earlier run left, from where it stopped")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats at most this much of the copy")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
 	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before the migration gives up (1s to 24h)")
@@ -211,6 +215,8 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg.InstantAttempts = f.instantAttempts
 	cfg.OkToDropTable = f.okToDropTable
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
+	cfg.Resume = f.resume
+	cfg.CheckpointInterval = f.checkpointInterval
 	cfg.ProgressInterval = f.progressInterval
 	cfg.ReplicaServerID = f.replicaServerID
 	cfg.ReconnectTimeout = f.reconnectTimeout
@@ -285,9 +291,15 @@ func printResult(w io.Writer, res *migrate.Result) {
 	}
 	fmt.Fprintln(w, "Migration complete.")
 	fmt.Fprintf(w, "  wall time:        %s\n", res.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  rows copied:      %d\n", res.RowsCopied)
+	if res.Resumed {
+		fmt.Fprintf(w, "  rows copied:      %d in this run, %d before the resume\n", res.RowsCopied, res.RowsCopiedBefore)
+	} else {
+		fmt.Fprintf(w, "  rows copied:      %d\n", res.RowsCopied)
+	}
 	fmt.Fprintf(w, "  events applied:   %d\n", res.EventsApplied)
-	if res.ChecksumSkipped {
+	if res.ChecksumBefore {
+		fmt.Fprintln(w, "  checksum:         passed before the resume (the new table kept in step since)")
+	} else if res.ChecksumSkipped {
 		fmt.Fprintln(w, "  checksum:         skipped (--skip-checksum)")
 	} else {
 		fmt.Fprintf(w, "  checksum:         %d chunks equal, %d re-copied\n", res.ChecksumChunks, res.ChecksumMended)

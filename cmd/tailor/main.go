@@ -28,6 +28,7 @@ const (
 	exitInvalid     = 3
 	exitConnect     = 4
 	exitLostWrites  = 5
+	exitResumable   = 6
 	exitInterrupted = 130
 )
 
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInterrupted
 	case migrate.KindLostWrites:
 		return exitLostWrites
+	case migrate.KindResumable:
+		return exitResumable
 	}
 	return exitFailed
 }

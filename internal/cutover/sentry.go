@@ -614,18 +614,27 @@ func (c *attempt) renameRan(ctx context.Context) (bool, error) {
 
 // removeSentry drops the sentry if it exists and is ours.
 func (c *attempt) removeSentry(ctx context.Context) error {
+	_, err := RemoveSentry(ctx, c.db, c.cfg.Database, c.cfg.Table, c.cfg.Owner)
+	return err
+}
+
+// RemoveSentry drops the sentry table of table when it exists and belongs
+// to owner (Config.Owner), as an interrupted cut-over leaves it, and
+// reports whether it did. Another run's sentry is left alone.
+func RemoveSentry(ctx context.Context, db *sql.DB, database, table, owner string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*adminTimeout)
 	defer cancel()
-	name := mysql.QuoteTable(c.cfg.Database, c.sentryName)
-	exists, comment, err := tableComment(ctx, c.db, c.cfg.Database, c.sentryName)
+	sentry := SentryName(table)
+	name := mysql.QuoteTable(database, sentry)
+	exists, comment, err := tableComment(ctx, db, database, sentry)
 	if err != nil {
-		return fmt.Errorf("the sentry table %s may be left behind; drop it if so: %w", name, err)
+		return false, fmt.Errorf("the sentry table %s may be left behind; drop it if so: %w", name, err)
 	}
-	if !exists || comment != sentryComment(c.cfg.Owner) {
-		return nil
+	if !exists || comment != sentryComment(owner) {
+		return false, nil
 	}
-	if _, err := c.db.ExecContext(ctx, dropTableSQL(c.cfg.Database, c.sentryName)); err != nil {
-		return fmt.Errorf("the sentry table %s is left behind; drop it: %w", name, err)
+	if _, err := db.ExecContext(ctx, dropTableSQL(database, sentry)); err != nil {
+		return false, fmt.Errorf("the sentry table %s is left behind; drop it: %w", name, err)
 	}
-	return nil
+	return true, nil
 }

@@ -83,6 +83,16 @@ func (g guard) untouched(t testing.TB, db *sql.DB) {
 	noLeftovers(t, db, g.database, g.tables)
 }
 
+// untouchedKept is untouched for a run that stopped and kept its work for
+// --resume: the shadow and the saved state are there besides.
+func (g guard) untouchedKept(t testing.TB, db *sql.DB) {
+	t.Helper()
+	kept := g
+	kept.tables = append(slices.Clone(g.tables), ShadowName(g.table), StateName(g.table))
+	slices.Sort(kept.tables)
+	kept.untouched(t, db)
+}
+
 // noLeftovers checks that database holds exactly the tables want.
 func noLeftovers(t testing.TB, db *sql.DB, database string, want []string) {
 	t.Helper()

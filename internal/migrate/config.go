@@ -100,9 +100,16 @@ type Config struct {
 	PostponeCutOverFlagFile string
 	// OkToDropTable drops the old table after a successful cut-over.
 	OkToDropTable bool
-	// InitiallyDropGhostTable drops a shadow table left by an earlier run
-	// instead of refusing to start.
+	// InitiallyDropGhostTable drops a shadow table, and the saved state,
+	// left by an earlier run instead of refusing to start.
 	InitiallyDropGhostTable bool
+	// Resume continues the migration the saved state describes (package
+	// state) instead of starting one.
+	Resume bool
+	// CheckpointInterval is how often the saved state is written while the
+	// migration runs (and at every phase change); DefaultCheckpointInterval
+	// when zero.
+	CheckpointInterval time.Duration
 	// QuietProgress leaves the progress lines out of the log, for a caller
 	// that draws the progress itself (a terminal's progress bar).
 	QuietProgress bool
@@ -126,6 +133,10 @@ type Config struct {
 // until the operator stops it. A zero CutOverAttempts is not that: a Config
 // made in code without thinking about the cut-over must not wait forever.
 const CutOverAttemptsUnlimited = -1
+
+// DefaultCheckpointInterval is how often the saved state is written while
+// nothing else writes it: a resume repeats at most this much of the copy.
+const DefaultCheckpointInterval = 10 * time.Second
 
 // DefaultThreads is the number of chunks copied at once unless Config says,
 // or the server's CPU count when it has fewer: more copies than the server
@@ -181,6 +192,9 @@ func (c *Config) Defaults() {
 	if c.DeferIndexes == "" {
 		c.DeferIndexes = DeferIndexesAuto
 	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
 	if c.ReconnectTimeout == 0 {
 		c.ReconnectTimeout = DefaultReconnectTimeout
 	}
@@ -192,6 +206,12 @@ func (c *Config) Defaults() {
 // Validate checks c for values that cannot work, before anything connects.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.CheckpointInterval < 100*time.Millisecond || c.CheckpointInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("--checkpoint-interval must be between 100ms and 1h, not %s", c.CheckpointInterval))
+	}
+	if c.Resume && c.InitiallyDropGhostTable {
+		errs = append(errs, errors.New("--resume continues the saved migration and --initially-drop-ghost-table throws it away: give one of them"))
+	}
 	if c.Database == "" {
 		errs = append(errs, errors.New("--database is required"))
 	}
@@ -254,6 +274,10 @@ type testHooks struct {
 	afterPlan func()
 	// afterChunk runs after each chunk is copied.
 	afterChunk func(seq int)
+	// stopAfterChunk, when it returns an error after a chunk is copied,
+	// stops the run with it: a failure that may pass, in the middle of the
+	// copy.
+	stopAfterChunk func(seq int) error
 	// beforeChunkCommit runs inside a chunk's copy transaction, before it
 	// commits.
 	beforeChunkCommit func(ctx context.Context, chunk rowcopy.Chunk)

@@ -24,6 +24,9 @@ const (
 	// that reached the original after the final catch-up: they are in the
 	// old table and missing from the new one (LateWritesError).
 	KindLostWrites
+	// KindResumable is a migration that stopped for a reason that may
+	// pass and kept its shadow and saved state: --resume continues it.
+	KindResumable
 )
 
 func (k ErrorKind) String() string {
@@ -38,6 +41,8 @@ func (k ErrorKind) String() string {
 		return "interrupted"
 	case KindLostWrites:
 		return "lost-writes"
+	case KindResumable:
+		return "resumable"
 	}
 	return "unknown"
 }

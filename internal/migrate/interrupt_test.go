@@ -191,8 +191,12 @@ func testConnectionsKilled(t *testing.T, insideChunk bool) {
 	if strings.Contains(err.Error(), "lost the migration lock") || strings.Contains(err.Error(), "left alone") {
 		// The lock went with its killed session: another tailor may own
 		// the shadow and the heartbeat table now, so the run leaves them.
-		noLeftovers(t, db, dbName, []string{"t", "t_tailor_hb", "t_tailor_new"})
-		mustExec(t, db, "DROP TABLE t_tailor_hb, t_tailor_new")
+		noLeftovers(t, db, dbName, []string{"t", "t_tailor_hb", "t_tailor_new", "t_tailor_state"})
+		mustExec(t, db, "DROP TABLE t_tailor_hb, t_tailor_new, t_tailor_state")
+	} else if KindOf(err) == KindResumable {
+		// A stop that may pass keeps the copy and its saved state.
+		noLeftovers(t, db, dbName, []string{"t", "t_tailor_new", "t_tailor_state"})
+		mustExec(t, db, "DROP TABLE t_tailor_new, t_tailor_state")
 	}
 	g.untouched(t, db)
 	if !lockFree(t, db, dbName, "t") {

@@ -170,7 +170,12 @@ func serverUptime(ctx context.Context, conn *sql.Conn) (time.Duration, error) {
 // was.
 func (r *Runner) unreachable(gone *mysql.UnreachableError, phase Phase) error {
 	left := fmt.Sprintf("%s is untouched", mysql.QuoteIdent(r.cfg.Table))
-	if r.shadowCreated {
+	switch {
+	case r.saved.rec != nil:
+		// The server is away: the state saved last is what a resume
+		// starts from.
+		left += fmt.Sprintf("; the copy %s is kept as of its last checkpoint: --resume continues it once the server is back, --initially-drop-ghost-table starts over", mysql.QuoteIdent(r.shadow))
+	case r.shadowCreated:
 		left += fmt.Sprintf(", and the shadow table %s was left as it was: drop it, or start again with --initially-drop-ghost-table", mysql.QuoteTable(r.cfg.Database, r.shadow))
 	}
 	return &Error{Kind: KindConnect, Err: &unreachableError{gone: gone, msg: fmt.Sprintf(

@@ -85,9 +85,13 @@ type Result struct {
 	Native          bool
 	InstantAttempts int
 	Key             string
-	RowsCopied      int64
-	EventsApplied   int64
-	Elapsed         time.Duration
+	// RowsCopied are the rows this run copied; RowsCopiedBefore those
+	// the earlier runs of a Resumed migration copied.
+	RowsCopied       int64
+	RowsCopiedBefore int64
+	Resumed          bool
+	EventsApplied    int64
+	Elapsed          time.Duration
 	// CutOverLock is how long writers were held at the cut-over.
 	CutOverLock     time.Duration
 	CutOverAttempts int
@@ -98,6 +102,9 @@ type Result struct {
 	ChecksumChunks  int
 	ChecksumMended  int
 	ChecksumSkipped bool
+	// ChecksumBefore is a checksum passed by an earlier run of a resumed
+	// migration; this run did not check again.
+	ChecksumBefore bool
 	// TriggersRecreated are the triggers moved to the new table.
 	TriggersRecreated []string
 	// OldTable is the name the original now has; empty when it was dropped.
@@ -156,6 +163,11 @@ type Runner struct {
 	releaseCutOver     chan struct{}
 	releaseCutOverOnce sync.Once
 
+	// saved is the run's saved state, which a resume starts from;
+	// watermark follows the copy's chunks for it.
+	saved     saved
+	watermark *watermark
+
 	shadowCreated bool
 	// swapped is set once the original has been swapped for the shadow;
 	// caughtUpTo is the position the cut-over's last catch-up reached.
@@ -201,6 +213,7 @@ func New(cfg Config) (*Runner, error) {
 		old:            OldName(cfg.Table),
 		releaseCutOver: make(chan struct{}),
 	}
+	r.saved.changed = make(chan struct{}, 1)
 	r.chunkSize.Store(int64(cfg.ChunkSize))
 	if cfg.ChunkTime > 0 {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minChunkRows, maxChunkRows)
@@ -275,7 +288,9 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	res, err = r.execute(ctx)
 	if err != nil && r.swapped {
 		// The new table is in place; the error says what the swap left
-		// (proveSwap), and there is no shadow to remove.
+		// (proveSwap), and there is no shadow to remove, nor anything to
+		// resume.
+		r.dropSavedState(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	if err != nil {
@@ -289,7 +304,16 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		if errors.As(err, &lost) {
 			untouched = fmt.Sprintf("%s keeps its rows and schema but lost its triggers (the SQL to recreate them is above)", mysql.QuoteIdent(r.cfg.Table))
 		}
-		left := untouched + r.cleanUpAfterFailure()
+		var left string
+		if r.resumable(ctx, err) {
+			left = untouched + r.keepForResume(err)
+			kind := KindResumable
+			if KindOf(err) == KindConnect {
+				kind = KindConnect // the server was out of reach: exit code 4
+			}
+			return nil, &Error{Kind: kind, Err: fmt.Errorf("the migration stopped during %s: %w; %s", phase, err, left)}
+		}
+		left = untouched + r.cleanUpAfterFailure()
 		if errors.Is(context.Cause(ctx), ErrAborted) {
 			return nil, &Error{Kind: KindInterrupted, Err: fmt.Errorf("aborted by the operator during %s; %s", phase, left)}
 		}
@@ -317,12 +341,28 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer stopControl()
-	if err := r.createShadow(ctx); err != nil {
+	if err := r.dropEarlierState(ctx); err != nil {
 		return nil, err
 	}
-	startPos, err := capture.CurrentPosition(ctx, r.db, r.server)
-	if err != nil {
-		return nil, fmt.Errorf("read binary log position: %w", err)
+	var startPos capture.Position
+	if earlier := r.saved.earlier; earlier != nil {
+		if err := r.adoptShadow(ctx); err != nil {
+			return nil, err
+		}
+		// Every change before it is in the shadow (package state).
+		startPos = earlier.Position
+		r.watermark = newWatermark(earlier.LowWatermark)
+	} else {
+		if err := r.createShadow(ctx); err != nil {
+			return nil, err
+		}
+		if startPos, err = capture.CurrentPosition(ctx, r.db, r.server); err != nil {
+			return nil, fmt.Errorf("read binary log position: %w", err)
+		}
+		r.watermark = newWatermark(nil)
+	}
+	if err := r.startSavedState(ctx, startPos); err != nil {
+		return nil, err
 	}
 	captureCtx, stopCapture := context.WithCancel(ctx)
 	defer stopCapture()
@@ -334,6 +374,7 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	g.Go(func() error { return r.throttler.Run(gctx) })
 	g.Go(func() error { return r.updateMetrics(gctx) })
 	g.Go(func() error { return r.watchLock(gctx) })
+	g.Go(func() error { return r.keepCheckpointing(gctx) })
 
 	res, err := r.copyAndCutOver(ctx, gctx)
 	stopCapture()
@@ -363,9 +404,14 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 	if err := r.hook(streamCtx, hooks.OnBeforeRowCopy); err != nil {
 		return nil, err
 	}
-	r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load())
-	if err := r.copyRows(streamCtx); err != nil {
-		return nil, err
+	if earlier := r.saved.earlier; earlier != nil && earlier.CopyDone {
+		r.log.Info("the copy was done by an earlier run", "phase", PhaseCopy.String(), "rows_copied_before", earlier.RowsCopied)
+	} else {
+		low, _, _ := r.watermark.position()
+		r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load(), "from", rowcopy.Chunk{Lower: low}.String())
+		if err := r.copyRows(streamCtx, low); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.hook(streamCtx, hooks.OnRowCopyComplete); err != nil {
 		return nil, err
@@ -378,8 +424,16 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	var checked Result
-	if err := r.checksum(streamCtx, &checked); err != nil {
-		return nil, err
+	if earlier := r.saved.earlier; earlier != nil && earlier.ChecksumPassed {
+		r.log.Info("the checksum was passed in an earlier run; the shadow has been kept in step since", "phase", PhaseChecksum.String())
+		checked.ChecksumBefore = true
+	} else {
+		if err := r.checksum(streamCtx, &checked); err != nil {
+			return nil, err
+		}
+		if err := r.markChecksumPassed(streamCtx); err != nil {
+			r.log.Warn("could not save that the checksum passed; a resume would check again", "err", err)
+		}
 	}
 	if err := r.waitWhilePostponed(streamCtx); err != nil {
 		return nil, err
@@ -395,12 +449,16 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	res.ChecksumChunks, res.ChecksumMended, res.ChecksumSkipped = checked.ChecksumChunks, checked.ChecksumMended, checked.ChecksumSkipped
+	res.ChecksumChunks, res.ChecksumMended, res.ChecksumSkipped, res.ChecksumBefore = checked.ChecksumChunks, checked.ChecksumMended, checked.ChecksumSkipped, checked.ChecksumBefore
 	return res, nil
 }
 
-func (r *Runner) copyRows(ctx context.Context) error {
+// copyRows copies the key space above low (all of it when low is nil).
+func (r *Runner) copyRows(ctx context.Context, low []any) error {
 	chunker := rowcopy.NewChunker(r.db, r.mapping, int(r.chunkSize.Load()))
+	if low != nil {
+		chunker = rowcopy.NewChunkerIn(r.db, r.mapping, int(r.chunkSize.Load()), low, nil)
+	}
 	copier := r.newCopier()
 	g, gctx := errgroup.WithContext(ctx)
 	chunks := make(chan rowcopy.Chunk)
@@ -443,8 +501,14 @@ func (r *Runner) copyRows(ctx context.Context) error {
 				}
 				r.metrics.ObserveChunk(n, took)
 				r.progress.rowsCopied.Add(n)
+				r.watermark.chunkDone(chunk.Seq, chunk.Upper, n)
 				if h := r.cfg.testHooks; h != nil && h.afterChunk != nil {
 					h.afterChunk(chunk.Seq)
+				}
+				if h := r.cfg.testHooks; h != nil && h.stopAfterChunk != nil {
+					if err := h.stopAfterChunk(chunk.Seq); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -489,7 +553,10 @@ func (r *Runner) finish(ctx context.Context, res *Result) error {
 			res.OldTable = ""
 		}
 	}
+	r.dropSavedState(ctx)
 	res.RowsCopied = r.progress.rowsCopied.Load()
+	res.RowsCopiedBefore = r.saved.rowsBefore
+	res.Resumed = r.saved.earlier != nil
 	res.EventsApplied = r.progress.eventsApplied.Load()
 	res.Elapsed = time.Since(r.start)
 	res.Key = r.mapping.KeyName
@@ -519,12 +586,13 @@ func (r *Runner) cleanUpAfterFailure() string {
 	defer r.lockMu.Unlock()
 	if err := r.checkLockLocked(ctx); err != nil {
 		r.log.Error("not removing the shadow table: the migration lock was lost, so it may be another run's now", "shadow", r.shadow, "err", err)
-		return fmt.Sprintf("; the shadow table %s was left alone, since another tailor may own it now: drop it once no tailor works on the table", shadow)
+		return fmt.Sprintf("; the copy %s was left alone, as another tailor may own it now: once none works on the table, --resume continues it", shadow)
 	}
 	if _, err := r.lockConn.ExecContext(ctx, "DROP TABLE IF EXISTS "+shadow); err != nil {
 		r.log.Error("could not remove the shadow table; drop it by hand", "shadow", r.shadow, "err", err)
 		return fmt.Sprintf(", but the shadow table %s could not be removed: drop it by hand", shadow)
 	}
+	r.dropSavedState(ctx)
 	r.log.Info("removed the shadow table", "shadow", r.shadow)
 	return " and the shadow table was removed"
 }
@@ -532,6 +600,7 @@ func (r *Runner) cleanUpAfterFailure() string {
 func (r *Runner) setPhase(p Phase) {
 	r.progress.phase.Store(int32(p))
 	r.metrics.SetPhase(p.String())
+	r.phaseChanged()
 }
 
 // lockTable takes a server-side named lock, held on its own connection for
@@ -579,12 +648,16 @@ func (r *Runner) checkLockLocked(ctx context.Context) error {
 	err := r.lockConn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", lockName(r.cfg.Database, r.cfg.Table)).Scan(&held)
 	switch {
 	case err != nil:
-		return fmt.Errorf("lost the migration lock on %s.%s (its server session cannot be reached: %w); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table, err)
+		return fmt.Errorf("%w on %s.%s (its server session cannot be reached: %w); stopping so that no second tailor can work on the table at the same time", errLostLock, r.cfg.Database, r.cfg.Table, err)
 	case !held.Valid || !held.Bool:
-		return fmt.Errorf("lost the migration lock on %s.%s (its server session no longer holds it); stopping so that no second tailor can work on the table at the same time", r.cfg.Database, r.cfg.Table)
+		return fmt.Errorf("%w on %s.%s (its server session no longer holds it); stopping so that no second tailor can work on the table at the same time", errLostLock, r.cfg.Database, r.cfg.Table)
 	}
 	return nil
 }
+
+// errLostLock is the migration lock lost while the run went on: the
+// run's tables may be another run's from then on.
+var errLostLock = errors.New("lost the migration lock")
 
 // lockCheckInterval is how often a running migration checks that it still
 // holds its lock; lockCheckTimeout bounds one check.

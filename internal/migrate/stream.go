@@ -40,6 +40,8 @@ type stream struct {
 	// transactions, so a batch comes before the target exactly when its End
 	// does not pass it.
 	appliedEnd, nextEnd capture.Position
+	// start is where the reader started.
+	start capture.Position
 
 	// done is closed when run returns, with its error in err, so that
 	// waiting for the applier ends when there is no applier any more.
@@ -71,6 +73,9 @@ func (r *Runner) connConfig() mysql.ConnConfig {
 }
 
 func (s *stream) run(ctx context.Context, start capture.Position) error {
+	s.mu.Lock()
+	s.start = start
+	s.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := s.reader.Run(gctx, start, s.batches)
@@ -216,6 +221,18 @@ func (s *stream) catchUpNow(ctx context.Context) error {
 		h.waitingForApplier(ctx)
 	}
 	return s.catchUp(ctx, target)
+}
+
+// checkpoint is a position before which every change to the table has
+// been applied, at a transaction's boundary: where a resumed applier may
+// start (package state).
+func (s *stream) checkpoint() capture.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.appliedEnd.IsZero() {
+		return s.start
+	}
+	return s.appliedEnd
 }
 
 // backlog is the number of captured transactions not yet applied.

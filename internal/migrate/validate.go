@@ -117,9 +117,13 @@ func (r *Runner) validate(ctx context.Context) error {
 // checkLeftovers refuses to start a copy when a table it would create is
 // already there.
 func (r *Runner) checkLeftovers(ctx context.Context) error {
+	if err := r.loadSavedState(ctx); err != nil {
+		return err
+	}
+	resuming := r.saved.earlier != nil
 	if exists, err := r.tableExists(ctx, r.shadow); err != nil {
 		return err
-	} else if exists && !r.cfg.InitiallyDropGhostTable {
+	} else if exists && !r.cfg.InitiallyDropGhostTable && !resuming {
 		return invalid(fmt.Errorf("a table named %s already exists (left by an earlier run?); drop it, or pass --initially-drop-ghost-table to have tailor drop it", mysql.QuoteIdent(r.shadow)))
 	}
 	if exists, err := r.tableExists(ctx, r.old); err != nil {
@@ -132,7 +136,7 @@ func (r *Runner) checkLeftovers(ctx context.Context) error {
 	if hb := HeartbeatName(r.cfg.Table); hb != "" {
 		if exists, err := r.tableExists(ctx, hb); err != nil {
 			return err
-		} else if exists && !r.cfg.InitiallyDropGhostTable {
+		} else if exists && !r.cfg.InitiallyDropGhostTable && !resuming {
 			return invalid(fmt.Errorf("a table named %s already exists (left by an earlier run?), and tailor needs that name for its replica-lag heartbeat; drop it, or pass --initially-drop-ghost-table to have tailor drop it", mysql.QuoteIdent(hb)))
 		} else if exists {
 			if _, err := r.db.ExecContext(ctx, "DROP TABLE "+mysql.QuoteTable(r.cfg.Database, hb)); err != nil {
@@ -143,7 +147,7 @@ func (r *Runner) checkLeftovers(ctx context.Context) error {
 	// The cut-over (which always takes the sentry path, as Runner passes it
 	// a catch-up) would find the sentry only after the whole copy, and fail
 	// then; an empty sentry is what an interrupted cut-over leaves.
-	if sentry := cutover.SentryName(r.cfg.Table); sentry != "" {
+	if sentry := cutover.SentryName(r.cfg.Table); sentry != "" && !resuming {
 		if exists, err := r.tableExists(ctx, sentry); err != nil {
 			return err
 		} else if exists {
@@ -232,6 +236,19 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	if err := checkShadowEngine(shadowTable.Engine); err != nil {
 		return err
 	}
+	if err := r.mapColumns(shadowTable); err != nil {
+		return err
+	}
+	if err := r.deferIndexes(ctx, shadowTable); err != nil {
+		return err
+	}
+	r.log.Info("shadow table ready", "phase", PhaseCreateShadow.String(), "shadow", r.shadow, "columns", len(r.mapping.Columns), "key", r.mapping.KeyName)
+	return nil
+}
+
+// mapColumns makes the mapping from the original to the shadow: the
+// columns the ALTER carries over and the key that identifies rows in both.
+func (r *Runner) mapColumns(shadowTable *schema.Table) error {
 	var generated = map[string]bool{}
 	for _, c := range shadowTable.Columns {
 		generated[c.Name] = c.Generated
@@ -240,14 +257,11 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	for _, p := range r.alter.CopiedColumns(r.table.ColumnNames(), shadowTable.ColumnNames(), generated) {
 		pairs = append(pairs, [2]string{p.Old, p.New})
 	}
+	var err error
 	r.mapping, err = schema.NewMapping(r.table, shadowTable, pairs)
 	if err != nil {
 		return invalid(err)
 	}
-	if err := r.deferIndexes(ctx, shadowTable); err != nil {
-		return err
-	}
-	r.log.Info("shadow table ready", "phase", PhaseCreateShadow.String(), "shadow", r.shadow, "columns", len(r.mapping.Columns), "key", r.mapping.KeyName)
 	return nil
 }
 

@@ -125,6 +125,7 @@ const (
 	ErrAccessDenied     = 1045
 	ErrLockOrActiveTx   = 1192
 	ErrWarnDataTrunc    = 1265
+	ErrNoSuchThread     = 1094
 
 	// ErrAccessDeniedNoPassword is the login refusal of an account that
 	// authenticates without a password: unix_socket authentication, as a

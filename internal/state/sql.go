@@ -43,6 +43,7 @@ var columnDefs = []struct{ name, def string }{
 	{"shadow_table", "varchar(64) NOT NULL"},
 	{"alter_clauses", "mediumtext NOT NULL"},
 	{"deferred_indexes", "mediumtext NOT NULL"},
+	{"shadow_definition", "mediumtext NOT NULL"},
 	{"note", "mediumtext NOT NULL"},
 }
 

@@ -23,6 +23,55 @@
 // columns format_version, tailor_version and run_id never change, so any
 // tailor can say which format, which tailor and which run wrote a row.
 //
+// # Why a resume gives the table an uninterrupted run would
+//
+// The copy's argument (rowcopy.Copier) is that the shadow ends equal to the
+// original when (a) every chunk of the key space is copied, each by a
+// transaction that deletes its key range in the shadow and inserts the
+// original's rows of that range, read with shared locks, and (b) every
+// change committed after a position taken before the first chunk was read
+// is applied, in log order, as "delete the key, insert its last image". For
+// any key, the last write to the shadow is then the copy of its latest
+// state or the image of its latest change, and both are its state at the
+// cut-over. A checkpoint saves a pair (L, P): L, the low-watermark, is the
+// upper bound of the last chunk such that it and every chunk before it
+// have committed; P is a position at a transaction's boundary such that
+// every change to the table before P has been applied (the end of the last
+// transaction the applier committed). Both only move forward, and each is
+// read from what has committed, so a crash at any moment leaves a saved
+// pair that was true when it was saved, and stays true: nothing a later
+// moment does undoes a committed chunk or an applied change, it only
+// repeats them.
+//
+// A resume copies every chunk above L and applies every change from P on,
+// starting the binary log reader at P before the first chunk above L is
+// read. (a) holds: the chunks at or below L committed in earlier runs, and
+// the rest are copied now; a chunk above L that an earlier run copied too
+// (workers finish out of order, so some chunks above L may be done) is
+// deleted and copied again, which its own transaction makes harmless. (b)
+// holds: the changes before P were applied by earlier runs, in log order,
+// and every change from P on is applied by this run, in log order, after
+// them; a change an earlier run applied after P, or applied in the batch
+// that was in flight when it stopped (a transaction the server rolled back
+// when its client died), is applied again, and "delete the key, insert its
+// last image" leaves the same row however often it runs. The chunks at or
+// below L were read by earlier runs while their appliers followed the log,
+// so a change committed after such a read is either before P, and was
+// applied then, or from P on, and is applied now. Indexes
+// deferred until after the copy change nothing of this: they are built by
+// one ALTER, which either ran (the shadow has them all) or not (it has
+// none; the resume builds them after the copy), and the checkpoint records
+// which definitions to build. The checksum is kept as passed only once it
+// passed, after the copy was complete; from then on the shadow is kept in
+// step by the applier alone, which the resume restarts at P.
+//
+// What a resume checks first, since the argument needs them: the same ALTER
+// and copy key, the run's own shadow (its definition as the record saved
+// it, with or without the deferred indexes), and the binary log file of P
+// still on the server. A statement an earlier run left running on the
+// shadow (an index build goes on after its client died) is killed before
+// anything else.
+//
 // Replication. The state table is an ordinary InnoDB table with a primary
 // key, written by small single-row statements with every value bound as a
 // parameter (no NOW(), no UUID()), so it replicates under any binlog_format
@@ -98,8 +147,13 @@ type Record struct {
 	Position capture.Position
 	GTID     string
 	// DeferredIndexes are the definitions of the secondary indexes the
-	// shadow is to get after the copy.
+	// shadow is to get after the copy, as SHOW CREATE TABLE prints them
+	// ("KEY `name` (`column`)").
 	DeferredIndexes []string
+	// ShadowDefinition is the shadow's definition as the ALTER made it, as
+	// SHOW CREATE TABLE prints it (deferred indexes included), so that a
+	// resume can tell the run's shadow from another table of its name.
+	ShadowDefinition string
 	// ChecksumPassed says the checksum compared the copy with the original
 	// and found them equal.
 	ChecksumPassed bool
@@ -120,7 +174,7 @@ func (r *Record) validate() error {
 	}
 	texts := map[string]string{
 		"run id": r.RunID, "tailor version": r.TailorVersion, "alter": r.Alter,
-		"shadow": r.Shadow, "phase": r.Phase, "GTID position": r.GTID, "note": r.Note,
+		"shadow": r.Shadow, "shadow definition": r.ShadowDefinition, "phase": r.Phase, "GTID position": r.GTID, "note": r.Note,
 		"binary log file": r.Position.File,
 	}
 	for what, s := range texts {

@@ -326,6 +326,7 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 		"shadow_table":       rec.Shadow,
 		"alter_clauses":      rec.Alter,
 		"deferred_indexes":   indexes,
+		"shadow_definition":  rec.ShadowDefinition,
 		"note":               cut(rec.Note, maxNote),
 	}, nil
 }
@@ -341,7 +342,7 @@ func (s *Store) scan(row *sql.Row) (*Record, error) {
 	)
 	err := row.Scan(&rec.FormatVersion, &rec.TailorVersion, &rec.RunID, &rec.Database, &rec.Table, &rec.Phase,
 		&started, &updated, &rec.RowsCopied, &keyCols, &watermark, &rec.CopyDone, &rec.Position.File, &pos, &rec.GTID,
-		&rec.ChecksumPassed, &rec.Shadow, &rec.Alter, &indexes, &rec.Note)
+		&rec.ChecksumPassed, &rec.Shadow, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Note)
 	if err != nil {
 		return nil, err
 	}
