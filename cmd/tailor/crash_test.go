@@ -320,7 +320,15 @@ func TestKill9AndResume(t *testing.T) {
 			time.Sleep(300 * time.Millisecond) // writes while nothing follows them
 
 			resumeArgs := append(append([]string(nil), extra...), "--resume")
+			resumed := time.Now()
 			second := startTailor(t, alterArgs(database, "orders", alter, resumeArgs...)...)
+			// How long a resume takes to get going: to its first chunk, or
+			// to the phase after the copy when the copy was done.
+			poll(t, second, "the resume under way", time.Minute, func() bool {
+				l := second.log()
+				return strings.Contains(l, "copying rows") || strings.Contains(l, "the copy was done by an earlier run")
+			})
+			t.Logf("the resume was under way %s after it started", time.Since(resumed).Round(time.Millisecond))
 			if c.release != nil {
 				if c.name == "build-indexes" {
 					poll(t, second, "the leftover index build killed", time.Minute, func() bool {
@@ -348,6 +356,7 @@ func TestKill9AndResume(t *testing.T) {
 			}
 			now, _ := strconv.ParseInt(m[1], 10, 64)
 			before, _ := strconv.ParseInt(m[2], 10, 64)
+			t.Logf("rows copied: %d by the resume, %d saved before it, for a table of %d rows (plus the writers' inserts)", now, before, rows)
 			if float64(now+before) > 1.3*float64(rows) {
 				t.Errorf("rows copied over both runs: %d + %d for a %d-row table; the copy started over", now, before, rows)
 			}

@@ -68,6 +68,10 @@ type Reader struct {
 	mu   sync.Mutex
 	pos  Position
 	sent uint64
+	// boundary is the end of the last whole group read, and boundarySent
+	// the Batches sent before it.
+	boundary     Position
+	boundarySent uint64
 }
 
 // NewReader returns a Reader for cfg, filling in its defaults.
@@ -102,6 +106,26 @@ func (r *Reader) Progress() (pos Position, sent uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pos, r.sent
+}
+
+// Boundary returns the end of the last whole transaction (or other event
+// group) read, and the number of Batches sent before it. Once those Batches
+// are applied, every change before pos is applied, and pos is a place the
+// binary log can be read from again without starting inside a
+// transaction: a resumed migration may start there. Unlike the end of the
+// last Batch, it moves on while the table sees no writes.
+func (r *Reader) Boundary() (pos Position, sent uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.boundary, r.boundarySent
+}
+
+func (r *Reader) recordBoundary(pos Position) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.boundary.IsZero() || pos.Compare(r.boundary) > 0 {
+		r.boundary, r.boundarySent = pos, r.sent
+	}
 }
 
 func (r *Reader) record(pos Position, batch bool) {
@@ -262,6 +286,7 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		pos = next
 		if txs.between() {
 			*resume = pos
+			r.recordBoundary(pos)
 		}
 	}
 }

@@ -212,8 +212,19 @@ var ErrNotFound = errors.New("table not found")
 func retryable(step Step, err error) error { return &Error{Step: step, Retryable: true, Err: err} }
 func final(step Step, err error) error     { return &Error{Step: step, Err: err} }
 
-// lockWaitError describes a write lock that was not granted in time.
+// lockWaitError describes a write lock that was not granted in time. Its
+// message leaves out the wrapped error's (the budget that ran out, the
+// server's lock wait timeout), which says the same again at length; errors.Is
+// and errors.As still see it.
 func lockWaitError(cfg Config, err error) error {
-	return fmt.Errorf("the write lock on %s was not granted within %s; another session holds a lock on it (an open transaction that used the table, a long query or DDL): %w",
-		mysql.QuoteTable(cfg.Database, cfg.Table), cfg.LockTimeout, err)
+	return &lockWait{err: err, msg: fmt.Sprintf("the write lock on %s was not granted within %s; another session holds a lock on it (an open transaction that used the table, a long query or DDL)",
+		mysql.QuoteTable(cfg.Database, cfg.Table), cfg.LockTimeout)}
 }
+
+type lockWait struct {
+	msg string
+	err error
+}
+
+func (e *lockWait) Error() string { return e.msg }
+func (e *lockWait) Unwrap() error { return e.err }

@@ -484,7 +484,7 @@ func TestServerAwayLongerThanReconnectTimeout(t *testing.T) {
 	if err := <-back; err != nil {
 		t.Fatalf("relaunch: %v", err)
 	}
-	wantKind(t, err, KindConnect, "unreachable for", "--reconnect-timeout", "during copy", "`orders` is untouched", "`faults`.`orders_tailor_new` was left")
+	wantKind(t, err, KindConnect, "unreachable for", "--reconnect-timeout", "during copy", "`orders` is untouched", "`orders_tailor_new` is kept", "--resume")
 	var gone *mysql.UnreachableError
 	if !errors.As(err, &gone) || gone.For < cfg.ReconnectTimeout {
 		t.Errorf("error %v does not wrap an *mysql.UnreachableError of at least %s", err, cfg.ReconnectTimeout)
@@ -502,4 +502,17 @@ func TestServerAwayLongerThanReconnectTimeout(t *testing.T) {
 	} else if !strings.Contains(showCreate(t, db, "faults", "orders_tailor_new"), "refunded_at") {
 		t.Error("the table left is not the shadow")
 	}
+
+	// The server is back: --resume finishes from the last checkpoint.
+	resume := cfg
+	resume.Resume, resume.testHooks = true, nil
+	res, err := runMigration(ctx, t, resume)
+	if err != nil {
+		t.Fatalf("resume after the server came back: %v", err)
+	}
+	t.Logf("resumed: %d rows copied, %d before", res.RowsCopied, res.RowsCopiedBefore)
+	if !res.Resumed {
+		t.Error("the run after the outage did not resume")
+	}
+	wantEqualToControl(ctx, t, db, "orders", workload.SameColumns(nil, nil))
 }

@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/control"
+	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/state"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
@@ -247,5 +252,49 @@ func TestResumeRefused(t *testing.T) {
 	}
 	if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "orders,orders_control,orders_tailor_old" {
 		t.Errorf("tables after starting over = %v", got)
+	}
+}
+
+// TestSavedPositionMovesWhileIdle: while nothing writes the table, the
+// saved position still follows the binary log (writes to other tables move
+// it), so that a long postponed wait does not leave a resume depending on
+// binary logs the server may purge meanwhile.
+func TestSavedPositionMovesWhileIdle(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createTable(t, db, "t", 2_000)
+	mustExec(t, db, "CREATE TABLE other (id INT PRIMARY KEY, v INT)")
+	flag := filepath.Join(t.TempDir(), "postpone")
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
+	cfg.PostponeCutOverFlagFile = flag
+	cfg.CheckpointInterval = 100 * time.Millisecond
+	run := startRun(t, cfg)
+	run.waitStatus(t, "the cut-over to be postponed", func(st control.Status) bool { return st.CutOverPostponed })
+	first := savedState(t, db, dbName, "t").Position
+	for i := range 20 {
+		mustExec(t, db, "INSERT INTO other VALUES (?, ?)", i, i)
+	}
+	server, err := mysql.DetectServer(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := capture.CurrentPosition(context.Background(), db, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for savedState(t, db, dbName, "t").Position.Compare(target) < 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the saved position stayed at %s (from %s) while the binary log reached %s", savedState(t, db, dbName, "t").Position, first, target)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.wait(t); err != nil {
+		t.Fatal(err)
 	}
 }

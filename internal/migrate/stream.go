@@ -227,12 +227,20 @@ func (s *stream) catchUpNow(ctx context.Context) error {
 // been applied, at a transaction's boundary: where a resumed applier may
 // start (package state).
 func (s *stream) checkpoint() capture.Position {
+	boundary, sent := s.reader.Boundary()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.appliedEnd.IsZero() {
-		return s.start
+	pos := s.start
+	if s.appliedEnd.Compare(pos) > 0 {
+		pos = s.appliedEnd
 	}
-	return s.appliedEnd
+	// Past the last change applied, to the reader's last boundary, when
+	// every batch sent before it is applied: a table without writes does
+	// not hold the saved position back (where a purge could overtake it).
+	if s.applied >= sent && boundary.Compare(pos) > 0 {
+		pos = boundary
+	}
+	return pos
 }
 
 // backlog is the number of captured transactions not yet applied.
