@@ -215,8 +215,8 @@ func TestUsageErrors(t *testing.T) {
 		{"instant attempts zero", full("--instant-attempts", "0"), []string{"--instant-attempts must be at least 1"}},
 		{"hooks path missing", full("--hooks-path", "/nonexistent/hooks"), []string{"--hooks-path", "/nonexistent/hooks", "does not exist"}},
 		{"plan output", []string{"plan", "--database", "d", "--table", "t", "--alter", "ADD COLUMN x INT", "--output", "yaml"}, []string{`--output must be text or json, not "yaml"`}},
-		{"demo unknown flag", []string{"demo", "--rowz", "5"}, []string{"unknown flag: --rowz", "tailor demo --help"}},
-		{"demo log format", []string{"demo", "--log-format", "yaml"}, []string{"--log-format must be text or json"}},
+		// The demo is cmd/tailor-demo, not part of the binary users deploy.
+		{"no demo command", []string{"demo"}, []string{`unknown command "demo"`, "tailor --help"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -627,7 +627,7 @@ func TestDocsListEveryFlag(t *testing.T) {
 		}
 		return rest
 	}
-	alterDoc, planDoc, demoDoc, exitDoc := section("`tailor alter`"), section("`tailor plan`"), section("`tailor demo`"), section("Exit codes")
+	alterDoc, planDoc, exitDoc := section("`tailor alter`"), section("`tailor plan`"), section("Exit codes")
 	// ctl's --socket, --database and --table are not alter's: its section
 	// lists them all, and alter's is never searched for them.
 	ctlDoc := section("`tailor ctl`")
@@ -640,7 +640,6 @@ func TestDocsListEveryFlag(t *testing.T) {
 		{newAlterCommand(), []string{alterDoc}},
 		{newPlanCommand(), []string{planDoc, alterDoc}},
 		{newCtlCommand(), []string{ctlDoc}},
-		{newDemoCommand(), []string{demoDoc}},
 	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			var row []string

@@ -1,10 +1,13 @@
 // Package demo runs tailor's demonstration: a throwaway MariaDB sandbox, a
 // table under a live write load, an online migration of it, and the proof
-// that no write was lost.
+// that no write was lost. With CrashAndResume it runs the tailor binary
+// instead, kills it with SIGKILL in the middle of the copy, and resumes it.
+// The command is cmd/tailor-demo, kept out of the tailor binary.
 package demo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -29,12 +32,29 @@ type Options struct {
 	Threads   int
 	ChunkTime time.Duration
 	ChunkSize int
+	// LogFormat is tailor's log format, text or json: the Logger's for the
+	// migration run in this process, --log-format for the binary.
+	LogFormat string
 	Logger    *slog.Logger
+
+	// CrashAndResume runs the tailor binary at Tailor as a child process
+	// instead of migrating in this process, kills it with SIGKILL during
+	// the copy and resumes the migration with --resume; the child's log
+	// goes to Stderr.
+	CrashAndResume bool
+	Tailor         string
+	Stderr         io.Writer
 }
 
 // Run runs the demo and reports on out. It fails when the migrated table
-// differs from the control record in any row.
+// differs from the control record in any row. The sandbox is stopped and
+// its directory removed before it returns, whatever happened.
 func Run(ctx context.Context, out io.Writer, opts Options) error {
+	if opts.CrashAndResume {
+		if err := checkBinary(opts.Tailor); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(out, "==> starting a throwaway MariaDB sandbox")
 	sbx, err := sandbox.Start(ctx, sandbox.Options{})
 	if errors.Is(err, sandbox.ErrNoServer) {
@@ -74,12 +94,22 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 
 	fmt.Fprintf(out, "==> starting the write load: %d writers, %d transactions/s of inserts, updates (of the primary key too) and deletes,\n    each written to orders and orders_control in the same transaction\n", opts.Writers, opts.Rate)
 	load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: opts.Writers, Rate: opts.Rate, InitialRows: opts.Rows, Seed: uint64(time.Now().UnixNano())})
+	defer load.Stop() // a no-op once stopped; the writers must end before the sandbox
 	time.Sleep(time.Second)
 
-	conn := sbx.Conn("shop")
 	// The socket lives with the sandbox, so that the demo never meets a
 	// real migration's socket of a table that happens to be shop.orders.
 	socket := filepath.Join(sbx.Dir, "tailor.sock")
+	if opts.CrashAndResume {
+		return crashAndResume(ctx, out, sbx, db, load, socket, opts)
+	}
+	return migrateInProcess(ctx, out, sbx, db, load, socket, opts)
+}
+
+// migrateInProcess is the plain demo: the migration runs in this process,
+// as tailor alter --execute runs it.
+func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, db *sql.DB, load *workload.Load, socket string, opts Options) error {
+	conn := sbx.Conn("shop")
 	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
 	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --socket %s status)\n", socket)
 	runner, err := migrate.New(migrate.Config{
@@ -96,7 +126,6 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		Logger:           opts.Logger,
 	})
 	if err != nil {
-		load.Stop()
 		return err
 	}
 	res, err := runner.Run(ctx)
@@ -111,18 +140,30 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		res.Elapsed.Round(time.Millisecond), res.RowsCopied, res.EventsApplied, res.CutOverLock.Round(time.Microsecond))
 	fmt.Fprintf(out, "    checksum before the swap: %d chunks compared in one consistent snapshot, %d copied again\n", res.ChecksumChunks, res.ChecksumMended)
 	fmt.Fprintf(out, "    old table kept as %s (drop it with: DROP TABLE %s;)\n", res.OldTable, mysql.QuoteTable("shop", res.OldTable))
+	printLoad(out, stats)
+	return compareWithControl(ctx, out, db, stats)
+}
+
+// printLoad reports what the write load did.
+func printLoad(out io.Writer, stats workload.Stats) {
 	fmt.Fprintln(out, "==> the write load")
 	fmt.Fprintf(out, "    %d transactions (%d inserts, %d updates, %d primary-key updates, %d deletes), %d retried, %d failed\n",
 		stats.Transactions, stats.Inserts, stats.Updates, stats.KeyUpdates, stats.Deletes, stats.Retries, stats.Errors)
 	fmt.Fprintf(out, "    latency p50 %s, p99 %s, longest %s\n",
 		stats.Percentile(50).Round(time.Microsecond), stats.Percentile(99).Round(time.Microsecond), stats.LongestStall.Round(time.Microsecond))
+}
 
+// compareWithControl compares the migrated table with the independent
+// record of the writes, row by row, and fails when they differ or when a
+// write of the load failed.
+func compareWithControl(ctx context.Context, out io.Writer, db *sql.DB, stats workload.Stats) error {
 	fmt.Fprintln(out, "==> comparing shop.orders with shop.orders_control, row by row")
 	diff, err := workload.Compare(ctx, db, "orders", workload.SameColumns(nil, nil))
 	if err != nil {
 		return err
 	}
 	if !diff.Equal() {
+		fmt.Fprintf(out, "    DIFFERENT: %s\n", diff)
 		return fmt.Errorf("the migrated table differs from the record of writes: %s", diff)
 	}
 	var hasColumn int
