@@ -29,6 +29,7 @@ const (
 	exitConnect     = 4
 	exitLostWrites  = 5
 	exitResumable   = 6
+	exitNoMigration = 7 // tailor status: no migration of the table, running or saved
 	exitInterrupted = 130
 )
 
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
 	})
-	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand())
+	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand(), newStatusCommand())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -73,6 +74,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintln(stderr, "tailor: "+oneLine(err.Error()))
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	if errors.As(err, new(noMigrationError)) {
+		return exitNoMigration
 	}
 	switch migrate.KindOf(err) {
 	case migrate.KindInvalid:

@@ -631,6 +631,8 @@ func TestDocsListEveryFlag(t *testing.T) {
 	// ctl's --socket, --database and --table are not alter's: its section
 	// lists them all, and alter's is never searched for them.
 	ctlDoc := section("`tailor ctl`")
+	// status lists its own flags; its connection flags are alter's.
+	statusDoc := section("`tailor status`")
 	for _, c := range []struct {
 		cmd *cobra.Command
 		// sections are searched in order: plan shares most of its flags
@@ -640,6 +642,7 @@ func TestDocsListEveryFlag(t *testing.T) {
 		{newAlterCommand(), []string{alterDoc}},
 		{newPlanCommand(), []string{planDoc, alterDoc}},
 		{newCtlCommand(), []string{ctlDoc}},
+		{newStatusCommand(), []string{statusDoc, alterDoc}},
 	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			var row []string
@@ -664,7 +667,7 @@ func TestDocsListEveryFlag(t *testing.T) {
 			}
 		})
 	}
-	for _, code := range []int{exitOK, exitFailed, exitUsage, exitInvalid, exitConnect, exitInterrupted} {
+	for _, code := range []int{exitOK, exitFailed, exitUsage, exitInvalid, exitConnect, exitLostWrites, exitResumable, exitNoMigration, exitInterrupted} {
 		if docRow(exitDoc, strconv.Itoa(code)) == nil {
 			t.Errorf("docs/cli.md: no row for exit code %d", code)
 		}
@@ -673,6 +676,11 @@ func TestDocsListEveryFlag(t *testing.T) {
 	for _, code := range []int{exitOK, exitUsage, exitInvalid, exitConnect} {
 		if docRow(ctlDoc, strconv.Itoa(code)) == nil {
 			t.Errorf("docs/cli.md: the tailor ctl section has no row for exit code %d", code)
+		}
+	}
+	for _, code := range []int{exitOK, exitUsage, exitInvalid, exitConnect, exitNoMigration} {
+		if docRow(statusDoc, strconv.Itoa(code)) == nil {
+			t.Errorf("docs/cli.md: the tailor status section has no row for exit code %d", code)
 		}
 	}
 }

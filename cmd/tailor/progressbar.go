@@ -89,9 +89,12 @@ func renderBar(st migrate.Status, throttled []string) string {
 	if st.ETA >= 0 {
 		eta = st.ETA.Round(time.Second).String()
 	}
+	// A resumed run's rows count from where the earlier runs stopped, as
+	// its percentage does.
+	done := st.RowsCopied + st.RowsCopiedBefore
 	line := fmt.Sprintf("%-9s [%s%s] %5.1f%%  %d/%d rows  %d rows/s  ETA %s  backlog %d",
 		st.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), st.Percent,
-		st.RowsCopied, max(st.RowsEstimate, st.RowsCopied), int64(st.RowsPerSecond), eta, st.Backlog)
+		done, max(st.RowsEstimate, done), int64(st.RowsPerSecond), eta, st.Backlog)
 	switch {
 	case st.Postponed:
 		line += "  cut-over postponed"

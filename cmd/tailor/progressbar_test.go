@@ -19,6 +19,8 @@ func TestRenderBar(t *testing.T) {
 			nil, []string{"copy", "[############............]", " 50.0%", "500/1000 rows", "250 rows/s", "ETA 2s", "backlog 3"}},
 		{"unknown eta, estimate exceeded", migrate.Status{Phase: migrate.PhaseChecksum, RowsCopied: 1200, RowsEstimate: 1000, Percent: 100, ETA: -1},
 			nil, []string{"checksum", "[########################]", "1200/1200 rows", "ETA ?"}},
+		{"resumed", migrate.Status{Phase: migrate.PhaseCopy, RowsCopied: 300, RowsCopiedBefore: 500, RowsEstimate: 1000, Percent: 80, RowsPerSecond: 100, ETA: 2 * time.Second},
+			nil, []string{" 80.0%", "800/1000 rows", "100 rows/s"}},
 		{"throttled", migrate.Status{Phase: migrate.PhaseCopy, ETA: -1}, []string{"paused by the operator"}, []string{"throttled: paused by the operator"}},
 		{"postponed", migrate.Status{Phase: migrate.PhasePostponed, Percent: 100, ETA: -1, Postponed: true}, []string{"x"}, []string{"cut-over postponed"}},
 	}

@@ -39,7 +39,11 @@ type Status struct {
 	// Phase is the migration's phase by name: validate, copy, cut-over...
 	Phase string `json:"phase"`
 
-	RowsCopied int64 `json:"rows_copied"`
+	// RowsCopied are the rows this run copied; RowsCopiedBefore those
+	// the earlier runs of a resumed migration copied (0 for a new one).
+	// Percent counts both, RowsPerSecond this run's alone.
+	RowsCopied       int64 `json:"rows_copied"`
+	RowsCopiedBefore int64 `json:"rows_copied_before"`
 	// RowsTotal is an estimate (InnoDB statistics) until the copy is done.
 	RowsTotal     int64   `json:"rows_total"`
 	Percent       float64 `json:"percent"`
@@ -185,8 +189,13 @@ func (s Status) String() string {
 		line("alter: %s", oneLine(s.Alter))
 	}
 	line("phase: %s", s.Phase)
-	line("copied: %d of ~%d rows (%.1f%%), %.0f rows/s, eta %s",
-		s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, round(s.ETA))
+	if s.RowsCopiedBefore > 0 {
+		line("copied: %d of ~%d rows (%.1f%%), %d in this run plus %d before the resume, %.0f rows/s, eta %s",
+			s.RowsCopied+s.RowsCopiedBefore, s.RowsTotal, s.Percent, s.RowsCopied, s.RowsCopiedBefore, s.RowsPerSecond, round(s.ETA))
+	} else {
+		line("copied: %d of ~%d rows (%.1f%%), %.0f rows/s, eta %s",
+			s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, round(s.ETA))
+	}
 	line("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
 	if len(s.Replicas) > 0 {
 		lags := make([]string, len(s.Replicas))

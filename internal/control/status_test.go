@@ -94,3 +94,27 @@ func TestStatusNamesCutOverBlockers(t *testing.T) {
 		t.Errorf("JSON of no blockers: %s, %v", b.String(), err)
 	}
 }
+
+// TestStatusOfResumedRun: a resumed run's status says what this run copied
+// and what the earlier runs did, in both forms; a new run's says nothing
+// of a resume.
+func TestStatusOfResumedRun(t *testing.T) {
+	t.Parallel()
+	st := Status{Phase: "copy", RowsCopied: 1000, RowsCopiedBefore: 2000, RowsTotal: 5000, Percent: 60, RowsPerSecond: 500, ETA: Duration(4 * time.Second)}
+	want := "copied: 3000 of ~5000 rows (60.0%), 1000 in this run plus 2000 before the resume, 500 rows/s, eta 4s\n"
+	if text := st.String(); !strings.Contains(text, want) {
+		t.Errorf("text status lacks %q:\n%s", want, text)
+	}
+	var b strings.Builder
+	if err := st.encodeJSON(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"rows_copied":1000,"rows_copied_before":2000,`) {
+		t.Errorf("JSON lacks the rows of both: %s", b.String())
+	}
+
+	st.RowsCopied, st.RowsCopiedBefore = 3000, 0
+	if text := st.String(); strings.Contains(text, "resume") || !strings.Contains(text, "copied: 3000 of ~5000 rows (60.0%), 500 rows/s") {
+		t.Errorf("a new run's status:\n%s", text)
+	}
+}

@@ -24,6 +24,7 @@ const (
 	NameInfo               = "tailor_migration_info"
 	NamePhase              = "tailor_phase"
 	NameRowsCopied         = "tailor_rows_copied_total"
+	NameRowsCopiedBefore   = "tailor_rows_copied_before_resume"
 	NameRowsEstimate       = "tailor_rows_estimate"
 	NameEventsApplied      = "tailor_events_applied_total"
 	NameBacklog            = "tailor_backlog_events"
@@ -45,7 +46,7 @@ const (
 func Names() []string {
 	return []string{
 		NameInfo, NamePhase, NameStartTimestampSecs,
-		NameRowsCopied, NameRowsEstimate, NameEventsApplied, NameBacklog,
+		NameRowsCopied, NameRowsCopiedBefore, NameRowsEstimate, NameEventsApplied, NameBacklog,
 		NameReplicaLag, NameThrottled, NameThrottledSeconds,
 		NameChunkDuration, NameChunkRows, NameChunkSize,
 		NameCutOverAttempts, NameCutOverLock, NameCutOverPostponed,
@@ -61,6 +62,7 @@ type Metrics struct {
 	phase            *prometheus.GaugeVec
 	start            prometheus.Gauge
 	rowsCopied       prometheus.Counter
+	rowsBefore       prometheus.Gauge
 	rowsEstimate     prometheus.Gauge
 	eventsApplied    prometheus.Counter
 	backlog          prometheus.Gauge
@@ -102,6 +104,10 @@ func New() *Metrics {
 		rowsCopied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: NameRowsCopied,
 			Help: "Rows copied from the original table into the shadow table.",
+		}),
+		rowsBefore: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: NameRowsCopiedBefore,
+			Help: "Rows the earlier runs of a resumed migration copied (0 for a new one); tailor_rows_copied_total counts this run's.",
 		}),
 		rowsEstimate: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: NameRowsEstimate,
@@ -164,7 +170,7 @@ func New() *Metrics {
 		}, []string{"what"}),
 	}
 	m.reg.MustRegister(
-		m.info, m.phase, m.start, m.rowsCopied, m.rowsEstimate,
+		m.info, m.phase, m.start, m.rowsCopied, m.rowsBefore, m.rowsEstimate,
 		m.eventsApplied, m.backlog, m.replicaLag, m.throttled,
 		m.throttledSeconds, m.chunkDuration, m.chunkRows, m.chunkSize,
 		m.cutOverAttempts, m.cutOverLock, m.cutOverPostponed, m.retries,
@@ -224,6 +230,16 @@ func (m *Metrics) ObserveChunk(rows int64, d time.Duration) {
 	m.rowsCopied.Add(float64(rows))
 	m.chunkRows.Observe(float64(rows))
 	m.chunkDuration.Observe(d.Seconds())
+}
+
+// SetRowsCopiedBefore records the rows the earlier runs of a resumed
+// migration copied: a run's counter starts from 0, and this says how much
+// of the table was already in the shadow.
+func (m *Metrics) SetRowsCopiedBefore(rows int64) {
+	if m == nil {
+		return
+	}
+	m.rowsBefore.Set(float64(rows))
 }
 
 // SetChunkSize records the target rows per chunk in use (it changes with

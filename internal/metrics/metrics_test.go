@@ -40,6 +40,7 @@ func exercise(m *Metrics) {
 	m.SetRowsEstimate(1000)
 	m.ObserveChunk(100, 40*time.Millisecond)
 	m.ObserveChunk(50, 20*time.Millisecond)
+	m.SetRowsCopiedBefore(400)
 	m.SetChunkSize(100)
 	m.AddEventsApplied(7)
 	m.SetBacklog(3)
@@ -66,6 +67,7 @@ func TestScrapeHasEveryMetric(t *testing.T) {
 		`tailor_migration_info{database="shop",table="orders"} 1`,
 		`tailor_phase{phase="copy"} 1`,
 		`tailor_rows_copied_total 150`,
+		`tailor_rows_copied_before_resume 400`,
 		`tailor_rows_estimate 1000`,
 		`tailor_events_applied_total 7`,
 		`tailor_backlog_events 3`,

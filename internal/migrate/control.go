@@ -42,6 +42,7 @@ func (h controlHandler) Status() control.Status {
 		Alter:            r.cfg.Alter,
 		Phase:            st.Phase.String(),
 		RowsCopied:       st.RowsCopied,
+		RowsCopiedBefore: st.RowsCopiedBefore,
 		RowsTotal:        st.RowsEstimate,
 		Percent:          st.Percent,
 		RowsPerSecond:    st.RowsPerSecond,

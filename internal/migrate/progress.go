@@ -18,6 +18,11 @@ type progress struct {
 	rowsCopied    atomic.Int64
 	eventsApplied atomic.Int64
 	postponed     atomic.Bool
+	// rowsBefore are the rows the earlier runs of a resumed migration
+	// copied. An atomic rather than saved.rowsBefore, whose mutex a
+	// checkpoint holds across its write to the server: a status must not
+	// wait for that.
+	rowsBefore atomic.Int64
 }
 
 // Phase is the current phase.
@@ -36,6 +41,10 @@ type Status struct {
 	Elapsed       time.Duration
 	// Postponed is true while the cut-over waits for its flag file to go.
 	Postponed bool
+	// RowsCopiedBefore are the rows the earlier runs of a resumed
+	// migration copied (0 for a new one); RowsCopied are this run's.
+	// Percent and ETA count both, RowsPerSecond this run's alone.
+	RowsCopiedBefore int64
 }
 
 // Status reports where the migration is.
@@ -49,24 +58,33 @@ func (r *Runner) Status() Status {
 		ETA:           -1,
 		Postponed:     r.progress.postponed.Load(),
 	}
+	st.RowsCopiedBefore = r.progress.rowsBefore.Load()
 	if s := r.streamSeen.Load(); s != nil {
 		st.Backlog = s.backlog()
 	}
 	// The estimate comes from InnoDB statistics and may be below the truth.
-	total := max(st.RowsEstimate, st.RowsCopied)
+	done := st.RowsCopied + st.RowsCopiedBefore
+	total := max(st.RowsEstimate, done)
 	if st.Phase > PhaseCopy {
-		total = st.RowsCopied
+		total = done
 	}
 	if total > 0 {
-		st.Percent = 100 * float64(st.RowsCopied) / float64(total)
+		st.Percent = 100 * float64(done) / float64(total)
 	}
 	if secs := st.Elapsed.Seconds(); secs > 0 {
 		st.RowsPerSecond = float64(st.RowsCopied) / secs
 	}
 	if st.RowsPerSecond > 0 && st.Phase == PhaseCopy {
-		st.ETA = time.Duration(float64(total-st.RowsCopied) / st.RowsPerSecond * float64(time.Second))
+		st.ETA = time.Duration(float64(total-done) / st.RowsPerSecond * float64(time.Second))
 	}
 	return st
+}
+
+// setRowsBefore records, for the status and the metrics, the rows the
+// earlier runs of a resumed migration copied.
+func (r *Runner) setRowsBefore(n int64) {
+	r.progress.rowsBefore.Store(n)
+	r.metrics.SetRowsCopiedBefore(n)
 }
 
 // reportProgress logs the status at the configured interval until ctx ends.
@@ -99,14 +117,19 @@ func (r *Runner) logProgress(st Status, eta string) {
 	attrs := []any{
 		"phase", st.Phase.String(),
 		"rows", st.RowsCopied,
+	}
+	if st.RowsCopiedBefore > 0 {
+		attrs = append(attrs, "rows_copied_before", st.RowsCopiedBefore)
+	}
+	attrs = append(attrs,
 		"rows_estimate", st.RowsEstimate,
-		"percent", float64(int(st.Percent*10)) / 10,
+		"percent", float64(int(st.Percent*10))/10,
 		"rows_per_sec", int64(st.RowsPerSecond),
 		"eta", eta,
 		"events_applied", st.EventsApplied,
 		"backlog", st.Backlog,
 		"elapsed", st.Elapsed.Round(time.Second).String(),
-	}
+	)
 	if reasons := r.ThrottleReasons(); len(reasons) > 0 {
 		attrs = append(attrs, "throttled", strings.Join(reasons, "; "))
 	}

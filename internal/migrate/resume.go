@@ -339,6 +339,7 @@ func (r *Runner) startSavedState(ctx context.Context, start capture.Position) er
 		s.mu.Lock()
 		s.rec, s.rowsBefore = &rec, s.earlier.RowsCopied
 		s.mu.Unlock()
+		r.setRowsBefore(s.earlier.RowsCopied)
 		return nil
 	}
 	deferred := make([]string, len(r.deferredKeys))

@@ -19,18 +19,7 @@ func (r *Runner) connect(ctx context.Context) error {
 	conn.Database = r.cfg.Database
 	db, err := mysql.OpenRecording(ctx, conn, &r.own)
 	if err != nil {
-		switch mysql.ErrorNumber(err) {
-		case mysql.ErrAccessDenied:
-			return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file)", conn.User)}
-		case mysql.ErrAccessDeniedNoPassword:
-			return &Error{Kind: KindConnect, Err: socketOnly(conn)}
-		case mysql.ErrBadDB:
-			return invalid(fmt.Errorf("database %s does not exist on %s; check --database", mysql.QuoteIdent(r.cfg.Database), conn.Addr()))
-		}
-		if ctx.Err() != nil {
-			return &Error{Kind: KindInterrupted, Err: ctx.Err()}
-		}
-		return &Error{Kind: KindConnect, Err: unreachable(conn, err)}
+		return connectError(ctx, conn, err)
 	}
 	r.db = db
 	r.server, err = mysql.DetectServer(ctx, db)
@@ -40,6 +29,24 @@ func (r *Runner) connect(ctx context.Context) error {
 	}
 	r.log.Info("connected", "phase", PhaseValidate.String(), "server", r.server.String(), "addr", conn.Addr())
 	return nil
+}
+
+// connectError is the error for a connection to conn that failed: a
+// login refused or a server out of reach (KindConnect), a database that
+// does not exist (KindInvalid).
+func connectError(ctx context.Context, conn mysql.ConnConfig, err error) error {
+	switch mysql.ErrorNumber(err) {
+	case mysql.ErrAccessDenied:
+		return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file)", conn.User)}
+	case mysql.ErrAccessDeniedNoPassword:
+		return &Error{Kind: KindConnect, Err: socketOnly(conn)}
+	case mysql.ErrBadDB:
+		return invalid(fmt.Errorf("database %s does not exist on %s; check --database", mysql.QuoteIdent(conn.Database), conn.Addr()))
+	}
+	if ctx.Err() != nil {
+		return &Error{Kind: KindInterrupted, Err: ctx.Err()}
+	}
+	return &Error{Kind: KindConnect, Err: unreachable(conn, err)}
 }
 
 // socketOnly is the error for error 1698, the server's refusal of an
