@@ -90,6 +90,10 @@ func TestDocumentedEnums(t *testing.T) {
 	for _, v := range []string{
 		string(StrategyNativeInstant), string(StrategyOnlineCopy),
 		string(AdviceRenameColumn), string(AdviceDropColumn), string(AdviceAddNotNullColumn), string(AdviceChangeColumnType), string(AdviceSplitColumn),
+		string(AdviceChangeKey),
+		string(RevertNativeInstant), string(RevertNoSharedKey), string(RevertExpandedColumn), string(RevertRemovedUniqueKey),
+		string(RevertAddedColumn), string(RevertAddedNoDefaultColumn), string(RevertDroppedColumn), string(RevertDroppedNoDefaultColumn),
+		string(RevertRenamedColumn), string(EffectRefused), string(EffectLost), string(EffectNone),
 		"INSTANT", "NOCOPY", "INPLACE", "COPY", "NONE", "SHARED", "EXCLUSIVE", "pass", "warn", "fail",
 	} {
 		if !bytes.Contains(doc, []byte("`"+v+"`")) {
@@ -147,7 +151,8 @@ func TestPlanJSON(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"ok", "refused_because", "native.refused[].message", "strategy.kind", "checks[].status",
-		"estimate.rows_per_second", "advice[].steps[].sql", "size.copy_bytes", "target_definition", "notes"} {
+		"estimate.rows_per_second", "advice[].steps[].sql", "size.copy_bytes", "target_definition", "notes",
+		"revert.lossless", "revert.findings[].kind", "revert.findings[].effect"} {
 		if !present[path] {
 			t.Errorf("output lacks %s", path)
 		}

@@ -283,3 +283,125 @@ func TestMakeRefusesNewForeignKey(t *testing.T) {
 		t.Errorf("tables %v, want %v", sandbox.Tables(t, db, dbName), want)
 	}
 }
+
+// TestMakeReviewsRevert plans real ALTERs and checks what the plan says a
+// revert after the cut-over would lose or refuse.
+func TestMakeReviewsRevert(t *testing.T) {
+	cases := []struct {
+		name, alter string
+		// setup runs on the table before the plan.
+		setup     string
+		forceCopy bool
+		strategy  StrategyKind
+		lossless  bool
+		want      []wantFinding
+		inverse   string
+	}{
+		{name: "rename, drop, add and widen",
+			alter:    "RENAME COLUMN name TO full_name, DROP COLUMN note, DROP COLUMN customer_id, ADD COLUMN tier INT NOT NULL, MODIFY qty BIGINT NOT NULL",
+			strategy: StrategyOnlineCopy,
+			want: []wantFinding{
+				{RevertExpandedColumn, EffectRefused, "qty"},
+				{RevertAddedNoDefaultColumn, EffectLost, "tier"},
+				{RevertDroppedColumn, EffectLost, "note"},
+				{RevertDroppedNoDefaultColumn, EffectRefused, "customer_id"},
+				{RevertRenamedColumn, EffectNone, "name full_name"},
+			}},
+		{name: "add unique key", alter: "ADD UNIQUE KEY uq_name (name)",
+			strategy: StrategyOnlineCopy, lossless: true},
+		// MariaDB 10.11 drops an index NOCOPY, which tailor copies.
+		{name: "drop unique key", alter: "DROP INDEX uq_name", setup: "ALTER TABLE orders ADD UNIQUE KEY uq_name (name)",
+			strategy: StrategyOnlineCopy,
+			want:     []wantFinding{{RevertRemovedUniqueKey, EffectRefused, "name"}}},
+		{name: "forced copy of a rename", alter: "RENAME COLUMN name TO full_name", forceCopy: true,
+			strategy: StrategyOnlineCopy, lossless: true,
+			want: []wantFinding{{RevertRenamedColumn, EffectNone, "name full_name"}}},
+		{name: "instant rename", alter: "RENAME COLUMN name TO full_name",
+			strategy: StrategyNativeInstant,
+			want:     []wantFinding{{RevertNativeInstant, EffectRefused, ""}},
+			inverse:  "ALTER TABLE `orders` CHANGE COLUMN `full_name` `name` varchar(40) NOT NULL;"},
+		{name: "instant add column", alter: "ADD COLUMN shipped_at DATETIME NULL",
+			strategy: StrategyNativeInstant,
+			want:     []wantFinding{{RevertNativeInstant, EffectRefused, ""}},
+			inverse:  "ALTER TABLE `orders` DROP COLUMN `shipped_at`;"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, dbName := sbx.NewDatabase(t)
+			createOrders(t, db, 100)
+			if tc.setup != "" {
+				exec(t, db, tc.setup)
+			}
+			p, err := Make(context.Background(), db, detectServer(t, db), Options{
+				Conn: sbx.Conn(dbName), Database: dbName, Table: "orders", Alter: tc.alter, ForceCopy: tc.forceCopy,
+			})
+			if err != nil {
+				t.Fatalf("Make: %v", err)
+			}
+			var text strings.Builder
+			p.WriteText(&text)
+			t.Logf("plan:\n%s", text.String())
+			if p.Strategy.Kind != tc.strategy {
+				t.Fatalf("strategy %s, want %s", p.Strategy.Kind, tc.strategy)
+			}
+			r := p.Revert
+			if r.Lossless != tc.lossless || r.Replayable != (tc.strategy == StrategyOnlineCopy) || r.InverseAlter != tc.inverse {
+				t.Errorf("revert lossless %v, replayable %v, inverse %q; want lossless %v, inverse %q", r.Lossless, r.Replayable, r.InverseAlter, tc.lossless, tc.inverse)
+			}
+			assertFindings(t, r, tc.want)
+			block := text.String()[strings.Index(text.String(), "\nRevert\n"):]
+			if tc.lossless && !strings.HasPrefix(block, "\nRevert\n  a revert would be lossless\n") {
+				t.Errorf("text lacks the one-line verdict:\n%s", block)
+			}
+			for _, f := range r.Findings {
+				if !strings.Contains(block, string(f.Kind)) {
+					t.Errorf("text lacks finding %s:\n%s", f.Kind, block)
+				}
+			}
+		})
+	}
+}
+
+// TestInverseAlterUndoesInstantChanges makes INSTANT changes for real and
+// then runs the plan's inverse ALTER: the table must have its definition
+// back, as SHOW CREATE TABLE prints it.
+func TestInverseAlterUndoesInstantChanges(t *testing.T) {
+	for _, alter := range []string{
+		"ADD COLUMN shipped_at DATETIME NULL",
+		"ADD COLUMN status VARCHAR(16) NOT NULL DEFAULT 'new' FIRST, ADD COLUMN region INT NOT NULL AFTER name",
+		"RENAME COLUMN name TO full_name",
+		"MODIFY name VARCHAR(60) NOT NULL",
+		"MODIFY note VARCHAR(20) NULL AFTER id",
+		"ALTER COLUMN qty SET DEFAULT 7, CHANGE name full_name VARCHAR(40) NOT NULL",
+	} {
+		t.Run(alter, func(t *testing.T) {
+			db, dbName := sbx.NewDatabase(t)
+			createOrders(t, db, 100)
+			exec(t, db, "ALTER TABLE orders ADD KEY k_name_qty (name(10), qty)")
+			definition := func() string {
+				t.Helper()
+				var name, def string
+				if err := db.QueryRow("SHOW CREATE TABLE orders").Scan(&name, &def); err != nil {
+					t.Fatal(err)
+				}
+				return autoIncrementOption.ReplaceAllString(def, "")
+			}
+			before := definition()
+			p, err := Make(context.Background(), db, detectServer(t, db), Options{Conn: sbx.Conn(dbName), Database: dbName, Table: "orders", Alter: alter})
+			if err != nil {
+				t.Fatalf("Make: %v", err)
+			}
+			if p.Strategy.Kind != StrategyNativeInstant || p.Revert.InverseAlter == "" {
+				t.Fatalf("strategy %s, revert %+v; want native-instant with an inverse ALTER", p.Strategy.Kind, p.Revert)
+			}
+			exec(t, db, "ALTER TABLE orders "+alter)
+			if definition() == before {
+				t.Fatal("the ALTER changed nothing")
+			}
+			exec(t, db, p.Revert.InverseAlter)
+			if after := definition(); after != before {
+				t.Errorf("after %s\nthe definition is\n%s\nwant\n%s", p.Revert.InverseAlter, after, before)
+			}
+		})
+	}
+}

@@ -3,8 +3,9 @@
 // needs, which algorithm the server itself would use (learned by trying the
 // ALTER on an empty clone of the table), whether tailor would let the server
 // do it or copy the table online, what the preflight checks say, how long
-// the copy would take on this server, and how to split a risky change into
-// safe steps (expand-contract).
+// the copy would take on this server, how to split a risky change into
+// safe steps (expand-contract), and whether a revert after the cut-over
+// would be lossless.
 //
 // The only thing Make creates is the clone, _<table>_tailor_probe: a real
 // table, because MariaDB 10.11 refuses ALGORITHM=INPLACE on a TEMPORARY one
@@ -108,6 +109,8 @@ type Plan struct {
 	Estimate *Estimate `json:"estimate"`
 	// Advice is how to make risky parts of the change safely in steps.
 	Advice []Advice `json:"advice"`
+	// Revert says whether a revert after the cut-over would be lossless.
+	Revert Revert `json:"revert"`
 	// Notes are facts worth knowing that change nothing above.
 	Notes []string `json:"notes"`
 	// TargetDefinition is SHOW CREATE TABLE of the table after the change,
@@ -284,7 +287,31 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		noDefaultNew: learned.noDefault,
 		pairs:        learned.pairs,
 	})
+	if p.Revert, err = reviewRevertOf(ctx, db, opts, alter, source, learned, p.Strategy.Kind); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// reviewRevertOf reads what the revert review needs beyond what the plan
+// has (the source's columns without a default and, for a native change,
+// its definition) and reviews it.
+func reviewRevertOf(ctx context.Context, db *sql.DB, opts Options, alter *ddl.Alter, source *schema.Table, l learned, strategy StrategyKind) (Revert, error) {
+	in := revertInput{
+		table: opts.Table, strategy: strategy, alter: alter, source: source, target: l.target,
+		pairs: l.pairs, noDefaultNew: l.noDefault, targetDefinition: l.definition,
+	}
+	var err error
+	if in.noDefaultOld, err = columnsWithoutDefault(ctx, db, opts.Database, opts.Table, source); err != nil {
+		return Revert{}, err
+	}
+	if strategy == StrategyNativeInstant {
+		var name string
+		if err := db.QueryRowContext(ctx, "SHOW CREATE TABLE "+mysql.QuoteTable(opts.Database, opts.Table)).Scan(&name, &in.sourceDefinition); err != nil {
+			return Revert{}, fmt.Errorf("read the definition of %s: %w", mysql.QuoteTable(opts.Database, opts.Table), err)
+		}
+	}
+	return reviewRevert(in), nil
 }
 
 // refusals are the sentences saying why tailor would refuse the change: the

@@ -324,11 +324,33 @@ func (pr *probe) readTarget(ctx context.Context, alter *ddl.Alter, source *schem
 }
 
 func (pr *probe) newColumnsWithoutDefault(ctx context.Context, alter *ddl.Alter, source, target *schema.Table) ([]string, error) {
-	rows, err := pr.db.QueryContext(ctx,
-		`SELECT COLUMN_NAME, COLUMN_DEFAULT IS NULL, LOWER(EXTRA) FROM information_schema.COLUMNS
-		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, pr.database, pr.name)
+	all, err := columnsWithoutDefault(ctx, pr.db, pr.database, pr.name, target)
 	if err != nil {
-		return nil, pr.failed(err, "read the column defaults of")
+		return nil, err
+	}
+	var out []string
+	for _, col := range all {
+		lower := strings.ToLower(col)
+		_, existed := source.Column(col)
+		if slices.Contains(alter.Added, lower) && (!existed || slices.Contains(alter.Dropped, lower)) {
+			out = append(out, col)
+		}
+	}
+	return out, nil
+}
+
+// columnsWithoutDefault are the columns of database.name, whose definition
+// is t, that are NOT NULL without a default and neither generated nor
+// AUTO_INCREMENT: in strict mode, an INSERT that does not name one fails.
+// information_schema.COLUMNS says which have no default (COLUMN_DEFAULT is
+// NULL); the server's own "NULL" default of a nullable column does not
+// matter here.
+func columnsWithoutDefault(ctx context.Context, db *sql.DB, database, name string, t *schema.Table) ([]string, error) {
+	rows, err := db.QueryContext(ctx,
+		`SELECT COLUMN_NAME, COLUMN_DEFAULT IS NULL, LOWER(EXTRA) FROM information_schema.COLUMNS
+		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, database, name)
+	if err != nil {
+		return nil, fmt.Errorf("read the column defaults of %s: %w", mysql.QuoteIdent(name), err)
 	}
 	defer rows.Close()
 	var out []string
@@ -336,18 +358,15 @@ func (pr *probe) newColumnsWithoutDefault(ctx context.Context, alter *ddl.Alter,
 		var col, extra string
 		var noDefault bool
 		if err := rows.Scan(&col, &noDefault, &extra); err != nil {
-			return nil, pr.failed(err, "read the column defaults of")
+			return nil, fmt.Errorf("read the column defaults of %s: %w", mysql.QuoteIdent(name), err)
 		}
-		c, _ := target.Column(col)
-		lower := strings.ToLower(col)
-		_, existed := source.Column(col)
-		added := slices.Contains(alter.Added, lower) && (!existed || slices.Contains(alter.Dropped, lower))
-		if added && noDefault && !c.Nullable && !c.Generated && !strings.Contains(extra, "auto_increment") {
+		c, _ := t.Column(col)
+		if noDefault && !c.Nullable && !c.Generated && !strings.Contains(extra, "auto_increment") {
 			out = append(out, col)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, pr.failed(err, "read the column defaults of")
+		return nil, fmt.Errorf("read the column defaults of %s: %w", mysql.QuoteIdent(name), err)
 	}
 	return out, nil
 }

@@ -14,7 +14,8 @@ const labelWidth = 10
 
 // WriteText renders the plan for a person, most important first: the
 // verdict, why a change is refused, the table, what the server would do,
-// what tailor would do, the checks, the estimate and the advice. Write
+// what tailor would do, the checks, the estimate, the advice and whether a
+// revert would be lossless. Write
 // errors are the writer's to report (a terminal or a buffer).
 func (p *Plan) WriteText(w io.Writer) {
 	tw := &textWriter{w: w}
@@ -78,11 +79,35 @@ func (p *Plan) WriteText(w io.Writer) {
 			}
 		}
 	}
+	p.Revert.writeText(tw)
 	if len(p.Notes) > 0 {
 		tw.line("Notes")
 		for _, n := range p.Notes {
 			tw.line("  - %s", n)
 		}
+	}
+}
+
+// writeText renders the revert review: one line when a revert would be
+// lossless and nothing is worth saying, else the verdict and a line per
+// finding with its effect, and the inverse ALTER of a native change.
+func (r Revert) writeText(tw *textWriter) {
+	tw.line("Revert")
+	switch {
+	case r.Lossless:
+		tw.line("  a revert would be lossless")
+	case r.Replayable:
+		tw.line("  a revert would not be lossless:")
+	}
+	for _, f := range r.Findings {
+		cols := ""
+		if len(f.Columns) > 0 {
+			cols = " " + mysql.QuoteIdents(f.Columns)
+		}
+		tw.line("  %-7s %s%s: %s", f.Effect, f.Kind, cols, f.Why)
+	}
+	if r.InverseAlter != "" {
+		tw.line("  inverse ALTER: %s", r.InverseAlter)
 	}
 }
 

@@ -85,6 +85,12 @@ func sameType(src, tgt schema.Column) bool {
 	return src.ColumnType == tgt.ColumnType && strings.EqualFold(charsetName(src.Charset), charsetName(tgt.Charset))
 }
 
+// ValuesFit reports whether every non-NULL value that a column of from's
+// type can hold is held unchanged by to's type (see valuesFit). The plan
+// asks it the other way round, new type into old, to tell which columns a
+// revert might find holding a value the old table cannot take.
+func ValuesFit(from, to schema.Column) bool { return valuesFit(from, to) }
+
 // valuesFit reports whether every non-NULL value that src's type can hold is
 // held unchanged by tgt's type: a widening, for which no row needs to be
 // read. NULLs are judged apart (see definitionChanges). It answers false
