@@ -83,6 +83,8 @@ type alterFlags struct {
 	controlSocket           string
 	httpAddr                string
 	hooksPath               string
+	// revert is set for tailor revert, which takes alter's flags.
+	revert bool
 }
 
 func newAlterCommand() *cobra.Command {
@@ -100,6 +102,12 @@ prints what it would do.`,
 			return runAlter(cmd, f)
 		},
 	}
+	f.register(cmd)
+	return cmd
+}
+
+// register adds alter's flags (revert takes them too).
+func (f *alterFlags) register(cmd *cobra.Command) {
 	f.changeFlags.register(cmd)
 	fs := cmd.Flags()
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
@@ -132,7 +140,6 @@ prints what it would do.`,
 	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
 	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
 	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the migration's moments (see docs/hooks.md)")
-	return cmd
 }
 
 // checkZeros refuses zeros that Config.Defaults would read as "not set"
@@ -197,6 +204,7 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 		return err
 	}
 	cfg := f.config(conn, logger)
+	cfg.Revert = f.revert
 	cfg.Execute = f.execute
 	cfg.ChunkSize = f.chunkSize
 	cfg.Threads = f.threads
@@ -237,6 +245,10 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	res, err := runMigration(cmd, cfg, bar)
 	if err != nil {
 		return err
+	}
+	if res.DryRun && res.Revert != nil {
+		printRevertPlan(cmd.OutOrStdout(), res.Revert)
+		return nil
 	}
 	if res.DryRun {
 		fmt.Fprintln(cmd.OutOrStdout(), "Dry run: nothing was changed. Add --execute to make the change.")
@@ -289,9 +301,15 @@ func printResult(w io.Writer, res *migrate.Result) {
 		fmt.Fprintf(w, "  attempts:         %d\n", res.InstantAttempts)
 		return
 	}
-	fmt.Fprintln(w, "Migration complete.")
+	if res.Reverted {
+		fmt.Fprintln(w, "Reverted: the table is back as it was before the migration, with every write made since.")
+	} else {
+		fmt.Fprintln(w, "Migration complete.")
+	}
 	fmt.Fprintf(w, "  wall time:        %s\n", res.Elapsed.Round(time.Millisecond))
-	if res.Resumed {
+	if res.Reverted {
+		// Nothing is copied: the kept table was complete at the swap.
+	} else if res.Resumed {
 		fmt.Fprintf(w, "  rows copied:      %d in this run, %d before the resume\n", res.RowsCopied, res.RowsCopiedBefore)
 	} else {
 		fmt.Fprintf(w, "  rows copied:      %d\n", res.RowsCopied)
@@ -314,6 +332,9 @@ func printResult(w io.Writer, res *migrate.Result) {
 	if res.OldTable != "" {
 		fmt.Fprintf(w, "  old table kept:   %s\n", res.OldTable)
 		fmt.Fprintf(w, "  to drop it:       DROP TABLE %s;\n", mysql.QuoteTable(res.Database, res.OldTable))
+		if res.Revertible {
+			fmt.Fprintf(w, "  to undo it:       tailor revert ... --table %s --execute (until the old table is dropped)\n", res.Table)
+		}
 	} else {
 		fmt.Fprintln(w, "  old table:        dropped (--ok-to-drop-table)")
 	}

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
 	})
-	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand(), newStatusCommand())
+	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand(), newRevertCommand(), newStatusCommand())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

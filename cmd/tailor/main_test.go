@@ -633,6 +633,8 @@ func TestDocsListEveryFlag(t *testing.T) {
 	ctlDoc := section("`tailor ctl`")
 	// status lists its own flags; its connection flags are alter's.
 	statusDoc := section("`tailor status`")
+	// revert takes alter's flags, and its section lists none of its own.
+	revertDoc := section("`tailor revert`")
 	for _, c := range []struct {
 		cmd *cobra.Command
 		// sections are searched in order: plan shares most of its flags
@@ -643,6 +645,7 @@ func TestDocsListEveryFlag(t *testing.T) {
 		{newPlanCommand(), []string{planDoc, alterDoc}},
 		{newCtlCommand(), []string{ctlDoc}},
 		{newStatusCommand(), []string{statusDoc, alterDoc}},
+		{newRevertCommand(), []string{revertDoc, alterDoc}},
 	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			var row []string

@@ -69,6 +69,9 @@ type Applier struct {
 	afterDelete func(ctx context.Context)
 	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
 	LockWaitTimeout time.Duration
+	// keep are the shadow's columns whose values outlive a key's delete
+	// and insert (KeepUnmapped).
+	keep []string
 }
 
 // New returns an applier for m.
@@ -206,6 +209,11 @@ func (a *Applier) applyOps(ctx context.Context, groups [][]op) error {
 // applyGroup deletes the keys of ops and inserts their images, again while
 // the insert meets a row the copier wrote meanwhile (see the package doc).
 func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
+	if len(a.keep) > 0 {
+		if err := a.setKeptAside(ctx, tx, ops); err != nil {
+			return err
+		}
+	}
 	for round := 1; ; round++ {
 		err := a.deleteKeys(ctx, tx, ops)
 		if err != nil {
@@ -215,16 +223,93 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 			a.afterDelete(ctx)
 		}
 		err = a.insertImages(ctx, tx, ops)
+		if err == nil && len(a.keep) > 0 {
+			err = a.putBackKept(ctx, tx)
+		}
 		if err == nil || round >= rowcopy.CopyKeyRetries || !rowcopy.IsDuplicateOn(err, a.shadowKey) {
 			return err
 		}
 	}
 }
 
+// KeepUnmapped makes the applier keep, across the delete and insert of a
+// key, the values of the shadow's columns that the mapping does not
+// write: a revert's, where the kept table has columns the table no longer
+// has (a column the migration dropped), whose values the rows that existed
+// at the swap must keep. A row whose key changed, or that is new, gets the
+// column's default.
+//
+// The values are set aside in a temporary table of the applier's session
+// (which the binary log, in ROW format, does not record), and put back on
+// the inserted rows of the same keys, in the same transaction.
+func (a *Applier) KeepUnmapped() {
+	mapped := map[string]bool{}
+	for _, c := range a.m.Columns {
+		mapped[strings.ToLower(c.New)] = true
+	}
+	a.keep = nil
+	for _, c := range a.m.Shadow.Columns {
+		if !mapped[strings.ToLower(c.Name)] && !c.Generated {
+			a.keep = append(a.keep, c.Name)
+		}
+	}
+}
+
+// keptAside is the temporary table KeepUnmapped sets values aside in; it
+// lives in the applier's session only.
+const keptAside = "tailor_kept_aside"
+
+// setKeptAside copies the kept columns of the rows of ops' keys into the
+// session's temporary table.
+func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error {
+	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
+	cols := mysql.QuoteIdents(append(a.m.KeyNewNames(), a.keep...))
+	for _, q := range []string{
+		"CREATE TEMPORARY TABLE IF NOT EXISTS " + aside + " ENGINE=InnoDB SELECT " + cols + " FROM " + shadow + " LIMIT 0",
+		"DELETE FROM " + aside,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("set aside the kept columns: %w", err)
+		}
+	}
+	return a.forKeys(ops, func(cond string, args []any) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+aside+" ("+cols+") SELECT "+cols+" FROM "+shadow+" WHERE "+cond, args...)
+		return err
+	})
+}
+
+// putBackKept sets the kept columns of the inserted rows to the values set
+// aside for their keys.
+func (a *Applier) putBackKept(ctx context.Context, tx *sql.Tx) error {
+	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
+	var on, set []string
+	for _, k := range a.m.KeyNewNames() {
+		on = append(on, "s."+mysql.QuoteIdent(k)+" = k."+mysql.QuoteIdent(k))
+	}
+	for _, c := range a.keep {
+		set = append(set, "s."+mysql.QuoteIdent(c)+" = k."+mysql.QuoteIdent(c))
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE "+shadow+" s JOIN "+aside+" k ON "+strings.Join(on, " AND ")+" SET "+strings.Join(set, ", ")); err != nil {
+		return fmt.Errorf("put back the kept columns: %w", err)
+	}
+	return nil
+}
+
 func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {
+	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	return a.forKeys(ops, func(cond string, args []any) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...)
+		return err
+	})
+}
+
+// forKeys calls do with the condition that selects the keys of ops in the
+// shadow, as many keys at a time as one statement can bind.
+func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) error {
 	keyCols := a.m.KeyNewNames()
 	per := max(1, maxPlaceholders/len(keyCols))
-	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	for start := 0; start < len(ops); start += per {
 		end := min(start+per, len(ops))
 		keys := make([][]any, 0, end-start)
@@ -239,7 +324,7 @@ func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {
 			}
 		}
 		cond, args := sqlbuild.KeyInMarks(keyCols, a.keyMarks, keys)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...); err != nil {
+		if err := do(cond, args); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,9 @@ type DDLError struct {
 	Database, Table string
 	// Statement is the statement as the server logged it.
 	Statement string
+	// End is the position right after the statement's event, where the
+	// binary log goes on past it.
+	End Position
 }
 
 func (e *DDLError) Error() string {

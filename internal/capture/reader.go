@@ -270,6 +270,10 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		outage.Reset()
 		next := advance(pos, ev)
 		changes, err := txs.handle(ev)
+		var ddl *DDLError
+		if errors.As(err, &ddl) {
+			ddl.End = next
+		}
 		if err != nil {
 			return fmt.Errorf("binary log at %s: %w", pos, err)
 		}

@@ -166,7 +166,7 @@ func TestSwapProofNamesLateWrites(t *testing.T) {
 	if strings.Contains(err.Error(), "untouched") {
 		t.Errorf("the error calls the swapped table untouched: %v", err)
 	}
-	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old", "t_tailor_state"})
 }
 
 // Losing the migration lock (its connection killed) stops the run at the

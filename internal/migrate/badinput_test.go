@@ -363,7 +363,7 @@ func TestLeftoverShadowTable(t *testing.T) {
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`c` int") {
 		t.Errorf("the new definition lacks the column:\n%s", def)
 	}
-	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old", "t_tailor_state"})
 }
 
 // TestLeftoverOldTable finds a table with the name the original would get
@@ -480,7 +480,7 @@ func TestSecondRunnerRefused(t *testing.T) {
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`c` int") || strings.Contains(def, "`d` int") {
 		t.Errorf("the definition after the first migration:\n%s", def)
 	}
-	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old", "t_tailor_state"})
 }
 
 // TestAwkwardTableNames migrates tables whose names need quoting
@@ -599,5 +599,5 @@ func TestLeftoverHeartbeatTable(t *testing.T) {
 	if _, err := runMigration(context.Background(), t, cfg); err != nil {
 		t.Fatal(err)
 	}
-	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
+	noLeftovers(t, db, dbName, []string{"t", "t_tailor_old", "t_tailor_state"})
 }

@@ -106,6 +106,10 @@ type Config struct {
 	// Resume continues the migration the saved state describes (package
 	// state) instead of starting one.
 	Resume bool
+	// Revert undoes the last migration of the table (tailor revert): the
+	// changes made since its cut-over are applied to the table it kept,
+	// which is then swapped back in. Alter is empty.
+	Revert bool
 	// CheckpointInterval is how often the saved state is written while the
 	// migration runs (and at every phase change); DefaultCheckpointInterval
 	// when zero.
@@ -218,7 +222,12 @@ func (c *Config) Validate() error {
 	if c.Table == "" {
 		errs = append(errs, errors.New("--table is required"))
 	}
-	if c.Alter == "" {
+	switch {
+	case c.Revert && c.Alter != "":
+		errs = append(errs, errors.New("a revert undoes the last migration and takes no --alter"))
+	case c.Revert && (c.Resume || c.InitiallyDropGhostTable):
+		errs = append(errs, errors.New("a revert continues a stopped revert by itself and takes neither --resume nor --initially-drop-ghost-table"))
+	case !c.Revert && c.Alter == "":
 		errs = append(errs, errors.New("--alter is required"))
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {

@@ -176,7 +176,7 @@ func testConnectionsKilled(t *testing.T, insideChunk bool) {
 		if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`c` int") {
 			t.Errorf("the new definition lacks the column:\n%s", def)
 		}
-		noLeftovers(t, db, dbName, []string{"t", "t_tailor_old"})
+		noLeftovers(t, db, dbName, []string{"t", "t_tailor_old", "t_tailor_state"})
 		if lockHeld.Valid && !lockHeld.Bool {
 			// The run must notice a lost migration lock (Runner.checkLock
 			// before the cut-over) rather than swap without it.

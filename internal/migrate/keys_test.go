@@ -96,7 +96,7 @@ func TestPrimaryKeyChangesUnderLoad(t *testing.T) {
 					t.Errorf("new definition lacks %q:\n%s", want, def)
 				}
 			}
-			if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "orders,orders_control,orders_tailor_old" {
+			if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "orders,orders_control,orders_tailor_old,orders_tailor_state" {
 				t.Errorf("tables after the migration = %v", got)
 			}
 		})

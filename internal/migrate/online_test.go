@@ -54,7 +54,7 @@ func TestOnlineAlterUnderLoad(t *testing.T) {
 			if c.check != "" && !strings.Contains(def, c.check) {
 				t.Errorf("new definition lacks %q:\n%s", c.check, def)
 			}
-			if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "orders,orders_control,orders_tailor_old" {
+			if got := tablesIn(t, db, dbName); strings.Join(got, ",") != "orders,orders_control,orders_tailor_old,orders_tailor_state" {
 				t.Errorf("tables after the migration = %v", got)
 			}
 		})

@@ -180,7 +180,7 @@ func TestReplicaLagThrottlesCopy(t *testing.T) {
 	}
 	t.Logf("copied %d rows, applied %d events", res.RowsCopied, res.EventsApplied)
 	compareWithControl(t, db, "orders")
-	noLeftovers(t, db, dbName, []string{"orders", "orders_control", "orders_tailor_old"})
+	noLeftovers(t, db, dbName, []string{"orders", "orders_control", "orders_tailor_old", "orders_tailor_state"})
 }
 
 // holdConnections opens n sessions and keeps them open until the test ends.

@@ -85,6 +85,15 @@ func (r *Runner) loadSavedState(ctx context.Context) error {
 		return invalid(fmt.Errorf("there is no saved migration of %s to resume (no table %s); run without --resume to start one", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(store.Name())))
 	case rec == nil:
 		return nil
+	case rec.Reverting:
+		return invalid(fmt.Errorf("a revert of the last migration of %s stopped during %s at %s; run tailor revert to continue it", mysql.QuoteIdent(r.cfg.Table), rec.Phase, rec.UpdatedAt.Format(time.DateTime+" MST")))
+	case rec.Phase == revertable && r.cfg.Resume:
+		return invalid(fmt.Errorf("the last migration of %s (%q) finished; there is nothing to resume", mysql.QuoteIdent(r.cfg.Table), rec.Alter))
+	case rec.Phase == revertable:
+		// What a revert of the last migration needed; a new migration
+		// ends that (its old table must be gone before it starts).
+		r.saved.drop = true
+		return nil
 	case r.cfg.Resume:
 		if err := r.checkResumable(ctx, rec); err != nil {
 			return err
@@ -211,7 +220,9 @@ func binlogPresent(ctx context.Context, db *sql.DB, file string) (bool, error) {
 func (r *Runner) adoptShadow(ctx context.Context) error {
 	rec := r.saved.earlier
 	r.setPhase(PhaseCreateShadow)
-	r.shadowCreated = true
+	// r.shadowCreated stays unset until the run owns the saved state
+	// (startSavedState): a resume refused before then must leave the
+	// earlier runs' work as it is, not clean it up.
 	if err := r.killLeftoverStatements(ctx); err != nil {
 		return err
 	}
@@ -222,10 +233,15 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.mapColumns(shadowTable); err != nil {
+	if r.cfg.Revert {
+		// The columns map back as the migration recorded.
+		if r.mapping, err = schema.NewMapping(r.table, shadowTable, rec.RevertColumns); err != nil {
+			return invalid(fmt.Errorf("the table cannot be reverted into %s: %w", mysql.QuoteIdent(r.shadow), err))
+		}
+	} else if err := r.mapColumns(shadowTable); err != nil {
 		return err
 	}
-	if !slices.Equal(r.mapping.KeyOldNames(), rec.KeyColumns) {
+	if rec.KeyColumns != nil && !slices.Equal(r.mapping.KeyOldNames(), rec.KeyColumns) {
 		return invalid(fmt.Errorf("the saved migration copied by the key (%s), and the tables now give (%s); start over with --initially-drop-ghost-table",
 			strings.Join(rec.KeyColumns, ", "), strings.Join(r.mapping.KeyOldNames(), ", ")))
 	}
@@ -340,6 +356,7 @@ func (r *Runner) startSavedState(ctx context.Context, start capture.Position) er
 		s.rec, s.rowsBefore = &rec, s.earlier.RowsCopied
 		s.mu.Unlock()
 		r.setRowsBefore(s.earlier.RowsCopied)
+		r.shadowCreated = true // this run's from now on
 		return nil
 	}
 	deferred := make([]string, len(r.deferredKeys))

@@ -110,6 +110,14 @@ type Result struct {
 	// OldTable is the name the original now has; empty when it was dropped.
 	OldTable string
 	Database string
+	Table    string
+	// Revert is what a dry run of tailor revert would do; Reverted says a
+	// revert swapped the tables back.
+	Revert   *RevertPlan
+	Reverted bool
+	// Revertible says the saved state keeps what tailor revert needs: the
+	// old table, the swap's position and the columns mapped back.
+	Revertible bool
 	// rename is the cut-over's RENAME as the server logged it.
 	rename string
 }
@@ -173,6 +181,9 @@ type Runner struct {
 	// caughtUpTo is the position the cut-over's last catch-up reached.
 	swapped    bool
 	caughtUpTo capture.Position
+	// swappedAt is the position right after the cut-over's RENAME, as the
+	// proof found it: where a revert starts applying.
+	swappedAt capture.Position
 	// deferredKeys are the shadow's secondary indexes dropped for the
 	// copy, and shadowDefinition its definition before they were.
 	deferredKeys     []schema.KeyDefinition
@@ -223,7 +234,11 @@ func New(cfg Config) (*Runner, error) {
 	r.metrics = metrics.New()
 	r.metrics.SetChunkSize(int64(cfg.ChunkSize))
 	if cfg.HooksPath != "" {
-		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: hookEnv()})
+		env := hookEnv()
+		if cfg.Revert {
+			env = append(env, "TAILOR_REVERT=1")
+		}
+		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: env})
 		if err != nil {
 			return nil, invalid(fmt.Errorf("--hooks-path: %w", err))
 		}
@@ -253,6 +268,9 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	}
 	defer r.db.Close()
 	r.chooseThreads(ctx)
+	if r.cfg.Revert {
+		return r.runRevert(ctx)
+	}
 	if err := r.validate(ctx); err != nil {
 		return nil, err
 	}
@@ -285,7 +303,13 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		}
 		return res, err
 	}
-	res, err = r.execute(ctx)
+	return r.executeAndReport(ctx)
+}
+
+// executeAndReport runs the copy and the cut-over, and on failure says
+// what became of the tables (and removes or keeps the work).
+func (r *Runner) executeAndReport(ctx context.Context) (*Result, error) {
+	res, err := r.execute(ctx)
 	if err != nil && r.swapped {
 		// The new table is in place; the error says what the swap left
 		// (proveSwap), and there is no shadow to remove, nor anything to
@@ -305,6 +329,9 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 			untouched = fmt.Sprintf("%s keeps its rows and schema but lost its triggers (the SQL to recreate them is above)", mysql.QuoteIdent(r.cfg.Table))
 		}
 		var left string
+		if r.cfg.Revert {
+			return nil, r.revertStopped(ctx, err, phase, untouched)
+		}
 		if r.resumable(ctx, err) {
 			left = untouched + r.keepForResume(err)
 			kind := KindResumable
@@ -553,14 +580,15 @@ func (r *Runner) finish(ctx context.Context, res *Result) error {
 			res.OldTable = ""
 		}
 	}
-	r.dropSavedState(ctx)
+	r.saveRevertable(ctx, res)
 	res.RowsCopied = r.progress.rowsCopied.Load()
 	res.RowsCopiedBefore = r.saved.rowsBefore
-	res.Resumed = r.saved.earlier != nil
+	res.Resumed = r.saved.earlier != nil && !r.cfg.Revert
+	res.Reverted = r.cfg.Revert
 	res.EventsApplied = r.progress.eventsApplied.Load()
 	res.Elapsed = time.Since(r.start)
 	res.Key = r.mapping.KeyName
-	res.Database = r.cfg.Database
+	res.Database, res.Table = r.cfg.Database, r.cfg.Table
 	r.setPhase(PhaseDone)
 	return nil
 }

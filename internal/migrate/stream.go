@@ -12,6 +12,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/apply"
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/rowcopy"
 )
 
 // Applying happens beside the copy, not in alternation with it: one
@@ -50,6 +51,11 @@ type stream struct {
 }
 
 func newStream(r *Runner) *stream {
+	applier := apply.New(r.db, r.mapping, r.log)
+	if r.cfg.Revert {
+		// The kept table's columns the table lost keep their values.
+		applier.KeepUnmapped()
+	}
 	return &stream{
 		r: r,
 		reader: capture.NewReader(capture.ReaderConfig{
@@ -60,7 +66,7 @@ func newStream(r *Runner) *stream {
 			Logger:   r.cfg.Logger, // the reader adds the table itself
 			Retry:    r.retry(),
 		}),
-		applier: apply.New(r.db, r.mapping, r.log),
+		applier: applier,
 		batches: make(chan capture.Batch, streamBuffer),
 		done:    make(chan struct{}),
 	}
@@ -149,10 +155,15 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 			s.r.metrics.AddEventsApplied(int64(n))
 			return nil
 		}
-		if mysql.ErrorNumber(err) != mysql.ErrDupEntry || attempt >= duplicateRetries {
+		// A row the shadow cannot hold may be a state the application
+		// left again since (a value only the new type of a revert's
+		// source holds, fixed a moment later): collapsed with the later
+		// changes, the key's last image is what counts.
+		var rowErr *rowcopy.RowError
+		if (mysql.ErrorNumber(err) != mysql.ErrDupEntry && !errors.As(err, &rowErr)) || attempt >= duplicateRetries {
 			return err
 		}
-		s.r.log.Info("unique key collision while applying; widening the batch to the current position", "attempt", attempt+1, "err", err)
+		s.r.log.Info("a change the new table cannot hold as it is; widening the batch to the current position", "attempt", attempt+1, "err", err)
 		target, perr := capture.CurrentPosition(ctx, s.r.db, s.r.server)
 		if perr != nil {
 			return errors.Join(err, perr)

@@ -44,6 +44,8 @@ var columnDefs = []struct{ name, def string }{
 	{"alter_clauses", "mediumtext NOT NULL"},
 	{"deferred_indexes", "mediumtext NOT NULL"},
 	{"shadow_definition", "mediumtext NOT NULL"},
+	{"reverting", "tinyint(1) NOT NULL"},
+	{"revert_columns", "mediumtext NOT NULL"},
 	{"note", "mediumtext NOT NULL"},
 }
 

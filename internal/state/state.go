@@ -154,6 +154,17 @@ type Record struct {
 	// SHOW CREATE TABLE prints it (deferred indexes included), so that a
 	// resume can tell the run's shadow from another table of its name.
 	ShadowDefinition string
+	// Reverting says the migration is a revert: it brings the table back
+	// to the definition it had before the migration RevertColumns
+	// belongs to (tailor revert), with Shadow the table kept at that
+	// migration's cut-over.
+	Reverting bool
+	// RevertColumns, once a migration has swapped the tables and kept the
+	// one it replaced (Phase "done"), pair each column of the table as it
+	// is now with the column of the kept table it came from or goes back
+	// to: what a revert copies. Shadow is then the kept table and Position
+	// the binary log position of the swap.
+	RevertColumns [][2]string
 	// ChecksumPassed says the checksum compared the copy with the original
 	// and found them equal.
 	ChecksumPassed bool

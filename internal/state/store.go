@@ -306,6 +306,12 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	revertCols := "[]"
+	if len(rec.RevertColumns) > 0 {
+		if revertCols, err = marshal(rec.RevertColumns); err != nil {
+			return nil, err
+		}
+	}
 	return map[string]any{
 		"format_version":     FormatVersion,
 		"tailor_version":     rec.TailorVersion,
@@ -327,6 +333,8 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 		"alter_clauses":      rec.Alter,
 		"deferred_indexes":   indexes,
 		"shadow_definition":  rec.ShadowDefinition,
+		"reverting":          rec.Reverting,
+		"revert_columns":     revertCols,
 		"note":               cut(rec.Note, maxNote),
 	}, nil
 }
@@ -337,12 +345,13 @@ func (s *Store) scan(row *sql.Row) (*Record, error) {
 		rec              Record
 		started, updated any
 		keyCols, indexes string
+		revertCols       string
 		watermark        sql.NullString
 		pos              uint64
 	)
 	err := row.Scan(&rec.FormatVersion, &rec.TailorVersion, &rec.RunID, &rec.Database, &rec.Table, &rec.Phase,
 		&started, &updated, &rec.RowsCopied, &keyCols, &watermark, &rec.CopyDone, &rec.Position.File, &pos, &rec.GTID,
-		&rec.ChecksumPassed, &rec.Shadow, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Note)
+		&rec.ChecksumPassed, &rec.Shadow, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Reverting, &revertCols, &rec.Note)
 	if err != nil {
 		return nil, err
 	}
@@ -361,6 +370,12 @@ func (s *Store) scan(row *sql.Row) (*Record, error) {
 	}
 	if rec.DeferredIndexes, err = decodeList(indexes); err != nil {
 		return nil, fmt.Errorf("deferred_indexes: %w", err)
+	}
+	if err := json.Unmarshal([]byte(revertCols), &rec.RevertColumns); err != nil {
+		return nil, fmt.Errorf("revert_columns: %w", err)
+	}
+	if len(rec.RevertColumns) == 0 {
+		rec.RevertColumns = nil
 	}
 	if watermark.Valid {
 		if rec.LowWatermark, err = DecodeKey(watermark.String); err != nil {
