@@ -180,6 +180,10 @@ func (f *statusFlags) next(cmd *cobra.Command, s *migrate.SavedMigration) string
 	switch {
 	case s.LockHolder != 0:
 		return fmt.Sprintf("ask it with tailor ctl status on the machine it runs on (with --socket PATH if it was started with --control-socket); the server shows it as connection %d in SHOW PROCESSLIST", s.LockHolder)
+	case s.Record != nil && s.Record.Reverting:
+		return fmt.Sprintf("a revert stopped; %s continues it", f.revertCommand(cmd))
+	case s.Finished && s.Record.Shadow != "" && len(s.Record.RevertColumns) > 0:
+		return fmt.Sprintf("nothing to resume: the migration finished; %s undoes it with every write made since, while %s is kept", f.revertCommand(cmd), mysql.QuoteIdent(s.Record.Shadow))
 	case s.Finished:
 		return "nothing to resume: the migration finished; its saved state stays for what may follow (see the note)"
 	case s.Format != nil:
@@ -195,11 +199,18 @@ func (f *statusFlags) next(cmd *cobra.Command, s *migrate.SavedMigration) string
 		f.alterCommand(cmd, s.Record.Alter, "--resume"))
 }
 
-// alterCommand is the tailor alter command line for the migration, with
-// the connection flags status was given (a password never: --password
-// alone, which asks for it, when one was given on the command line).
-func (f *statusFlags) alterCommand(cmd *cobra.Command, alter, last string) string {
-	parts := []string{"tailor", "alter"}
+// revertCommand is the tailor revert command line for the table, with the
+// connection flags status was given.
+func (f *statusFlags) revertCommand(cmd *cobra.Command) string {
+	parts := append([]string{"tailor", "revert"}, connectionArgs(cmd)...)
+	return strings.Join(append(parts, "--database", shellQuote(f.database), "--table", shellQuote(f.table), "--execute"), " ")
+}
+
+// connectionArgs are the connection flags status was given, for a command
+// line to print: a password never (--password alone, which asks for it,
+// when one was given).
+func connectionArgs(cmd *cobra.Command) []string {
+	var parts []string
 	for _, name := range []string{"defaults-file", "host", "port", "socket", "user"} {
 		if cmd.Flags().Changed(name) {
 			parts = append(parts, "--"+name, shellQuote(cmd.Flags().Lookup(name).Value.String()))
@@ -208,6 +219,14 @@ func (f *statusFlags) alterCommand(cmd *cobra.Command, alter, last string) strin
 	if cmd.Flags().Changed("password") {
 		parts = append(parts, "--password")
 	}
+	return parts
+}
+
+// alterCommand is the tailor alter command line for the migration, with
+// the connection flags status was given (a password never: --password
+// alone, which asks for it, when one was given on the command line).
+func (f *statusFlags) alterCommand(cmd *cobra.Command, alter, last string) string {
+	parts := append([]string{"tailor", "alter"}, connectionArgs(cmd)...)
 	parts = append(parts, "--database", shellQuote(f.database), "--table", shellQuote(f.table), "--alter", shellQuote(alter))
 	if f.controlSocket != "" {
 		parts = append(parts, "--control-socket", shellQuote(f.controlSocket))
