@@ -400,3 +400,78 @@ type crashCase struct {
 	// minBefore is the least the saved state must have copied.
 	minBefore int64
 }
+
+// TestKill9Revert migrates with the binary, writes on, then kills a
+// revert with SIGKILL while its cut-over is held up; tailor revert again
+// continues it, and the table is back, equal to the control table, with
+// every write.
+func TestKill9Revert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs migrations")
+	}
+	const rows = 5_000
+	db, database := sbx.NewDatabase(t)
+	db.SetMaxOpenConns(20)
+	ctx := context.Background()
+	if err := workload.Create(ctx, db, "orders", rows); err != nil {
+		t.Fatal(err)
+	}
+	load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: 2, Rate: 150, InitialRows: rows, Seed: 9})
+	defer load.Stop()
+	sock := filepath.Join(t.TempDir(), "ctl.sock")
+	forward := startTailor(t, alterArgs(database, "orders", "ADD COLUMN refunded_at DATETIME(6) NULL", "--execute", "--force-copy", "--control-socket", sock)...)
+	if code := forward.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("alter exited %d:\n%s", code, forward.log())
+	}
+	time.Sleep(500 * time.Millisecond) // writes since the cut-over
+
+	blocker, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = blocker.ExecContext(context.Background(), "ROLLBACK")
+		blocker.Close()
+	})
+	revertArgs := append([]string{"revert"}, connArgs()...)
+	revertArgs = append(revertArgs, "--database", database, "--table", "orders", "--execute", "--control-socket", sock,
+		"--checkpoint-interval", "100ms", "--cut-over-lock-timeout-seconds", "1", "--cut-over-attempts", "0")
+	first := startTailor(t, revertArgs...)
+	poll(t, first, "the revert checked", time.Minute, func() bool { return readSaved(t, db, database).checksumed })
+	for _, q := range []string{"BEGIN", "SELECT id FROM `" + database + "`.orders WHERE id = 1 FOR UPDATE"} {
+		if _, err := blocker.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll(t, first, "a cut-over attempt given up", time.Minute, func() bool { return strings.Contains(first.log(), "cut-over attempt gave up") })
+	first.kill9(t)
+	if _, err := blocker.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	second := startTailor(t, revertArgs...)
+	if code := second.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("revert again exited %d:\n%s", code, second.log())
+	}
+	t.Logf("revert again:\n%s", second.stdout.String())
+	if !strings.Contains(second.stdout.String(), "Reverted") {
+		t.Errorf("the summary does not say it reverted:\n%s", second.stdout.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if stats := load.Stop(); stats.Errors > 0 {
+		t.Errorf("%d writes failed, last: %s", stats.Errors, stats.LastError)
+	}
+	diff, err := workload.Compare(ctx, db, "orders", workload.SameColumns(nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !diff.Equal() {
+		t.Fatalf("the reverted table differs from the control record: %s", diff)
+	}
+	var def string
+	_ = db.QueryRow("SHOW CREATE TABLE orders").Scan(new(string), &def)
+	if strings.Contains(def, "refunded_at") {
+		t.Errorf("not reverted:\n%s", def)
+	}
+}
