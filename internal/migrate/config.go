@@ -225,8 +225,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Revert && c.Alter != "":
 		errs = append(errs, errors.New("a revert undoes the last migration and takes no --alter"))
-	case c.Revert && (c.Resume || c.InitiallyDropGhostTable):
-		errs = append(errs, errors.New("a revert continues a stopped revert by itself and takes neither --resume nor --initially-drop-ghost-table"))
+	case c.Revert && c.InitiallyDropGhostTable:
+		errs = append(errs, errors.New("a revert never drops the table it swaps back in, and takes no --initially-drop-ghost-table"))
 	case !c.Revert && c.Alter == "":
 		errs = append(errs, errors.New("--alter is required"))
 	}

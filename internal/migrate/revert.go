@@ -94,7 +94,7 @@ func (r *Runner) loadRevertable(ctx context.Context) (*state.Record, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read the saved state: %w", err)
 	case rec == nil:
-		return nil, invalid(fmt.Errorf("there is no migration of %s to revert: tailor keeps what a revert needs (%s) from a migration's cut-over until the old table is dropped, and none is there", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(store.Name())))
+		return nil, invalid(fmt.Errorf("there is no migration of %s to revert: tailor keeps what a revert needs (%s) from a migration's cut-over until the old table is dropped, and none is there (a change made natively INSTANT keeps no old table: make its inverse change, which tailor plan gives)", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(store.Name())))
 	case rec.Phase != revertable && !rec.Reverting:
 		return nil, invalid(fmt.Errorf("%s; a migration that has not swapped the tables has nothing to revert: continue it with tailor alter --resume, or drop it with --initially-drop-ghost-table", describeSaved(rec)))
 	case rec.Phase == revertable && len(rec.RevertColumns) == 0:

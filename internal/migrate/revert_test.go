@@ -161,6 +161,11 @@ func TestRevertRefused(t *testing.T) {
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`n` int(11) NOT NULL") || n != 7 || rows != 2001 {
 		t.Errorf("after the revert: n=%d, %d rows, definition:\n%s", n, rows, def)
 	}
+
+	// The table the revert kept, dropped by hand: nothing to revert to.
+	mustExec(t, db, "DROP TABLE t_tailor_rev")
+	_, err = runMigration(ctx, t, revertConfig(t, dbName, "t"))
+	wantKind(t, err, KindInvalid, "`t_tailor_rev`, is gone")
 }
 
 // TestRevertStoppedContinues: a revert whose cut-over is held up past its
