@@ -1,7 +1,8 @@
 // Command tailor-demo shows tailor at work on a throwaway MariaDB sandbox:
 // a table under a live write load, an online migration of it, and the proof,
 // row by row against an independent record of the writes, that no write was
-// lost. With --crash-and-resume it runs the tailor binary, kills it with
+// lost; then, under the same load, tailor revert of the migration and the
+// same proof. With --crash-and-resume it runs the tailor binary, kills it with
 // SIGKILL in the middle of the copy and resumes it with --resume.
 //
 // It is a command of its own, run by make demo, so that the demo and its
@@ -102,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (demo.Options, error) {
 	fs.StringVar(&o.Tailor, "tailor", "bin/tailor", "the tailor binary --crash-and-resume runs (make build makes it)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: tailor-demo [flags]   (make demo DEMO_ARGS=\"...\")")
-		fmt.Fprintln(stderr, "Migrates a table under live writes in a throwaway MariaDB sandbox and proves no write was lost.")
+		fmt.Fprintln(stderr, "Migrates a table under live writes in a throwaway MariaDB sandbox, reverts the migration, and proves no write was lost.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

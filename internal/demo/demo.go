@@ -1,6 +1,7 @@
 // Package demo runs tailor's demonstration: a throwaway MariaDB sandbox, a
-// table under a live write load, an online migration of it, and the proof
-// that no write was lost. With CrashAndResume it runs the tailor binary
+// table under a live write load, an online migration of it, the proof
+// that no write was lost, and a revert of the migration under the same
+// load with the same proof. With CrashAndResume it runs the tailor binary
 // instead, kills it with SIGKILL in the middle of the copy, and resumes it.
 // The command is cmd/tailor-demo, kept out of the tailor binary.
 package demo
@@ -107,7 +108,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 }
 
 // migrateInProcess is the plain demo: the migration runs in this process,
-// as tailor alter --execute runs it.
+// as tailor alter --execute runs it, and is then reverted under the same
+// load, as tailor revert --execute reverts it.
 func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, db *sql.DB, load *workload.Load, socket string, opts Options) error {
 	conn := sbx.Conn("shop")
 	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
@@ -129,24 +131,53 @@ func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, 
 		return err
 	}
 	res, err := runner.Run(ctx)
-	time.Sleep(time.Second) // some writes land in the new table too
-	stats := load.Stop()
 	if err != nil {
 		return fmt.Errorf("migration failed: %w", err)
 	}
+	atCutOver := load.Snapshot()
+	if err := sleep(ctx, time.Second); err != nil { // some writes land in the new table too
+		return err
+	}
+	stats := load.Snapshot()
 
+	printMigration(out, res)
+	printLoad(out, stats)
+	if err := compareInSnapshot(ctx, out, db, stats); err != nil {
+		return err
+	}
+	switch {
+	case res.Native:
+		load.Stop()
+		fmt.Fprintln(out, "==> no revert: a change made INSTANT keeps no old table for tailor revert to swap back")
+		return nil
+	case !res.Revertible:
+		return errors.New("the migration did not keep what tailor revert needs (its log says why), so the demo cannot revert it")
+	}
+	return revertUnderLoad(ctx, out, sbx, db, load, socket, opts, res, atCutOver)
+}
+
+// printMigration reports what the migration did.
+func printMigration(out io.Writer, res *migrate.Result) {
 	fmt.Fprintln(out, "==> migration summary")
+	if res.Native {
+		fmt.Fprintf(out, "    wall time %s; the server made the change itself (ALGORITHM=INSTANT, at attempt %d): no rows copied, no old table\n",
+			res.Elapsed.Round(time.Millisecond), res.InstantAttempts)
+		return
+	}
 	fmt.Fprintf(out, "    wall time %s, %d rows copied, %d binlog events applied, writes held %s at the cut-over\n",
 		res.Elapsed.Round(time.Millisecond), res.RowsCopied, res.EventsApplied, res.CutOverLock.Round(time.Microsecond))
 	fmt.Fprintf(out, "    checksum before the swap: %d chunks compared in one consistent snapshot, %d copied again\n", res.ChecksumChunks, res.ChecksumMended)
 	fmt.Fprintf(out, "    old table kept as %s (drop it with: DROP TABLE %s;)\n", res.OldTable, mysql.QuoteTable("shop", res.OldTable))
-	printLoad(out, stats)
-	return compareWithControl(ctx, out, db, stats)
 }
 
 // printLoad reports what the write load did.
 func printLoad(out io.Writer, stats workload.Stats) {
 	fmt.Fprintln(out, "==> the write load")
+	printLoadFigures(out, stats)
+}
+
+// printLoadFigures reports the counts and latencies of the load.
+func printLoadFigures(out io.Writer, stats workload.Stats) {
 	fmt.Fprintf(out, "    %d transactions (%d inserts, %d updates, %d primary-key updates, %d deletes), %d retried, %d failed\n",
 		stats.Transactions, stats.Inserts, stats.Updates, stats.KeyUpdates, stats.Deletes, stats.Retries, stats.Errors)
 	fmt.Fprintf(out, "    latency p50 %s, p99 %s, longest %s\n",
@@ -154,11 +185,32 @@ func printLoad(out io.Writer, stats workload.Stats) {
 }
 
 // compareWithControl compares the migrated table with the independent
-// record of the writes, row by row, and fails when they differ or when a
-// write of the load failed.
+// record of the writes, row by row, once the writers have stopped, and
+// fails when they differ or when a write of the load failed.
 func compareWithControl(ctx context.Context, out io.Writer, db *sql.DB, stats workload.Stats) error {
 	fmt.Fprintln(out, "==> comparing shop.orders with shop.orders_control, row by row")
-	diff, err := workload.Compare(ctx, db, "orders", workload.SameColumns(nil, nil))
+	return reportMigrated(ctx, out, db, stats)
+}
+
+// compareInSnapshot is compareWithControl while the writers go on: in one
+// REPEATABLE READ transaction, whose snapshot (taken by its first read,
+// which counts both tables) holds each write in both tables or in
+// neither.
+func compareInSnapshot(ctx context.Context, out io.Writer, db *sql.DB, stats workload.Stats) error {
+	fmt.Fprintln(out, "==> comparing shop.orders with shop.orders_control, row by row, in one consistent snapshot (the writers go on)")
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin the comparison's snapshot: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only: nothing to keep
+	return reportMigrated(ctx, out, tx, stats)
+}
+
+// reportMigrated compares the migrated table with its control through q
+// and reports it; it fails when they differ or when a write of the load
+// failed.
+func reportMigrated(ctx context.Context, out io.Writer, q workload.Querier, stats workload.Stats) error {
+	diff, err := workload.Compare(ctx, q, "orders", workload.SameColumns(nil, nil))
 	if err != nil {
 		return err
 	}
@@ -167,12 +219,22 @@ func compareWithControl(ctx context.Context, out io.Writer, db *sql.DB, stats wo
 		return fmt.Errorf("the migrated table differs from the record of writes: %s", diff)
 	}
 	var hasColumn int
-	_ = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'refunded_at'").Scan(&hasColumn)
+	_ = q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'refunded_at'").Scan(&hasColumn)
 	fmt.Fprintf(out, "    %s; no write was lost. orders has the new column refunded_at: %v\n", diff, hasColumn == 1)
 	if stats.Errors > 0 {
 		return fmt.Errorf("%d writes of the load failed, last: %s", stats.Errors, stats.LastError)
 	}
 	return nil
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // chunkTime is the demo's adaptive chunk time: none when the chunk size

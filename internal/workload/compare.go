@@ -57,9 +57,18 @@ func SameColumns(skip []string, renames map[string]string) []ColumnPair {
 	return pairs
 }
 
+// Querier is what Compare reads through: a *sql.DB once the writers have
+// stopped, or a *sql.Tx in REPEATABLE READ while they write, whose one
+// snapshot sees each write in both tables or in neither, since a write
+// changes the table and its control in the same transaction.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Compare compares table with its control table on the given columns, in
 // the server, NULL-safely, joined on id.
-func Compare(ctx context.Context, db *sql.DB, table string, cols []ColumnPair) (Diff, error) {
+func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (Diff, error) {
 	var d Diff
 	t, c := mysql.QuoteIdent(table), mysql.QuoteIdent(ControlTable(table))
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+t+"), (SELECT COUNT(*) FROM "+c+")").Scan(&d.Rows, &d.ControlRows); err != nil {
