@@ -251,7 +251,11 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 			r.deferredKeys = append(r.deferredKeys, k)
 		}
 	}
-	r.log.Info("resuming the saved migration", "phase", PhaseCreateShadow.String(), "run", rec.RunID,
+	what := "resuming the saved migration"
+	if r.cfg.Revert {
+		what = "reverting: the writes since the cut-over go to the kept table, which is then swapped back in"
+	}
+	r.log.Info(what, "phase", PhaseCreateShadow.String(), "run", rec.RunID, "kept_table", r.shadow,
 		"saved_phase", rec.Phase, "rows_copied_before", rec.RowsCopied, "copy_done", rec.CopyDone,
 		"checksum_passed", rec.ChecksumPassed, "position", rec.Position.String(), "indexes_to_build", keyNames(r.deferredKeys))
 	return nil

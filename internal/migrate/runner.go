@@ -432,7 +432,11 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	if earlier := r.saved.earlier; earlier != nil && earlier.CopyDone {
-		r.log.Info("the copy was done by an earlier run", "phase", PhaseCopy.String(), "rows_copied_before", earlier.RowsCopied)
+		if r.cfg.Revert {
+			r.log.Info("nothing to copy: the kept table held every row at the cut-over", "phase", PhaseCopy.String())
+		} else {
+			r.log.Info("the copy was done by an earlier run", "phase", PhaseCopy.String(), "rows_copied_before", earlier.RowsCopied)
+		}
 	} else {
 		low, _, _ := r.watermark.position()
 		r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load(), "from", rowcopy.Chunk{Lower: low}.String())
