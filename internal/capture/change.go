@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Position is a place in the binary log: a file and a byte offset in it.
@@ -100,4 +101,8 @@ type Change struct {
 type Batch struct {
 	Changes []Change
 	End     Position
+	// Time is the timestamp of the event that ended the batch (its
+	// transaction's commit), by the server's clock, to the second: what
+	// the applier's lag is measured from. Zero when unknown.
+	Time time.Time
 }

@@ -72,6 +72,9 @@ type Reader struct {
 	// the Batches sent before it.
 	boundary     Position
 	boundarySent uint64
+	// upTo is the time up to which the server's binary log has been read
+	// (ReadUpTo).
+	upTo time.Time
 }
 
 // NewReader returns a Reader for cfg, filling in its defaults.
@@ -118,6 +121,51 @@ func (r *Reader) Boundary() (pos Position, sent uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.boundary, r.boundarySent
+}
+
+// ReadUpTo returns the time up to which the reader has read the server's
+// binary log: the moment of the last heartbeat, which the server sends only
+// when it has nothing more to send, or the latest event time read since,
+// whichever is later. Event timestamps are the server's clock in whole
+// seconds: an event stamped T happened before T+1s, which is taken as its
+// time (or the moment it was read, if earlier), so that a reader at the
+// tip of a busy log shows no lag rather than up to a second of it. They
+// are when a statement began, so a long transaction read just now may
+// look older than it is. Zero before the first event.
+func (r *Reader) ReadUpTo() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.upTo
+}
+
+// recordTime moves ReadUpTo on for ev, read at now.
+func (r *Reader) recordTime(ev *replication.BinlogEvent, now time.Time) {
+	t := eventTime(ev)
+	switch {
+	case ev.Header.EventType == replication.HEARTBEAT_EVENT, ev.Header.EventType == replication.HEARTBEAT_LOG_EVENT_V2:
+		t = now
+	case t.IsZero():
+		return
+	default:
+		if t = t.Add(time.Second); t.After(now) {
+			t = now
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.After(r.upTo) {
+		r.upTo = t
+	}
+}
+
+// eventTime is ev's timestamp, or zero for the server's artificial events
+// (a heartbeat, the format description at the start of a stream), which
+// carry 0.
+func eventTime(ev *replication.BinlogEvent) time.Time {
+	if ev.Header.Timestamp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(ev.Header.Timestamp), 0)
 }
 
 func (r *Reader) recordBoundary(pos Position) {
@@ -279,7 +327,7 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		}
 		if len(changes) > 0 {
 			select {
-			case out <- Batch{Changes: changes, End: next}:
+			case out <- Batch{Changes: changes, End: next, Time: eventTime(ev)}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -287,6 +335,7 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		// Recorded only after the batch is out: whoever sees the new
 		// position also sees the batch counted.
 		r.record(next, len(changes) > 0)
+		r.recordTime(ev, time.Now())
 		pos = next
 		if txs.between() {
 			*resume = pos

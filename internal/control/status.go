@@ -55,6 +55,20 @@ type Status struct {
 	EventsApplied int64 `json:"events_applied"`
 	// Backlog is row changes read from the binary log and not yet applied.
 	Backlog int64 `json:"backlog"`
+	// BinlogRead is the binary log position ("file:offset") read up to,
+	// and BinlogApplied the one before which every change to the table
+	// is applied; empty while no change stream runs.
+	BinlogRead    string `json:"binlog_read"`
+	BinlogApplied string `json:"binlog_applied"`
+	// ApplierLag is how far the applied changes are behind the server: the
+	// time since the oldest change not yet applied was committed, or when
+	// none waits, since the time the binary log has been read up to.
+	// Negative (null) when unknown.
+	ApplierLag Duration `json:"applier_lag_seconds"`
+	// HeartbeatLag is the time since the throttler last wrote its
+	// heartbeat to the primary; the replicas' lag is measured against it.
+	// Negative (null) before the first beat.
+	HeartbeatLag Duration `json:"heartbeat_lag_seconds"`
 
 	Replicas []ReplicaLag `json:"replicas"`
 	// Throttled is true while the copy is held back; ThrottleReasons says
@@ -76,6 +90,11 @@ type Status struct {
 	// CutOverBlockers are the sessions holding the cut-over up, as last
 	// seen; empty while none is.
 	CutOverBlockers []Blocker `json:"cut_over_blockers"`
+	// CutOverAttempt is the number of the cut-over attempt under way or
+	// last made (0 before the cut-over), and CutOverAttempts how many are
+	// allowed (0 for no limit).
+	CutOverAttempt  int64 `json:"cut_over_attempt"`
+	CutOverAttempts int64 `json:"cut_over_attempts"`
 }
 
 // Blocker is a session that holds the cut-over up.
@@ -196,13 +215,24 @@ func (s Status) String() string {
 		line("copied: %d of ~%d rows (%.1f%%), %.0f rows/s, eta %s",
 			s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, round(s.ETA))
 	}
-	line("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
+	binlog := fmt.Sprintf("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
+	if s.BinlogRead != "" {
+		binlog += fmt.Sprintf(", read up to %s, applied up to %s", s.BinlogRead, s.BinlogApplied)
+	}
+	if s.ApplierLag >= 0 {
+		binlog += ", applier lag " + round(s.ApplierLag)
+	}
+	line("%s", binlog)
 	if len(s.Replicas) > 0 {
 		lags := make([]string, len(s.Replicas))
 		for i, r := range s.Replicas {
 			lags[i] = r.Name + " " + round(r.Lag)
 		}
-		line("replica lag: %s", strings.Join(lags, ", "))
+		hb := ""
+		if s.HeartbeatLag >= 0 {
+			hb = " (heartbeat written " + round(s.HeartbeatLag) + " ago)"
+		}
+		line("replica lag: %s%s", strings.Join(lags, ", "), hb)
 	}
 	switch {
 	case s.Throttled && len(s.ThrottleReasons) > 0:
@@ -222,6 +252,13 @@ func (s Status) String() string {
 	line("settings: chunk-size=%d max-lag-millis=%d max-load=%s", s.ChunkSize, s.MaxLagMillis, maxLoad)
 	if s.CutOverPostponed {
 		line("cut-over: postponed (send cut-over to proceed)")
+	}
+	switch {
+	case s.CutOverAttempt <= 0:
+	case s.CutOverAttempts > 0:
+		line("cut-over: attempt %d of %d", s.CutOverAttempt, s.CutOverAttempts)
+	default:
+		line("cut-over: attempt %d (no limit)", s.CutOverAttempt)
 	}
 	switch n := len(s.CutOverBlockers); {
 	case s.CutOverHeldUp <= 0:

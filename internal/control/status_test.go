@@ -118,3 +118,44 @@ func TestStatusOfResumedRun(t *testing.T) {
 		t.Errorf("a new run's status:\n%s", text)
 	}
 }
+
+// TestStatusBinlogAndLag: the binary log positions, the applier's and the
+// heartbeat's lag and the cut-over attempts show in both forms; unknown
+// lags are null in JSON and left out of the text, and a status without a
+// change stream keeps the short binlog line.
+func TestStatusBinlogAndLag(t *testing.T) {
+	t.Parallel()
+	st := Status{Phase: "cut-over", EventsApplied: 7, Backlog: 0,
+		BinlogRead: "bin.000002:500", BinlogApplied: "bin.000002:480",
+		ApplierLag: Duration(250 * time.Millisecond), HeartbeatLag: Duration(2 * time.Second),
+		Replicas:       []ReplicaLag{{Name: "r1", Lag: Duration(time.Second)}},
+		CutOverAttempt: 3}
+	text := st.String()
+	for _, want := range []string{
+		"binlog: 7 events applied, backlog 0, read up to bin.000002:500, applied up to bin.000002:480, applier lag 300ms\n",
+		"replica lag: r1 1s (heartbeat written 2s ago)\n",
+		"cut-over: attempt 3 (no limit)\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text status lacks %q:\n%s", want, text)
+		}
+	}
+	var b strings.Builder
+	if err := st.encodeJSON(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"binlog_read":"bin.000002:500","binlog_applied":"bin.000002:480","applier_lag_seconds":0.25,"heartbeat_lag_seconds":2,`, `"cut_over_attempt":3,"cut_over_attempts":0`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s: %s", want, b.String())
+		}
+	}
+
+	none := Status{Phase: "copy", EventsApplied: 7, ApplierLag: -1, HeartbeatLag: -1}
+	if text := none.String(); !strings.Contains(text, "binlog: 7 events applied, backlog 0\n") || strings.Contains(text, "attempt") {
+		t.Errorf("status without a change stream:\n%s", text)
+	}
+	b.Reset()
+	if err := none.encodeJSON(&b, false); err != nil || !strings.Contains(b.String(), `"applier_lag_seconds":null,"heartbeat_lag_seconds":null`) {
+		t.Errorf("JSON of unknown lags: %s, %v", b.String(), err)
+	}
+}

@@ -97,8 +97,9 @@ func TestStatusViaSend(t *testing.T) {
 		"alter: ADD COLUMN note TEXT, ADD INDEX (created)\n",
 		"phase: copy\n",
 		"copied: 1500 of ~10000 rows (15.0%), 500 rows/s, eta 17s\n",
-		"binlog: 42 events applied, backlog 3\n",
-		"replica lag: r1:3306 1.2s, r2:3306 unknown\n",
+		"binlog: 42 events applied, backlog 3, read up to mysql-bin.000007:9120, applied up to mysql-bin.000007:8800, applier lag 1.3s\n",
+		"replica lag: r1:3306 1.2s, r2:3306 unknown (heartbeat written 100ms ago)\n",
+		"cut-over: attempt 2 of 5\n",
 		"throttled: yes (replica r1:3306 lag 1.2s > 1s)\n",
 		"settings: chunk-size=1000 max-lag-millis=1000 max-load=none\n",
 		"cut-over: postponed (send cut-over to proceed)\n",
@@ -120,7 +121,9 @@ func TestStatusViaSend(t *testing.T) {
 		t.Fatalf("decode status json: %v\n%s", err, reply)
 	}
 	want := testStatus()
-	if st.RowsCopied != want.RowsCopied || st.ETA != want.ETA || st.Replicas[1].Lag != -1 || st.Alter != want.Alter {
+	if st.RowsCopied != want.RowsCopied || st.ETA != want.ETA || st.Replicas[1].Lag != -1 || st.Alter != want.Alter ||
+		st.BinlogRead != want.BinlogRead || st.BinlogApplied != want.BinlogApplied || st.ApplierLag != want.ApplierLag ||
+		st.HeartbeatLag != want.HeartbeatLag || st.CutOverAttempt != 2 || st.CutOverAttempts != 5 {
 		t.Errorf("status json = %+v, want %+v", st, want)
 	}
 }

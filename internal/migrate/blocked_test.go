@@ -165,6 +165,12 @@ func TestCutOverWaitsOutBlockers(t *testing.T) {
 	if later.Phase != PhaseCutOver.String() {
 		t.Fatalf("the migration did not wait for the holder: phase %s", later.Phase)
 	}
+	if st.CutOverAttempt < 1 || later.CutOverAttempt <= st.CutOverAttempt || later.CutOverAttempts != 0 {
+		t.Errorf("cut-over attempts in the status: %d, then %d (of %d, want 0 for no limit)", st.CutOverAttempt, later.CutOverAttempt, later.CutOverAttempts)
+	}
+	if text := run.send(t, "status"); !strings.Contains(text, "cut-over: attempt ") || !strings.Contains(text, "(no limit)") {
+		t.Errorf("the status block does not count the attempts:\n%s", text)
+	}
 	mustExecConn(t, holder, "COMMIT")
 	holder.Close()
 	res, err := run.wait(t)

@@ -59,6 +59,18 @@ func (h controlHandler) Status() control.Status {
 	if st.ETA < 0 {
 		out.ETA = control.Duration(-1)
 	}
+	if !st.BinlogRead.IsZero() {
+		out.BinlogRead, out.BinlogApplied = st.BinlogRead.String(), st.BinlogApplied.String()
+	}
+	out.ApplierLag = control.Duration(st.ApplierLag)
+	if st.ApplierLag < 0 {
+		out.ApplierLag = control.Duration(-1)
+	}
+	out.HeartbeatLag = control.Duration(-1)
+	out.CutOverAttempt = st.CutOverAttempt
+	if n := r.cfg.CutOverAttempts; n > 0 {
+		out.CutOverAttempts = int64(n)
+	}
 	if since, sessions := r.heldUp.snapshot(); !since.IsZero() {
 		out.CutOverHeldUp = control.Duration(time.Since(since))
 		for _, s := range sessions {
@@ -71,6 +83,9 @@ func (h controlHandler) Status() control.Status {
 	if t := r.throttler; t != nil {
 		ts := t.State()
 		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
+		if !ts.LastBeat.IsZero() {
+			out.HeartbeatLag = control.Duration(max(time.Since(ts.LastBeat), 0))
+		}
 		for _, rep := range ts.Replicas {
 			lag := control.Duration(rep.Lag)
 			if !rep.LagKnown {

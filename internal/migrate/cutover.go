@@ -37,6 +37,9 @@ func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
 	}
 	var lastErr error
 	for attempt := 1; r.cfg.CutOverAttempts == CutOverAttemptsUnlimited || attempt <= r.cfg.CutOverAttempts; attempt++ {
+		// For the status: the attempt under way, numbered as the log
+		// numbers it, including one not started for its blockers.
+		r.progress.cutOverAttempt.Store(int64(attempt))
 		if err := r.checkLock(ctx); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/hooks"
 )
 
@@ -18,6 +19,9 @@ type progress struct {
 	rowsCopied    atomic.Int64
 	eventsApplied atomic.Int64
 	postponed     atomic.Bool
+	// cutOverAttempt is the number of the cut-over attempt under way or
+	// last made; 0 before the first.
+	cutOverAttempt atomic.Int64
 	// rowsBefore are the rows the earlier runs of a resumed migration
 	// copied. An atomic rather than saved.rowsBefore, whose mutex a
 	// checkpoint holds across its write to the server: a status must not
@@ -41,6 +45,19 @@ type Status struct {
 	Elapsed       time.Duration
 	// Postponed is true while the cut-over waits for its flag file to go.
 	Postponed bool
+	// BinlogRead is the binary log position the reader has read up to,
+	// and BinlogApplied the one before which every change to the table
+	// has been applied; zero while no change stream runs.
+	BinlogRead, BinlogApplied capture.Position
+	// ApplierLag is how far the applied changes are behind the server:
+	// the time since the oldest change not applied yet was committed, or
+	// when none waits, since the time the reader has read up to
+	// (capture.Reader.ReadUpTo). -1 when unknown (no change stream yet).
+	// It compares the server's clock with this host's.
+	ApplierLag time.Duration
+	// CutOverAttempt is the number of the cut-over attempt under way or
+	// last made, as the log numbers them; 0 before the cut-over.
+	CutOverAttempt int64
 	// RowsCopiedBefore are the rows the earlier runs of a resumed
 	// migration copied (0 for a new one); RowsCopied are this run's.
 	// Percent and ETA count both, RowsPerSecond this run's alone.
@@ -57,10 +74,15 @@ func (r *Runner) Status() Status {
 		Elapsed:       time.Since(time.Unix(0, r.startSeen.Load())),
 		ETA:           -1,
 		Postponed:     r.progress.postponed.Load(),
+		ApplierLag:    -1,
 	}
 	st.RowsCopiedBefore = r.progress.rowsBefore.Load()
+	st.CutOverAttempt = r.progress.cutOverAttempt.Load()
 	if s := r.streamSeen.Load(); s != nil {
 		st.Backlog = s.backlog()
+		st.BinlogRead, _ = s.reader.Progress()
+		st.BinlogApplied = s.appliedUpTo()
+		st.ApplierLag = s.lag(time.Now())
 	}
 	// The estimate comes from InnoDB statistics and may be below the truth.
 	done := st.RowsCopied + st.RowsCopiedBefore
@@ -130,6 +152,9 @@ func (r *Runner) logProgress(st Status, eta string) {
 		"backlog", st.Backlog,
 		"elapsed", st.Elapsed.Round(time.Second).String(),
 	)
+	if st.ApplierLag >= 0 {
+		attrs = append(attrs, "lag_ms", st.ApplierLag.Milliseconds())
+	}
 	if reasons := r.ThrottleReasons(); len(reasons) > 0 {
 		attrs = append(attrs, "throttled", strings.Join(reasons, "; "))
 	}

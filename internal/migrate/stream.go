@@ -41,8 +41,14 @@ type stream struct {
 	// transactions, so a batch comes before the target exactly when its End
 	// does not pass it.
 	appliedEnd, nextEnd capture.Position
+	// appliedTime is the Time of the last batch applied, and nextTime the
+	// Time of the first batch of the group being applied (zero between
+	// groups): what the applier's lag is measured from.
+	appliedTime, nextTime time.Time
 	// start is where the reader started.
 	start capture.Position
+	// shownApplied is the furthest appliedUpTo has returned.
+	shownApplied capture.Position
 
 	// done is closed when run returns, with its error in err, so that
 	// waiting for the applier ends when there is no applier any more.
@@ -118,7 +124,7 @@ func (s *stream) applyLoop(ctx context.Context) error {
 			}
 		}
 		s.mu.Lock()
-		s.nextEnd = first.End
+		s.nextEnd, s.nextTime = first.End, first.Time
 		s.mu.Unlock()
 		if err := s.applyGroup(ctx, group); err != nil {
 			return err
@@ -150,6 +156,7 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 			s.mu.Lock()
 			s.applied += uint64(len(group))
 			s.appliedEnd, s.nextEnd = group[len(group)-1].End, capture.Position{}
+			s.appliedTime, s.nextTime = group[len(group)-1].Time, time.Time{}
 			s.mu.Unlock()
 			s.r.progress.eventsApplied.Add(int64(n))
 			s.r.metrics.AddEventsApplied(int64(n))
@@ -254,10 +261,58 @@ func (s *stream) checkpoint() capture.Position {
 	return pos
 }
 
+// appliedUpTo is a position before which every change to the table has
+// been applied, for the status: checkpoint, which may move back when a
+// batch arrives after the table was idle (from the reader's boundary to the
+// end of the last batch applied, both true), kept from moving back.
+func (s *stream) appliedUpTo() capture.Position {
+	pos := s.checkpoint()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pos.Compare(s.shownApplied) > 0 {
+		s.shownApplied = pos
+	}
+	return s.shownApplied
+}
+
 // backlog is the number of captured transactions not yet applied.
 func (s *stream) backlog() int64 {
 	_, sent := s.reader.Progress()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return int64(sent) - int64(s.applied)
+}
+
+// lag is how far the applied changes are behind the server at now (see
+// Status.ApplierLag), or -1 when the reader has read nothing yet or the
+// stream has stopped. Event times are whole seconds: a batch stamped T was
+// committed before T+1s, which is taken as its time, so the lag is the
+// least the times allow, and right to within a second.
+func (s *stream) lag(now time.Time) time.Duration {
+	select {
+	case <-s.done:
+		return -1 // no longer following the server
+	default:
+	}
+	upTo := s.reader.ReadUpTo()
+	_, sent := s.reader.Progress()
+	s.mu.Lock()
+	applied, appliedTime, nextTime := s.applied, s.appliedTime, s.nextTime
+	s.mu.Unlock()
+	var since time.Time
+	switch {
+	case applied >= sent:
+		// Everything read is applied: the applier is as far as the reader.
+		since = upTo
+	case !nextTime.IsZero():
+		// The oldest change not applied is the group being applied.
+		since = nextTime.Add(time.Second)
+	case !appliedTime.IsZero():
+		// Between two groups: the next starts at once.
+		since = appliedTime.Add(time.Second)
+	}
+	if since.IsZero() {
+		return -1
+	}
+	return max(now.Sub(since), 0)
 }

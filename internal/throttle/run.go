@@ -176,10 +176,14 @@ func (t *Throttler) heartbeat(ctx context.Context) {
 func (t *Throttler) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReplicaTimeout)
 	defer cancel()
-	now := time.Now().UnixMicro()
+	at := time.Now()
+	now := at.UnixMicro()
 	if _, err := t.cfg.DB.ExecContext(ctx, "INSERT INTO "+t.hbTable+" (id, micros) VALUES (1, ?) ON DUPLICATE KEY UPDATE micros = ?", now, now); err != nil {
 		return fmt.Errorf("write heartbeat to %s: %w", t.hbTable, err)
 	}
+	t.mu.Lock()
+	t.lastBeat = at
+	t.mu.Unlock()
 	return nil
 }
 

@@ -143,6 +143,11 @@ type State struct {
 	Replicas []ReplicaState
 	// HibernatingUntil is when a critical-load hibernation ends, or zero.
 	HibernatingUntil time.Time
+	// LastBeat is when the last heartbeat was written to the primary, by
+	// tailor's clock, or zero before the first. The replicas' lag is
+	// measured against the beats, so while beats fail (or hibernation
+	// stops them) every replica's lag grows with the time since LastBeat.
+	LastBeat time.Time
 }
 
 // The kinds of reason, the keys of ThrottledSeconds.
@@ -185,6 +190,7 @@ type Throttler struct {
 	queryReason    string
 	hibernateUntil time.Time
 	critical       string
+	lastBeat       time.Time
 	// The verdict, and its history.
 	reasons   []reason
 	throttled bool
@@ -278,7 +284,7 @@ func (t *Throttler) Wait(ctx context.Context) error {
 func (t *Throttler) State() State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := State{Throttled: t.throttled, Since: t.since, HibernatingUntil: t.hibernateUntil}
+	s := State{Throttled: t.throttled, Since: t.since, HibernatingUntil: t.hibernateUntil, LastBeat: t.lastBeat}
 	for _, r := range t.reasons {
 		s.Reasons = append(s.Reasons, r.text)
 	}
