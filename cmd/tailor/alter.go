@@ -48,8 +48,23 @@ func (f *changeFlags) checkNoArgs(cmd string, args []string) error {
 		return nil
 	case f.conn.password == promptSentinel:
 		return usageError{fmt.Errorf("%s takes no arguments, and the one after --password was not read as the password: write --password=VALUE, or better use MYSQL_PWD or --defaults-file", cmd)}
+	case isDSN(args[0]):
+		// Not echoed: a DSN may hold p=PASSWORD.
+		return usageError{fmt.Errorf("%s takes no arguments, and pt-online-schema-change's DSN is given as flags: D= is --database, t= --table, h= --host, P= --port, S= --socket, u= --user, F= --defaults-file, p= --password=VALUE", cmd)}
 	}
 	return usageError{fmt.Errorf("%s takes no arguments, but was given %q; put the whole change in one --alter, quoted", cmd, args[0])}
+}
+
+// isDSN reports whether arg is a pt-online-schema-change DSN
+// ("h=db1,D=shop,t=orders"): comma-separated KEY=VALUE parts, each key a
+// single letter.
+func isDSN(arg string) bool {
+	for _, part := range strings.Split(arg, ",") {
+		if k, _, ok := strings.Cut(part, "="); !ok || len(k) != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 type alterFlags struct {
@@ -140,6 +155,8 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
 	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
 	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the migration's moments (see docs/hooks.md)")
+	// Last: a gh-ost flag of a name tailor has is tailor's.
+	registerGhostFlags(fs)
 }
 
 // checkZeros refuses zeros that Config.Defaults would read as "not set"
@@ -184,6 +201,10 @@ func (f *alterFlags) checkZeros() error {
 }
 
 func runAlter(cmd *cobra.Command, f *alterFlags) error {
+	ghostNotes, err := applyGhostFlags(cmd.Flags())
+	if err != nil {
+		return err
+	}
 	// On a terminal a progress bar is redrawn in place below the log;
 	// elsewhere (a file, a CI log) progress is a log line at an interval.
 	logOut := cmd.ErrOrStderr()
@@ -196,12 +217,39 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := f.migrationConfig(cmd, logger)
+	if err != nil {
+		return err
+	}
+	cfg.QuietProgress = bar != nil
+	res, err := runMigration(cmd, cfg, bar, ghostNotes)
+	if err != nil {
+		return err
+	}
+	if res.DryRun && res.Revert != nil {
+		printRevertPlan(cmd.OutOrStdout(), res.Revert)
+		return nil
+	}
+	if res.DryRun {
+		fmt.Fprintln(cmd.OutOrStdout(), "Dry run: nothing was changed. Add --execute to make the change.")
+		fmt.Fprintln(cmd.OutOrStdout())
+		res.Plan.WriteText(cmd.OutOrStdout())
+		return refusedPlan(res.Plan)
+	}
+	printResult(cmd.OutOrStdout(), res)
+	return nil
+}
+
+// migrationConfig checks alter's flags and turns them into the migration's
+// configuration, asking for the password when it must; it connects to
+// nothing.
+func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (migrate.Config, error) {
 	if err := f.checkZeros(); err != nil {
-		return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
+		return migrate.Config{}, usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 	}
 	conn, err := f.conn.resolve(cmd, cmd.InOrStdin(), cmd.ErrOrStderr())
 	if err != nil {
-		return err
+		return migrate.Config{}, err
 	}
 	cfg := f.config(conn, logger)
 	cfg.Revert = f.revert
@@ -241,23 +289,7 @@ func runAlter(cmd *cobra.Command, f *alterFlags) error {
 	cfg.ThrottleFlagFile, cfg.ThrottleQuery = f.throttleFlagFile, f.throttleQuery
 	cfg.PostponeCutOverFlagFile, cfg.PanicFlagFile = f.postponeFlagFile, f.panicFlagFile
 	cfg.ControlSocket, cfg.HTTPAddr, cfg.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
-	cfg.QuietProgress = bar != nil
-	res, err := runMigration(cmd, cfg, bar)
-	if err != nil {
-		return err
-	}
-	if res.DryRun && res.Revert != nil {
-		printRevertPlan(cmd.OutOrStdout(), res.Revert)
-		return nil
-	}
-	if res.DryRun {
-		fmt.Fprintln(cmd.OutOrStdout(), "Dry run: nothing was changed. Add --execute to make the change.")
-		fmt.Fprintln(cmd.OutOrStdout())
-		res.Plan.WriteText(cmd.OutOrStdout())
-		return refusedPlan(res.Plan)
-	}
-	printResult(cmd.OutOrStdout(), res)
-	return nil
+	return cfg, nil
 }
 
 // config is the part of a migration's configuration that alter and plan
@@ -275,8 +307,9 @@ func (f *changeFlags) config(conn mysql.ConnConfig, logger *slog.Logger) migrate
 }
 
 // runMigration runs a configured migration, turning a configuration the
-// runner rejects into a usage error.
-func runMigration(cmd *cobra.Command, cfg migrate.Config, bar *progressBar) (*migrate.Result, error) {
+// runner rejects into a usage error. Once the configuration is accepted, it
+// logs tailor's version and a line for each gh-ost flag accepted.
+func runMigration(cmd *cobra.Command, cfg migrate.Config, bar *progressBar, ghostNotes []ghostInfo) (*migrate.Result, error) {
 	runner, err := migrate.New(cfg)
 	if err != nil {
 		var me *migrate.Error
@@ -285,6 +318,9 @@ func runMigration(cmd *cobra.Command, cfg migrate.Config, bar *progressBar) (*mi
 		}
 		return nil, err
 	}
+	v := currentVersion()
+	cfg.Logger.Info("tailor starting", "version", v.Version, "commit", v.Commit, "go", v.Go)
+	logGhostNotes(cfg.Logger, ghostNotes)
 	if bar != nil {
 		ctx, stop := context.WithCancel(cmd.Context())
 		done := make(chan struct{})

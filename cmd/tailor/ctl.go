@@ -14,6 +14,9 @@ import (
 )
 
 type ctlFlags struct {
+	controlSocket string
+	// socket is --socket, ctl's name for --control-socket until the
+	// server's socket took that name in alter, plan and status.
 	socket          string
 	database, table string
 	timeout         time.Duration
@@ -22,12 +25,13 @@ type ctlFlags struct {
 func newCtlCommand() *cobra.Command {
 	f := &ctlFlags{}
 	cmd := &cobra.Command{
-		Use:   "ctl [--socket PATH | --database DB --table T] COMMAND",
+		Use:   "ctl [--control-socket PATH | --database DB --table T] COMMAND",
 		Short: "Talk to a running migration: status, pause, resume, chunk-size=N, cut-over, abort, ...",
 		Long: `ctl sends one command to the control socket of a running tailor alter --execute
 and prints the reply. Commands: status (status json for JSON), pause, resume,
 chunk-size=N, max-lag-millis=N, max-load=Var=N[,...], cut-over, abort, help.
-The socket is --socket, or the default of the migration of --database.--table.`,
+The socket is --control-socket, or the default of the migration of
+--database.--table.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{errors.New("ctl needs a command, such as status; see 'tailor ctl --help'")}
@@ -37,7 +41,9 @@ The socket is --socket, or the default of the migration of --database.--table.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCtl(cmd, f, args) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.socket, "socket", "", "control socket of the migration (default: the one of --database and --table)")
+	fs.StringVar(&f.controlSocket, "control-socket", "", "control socket of the migration (default: the one of --database and --table)")
+	fs.StringVar(&f.socket, "socket", "", "deprecated: --control-socket")
+	_ = fs.MarkHidden("socket")
 	fs.StringVar(&f.database, "database", "", "database of the migrated table, to find its default socket")
 	fs.StringVar(&f.table, "table", "", "migrated table, to find its default socket")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the reply")
@@ -45,14 +51,23 @@ The socket is --socket, or the default of the migration of --database.--table.`,
 }
 
 func runCtl(cmd *cobra.Command, f *ctlFlags, args []string) error {
-	path := f.socket
+	path := f.controlSocket
+	if cmd.Flags().Changed("socket") {
+		if cmd.Flags().Changed("control-socket") {
+			return usageError{errors.New("ctl --socket is the old name of --control-socket: give only --control-socket")}
+		}
+		// In alter, plan and status --socket is the server's unix socket;
+		// the old name stays working here, with a warning, for scripts.
+		fmt.Fprintln(cmd.ErrOrStderr(), "tailor: warning: ctl --socket is deprecated, since --socket names the server's socket in the other commands: use --control-socket")
+		path = f.socket
+	}
 	switch {
 	case f.timeout <= 0:
 		return usageError{fmt.Errorf("--timeout must be positive, not %s", f.timeout)}
 	case path != "" && (f.database != "" || f.table != ""):
-		return usageError{errors.New("give either --socket or --database and --table, not both")}
+		return usageError{errors.New("give either --control-socket or --database and --table, not both")}
 	case path == "" && (f.database == "" || f.table == ""):
-		return usageError{errors.New("ctl needs --socket, or --database and --table to find the migration's socket")}
+		return usageError{errors.New("ctl needs --control-socket, or --database and --table to find the migration's socket")}
 	case path == "":
 		path = migrate.DefaultControlSocket(f.database, f.table)
 	}

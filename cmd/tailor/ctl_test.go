@@ -86,14 +86,14 @@ func TestCtlUsage(t *testing.T) {
 		args  []string
 		words []string
 	}{
-		{"no command", []string{"ctl", "--socket", sock}, []string{"command", "status"}},
-		{"no socket", []string{"ctl", "status"}, []string{"--socket", "--database", "--table"}},
-		{"database without table", []string{"ctl", "--database", "shop", "status"}, []string{"--socket", "--table"}},
-		{"bad number", []string{"ctl", "--socket", sock, "chunk-size=abc"}, []string{"chunk-size", "whole number", "abc"}},
-		{"unknown command", []string{"ctl", "--socket", sock, "frobnicate"}, []string{"unknown command", "frobnicate"}},
-		{"socket and database", []string{"ctl", "--socket", sock, "--database", "shop", "--table", "orders", "status"}, []string{"--socket", "--database", "not both"}},
-		{"socket and table", []string{"ctl", "--socket", sock, "--table", "orders", "status"}, []string{"--socket", "not both"}},
-		{"bad timeout", []string{"ctl", "--socket", sock, "--timeout", "soon", "status"}, []string{"--timeout", "duration"}},
+		{"no command", []string{"ctl", "--control-socket", sock}, []string{"command", "status"}},
+		{"no socket", []string{"ctl", "status"}, []string{"--control-socket", "--database", "--table"}},
+		{"database without table", []string{"ctl", "--database", "shop", "status"}, []string{"--control-socket", "--table"}},
+		{"bad number", []string{"ctl", "--control-socket", sock, "chunk-size=abc"}, []string{"chunk-size", "whole number", "abc"}},
+		{"unknown command", []string{"ctl", "--control-socket", sock, "frobnicate"}, []string{"unknown command", "frobnicate"}},
+		{"socket and database", []string{"ctl", "--control-socket", sock, "--database", "shop", "--table", "orders", "status"}, []string{"--control-socket", "--database", "not both"}},
+		{"socket and table", []string{"ctl", "--control-socket", sock, "--table", "orders", "status"}, []string{"--control-socket", "not both"}},
+		{"bad timeout", []string{"ctl", "--control-socket", sock, "--timeout", "soon", "status"}, []string{"--timeout", "duration"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -113,7 +113,7 @@ func TestCtlNobodyListens(t *testing.T) {
 
 	// No file at all.
 	missing := filepath.Join(dir, "missing.sock")
-	o := tailor(t, "ctl", "--socket", missing, "status")
+	o := tailor(t, "ctl", "--control-socket", missing, "status")
 	o.wantCode(t, exitConnect)
 	o.errorLine(t, "no migration answers", missing, "tailor alter --execute")
 
@@ -133,7 +133,7 @@ func TestCtlNobodyListens(t *testing.T) {
 	if err := os.Rename(stale+".keep", stale); err != nil {
 		t.Fatal(err)
 	}
-	o = tailor(t, "ctl", "--socket", stale, "pause")
+	o = tailor(t, "ctl", "--control-socket", stale, "pause")
 	o.wantCode(t, exitConnect)
 	o.errorLine(t, "no migration answers", stale)
 	if o.stdout != "" {
@@ -148,7 +148,7 @@ func TestCtlExchange(t *testing.T) {
 	serveCtl(t, sock, h)
 
 	t.Run("status", func(t *testing.T) {
-		o := tailor(t, "ctl", "--socket", sock, "status")
+		o := tailor(t, "ctl", "--control-socket", sock, "status")
 		o.wantCode(t, exitOK)
 		for _, want := range []string{"migration: shop.orders", "phase: copy", "copied: 1500 of ~10000 rows", "settings: chunk-size=1000 max-lag-millis=1500"} {
 			if !strings.Contains(o.stdout, want) {
@@ -160,28 +160,28 @@ func TestCtlExchange(t *testing.T) {
 		}
 	})
 	t.Run("status json", func(t *testing.T) {
-		o := tailor(t, "ctl", "--socket", sock, "status", "json")
+		o := tailor(t, "ctl", "--control-socket", sock, "status", "json")
 		o.wantCode(t, exitOK)
 		if !strings.HasPrefix(o.stdout, "{") || !strings.Contains(o.stdout, `"table":"orders"`) {
 			t.Errorf("stdout is not the JSON status: %q", o.stdout)
 		}
 	})
 	t.Run("pause", func(t *testing.T) {
-		o := tailor(t, "ctl", "--socket", sock, "pause")
+		o := tailor(t, "ctl", "--control-socket", sock, "pause")
 		o.wantCode(t, exitOK)
 		if o.stdout != "ok: pause\n" {
 			t.Errorf("stdout = %q, want the handler's reply", o.stdout)
 		}
 	})
 	t.Run("chunk-size", func(t *testing.T) {
-		o := tailor(t, "ctl", "--socket", sock, "chunk-size=2000")
+		o := tailor(t, "ctl", "--control-socket", sock, "chunk-size=2000")
 		o.wantCode(t, exitOK)
 		if o.stdout != "ok: chunk-size=2000\n" {
 			t.Errorf("stdout = %q, want the handler's reply", o.stdout)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {
-		o := tailor(t, "ctl", "--socket", sock, "cut-over")
+		o := tailor(t, "ctl", "--control-socket", sock, "cut-over")
 		o.wantCode(t, exitInvalid)
 		msg := o.errorLine(t, "refused", "cut-over", "cut-over is not postponed")
 		if strings.Contains(msg, "error: ") {

@@ -55,15 +55,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if ghost := ghostFlagError(cmd, err); ghost != nil {
+			err = ghost
+		}
 		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
 	})
 	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand(), newRevertCommand(), newStatusCommand())
-	err := root.ExecuteContext(ctx)
+	setVersion(root)
+	root.SetArgs(normalizeArgs(root, args))
+	err := noCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -115,16 +122,7 @@ func flagErrorMessage(err error) string {
 		return err.Error()
 	}
 	flag := invalid.GetFlag()
-	want := "a " + flag.Value.Type()
-	switch flag.Value.Type() {
-	case "int", "int32", "int64", "uint", "uint32", "uint64":
-		want = "a whole number"
-	case "duration":
-		want = "a duration such as 500ms, 5s or 1m30s"
-	case "bool":
-		want = "true or false"
-	}
-	return fmt.Sprintf("--%s must be %s, not %q", flag.Name, want, invalid.GetValue())
+	return fmt.Sprintf("--%s must be %s, not %q", flag.Name, valueWanted(flag.Value.Type()), invalid.GetValue())
 }
 
 // cobraUsageError rewords cobra's "unknown command" error, whose

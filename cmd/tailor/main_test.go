@@ -636,6 +636,9 @@ func TestDocsListEveryFlag(t *testing.T) {
 	statusDoc := section("`tailor status`")
 	// revert takes alter's flags, and its section lists none of its own.
 	revertDoc := section("`tailor revert`")
+	// gh-ost's flags that alter takes under gh-ost's names are hidden, and
+	// listed in the gh-ost table, which says what tailor makes of them.
+	ghostDoc := section("From gh-ost and pt-online-schema-change")
 	for _, c := range []struct {
 		cmd *cobra.Command
 		// sections are searched in order: plan shares most of its flags
@@ -649,6 +652,12 @@ func TestDocsListEveryFlag(t *testing.T) {
 		{newRevertCommand(), []string{revertDoc, alterDoc}},
 	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Annotations[ghostAnnotation] != nil {
+				if docRow(ghostDoc, "--"+f.Name) == nil {
+					t.Errorf("docs/cli.md: no row for gh-ost's --%s in the gh-ost table", f.Name)
+				}
+				return
+			}
 			var row []string
 			for _, s := range c.sections {
 				if row = docRow(s, "--"+f.Name); row != nil {

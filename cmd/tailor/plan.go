@@ -49,7 +49,7 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return err
 	}
-	res, err := runMigration(cmd, f.config(conn, logger), nil)
+	res, err := runMigration(cmd, f.config(conn, logger), nil, nil)
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func writeJSON(w io.Writer, doc statusDoc) error {
 func (f *statusFlags) next(cmd *cobra.Command, s *migrate.SavedMigration) string {
 	switch {
 	case s.LockHolder != 0:
-		return fmt.Sprintf("ask it with tailor ctl status on the machine it runs on (with --socket PATH if it was started with --control-socket); the server shows it as connection %d in SHOW PROCESSLIST", s.LockHolder)
+		return fmt.Sprintf("ask it with tailor ctl status on the machine it runs on (with --control-socket PATH if it was started with one); the server shows it as connection %d in SHOW PROCESSLIST", s.LockHolder)
 	case s.Record != nil && s.Record.Reverting:
 		return fmt.Sprintf("a revert stopped; %s continues it", f.revertCommand(cmd))
 	case s.Finished && s.Record.Shadow != "" && len(s.Record.RevertColumns) > 0:

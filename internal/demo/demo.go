@@ -113,7 +113,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, db *sql.DB, load *workload.Load, socket string, opts Options) error {
 	conn := sbx.Conn("shop")
 	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
-	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --socket %s status)\n", socket)
+	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --control-socket %s status)\n", socket)
 	runner, err := migrate.New(migrate.Config{
 		Conn:             conn,
 		Database:         "shop",
