@@ -26,6 +26,10 @@ type connFlags struct {
 	user         string
 	password     string
 	defaultsFile string
+	sslMode      string
+	sslCA        string
+	sslCert      string
+	sslKey       string
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
@@ -36,7 +40,11 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.user, "user", "", "user name (default: from --defaults-file, else the login name)")
 	fs.StringVar(&f.password, "password", "", "password; given without a value, tailor asks for it. Prefer MYSQL_PWD or --defaults-file: a value on the command line is visible in the process list")
 	fs.Lookup("password").NoOptDefVal = promptSentinel
-	fs.StringVar(&f.defaultsFile, "defaults-file", "", "my.cnf-style option file whose [client] and [tailor] groups give user, password, host, port, socket")
+	fs.StringVar(&f.defaultsFile, "defaults-file", "", "my.cnf-style option file whose [client] and [tailor] groups give user, password, host, port, socket, ssl-mode, ssl-ca, ssl-cert, ssl-key")
+	fs.StringVar(&f.sslMode, "ssl-mode", "PREFERRED", "encryption of every connection, as the mysql client's: DISABLED, PREFERRED (TLS when the server offers it), REQUIRED (TLS, the certificate not checked), VERIFY_CA (signed by --ssl-ca), VERIFY_IDENTITY (and issued for --host); with --ssl-ca and no --ssl-mode, VERIFY_CA")
+	fs.StringVar(&f.sslCA, "ssl-ca", "", "PEM file of the certificate authority that signed the server's certificate")
+	fs.StringVar(&f.sslCert, "ssl-cert", "", "PEM file of the client certificate, for an account that requires one (with --ssl-key)")
+	fs.StringVar(&f.sslKey, "ssl-key", "", "PEM file of the client certificate's private key")
 }
 
 // resolve builds the connection settings: flags given on the command line
@@ -44,6 +52,7 @@ func (f *connFlags) register(cmd *cobra.Command) {
 func (f *connFlags) resolve(cmd *cobra.Command, stdin io.Reader, stderr io.Writer) (mysql.ConnConfig, error) {
 	c := mysql.ConnConfig{Host: f.host, Port: f.port, Socket: f.socket, User: f.user}
 	changed := func(name string) bool { return cmd.Flags().Changed(name) }
+	fileSSL := map[string]bool{} // the ssl- keys the option file gave
 	if f.defaultsFile != "" {
 		opts, err := mysql.ReadOptionFile(f.defaultsFile)
 		if err != nil {
@@ -68,7 +77,18 @@ func (f *connFlags) resolve(cmd *cobra.Command, stdin io.Reader, stderr io.Write
 		if v, ok := opts["password"]; ok && !changed("password") {
 			c.Password = v
 		}
+		for key, dst := range map[string]*string{"ssl-mode": &f.sslMode, "ssl-ca": &f.sslCA, "ssl-cert": &f.sslCert, "ssl-key": &f.sslKey} {
+			if v, ok := opts[key]; ok && !changed(key) {
+				*dst = v
+				fileSSL[key] = true
+			}
+		}
 	}
+	tlsOpts, err := f.tlsOptions(changed("ssl-mode") || fileSSL["ssl-mode"], stderr)
+	if err != nil {
+		return c, err
+	}
+	c.TLS = tlsOpts
 	switch {
 	case f.password == promptSentinel:
 		pw, err := promptPassword(stdin, stderr)
@@ -89,6 +109,38 @@ func (f *connFlags) resolve(cmd *cobra.Command, stdin io.Reader, stderr io.Write
 		return c, usageError{fmt.Errorf("--port must be between 1 and 65535, not %d", c.Port)}
 	}
 	return c, nil
+}
+
+// tlsOptions reads the --ssl- flags (or the option file's ssl- keys),
+// with the mysql client's rule that a CA given without a mode means
+// VERIFY_CA, and checks that the files they name can be used.
+func (f *connFlags) tlsOptions(modeGiven bool, stderr io.Writer) (mysql.TLSOptions, error) {
+	mode, err := mysql.ParseSSLMode(f.sslMode)
+	if err != nil {
+		return mysql.TLSOptions{}, usageError{fmt.Errorf("--ssl-mode: %w", err)}
+	}
+	o := mysql.TLSOptions{Mode: mode, CA: f.sslCA, Cert: f.sslCert, Key: f.sslKey}
+	switch {
+	case o.CA != "" && !modeGiven:
+		o.Mode = mysql.SSLVerifyCA
+	case o.CA != "" && (mode == mysql.SSLPreferred || mode == mysql.SSLRequired):
+		fmt.Fprintf(stderr, "tailor: warning: --ssl-mode %s does not check the server's certificate, so --ssl-ca is not used; use --ssl-mode VERIFY_CA or VERIFY_IDENTITY to check it\n", mode)
+	case o.Mode == mysql.SSLDisabled && (o.CA != "" || o.Cert != ""):
+		fmt.Fprintln(stderr, "tailor: warning: --ssl-mode DISABLED connects in the clear, so --ssl-ca, --ssl-cert and --ssl-key are not used")
+	}
+	if err := o.Validate(); err != nil {
+		return o, usageError{err}
+	}
+	// The files are read now, so that a path that is wrong is a usage
+	// error rather than a connection that fails later.
+	probe := mysql.ConnConfig{Host: "localhost", TLS: o}
+	if o.Mode == mysql.SSLPreferred {
+		probe.TLS.Mode = mysql.SSLRequired
+	}
+	if _, err := probe.TLSConfig(); err != nil && o.Mode != mysql.SSLDisabled {
+		return o, usageError{err}
+	}
+	return o, nil
 }
 
 func promptPassword(stdin io.Reader, stderr io.Writer) (string, error) {

@@ -259,6 +259,13 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 	if err != nil {
 		return fmt.Errorf("binary log reader: %w", err)
 	}
+	// go-mysql does not fall back to the clear when it is given a TLS
+	// configuration and the server has no TLS, so --ssl-mode PREFERRED is
+	// settled here, once, with a connection of its own.
+	r.cfg.Conn, err = mysql.ResolvePreferred(ctx, cfg.Conn)
+	if err != nil {
+		return fmt.Errorf("binary log reader: %w", err)
+	}
 	logger := cfg.Logger.With("table", cfg.Table.Database+"."+cfg.Table.Name)
 	r.record(start, false)
 	logger.Info("reading binary log", "pos", start, "server_id", cfg.ServerID)
@@ -289,7 +296,11 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 // The first event the connection delivers ends outage.
 func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transactions, resume *Position, outage *mysql.Outage, out chan<- Batch) (err error) {
 	dial := &dialer{}
-	syncer := replication.NewBinlogSyncer(r.syncerConfig(dial))
+	sc, err := r.syncerConfig(dial)
+	if err != nil {
+		return fmt.Errorf("binary log connection to %s: %w", r.cfg.Conn, err)
+	}
+	syncer := replication.NewBinlogSyncer(sc)
 	// Close kills the dump connection from a second connection and waits
 	// for go-mysql's reading goroutine, so nothing outlives follow; when
 	// the connection was lost the KILL is left out (see Run).
@@ -397,8 +408,12 @@ func (r *Reader) streamError(pos Position, err error) error {
 	return fmt.Errorf("read binary log after %s: %w", pos, err)
 }
 
-func (r *Reader) syncerConfig(dial *dialer) replication.BinlogSyncerConfig {
+func (r *Reader) syncerConfig(dial *dialer) (replication.BinlogSyncerConfig, error) {
 	c := r.cfg.Conn
+	tlsConfig, err := c.TLSConfig()
+	if err != nil {
+		return replication.BinlogSyncerConfig{}, err
+	}
 	sc := replication.BinlogSyncerConfig{
 		ServerID: r.cfg.ServerID,
 		Flavor:   r.cfg.Server.BinlogFlavor(),
@@ -420,13 +435,15 @@ func (r *Reader) syncerConfig(dial *dialer) replication.BinlogSyncerConfig {
 		// tailor reports or retries with a warning of its own, so its lines
 		// are debug detail.
 		Logger: slog.New(debugHandler{Handler: r.cfg.Logger.Handler()}).With("component", "go-mysql"),
+		// The SQL sessions' encryption, resolved by Run for PREFERRED.
+		TLSConfig: tlsConfig,
 	}
 	if c.Socket != "" {
 		sc.Host = c.Socket // go-mysql dials a unix socket when the address holds a '/'
 	} else {
 		sc.Host, sc.Port = c.Host, uint16(c.Port)
 	}
-	return sc
+	return sc, nil
 }
 
 // debugHandler passes every record on at Debug level.

@@ -35,8 +35,23 @@ func (r *Runner) connect(ctx context.Context) error {
 // login refused or a server out of reach (KindConnect), a database that
 // does not exist (KindInvalid).
 func connectError(ctx context.Context, conn mysql.ConnConfig, err error) error {
+	if tlsErr := mysql.TLSError(conn, err); tlsErr != nil {
+		return &Error{Kind: KindConnect, Err: tlsErr}
+	}
 	switch mysql.ErrorNumber(err) {
 	case mysql.ErrAccessDenied:
+		if conn.TLS.Mode == mysql.SSLDisabled && conn.Socket == "" {
+			// MariaDB refuses a connection in the clear to a server with
+			// require_secure_transport=ON as it refuses a wrong password
+			// (10.11: error 1045), so both causes are named.
+			return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q over a connection in the clear: check --user and the password (--password, MYSQL_PWD or --defaults-file), and, if the server accepts only encrypted connections (require_secure_transport), connect with --ssl-mode REQUIRED or a verifying mode", conn.User)}
+		}
+		if conn.TLS.Cert == "" {
+			// An account created with REQUIRE X509 (or SUBJECT, ISSUER)
+			// is refused without a client certificate as it is with a
+			// wrong password.
+			return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file), and give a client certificate (--ssl-cert, --ssl-key) if the account requires one", conn.User)}
+		}
 		return &Error{Kind: KindConnect, Err: fmt.Errorf("the server refused the login of %q: check --user and the password (--password, MYSQL_PWD or --defaults-file)", conn.User)}
 	case mysql.ErrAccessDeniedNoPassword:
 		return &Error{Kind: KindConnect, Err: socketOnly(conn)}

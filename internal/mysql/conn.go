@@ -34,6 +34,8 @@ type ConnConfig struct {
 	Database string
 	// Timeout bounds connecting, and each read and write on the wire.
 	Timeout time.Duration
+	// TLS says whether and how the connection is encrypted.
+	TLS TLSOptions
 }
 
 // Addr is host:port or the socket path.
@@ -50,9 +52,19 @@ func (c ConnConfig) String() string {
 }
 
 // DriverConfig is the go-sql-driver configuration for c, with tailor's
-// session settings applied to every connection of the pool.
-func (c ConnConfig) DriverConfig() *driver.Config {
+// session settings applied to every connection of the pool. It fails when
+// the TLS files of c cannot be read.
+func (c ConnConfig) DriverConfig() (*driver.Config, error) {
+	tlsConfig, err := c.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
 	cfg := driver.NewConfig()
+	// Config.TLS rather than RegisterTLSConfig: no registry shared by the
+	// whole process, and a configuration per pool, whose server name is
+	// the host this pool connects to.
+	cfg.TLS = tlsConfig
+	cfg.AllowFallbackToPlaintext = c.TLS.Mode == SSLPreferred
 	cfg.User = c.User
 	cfg.Passwd = c.Password
 	if c.Socket != "" {
@@ -81,7 +93,7 @@ func (c ConnConfig) DriverConfig() *driver.Config {
 		// character a column may store.
 		"character_set_results": "utf8mb4",
 	}
-	return cfg
+	return cfg, nil
 }
 
 // Open returns a pool for c and checks that the server answers.
@@ -97,7 +109,11 @@ func OpenRecording(ctx context.Context, c ConnConfig, own *OwnSessions) (*sql.DB
 }
 
 func open(ctx context.Context, c ConnConfig, own *OwnSessions) (*sql.DB, error) {
-	connector, err := driver.NewConnector(c.DriverConfig())
+	cfg, err := c.DriverConfig()
+	if err != nil {
+		return nil, fmt.Errorf("configure connection to %s: %w", c, err)
+	}
+	connector, err := driver.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure connection to %s: %w", c, err)
 	}
@@ -126,6 +142,12 @@ const (
 	ErrLockOrActiveTx   = 1192
 	ErrWarnDataTrunc    = 1265
 	ErrNoSuchThread     = 1094
+
+	// ErrSecureTransportRequired is MySQL's refusal of a connection in the
+	// clear by a server with require_secure_transport=ON. MariaDB (10.5.2
+	// and later, checked on 10.11) refuses it as a wrong password instead,
+	// with ErrAccessDenied.
+	ErrSecureTransportRequired = 3159
 
 	// ErrAccessDeniedNoPassword is the login refusal of an account that
 	// authenticates without a password: unix_socket authentication, as a

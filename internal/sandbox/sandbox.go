@@ -35,13 +35,25 @@ type Options struct {
 	ExtraArgs []string
 	// Log receives mariadbd's error log when the server fails to start.
 	Log func(string)
+	// TLS makes a certificate authority, a server certificate and a client
+	// certificate (MakeCerts) in the sandbox's directory, and starts the
+	// server with them (ssl-ca, ssl-cert, ssl-key). Conn then connects
+	// with VERIFY_IDENTITY and the client certificate.
+	TLS bool
+	// RequireSecureTransport starts a TLS sandbox with
+	// require_secure_transport=ON: the server refuses a TCP connection in
+	// the clear (its unix socket counts as secure).
+	RequireSecureTransport bool
 }
 
 // Sandbox is a running mariadbd.
 type Sandbox struct {
-	Dir     string
-	Port    int
-	Socket  string
+	Dir    string
+	Port   int
+	Socket string
+	// Certs are the TLS files of a sandbox started with Options.TLS; nil
+	// otherwise.
+	Certs   *Certs
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	ownsDir bool
@@ -131,6 +143,14 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		s.removeDir()
 		return nil, fmt.Errorf("initialise sandbox data directory: %w: %s", err, lastLines(out, 10))
 	}
+	if opts.TLS || opts.RequireSecureTransport {
+		certs, err := MakeCerts(filepath.Join(s.Dir, "tls"))
+		if err != nil {
+			s.removeDir()
+			return nil, err
+		}
+		s.Certs = &certs
+	}
 	for attempt := 0; ; attempt++ {
 		s.Port, err = freePort()
 		if err != nil {
@@ -191,6 +211,12 @@ func (s *Sandbox) launch(ctx context.Context, server, data string, serverID int,
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
+	if s.Certs != nil {
+		args = append(args, "--ssl-ca="+s.Certs.CA, "--ssl-cert="+s.Certs.ServerCert, "--ssl-key="+s.Certs.ServerKey)
+		if opts.RequireSecureTransport {
+			args = append(args, "--require-secure-transport=ON")
+		}
+	}
 	args = append(args, opts.ExtraArgs...)
 	// The server must outlive a cancelled start context only until Stop, so
 	// it is not tied to ctx; Stop ends it by PID.
@@ -245,9 +271,14 @@ func (s *Sandbox) bootstrap(ctx context.Context) error {
 }
 
 // Conn is the configuration to reach the sandbox over TCP as the tailor
-// account, with database as the default schema.
+// account, with database as the default schema. A TLS sandbox is reached
+// with VERIFY_IDENTITY, its CA and its client certificate.
 func (s *Sandbox) Conn(database string) mysql.ConnConfig {
-	return mysql.ConnConfig{Host: "127.0.0.1", Port: s.Port, User: User, Password: Password, Database: database}
+	c := mysql.ConnConfig{Host: "127.0.0.1", Port: s.Port, User: User, Password: Password, Database: database}
+	if s.Certs != nil {
+		c.TLS = mysql.TLSOptions{Mode: mysql.SSLVerifyIdentity, CA: s.Certs.CA, Cert: s.Certs.ClientCert, Key: s.Certs.ClientKey}
+	}
+	return c
 }
 
 // Open connects to the sandbox.
