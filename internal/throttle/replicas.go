@@ -205,6 +205,9 @@ func (t *Throttler) probe(ctx context.Context, rc *replicaConn, primaryPort int)
 		db, err := mysql.Open(ctx, conn)
 		if err != nil {
 			p.detail = t.rootCause(err)
+			if tlsErr := mysql.TLSError(conn, err); tlsErr != nil {
+				p.detail = tlsErr.Error()
+			}
 			if rc.registeredID != "" && !rc.verified {
 				p.unconfirmed = "cannot be reached to confirm it: " + p.detail
 			}
