@@ -68,13 +68,15 @@ var ghostFlags = []ghostFlag{
 	{name: "conf", kind: ghostAlias, tailor: "defaults-file"},
 	{name: "ask-pass", isBool: true, kind: ghostAlias, tailor: "password"},
 	{name: "charset", kind: ghostRefused, ok: []string{"utf8mb4,utf8,latin1", "utf8mb4"}, say: "tailor connects with utf8mb4 and copies every column's bytes as they are, whatever its character set: leave --charset out"},
-	{name: "ssl", isBool: true, kind: ghostRefused, say: "give --ssl-mode VERIFY_IDENTITY (or REQUIRED, without checking the certificate) instead"},
+	// gh-ost's --ssl checks the server's certificate chain and host name,
+	// unless --ssl-allow-insecure: --ssl-mode VERIFY_IDENTITY, or REQUIRED.
+	{name: "ssl", isBool: true, kind: ghostAlias, tailor: "ssl-mode", say: "give --ssl-mode VERIFY_IDENTITY (or REQUIRED, without checking the certificate) instead"},
 	// tailor's own --ssl-ca, --ssl-cert and --ssl-key, once it has them,
 	// mean the same, and registerGhostFlags leaves these out.
 	{name: "ssl-ca", kind: ghostRefused, say: "give tailor's --ssl-ca with --ssl-mode VERIFY_CA or VERIFY_IDENTITY"},
 	{name: "ssl-cert", kind: ghostRefused, say: "give tailor's --ssl-cert with --ssl-mode"},
 	{name: "ssl-key", kind: ghostRefused, say: "give tailor's --ssl-key with --ssl-mode"},
-	{name: "ssl-allow-insecure", isBool: true, kind: ghostRefused, say: "give --ssl-mode REQUIRED, which encrypts without checking the certificate, instead"},
+	{name: "ssl-allow-insecure", isBool: true, kind: ghostRefused, say: "it goes with --ssl, as in gh-ost; alone, give --ssl-mode REQUIRED, which encrypts without checking the certificate"},
 	{name: "attempt-instant-ddl", isBool: true, kind: ghostAccepted, say: "tailor always makes a change INSTANT when the server can (--force-copy copies instead)"},
 	{name: "storage-engine", kind: ghostRefused, ok: []string{"innodb", "InnoDB"}, say: "tailor migrates InnoDB tables only"},
 	{name: "exact-rowcount", isBool: true, kind: ghostAccepted, say: "tailor's progress needs no row count: it follows the copy's position on the key"},
@@ -114,7 +116,7 @@ var ghostFlags = []ghostFlag{
 	{name: "throttle-http-interval-millis", kind: ghostRefused, say: "tailor has no HTTP throttle check: use --throttle-query or --throttle-flag-file"},
 	{name: "throttle-http-timeout-millis", kind: ghostRefused, say: "tailor has no HTTP throttle check: use --throttle-query or --throttle-flag-file"},
 	{name: "ignore-http-errors", isBool: true, kind: ghostRefused, say: "tailor has no HTTP throttle check: use --throttle-query or --throttle-flag-file"},
-	{name: "heartbeat-interval-millis", kind: ghostAccepted, say: "tailor writes its heartbeat at an interval of its own"},
+	{name: "heartbeat-interval-millis", kind: ghostAccepted, say: "tailor writes its heartbeat every 100ms, gh-ost's default"},
 	{name: "throttle-additional-flag-file", kind: ghostAlias, tailor: "throttle-flag-file"},
 	{name: "initially-drop-socket-file", isBool: true, kind: ghostAccepted, say: "tailor removes a control socket nobody listens on by itself, and refuses to take over one a running process listens on"},
 	{name: "serve-socket-file", kind: ghostAlias, tailor: "control-socket"},
@@ -193,6 +195,8 @@ func applyGhostFlags(fs *pflag.FlagSet) ([]ghostInfo, error) {
 			notes = append(notes, note)
 		case g.kind == ghostAccepted:
 			notes = append(notes, ghostInfo{"--" + g.name, g.say})
+		case g.name == "ssl-allow-insecure" && fs.Lookup("ssl-mode") != nil && ghostSwitchOn(fs, "ssl"):
+			notes = append(notes, ghostInfo{"--" + g.name, "read with --ssl as --ssl-mode REQUIRED: encrypted, the certificate not checked"})
 		case slices.Contains(g.ok, value):
 			notes = append(notes, ghostInfo{"--" + g.name, "--" + g.name + "=" + value + " is what tailor always does"})
 		default:
@@ -221,6 +225,14 @@ func applyGhostAlias(fs *pflag.FlagSet, g ghostFlag, value string) (ghostInfo, e
 		return note, usageError{fmt.Errorf("gh-ost's --%s and --%s set the same thing: give only one", g.name, g.tailor)}
 	}
 	switch g.name {
+	case "ssl":
+		if fs.Lookup("ssl-mode") == nil {
+			return note, refuseGhost(fs, g)
+		}
+		value, note.detail = "VERIFY_IDENTITY", "read as --ssl-mode VERIFY_IDENTITY: the server's certificate must be signed by --ssl-ca and issued for --host"
+		if ghostSwitchOn(fs, "ssl-allow-insecure") {
+			value, note.detail = "REQUIRED", "read with --ssl-allow-insecure as --ssl-mode REQUIRED: encrypted, the certificate not checked"
+		}
 	case "ask-pass":
 		// --password alone asks for the password, as --ask-pass does.
 		value = promptSentinel
@@ -245,6 +257,12 @@ func applyGhostAlias(fs *pflag.FlagSet, g ghostFlag, value string) (ghostInfo, e
 		note.detail = "read as --cut-over-attempts 0: the cut-over is retried until the migration is stopped"
 	}
 	return note, nil
+}
+
+// ghostSwitchOn reports whether gh-ost's switch name was given true.
+func ghostSwitchOn(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Annotations[ghostAnnotation] != nil && fs.Changed(name) && f.Value.String() == "true"
 }
 
 // logGhostNotes logs one line for each gh-ost flag accepted.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // ghostRun is what tailor alter made of a command line, up to the
@@ -131,6 +132,13 @@ func TestGhostCommandLines(t *testing.T) {
 		{name: "include-triggers", args: []string{"-include-triggers", "-trigger-suffix=_v2"}, info: "read as --recreate-triggers",
 			want: func(c *migrate.Config) { c.RecreateTriggers = true }},
 		{name: "debug", args: []string{"-debug"}, info: "read as --verbose"},
+		{name: "ssl with ssl-allow-insecure", args: []string{"-ssl", "-ssl-allow-insecure"}, info: "--ssl-mode REQUIRED",
+			want: func(c *migrate.Config) { c.Conn.TLS.Mode = mysql.SSLRequired }},
+		// gh-ost's --ssl checks the certificate: VERIFY_IDENTITY, which
+		// needs tailor's --ssl-ca.
+		{name: "ssl without a CA", args: []string{"-ssl"}, refused: "--ssl-mode VERIFY_IDENTITY", words: []string{"--ssl-ca"}},
+		{name: "ssl with ssl-mode", args: []string{"-ssl", "--ssl-mode=REQUIRED"}, refused: "gh-ost's --ssl and --ssl-mode set the same thing"},
+		{name: "ssl-allow-insecure alone", args: []string{"-ssl-allow-insecure"}, refused: "gh-ost's --ssl-allow-insecure is not supported by tailor: ", words: []string{"--ssl-mode REQUIRED"}},
 
 		// Accepted with one informational line.
 		{name: "allow-on-master", args: []string{"-allow-on-master"}, info: "tailor always runs on the primary"},
@@ -235,8 +243,9 @@ func TestGhostFlagsAll(t *testing.T) {
 			}
 			r := parseGhost(t, append(append([]string{}, ghostBase...), arg)...)
 			switch {
-			case g.name == "ask-pass":
-				// Asks for the password: see TestGhostCommandLines.
+			case g.name == "ask-pass" || g.name == "ssl":
+				// Asks for the password, or for --ssl-ca: see
+				// TestGhostCommandLines.
 			case g.kind == ghostRefused:
 				if r.err == nil || !strings.HasPrefix(r.err.Error(), "gh-ost's --"+g.name+" is not supported by tailor: ") {
 					t.Errorf("%s: %v, want gh-ost's --%s is not supported by tailor: ...", arg, r.err, g.name)

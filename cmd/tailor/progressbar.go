@@ -80,21 +80,41 @@ func (b *progressBar) follow(ctx context.Context, r *migrate.Runner) {
 }
 
 // renderBar is one line: phase, bar, percent, rows, rate, ETA, backlog and
-// what throttles the copy, if anything.
+// what throttles the copy, if anything. The build-indexes and checksum
+// phases show their own progress and ETA (migrate.Status.PhasePercent)
+// instead of the finished copy's.
 func renderBar(st migrate.Status, throttled []string) string {
 	const width = 24
-	filled := int(st.Percent / 100 * width)
-	filled = min(max(filled, 0), width)
-	eta := "?"
-	if st.ETA >= 0 {
-		eta = st.ETA.Round(time.Second).String()
+	percent, eta := st.Percent, st.ETA
+	own := st.PhaseProgress != ""
+	if own {
+		percent, eta = st.PhasePercent, st.PhaseETA
 	}
-	// A resumed run's rows count from where the earlier runs stopped, as
-	// its percentage does.
-	done := st.RowsCopied + st.RowsCopiedBefore
-	line := fmt.Sprintf("%-9s [%s%s] %5.1f%%  %d/%d rows  %d rows/s  ETA %s  backlog %d",
-		st.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), st.Percent,
-		done, max(st.RowsEstimate, done), int64(st.RowsPerSecond), eta, st.Backlog)
+	filled := int(percent / 100 * width)
+	filled = min(max(filled, 0), width)
+	etaText := "?"
+	switch {
+	case eta >= 0:
+		etaText = eta.Round(time.Second).String()
+	case st.Paused:
+		etaText = "paused"
+	}
+	var what string
+	if own {
+		what = st.PhaseProgress
+	} else {
+		// A resumed run's rows count from where the earlier runs
+		// stopped, as its percentage does.
+		done := st.RowsCopied + st.RowsCopiedBefore
+		what = fmt.Sprintf("%d/%d rows  %d rows/s", done, max(st.RowsEstimate, done), int64(st.RowsPerSecond))
+	}
+	percentText := fmt.Sprintf("%5.1f%%", percent)
+	if own && percent <= 0 && eta < 0 {
+		percentText = "    ?%" // a phase that reports no progress
+	}
+	line := fmt.Sprintf("%-9s [%s%s] %s  %s  ETA %s  backlog %d",
+		st.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), percentText,
+		what, etaText, st.Backlog)
 	switch {
 	case st.Postponed:
 		line += "  cut-over postponed"

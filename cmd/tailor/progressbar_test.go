@@ -23,6 +23,16 @@ func TestRenderBar(t *testing.T) {
 			nil, []string{" 80.0%", "800/1000 rows", "100 rows/s"}},
 		{"throttled", migrate.Status{Phase: migrate.PhaseCopy, ETA: -1}, []string{"paused by the operator"}, []string{"throttled: paused by the operator"}},
 		{"postponed", migrate.Status{Phase: migrate.PhasePostponed, Percent: 100, ETA: -1, Postponed: true}, []string{"x"}, []string{"cut-over postponed"}},
+		{"paused", migrate.Status{Phase: migrate.PhaseCopy, Percent: 40, ETA: -1, PhaseETA: -1, Paused: true}, []string{"paused by the operator"}, []string{"ETA paused"}},
+		{"checksum", migrate.Status{Phase: migrate.PhaseChecksum, RowsCopied: 1200, RowsEstimate: 1000, Percent: 100, ETA: -1,
+			PhasePercent: 25, PhaseETA: 9 * time.Second, PhaseProgress: "1 of ~4 chunks checked, 300 of ~1200 rows"},
+			nil, []string{"checksum", "[######..................]", " 25.0%", "1 of ~4 chunks checked", "ETA 9s"}},
+		{"build-indexes", migrate.Status{Phase: migrate.PhaseBuildIndexes, Percent: 100, ETA: -1,
+			PhasePercent: 50, PhaseETA: 4 * time.Second, PhaseProgress: "the server reports 50.0%, stage 1 of 2"},
+			nil, []string{"build-indexes", " 50.0%", "stage 1 of 2", "ETA 4s"}},
+		{"build-indexes without progress", migrate.Status{Phase: migrate.PhaseBuildIndexes, Percent: 100, ETA: -1, PhaseETA: -1,
+			PhaseProgress: "building for 3s, the server reports no progress"},
+			nil, []string{"build-indexes", "[........................]     ?%", "building for 3s", "ETA ?"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

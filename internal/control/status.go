@@ -48,9 +48,17 @@ type Status struct {
 	RowsTotal     int64   `json:"rows_total"`
 	Percent       float64 `json:"percent"`
 	RowsPerSecond float64 `json:"rows_per_second"`
-	// ETA is the expected time left to copy; negative when unknown.
+	// ETA is the expected time left to copy; negative when unknown (and
+	// while paused).
 	ETA     Duration `json:"eta_seconds"`
 	Elapsed Duration `json:"elapsed_seconds"`
+	// PhasePercent and PhaseETA (negative when unknown) are the current
+	// phase's own progress, and PhaseProgress says what they count ("12
+	// of ~40 chunks checked, ..."): the copy's percent and ETA during the
+	// copy, the checksum's and the index build's during those phases.
+	PhasePercent  float64  `json:"phase_percent"`
+	PhaseETA      Duration `json:"phase_eta_seconds"`
+	PhaseProgress string   `json:"phase_progress"`
 
 	EventsApplied int64 `json:"events_applied"`
 	// Backlog is row changes read from the binary log and not yet applied.
@@ -163,7 +171,7 @@ func (d Duration) String() string {
 // arithmetic slip does not turn into a failed status reply, and with nil
 // lists made empty, so that JSON readers always find an array.
 func (s Status) sanitized() Status {
-	for _, f := range []*float64{&s.Percent, &s.RowsPerSecond} {
+	for _, f := range []*float64{&s.Percent, &s.RowsPerSecond, &s.PhasePercent} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = 0
 		}
@@ -208,12 +216,23 @@ func (s Status) String() string {
 		line("alter: %s", oneLine(s.Alter))
 	}
 	line("phase: %s", s.Phase)
+	eta := round(s.ETA)
+	if s.Paused && s.ETA < 0 {
+		eta = "paused"
+	}
 	if s.RowsCopiedBefore > 0 {
 		line("copied: %d of ~%d rows (%.1f%%), %d in this run plus %d before the resume, %.0f rows/s, eta %s",
-			s.RowsCopied+s.RowsCopiedBefore, s.RowsTotal, s.Percent, s.RowsCopied, s.RowsCopiedBefore, s.RowsPerSecond, round(s.ETA))
+			s.RowsCopied+s.RowsCopiedBefore, s.RowsTotal, s.Percent, s.RowsCopied, s.RowsCopiedBefore, s.RowsPerSecond, eta)
 	} else {
 		line("copied: %d of ~%d rows (%.1f%%), %.0f rows/s, eta %s",
-			s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, round(s.ETA))
+			s.RowsCopied, s.RowsTotal, s.Percent, s.RowsPerSecond, eta)
+	}
+	switch {
+	case s.PhaseProgress == "":
+	case s.PhasePercent <= 0 && s.PhaseETA < 0:
+		line("%s: %s", s.Phase, s.PhaseProgress)
+	default:
+		line("%s: %s (%.1f%%), eta %s", s.Phase, s.PhaseProgress, s.PhasePercent, round(s.PhaseETA))
 	}
 	binlog := fmt.Sprintf("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
 	if s.BinlogRead != "" {

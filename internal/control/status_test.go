@@ -159,3 +159,26 @@ func TestStatusBinlogAndLag(t *testing.T) {
 		t.Errorf("JSON of unknown lags: %s, %v", b.String(), err)
 	}
 }
+
+// TestStatusPhaseProgress: the checksum's and the index build's own
+// progress get a line of their own; a build the server reports nothing of
+// shows no percentage; a paused copy's ETA says paused.
+func TestStatusPhaseProgress(t *testing.T) {
+	t.Parallel()
+	st := Status{Phase: "checksum", Percent: 100, ETA: -1, PhasePercent: 33.3, PhaseETA: Duration(2 * time.Second), PhaseProgress: "10 of ~30 chunks checked, 10000 of ~30000 rows"}
+	if text := st.String(); !strings.Contains(text, "checksum: 10 of ~30 chunks checked, 10000 of ~30000 rows (33.3%), eta 2s\n") {
+		t.Errorf("checksum status:\n%s", text)
+	}
+	var b strings.Builder
+	if err := st.encodeJSON(&b, false); err != nil || !strings.Contains(b.String(), `"phase_percent":33.3,"phase_eta_seconds":2,"phase_progress":"10 of ~30 chunks checked, 10000 of ~30000 rows"`) {
+		t.Errorf("checksum JSON: %s, %v", b.String(), err)
+	}
+	st = Status{Phase: "build-indexes", ETA: -1, PhaseETA: -1, PhaseProgress: "building for 3s, the server reports no progress"}
+	if text := st.String(); !strings.Contains(text, "build-indexes: building for 3s, the server reports no progress\n") {
+		t.Errorf("index build status:\n%s", text)
+	}
+	st = Status{Phase: "copy", Percent: 40, ETA: -1, PhasePercent: 40, PhaseETA: -1, Paused: true}
+	if text := st.String(); !strings.Contains(text, "(40.0%), 0 rows/s, eta paused\n") || strings.Contains(text, "copy: ") {
+		t.Errorf("paused copy status:\n%s", text)
+	}
+}

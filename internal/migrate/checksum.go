@@ -37,6 +37,12 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 	}
 	copier := r.newCopier()
 	started := time.Now()
+	// The status's progress: the original's rows are about the rows the
+	// copy found (more if the application inserts meanwhile).
+	steps := &r.progress.steps
+	steps.start(started)
+	steps.checkRows.Store(max(r.progress.rowsCopied.Load()+r.progress.rowsBefore.Load(), r.progress.rowsTotal.Load()))
+	steps.checkChunkSize.Store(int64(r.checksumChunkSize()))
 	cfg := verify.Config{
 		DB:          r.db,
 		Mapping:     r.mapping,
@@ -70,15 +76,23 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 		// As many sessions as the copy used, up to 4: past that the
 		// checksum takes more of the server's cores from the application
 		// than it saves time.
-		Threads: min(r.cfg.Threads, 4),
-		Server:  r.server,
-		Logger:  r.log.With("phase", PhaseChecksum.String()),
+		Threads:  min(r.cfg.Threads, 4),
+		Server:   r.server,
+		Logger:   r.log.With("phase", PhaseChecksum.String()),
+		Progress: steps.checked,
+	}
+	if h := r.cfg.testHooks; h != nil && h.checksumProgress != nil {
+		cfg.Progress = func(chunks int, rows int64) {
+			steps.checked(chunks, rows)
+			h.checksumProgress(chunks)
+		}
 	}
 	// Again from the start after a lost connection: the pass only reads,
 	// in a snapshot that went with its sessions, and copies again.
 	var vr verify.Result
 	err := r.retry().Do(ctx, "checksum", func(ctx context.Context) error {
 		var err error
+		steps.start(time.Now()) // a pass again from the start
 		vr, err = verify.Run(ctx, cfg)
 		return err
 	})

@@ -295,6 +295,9 @@ type testHooks struct {
 	beforeIndexBuild func()
 	// beforeChecksum runs once the copy is done, before the checksum.
 	beforeChecksum func(ctx context.Context)
+	// checksumProgress runs after each chunk the checksum checks, with the
+	// chunks checked so far, on the checking goroutine.
+	checksumProgress func(chunks int)
 	// afterRecopy runs after the checksum copied a mismatched chunk again.
 	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.

@@ -59,6 +59,10 @@ func (h controlHandler) Status() control.Status {
 	if st.ETA < 0 {
 		out.ETA = control.Duration(-1)
 	}
+	out.PhasePercent, out.PhaseETA, out.PhaseProgress = st.PhasePercent, control.Duration(st.PhaseETA), st.PhaseProgress
+	if st.PhaseETA < 0 {
+		out.PhaseETA = control.Duration(-1)
+	}
 	if !st.BinlogRead.IsZero() {
 		out.BinlogRead, out.BinlogApplied = st.BinlogRead.String(), st.BinlogApplied.String()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -151,14 +152,23 @@ func (r *Runner) buildIndexes(ctx context.Context) error {
 	if h := r.cfg.testHooks; h != nil && h.beforeIndexBuild != nil {
 		h.beforeIndexBuild()
 	}
+	r.progress.steps.start(started)
+	// The server's progress of the ALTER, for the status, read beside it
+	// until it returns.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { r.watchIndexBuild(watchCtx, s.ID) })
 	err = s.Exec(ctx, alter+"NONE")
 	if mysql.ErrorNumber(err) == erOnlineLogTooBig {
 		// The applier wrote more than the server keeps aside during an
 		// online build. Building with writes to the shadow held makes the
 		// applier wait instead; the binary log keeps its backlog.
 		r.log.Warn("the online index build outgrew innodb_online_alter_log_max_size; building again with the applier held", "phase", PhaseBuildIndexes.String())
+		r.progress.steps.start(time.Now())
 		err = s.Exec(ctx, alter+"SHARED")
 	}
+	stopWatch()
+	watch.Wait()
 	if err != nil {
 		return fmt.Errorf("build the shadow's secondary indexes: %w", err)
 	}

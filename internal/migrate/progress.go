@@ -22,6 +22,8 @@ type progress struct {
 	// cutOverAttempt is the number of the cut-over attempt under way or
 	// last made; 0 before the first.
 	cutOverAttempt atomic.Int64
+	// steps is the progress of the build-indexes and checksum phases.
+	steps phaseProgress
 	// rowsBefore are the rows the earlier runs of a resumed migration
 	// copied. An atomic rather than saved.rowsBefore, whose mutex a
 	// checkpoint holds across its write to the server: a status must not
@@ -58,6 +60,17 @@ type Status struct {
 	// CutOverAttempt is the number of the cut-over attempt under way or
 	// last made, as the log numbers them; 0 before the cut-over.
 	CutOverAttempt int64
+	// Paused is true while the operator's pause holds the copy; the ETA
+	// is then unknown (-1).
+	Paused bool
+	// PhasePercent, PhaseETA (-1 when unknown) and PhaseProgress (a
+	// phrase such as "3 of ~10 chunks checked") are the current phase's
+	// own progress: the copy's Percent and ETA during the copy, the
+	// checksum's chunks and the index build's (as MariaDB reports it)
+	// during those phases, and nothing (0, -1, "") during the others.
+	PhasePercent  float64
+	PhaseETA      time.Duration
+	PhaseProgress string
 	// RowsCopiedBefore are the rows the earlier runs of a resumed
 	// migration copied (0 for a new one); RowsCopied are this run's.
 	// Percent and ETA count both, RowsPerSecond this run's alone.
@@ -75,6 +88,8 @@ func (r *Runner) Status() Status {
 		ETA:           -1,
 		Postponed:     r.progress.postponed.Load(),
 		ApplierLag:    -1,
+		PhaseETA:      -1,
+		Paused:        r.paused.Load(),
 	}
 	st.RowsCopiedBefore = r.progress.rowsBefore.Load()
 	st.CutOverAttempt = r.progress.cutOverAttempt.Load()
@@ -96,8 +111,14 @@ func (r *Runner) Status() Status {
 	if secs := st.Elapsed.Seconds(); secs > 0 {
 		st.RowsPerSecond = float64(st.RowsCopied) / secs
 	}
-	if st.RowsPerSecond > 0 && st.Phase == PhaseCopy {
+	if st.RowsPerSecond > 0 && st.Phase == PhaseCopy && !st.Paused {
 		st.ETA = time.Duration(float64(total-done) / st.RowsPerSecond * float64(time.Second))
+	}
+	switch st.Phase {
+	case PhaseCopy:
+		st.PhasePercent, st.PhaseETA = st.Percent, st.ETA
+	case PhaseBuildIndexes, PhaseChecksum:
+		r.progress.steps.describe(&st, time.Now())
 	}
 	return st
 }
@@ -120,9 +141,14 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 		case <-tick.C:
 		}
 		st := r.Status()
+		// The current phase's: the copy's, the checksum's, the index
+		// build's.
 		eta := "unknown"
-		if st.ETA >= 0 {
-			eta = st.ETA.Round(time.Second).String()
+		switch {
+		case st.PhaseETA >= 0:
+			eta = st.PhaseETA.Round(time.Second).String()
+		case st.Paused:
+			eta = "paused"
 		}
 		if !r.cfg.QuietProgress {
 			r.logProgress(st, eta)
@@ -154,6 +180,9 @@ func (r *Runner) logProgress(st Status, eta string) {
 	)
 	if st.ApplierLag >= 0 {
 		attrs = append(attrs, "lag_ms", st.ApplierLag.Milliseconds())
+	}
+	if st.PhaseProgress != "" {
+		attrs = append(attrs, "phase_percent", float64(int(st.PhasePercent*10))/10, "phase_progress", st.PhaseProgress)
 	}
 	if reasons := r.ThrottleReasons(); len(reasons) > 0 {
 		attrs = append(attrs, "throttled", strings.Join(reasons, "; "))

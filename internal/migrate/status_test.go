@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -131,4 +132,128 @@ func TestStatusShowsBinlogAndLag(t *testing.T) {
 		t.Errorf("cut-over attempts %d", res.CutOverAttempts)
 	}
 	compareWithControl(t, db, "orders")
+}
+
+// TestStatusShowsPhaseProgress follows one migration through its phases
+// and reads each one's own progress: while paused the copy's ETA says so;
+// the index build and the checksum show their progress and ETA, not the
+// finished copy's 100%.
+func TestStatusShowsPhaseProgress(t *testing.T) {
+	const rows = 30_000
+	db, dbName := sbx.NewDatabase(t)
+	ctx := context.Background()
+	if err := workload.Create(ctx, db, "orders", rows); err != nil {
+		t.Fatal(err)
+	}
+	atChunk, atIndexes, atChecksum := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	releaseChunk, releaseIndexes, releaseChecksum := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	hold := func(at, release chan struct{}) {
+		close(at)
+		select {
+		case <-release:
+		case <-time.After(90 * time.Second):
+		}
+	}
+	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
+	cfg.ChunkSize = 100 // checksum chunks of 1000 rows: about 30 of them
+	cfg.testHooks = &testHooks{
+		afterChunk: func(seq int) {
+			if seq == 20 {
+				hold(atChunk, releaseChunk)
+			}
+		},
+		beforeIndexBuild: func() { hold(atIndexes, releaseIndexes) },
+		checksumProgress: func(chunks int) {
+			if chunks == 10 {
+				hold(atChecksum, releaseChecksum)
+			}
+		},
+	}
+	run := startRun(t, cfg)
+	waitFor := func(what string, ch chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-run.done:
+			t.Fatalf("the migration ended before %s: %v", what, run.err)
+		case <-time.After(90 * time.Second):
+			t.Fatalf("no %s within 90s", what)
+		}
+	}
+
+	// The copy, paused: no ETA but "paused".
+	waitFor("copy", atChunk)
+	if reply := run.send(t, "pause"); !strings.Contains(reply, "paused") {
+		t.Fatalf("pause replied %q", reply)
+	}
+	st := run.status(t)
+	if !st.Paused || st.ETA >= 0 || st.PhaseETA >= 0 || st.Phase != PhaseCopy.String() {
+		t.Errorf("paused copy: paused %v, eta %s, phase eta %s, phase %s", st.Paused, st.ETA, st.PhaseETA, st.Phase)
+	}
+	if text := run.send(t, "status"); !strings.Contains(text, "eta paused") {
+		t.Errorf("the status block of a paused copy does not say so:\n%s", text)
+	}
+	run.send(t, "resume")
+	close(releaseChunk)
+
+	// The index build, as far as the server tells.
+	waitFor("index build", atIndexes)
+	close(releaseIndexes)
+	st = run.waitStatus(t, "the index build's progress", func(st control.Status) bool {
+		return st.Phase == PhaseBuildIndexes.String() && st.PhaseProgress != "" || st.Phase == PhaseChecksum.String()
+	})
+	if st.Phase == PhaseBuildIndexes.String() {
+		t.Logf("build-indexes: %s (%.1f%%), eta %s", st.PhaseProgress, st.PhasePercent, st.PhaseETA)
+		if !strings.Contains(st.PhaseProgress, "building for") && !strings.Contains(st.PhaseProgress, "the server reports") {
+			t.Errorf("build-indexes progress %q", st.PhaseProgress)
+		}
+	}
+
+	// The checksum, a third of the way.
+	waitFor("checksum", atChecksum)
+	st = run.status(t)
+	t.Logf("checksum: %s (%.1f%%), eta %s; copy %.1f%%", st.PhaseProgress, st.PhasePercent, st.PhaseETA, st.Percent)
+	if st.Phase != PhaseChecksum.String() || !strings.Contains(st.PhaseProgress, "10 of ~") || !strings.Contains(st.PhaseProgress, "chunks checked") {
+		t.Errorf("checksum status: phase %s, progress %q", st.Phase, st.PhaseProgress)
+	}
+	if st.PhasePercent < 20 || st.PhasePercent > 50 || st.PhaseETA <= 0 {
+		t.Errorf("checksum at 10 chunks of about 30: %.1f%%, eta %s", st.PhasePercent, st.PhaseETA)
+	}
+	if text := run.send(t, "status"); !strings.Contains(text, "checksum: 10 of ~") {
+		t.Errorf("the status block lacks the checksum's progress:\n%s", text)
+	}
+	close(releaseChecksum)
+	if _, err := run.wait(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIndexProgressQuery runs the query watchIndexBuild reads MariaDB's
+// ALTER progress with, against a session that runs a statement.
+func TestIndexProgressQuery(t *testing.T) {
+	db, _ := sbx.NewDatabase(t)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var id int64
+	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(context.Background(), "DO SLEEP(1)")
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	var stage, maxStage sql.NullInt64
+	var progress sql.NullFloat64
+	if err := db.QueryRow(indexProgressSQL, id).Scan(&stage, &maxStage, &progress); err != nil {
+		t.Errorf("%s: %v", indexProgressSQL, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a statement without progress: stage %v of %v, %v%%", stage, maxStage, progress)
 }

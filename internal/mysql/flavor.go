@@ -121,6 +121,14 @@ func (s Server) BinlogStatusQuery() string {
 	return "SHOW MASTER STATUS"
 }
 
+// ReportsAlterProgress reports whether information_schema.PROCESSLIST shows
+// an ALTER TABLE's progress: MariaDB (since 5.3) has the STAGE, MAX_STAGE
+// and PROGRESS columns, the percentage of the current stage done; MySQL
+// has none (performance_schema's stage events need instruments enabled).
+func (s Server) ReportsAlterProgress() bool {
+	return s.Flavor == FlavorMariaDB
+}
+
 // HasCRC32C reports whether the server has the CRC32C() function (the
 // Castagnoli polynomial, beside CRC32's ISO 3309 one). MariaDB added it in
 // 10.8.0 (MDEV-27208); MySQL has none.

@@ -29,7 +29,7 @@ type differing struct {
 // differ are returned, in key order, to be mended one by one; with no
 // Recopy, the first fails the pass at once.
 func (v *verifier) pass(ctx context.Context, next func(context.Context) (rowcopy.Chunk, bool, error), threads int, res *Result) ([]differing, error) {
-	q := &queue{next: next, age: v.snap.age, maxAge: v.cfg.SnapshotMaxAge}
+	q := &queue{next: next, age: v.snap.age, maxAge: v.cfg.SnapshotMaxAge, progress: v.cfg.Progress}
 	// The workers are done when pass returns; a failed pass reports the
 	// chunks checked so far.
 	defer func() { res.Chunks, res.Rows = q.chunks, q.rows }()
@@ -85,6 +85,8 @@ type queue struct {
 	next   func(context.Context) (rowcopy.Chunk, bool, error)
 	age    func() time.Duration
 	maxAge time.Duration
+	// progress is Config.Progress.
+	progress func(chunks int, rows int64)
 
 	mu sync.Mutex
 	// pending is the chunk read when the round was found over.
@@ -141,15 +143,29 @@ func (q *queue) take(ctx context.Context) (rowcopy.Chunk, bool, error) {
 
 func (q *queue) equal(rows uint64) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.chunks++
 	q.rows += int64(rows)
+	chunks, total := q.chunks, q.rows
+	q.mu.Unlock()
+	q.report(chunks, total)
 }
 
 func (q *queue) different(d differing) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.differ = append(q.differ, d)
+	// Checked, if not yet equal: it counts towards the pass's progress.
+	chunks, total := q.chunks+len(q.differ), q.rows+int64(d.orig.rows)
+	for _, o := range q.differ[:len(q.differ)-1] {
+		total += int64(o.orig.rows)
+	}
+	q.mu.Unlock()
+	q.report(chunks, total)
+}
+
+func (q *queue) report(chunks int, rows int64) {
+	if q.progress != nil {
+		q.progress(chunks, rows)
+	}
 }
 
 // mend copies a chunk that differed again, outside any snapshot, and checks

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/rowcopy"
@@ -66,6 +67,30 @@ func TestEqualTablesPass(t *testing.T) {
 	}
 	if res.Snapshots != 1 {
 		t.Errorf("took %d snapshots, want 1", res.Snapshots)
+	}
+}
+
+// TestProgressReported: Config.Progress hears of every chunk checked, the
+// last report being the result's totals.
+func TestProgressReported(t *testing.T) {
+	f := newManyTypes(t, 500)
+	cfg := f.config(t)
+	var mu sync.Mutex
+	var reports int
+	var lastChunks int
+	var lastRows int64
+	cfg.Progress = func(chunks int, rows int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports++
+		lastChunks, lastRows = max(lastChunks, chunks), max(lastRows, rows)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reports != res.Chunks || lastChunks != res.Chunks || lastRows != res.Rows {
+		t.Errorf("%d reports, up to %d chunks and %d rows; the result has %d chunks and %d rows", reports, lastChunks, lastRows, res.Chunks, res.Rows)
 	}
 }
 

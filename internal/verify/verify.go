@@ -180,6 +180,11 @@ type Config struct {
 	// Logger receives progress; the caller is expected to have added the
 	// table to it. Nil discards.
 	Logger *slog.Logger
+	// Progress, when set, is called after each chunk of the pass is
+	// checked with the chunks and the original's rows checked so far, for
+	// a status to show. It is called from the checking goroutines, so it
+	// must be quick and safe for concurrent use.
+	Progress func(chunks int, rows int64)
 }
 
 func (c Config) withDefaults() Config {
