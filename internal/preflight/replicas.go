@@ -173,6 +173,10 @@ func probeReplica(ctx context.Context, conn mysql.ConnConfig, host string, port 
 	defer cancel()
 	conn.Host, conn.Port, conn.Socket, conn.Database, conn.Timeout = host, port, "", "", replicaTimeout
 	db, err := mysql.Open(ctx, conn)
+	if tlsErr := mysql.TLSError(conn, err); tlsErr != nil {
+		// The primary's TLS settings, checked under the replica's name.
+		return replicaState{name: name, problem: fmt.Sprintf("cannot be reached with tailor's TLS settings (%v)", tlsErr)}
+	}
 	if err != nil {
 		return replicaState{name: name, problem: fmt.Sprintf("cannot be reached with tailor's user and password (%s)", rootCause(err))}
 	}
