@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	})
 	root.AddCommand(newAlterCommand(), newPlanCommand(), newCtlCommand(), newRevertCommand(), newStatusCommand())
 	setVersion(root)
+	setUsage(root)
 	root.SetArgs(normalizeArgs(root, args))
 	err := noCommand(root, args)
 	if err == nil {
