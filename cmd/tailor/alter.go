@@ -139,7 +139,7 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as <table>_tailor_old")
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new and the saved state <table>_tailor_state left by an earlier run instead of refusing to start")
 	fs.BoolVar(&f.resume, "resume", false, "continue the stopped migration whose saved state <table>_tailor_state an earlier run left, from where it stopped")
-	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats at most this much of the copy")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
 	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before the migration gives up (1s to 24h)")

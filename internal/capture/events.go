@@ -53,6 +53,12 @@ type transactions struct {
 	pending    []Change
 	savepoints map[string]int      // savepoint name → len(pending) when it was set
 	prepared   map[string][]Change // XA transactions prepared but not yet committed, by xidKey
+	// preparedAt is where each prepared XA transaction's group started,
+	// and lastBoundary the end of the last whole group read (the reader
+	// sets it): a resumed read must start at the earliest of them, or the
+	// prepared changes, which only this reader holds, would be lost.
+	preparedAt   map[string]Position
+	lastBoundary Position
 	// open is set from the event that starts a group until the one that
 	// ends it: between groups the log can be read again from the current
 	// position without a change sent twice or lost (see Reader.Run). A
@@ -66,7 +72,7 @@ func newTransactions(table *schema.Table, logger *slog.Logger) (*transactions, e
 	if err != nil {
 		return nil, err
 	}
-	return &transactions{table: table, rows: rows, logger: logger, prepared: map[string][]Change{}}, nil
+	return &transactions{table: table, rows: rows, logger: logger, prepared: map[string][]Change{}, preparedAt: map[string]Position{}}, nil
 }
 
 // begin starts a group.
@@ -219,6 +225,7 @@ func (t *transactions) query(defaultSchema, query string) ([]Change, error) {
 	case stmtXACommit:
 		changes, ok := t.prepared[st.name]
 		delete(t.prepared, st.name)
+		delete(t.preparedAt, st.name)
 		if !ok {
 			// Prepared before the reader's start position: its changes, if it
 			// made any to the table, were logged before it too.
@@ -228,6 +235,7 @@ func (t *transactions) query(defaultSchema, query string) ([]Change, error) {
 		return changes, nil
 	case stmtXARollback:
 		delete(t.prepared, st.name)
+		delete(t.preparedAt, st.name)
 		t.discard()
 	case stmtDDL:
 		if t.touched(defaultSchema, st.tables) {
@@ -281,8 +289,21 @@ func (t *transactions) xaPrepare(body []byte) ([]Change, error) {
 	key := xidKey(body[13:13+gl], body[13+gl:13+gl+bl], strconv.Itoa(int(formatID)))
 	if changes := t.commit(); len(changes) > 0 {
 		t.prepared[key] = changes
+		t.preparedAt[key] = t.lastBoundary
 	}
 	return nil, nil
+}
+
+// preparedFloor is where the earliest XA transaction that touched the
+// table and is prepared but not committed started, if there is one.
+func (t *transactions) preparedFloor() (Position, bool) {
+	var floor Position
+	for _, p := range t.preparedAt {
+		if floor.IsZero() || p.Compare(floor) < 0 {
+			floor = p
+		}
+	}
+	return floor, !floor.IsZero()
 }
 
 func abbreviate(s string) string {

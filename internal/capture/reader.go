@@ -72,6 +72,9 @@ type Reader struct {
 	// the Batches sent before it.
 	boundary     Position
 	boundarySent uint64
+	// xaFloor is where the earliest prepared, uncommitted XA transaction
+	// of the table started (XAFloor).
+	xaFloor Position
 	// upTo is the time up to which the server's binary log has been read
 	// (ReadUpTo).
 	upTo time.Time
@@ -168,12 +171,23 @@ func eventTime(ev *replication.BinlogEvent) time.Time {
 	return time.Unix(int64(ev.Header.Timestamp), 0)
 }
 
-func (r *Reader) recordBoundary(pos Position) {
+func (r *Reader) recordBoundary(pos Position, txs *transactions) {
+	floor, _ := txs.preparedFloor()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.xaFloor = floor
 	if r.boundary.IsZero() || pos.Compare(r.boundary) > 0 {
 		r.boundary, r.boundarySent = pos, r.sent
 	}
+}
+
+// XAFloor is where the earliest XA transaction of the table that is
+// prepared but not yet committed started, or the zero Position: a resumed
+// read must not start after it (its changes arrive with its XA COMMIT).
+func (r *Reader) XAFloor() Position {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.xaFloor
 }
 
 func (r *Reader) record(pos Position, batch bool) {
@@ -272,6 +286,7 @@ func (r *Reader) Run(ctx context.Context, start Position, out chan<- Batch) erro
 
 	// resume is the end of the last whole group read.
 	resume := start
+	txs.lastBoundary = start
 	var outage mysql.Outage
 	for {
 		err := r.follow(ctx, logger, txs, &resume, &outage, out)
@@ -350,7 +365,15 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		pos = next
 		if txs.between() {
 			*resume = pos
-			r.recordBoundary(pos)
+			txs.lastBoundary = pos
+			// Not past a prepared XA transaction: its changes come with
+			// its XA COMMIT, and a read resumed after its start would
+			// never see them.
+			b := pos
+			if floor, ok := txs.preparedFloor(); ok {
+				b = floor
+			}
+			r.recordBoundary(b, txs)
 		}
 	}
 }

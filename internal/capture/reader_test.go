@@ -312,3 +312,53 @@ func TestReaderFollowsRotation(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReaderBoundaryStopsAtPreparedXA: while an XA transaction that wrote
+// the table is prepared and not committed, the reader's boundary, where a
+// resumed read may start, stays at the start of its group: its changes
+// arrive only with its XA COMMIT, and a read from a later place would never
+// see them. A second reader started at that boundary delivers them.
+func TestReaderBoundaryStopsAtPreparedXA(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
+	r := startReader(t, db, name, "t")
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec(t, conn, "XA START 'x2'", "INSERT INTO t VALUES (1)", "XA END 'x2'", "XA PREPARE 'x2'")
+	exec(t, db, "INSERT INTO t VALUES (2)")
+	second := r.next(t)
+	floor := r.reader.XAFloor()
+	boundary, _ := r.reader.Boundary()
+	if floor.IsZero() || boundary.Compare(floor) > 0 || boundary.Compare(second.End) >= 0 {
+		t.Fatalf("boundary %s, XA floor %s, after the batch ending %s: the boundary passed the prepared XA", boundary, floor, second.End)
+	}
+	tbl, err := schema.Load(ctx, db, name, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := mysql.DetectServer(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := startReaderAt(t, ReaderConfig{Conn: sbx.Conn(name), Server: server, Table: tbl}, boundary)
+	if b := resumed.next(t); !reflect.DeepEqual(b.Changes, []Change{{Kind: Insert, After: []any{int64(2)}}}) {
+		t.Errorf("resumed reader's first batch = %#v, want the insert of 2", b.Changes)
+	}
+	exec(t, conn, "XA COMMIT 'x2'")
+	for _, rd := range []*running{r, resumed} {
+		if b := rd.next(t); !reflect.DeepEqual(b.Changes, []Change{{Kind: Insert, After: []any{int64(1)}}}) {
+			t.Errorf("batch after XA COMMIT = %#v, want the XA insert of 1", b.Changes)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !r.reader.XAFloor().IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("the XA floor stayed after the XA COMMIT")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

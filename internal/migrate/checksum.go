@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/verify"
 )
@@ -50,6 +51,13 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 		LockTimeout: r.cfg.CutOverLockTimeout,
 		CatchUp:     r.catchUpUnderLock,
 		Recopy: func(ctx context.Context, chunk rowcopy.Chunk) error {
+			if r.cfg.Revert {
+				// A copy writes only the mapped columns: it would reset
+				// the kept table's own columns (those the migration
+				// dropped) to their defaults.
+				return fmt.Errorf("range %s of %s differs from the table; a revert copies no rows, which would lose the values of the columns only %s has; compare the two tables before reverting again",
+					chunk, mysql.QuoteIdent(r.shadow), mysql.QuoteIdent(r.shadow))
+			}
 			// A checksum range is larger than a copy chunk: copy it again
 			// in chunks of the copy's size, so that no transaction locks
 			// more rows than --chunk-size.

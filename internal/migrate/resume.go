@@ -17,6 +17,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
 	"github.com/tailor-osc/tailor/internal/state"
+	"github.com/tailor-osc/tailor/internal/throttle"
 	"github.com/tailor-osc/tailor/internal/verify"
 )
 
@@ -85,13 +86,23 @@ func (r *Runner) loadSavedState(ctx context.Context) error {
 		return invalid(fmt.Errorf("there is no saved migration of %s to resume (no table %s); run without --resume to start one", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(store.Name())))
 	case rec == nil:
 		return nil
+	case rec.Reverting && r.cfg.InitiallyDropGhostTable:
+		// Given up: the saved state goes, the kept table stays (it is
+		// the user's table as it was, and tailor never drops it).
+		r.saved.drop = true
+		return nil
 	case rec.Reverting:
-		return invalid(fmt.Errorf("a revert of the last migration of %s stopped during %s at %s; run tailor revert to continue it", mysql.QuoteIdent(r.cfg.Table), rec.Phase, rec.UpdatedAt.Format(time.DateTime+" MST")))
+		return invalid(fmt.Errorf("a revert of the last migration of %s stopped during %s at %s; run tailor revert to continue it, or give it up with --initially-drop-ghost-table (which keeps %s)", mysql.QuoteIdent(r.cfg.Table), rec.Phase, rec.UpdatedAt.Format(time.DateTime+" MST"), mysql.QuoteIdent(rec.Shadow)))
 	case rec.Phase == revertable && r.cfg.Resume:
 		return invalid(fmt.Errorf("the last migration of %s (%q) finished; there is nothing to resume", mysql.QuoteIdent(r.cfg.Table), rec.Alter))
 	case rec.Phase == revertable:
 		// What a revert of the last migration needed; a new migration
-		// ends that (its old table must be gone before it starts).
+		// ends that, once the table it kept is gone.
+		if kept, err := r.tableExists(ctx, rec.Shadow); err != nil {
+			return err
+		} else if kept {
+			return invalid(fmt.Errorf("the last migration of %s kept %s, which tailor revert swaps back in; drop it (or revert) before a new migration", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(rec.Shadow)))
+		}
 		r.saved.drop = true
 		return nil
 	case r.cfg.Resume:
@@ -492,6 +503,10 @@ func (r *Runner) resumable(ctx context.Context, err error) bool {
 	switch {
 	case KindOf(err) != KindFailed && KindOf(err) != KindConnect,
 		errors.Is(err, errLostLock),
+		// Another DDL on the table: every resume would meet it again.
+		errors.Is(err, capture.ErrTableChanged),
+		// The operator's panic flag: a stop asked for.
+		errors.Is(err, throttle.ErrPanicFlag),
 		errors.As(err, &rowErr),
 		errors.As(err, &mismatch):
 		return false

@@ -63,6 +63,11 @@ func (r *Runner) runRevert(ctx context.Context) (*Result, error) {
 	if err := r.checkRevertable(ctx, rec); err != nil {
 		return nil, err
 	}
+	// Triggers the migration moved to the table (--recreate-triggers) go
+	// back with it: the cut-over moves whatever the table has.
+	if r.triggers, err = schema.LoadTriggers(ctx, r.db, r.cfg.Database, r.cfg.Table); err != nil {
+		return nil, fmt.Errorf("read the triggers of %s: %w", r.cfg.Table, err)
+	}
 	if !r.cfg.Execute {
 		return &Result{DryRun: true, Database: r.cfg.Database, Revert: r.describeRevert(rec)}, nil
 	}
@@ -186,6 +191,14 @@ func (r *Runner) saveRevertable(ctx context.Context, res *Result) {
 	back := make([][2]string, len(r.mapping.Columns))
 	for i, c := range r.mapping.Columns {
 		back[i] = [2]string{c.New, c.Old}
+	}
+	// The way back needs a key of the new table that the old one keeps
+	// (a primary key that gained a column has none): without one, there
+	// is nothing a revert could do.
+	if _, err := schema.NewMapping(r.mapping.Shadow, r.mapping.Source, back); err != nil {
+		r.log.Info("the migration cannot be reverted by tailor revert", "reason", err.Error())
+		r.dropSavedState(ctx)
+		return
 	}
 	s := &r.saved
 	s.mu.Lock()

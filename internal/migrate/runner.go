@@ -462,7 +462,10 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		if err := r.checksum(streamCtx, &checked); err != nil {
 			return nil, err
 		}
-		if err := r.markChecksumPassed(streamCtx); err != nil {
+		if checked.ChecksumSkipped {
+			// Nothing was compared: a resume without --skip-checksum
+			// must check.
+		} else if err := r.markChecksumPassed(streamCtx); err != nil {
 			r.log.Warn("could not save that the checksum passed; a resume would check again", "err", err)
 		}
 	}
@@ -576,6 +579,10 @@ func (r *Runner) chooseThreads(ctx context.Context) {
 
 // finish drops the old table when asked to and reports.
 func (r *Runner) finish(ctx context.Context, res *Result) error {
+	// The tables are swapped: what is left (the old table, the saved state
+	// a revert needs) must not be cut short by a Ctrl-C now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	r.setPhase(PhaseCleanup)
 	if r.cfg.OkToDropTable {
 		if _, err := r.db.ExecContext(ctx, "DROP TABLE "+mysql.QuoteTable(r.cfg.Database, r.old)); err != nil {

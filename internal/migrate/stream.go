@@ -183,8 +183,11 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 				group = append(group, b)
 			case <-time.After(100 * time.Millisecond):
 				if pos, _ := s.reader.Progress(); pos.Compare(target) >= 0 && len(s.batches) == 0 {
-					// Nothing more of this table up to the target.
-					group[len(group)-1].End = pos
+					// Nothing more of this table up to the target, which
+					// is a transaction's boundary (the reader's position
+					// may be inside the next transaction: a resume from
+					// there would miss its start).
+					group[len(group)-1].End = target
 				}
 			}
 		}
@@ -257,6 +260,11 @@ func (s *stream) checkpoint() capture.Position {
 	// not hold the saved position back (where a purge could overtake it).
 	if s.applied >= sent && boundary.Compare(pos) > 0 {
 		pos = boundary
+	}
+	// Never past a prepared XA transaction of the table: its changes come
+	// with its XA COMMIT, and only a read from its start sees them.
+	if floor := s.reader.XAFloor(); !floor.IsZero() && floor.Compare(pos) < 0 {
+		pos = floor
 	}
 	return pos
 }
