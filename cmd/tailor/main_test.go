@@ -487,7 +487,7 @@ func TestAlterExecute(t *testing.T) {
 	// the way and must be refused first.
 	o = tailor(t, alterArgs(dbName, "t", "DROP COLUMN refunded_at", "--execute", "--ok-to-drop-table", "--force-copy")...)
 	o.wantCode(t, exitInvalid)
-	o.errorLine(t, "`t_tailor_old`", "already exists")
+	o.errorLine(t, "kept `t_tailor_old`", "tailor revert")
 	if _, err := db.Exec("DROP TABLE t_tailor_old"); err != nil {
 		t.Fatal(err)
 	}
