@@ -24,6 +24,8 @@ type progress struct {
 	cutOverAttempt atomic.Int64
 	// steps is the progress of the build-indexes and checksum phases.
 	steps phaseProgress
+	// keySpace is the copy key's range, once measured (measureKeySpace).
+	keySpace atomic.Pointer[keySpace]
 	// rowsBefore are the rows the earlier runs of a resumed migration
 	// copied. An atomic rather than saved.rowsBefore, whose mutex a
 	// checkpoint holds across its write to the server: a status must not
@@ -111,8 +113,19 @@ func (r *Runner) Status() Status {
 	if secs := st.Elapsed.Seconds(); secs > 0 {
 		st.RowsPerSecond = float64(st.RowsCopied) / secs
 	}
+	left := total - done
+	if st.Phase == PhaseCopy && st.RowsEstimate > 0 && done >= st.RowsEstimate {
+		// Past the estimate: how far along the key the copy is says more
+		// than a percentage stuck at 100 and an ETA of 0.
+		if ks := r.progress.keySpace.Load(); ks != nil {
+			if f, ok := ks.fraction(); ok && f > 0 {
+				st.Percent = 100 * f
+				left = int64(float64(done) * (1 - f) / f)
+			}
+		}
+	}
 	if st.RowsPerSecond > 0 && st.Phase == PhaseCopy && !st.Paused {
-		st.ETA = time.Duration(float64(total-done) / st.RowsPerSecond * float64(time.Second))
+		st.ETA = time.Duration(float64(left) / st.RowsPerSecond * float64(time.Second))
 	}
 	switch st.Phase {
 	case PhaseCopy:
@@ -132,6 +145,7 @@ func (r *Runner) setRowsBefore(n int64) {
 
 // reportProgress logs the status at the configured interval until ctx ends.
 func (r *Runner) reportProgress(ctx context.Context) error {
+	r.measureKeySpace(ctx)
 	tick := time.NewTicker(r.cfg.ProgressInterval)
 	defer tick.Stop()
 	for {
