@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		SilenceErrors: true,
 	}
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	out := &countingWriter{w: stdout}
+	root.SetOut(out)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		if ghost := ghostFlagError(cmd, err); ghost != nil {
@@ -69,8 +70,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	setUsage(root)
 	root.SetArgs(normalizeArgs(root, args))
 	err := noCommand(root, args)
+	var cmd *cobra.Command
 	if err == nil {
-		err = root.ExecuteContext(ctx)
+		cmd, err = root.ExecuteContextC(ctx)
 	}
 	if err == nil {
 		return exitOK
@@ -79,8 +81,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if !errors.As(err, &ue) && isCobraUsageError(err) {
 		err = usageError{cobraUsageError(err)}
 	}
-	fmt.Fprintln(stderr, "tailor: "+oneLine(err.Error()))
-	if errors.As(err, &ue) {
+	msg := oneLine(err.Error())
+	fmt.Fprintln(stderr, "tailor: "+msg)
+	code := exitCode(err)
+	// A script that asked for JSON reads JSON on stdout, failure or not:
+	// when the command wrote no document, the error is one.
+	if out.n == 0 && outputJSON(cmd) {
+		writeJSONError(stdout, msg, code)
+	}
+	return code
+}
+
+// exitCode maps an error to tailor's exit code (docs/cli.md).
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
 		return exitUsage
 	}
 	if errors.As(err, new(noMigrationError)) {
