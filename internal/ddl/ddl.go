@@ -160,7 +160,7 @@ func parseStatement(text string) (*ast.AlterTableStmt, string, bool, error) {
 			return nil, "", false, reject("ALTER IGNORE TABLE is not supported because tailor copies the rows itself; remove IGNORE, and remove duplicate rows first if you add a UNIQUE key")
 		case "online":
 			// MariaDB's ALTER ONLINE TABLE means LOCK=NONE.
-			return nil, "", false, reject("tailor chooses how to apply the change; remove ONLINE")
+			return nil, "", false, reject("remove ONLINE: tailor chooses how to apply the change")
 		}
 	}
 	stmt, clauses, err := parseClauses(text)
@@ -185,7 +185,7 @@ func parseWhole(text string) (*ast.AlterTableStmt, string, error) {
 	parsable := parsableCharsets(text)
 	stmts, err := parseSQL(parsable)
 	if err != nil {
-		return nil, "", &Error{Msg: "tailor could not parse the ALTER: " + parserMessage(err), Err: err}
+		return nil, "", &Error{Msg: "could not parse the ALTER: " + parserMessage(err), Err: err}
 	}
 	alter, err := singleAlter(stmts)
 	if err != nil {
@@ -217,10 +217,10 @@ func parseClauses(text string) (*ast.AlterTableStmt, string, error) {
 				return nil, "", errManyStatements()
 			}
 			first, second := leadingWords(text)
-			return nil, "", reject("tailor applies only ALTER TABLE changes, and the text is a different statement (it starts with %q)", strings.ToUpper(first+" "+second))
+			return nil, "", reject("the text is not an ALTER TABLE (it starts with %q), and tailor applies only ALTER TABLE changes", strings.ToUpper(first+" "+second))
 		}
 		return nil, "", &Error{
-			Msg: fmt.Sprintf("tailor could not parse the ALTER: %s (the position is in %q, as tailor read your clauses)", parserMessage(err), wrapped),
+			Msg: fmt.Sprintf("could not parse the ALTER: %s (the position is in %q, as tailor read your clauses)", parserMessage(err), wrapped),
 			Err: err,
 		}
 	}
@@ -246,7 +246,7 @@ func usersText(text, parsable, own string) (string, error) {
 	at := strings.Index(parsable, own)
 	if at < 0 || len(parsable) != len(text) {
 		// Unreachable, but never send the parser's stand-in names.
-		return "", reject("tailor could not find the ALTER's clauses in its text")
+		return "", reject("could not find the ALTER's clauses in its text")
 	}
 	return text[at : at+len(own)], nil
 }
@@ -262,7 +262,7 @@ func singleAlter(stmts []ast.StmtNode) (*ast.AlterTableStmt, error) {
 	if !ok {
 		// ALTER TABLE t ANALYZE PARTITION and ALTER TABLE t COMPACT parse as other
 		// statement kinds.
-		return nil, reject("tailor applies only ALTER TABLE changes to a table's definition, and this ALTER is not one")
+		return nil, reject("this ALTER does not change a table's definition, and tailor applies only ALTER TABLE changes that do")
 	}
 	return alter, nil
 }
@@ -298,7 +298,7 @@ func clausesStart(stmt string, table *ast.TableName) (int, error) {
 		}
 	}
 	// Unreachable for a statement that parsed, but never guess where clauses start.
-	return 0, reject("tailor could not find where the clauses start after the table name in the ALTER")
+	return 0, reject("could not find where the clauses start after the table name in the ALTER")
 }
 
 // trimClauses drops the whitespace around the clauses and the statement's trailing

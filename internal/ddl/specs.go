@@ -71,7 +71,7 @@ func (a *Alter) addSpec(spec *ast.AlterTableSpec) error {
 	case ast.AlterTableAlgorithm, ast.AlterTableLock:
 		// The ALTER runs on the empty shadow table, where these would mean nothing,
 		// and the user's table is never altered directly.
-		return reject("tailor chooses how to apply the change; remove ALGORITHM=/LOCK=")
+		return reject("remove ALGORITHM=/LOCK=: tailor chooses how to apply the change")
 	case ast.AlterTableImportTablespace, ast.AlterTableDiscardTablespace:
 		return reject("DISCARD/IMPORT TABLESPACE works on the table's data file and cannot be done online; run it directly")
 	case ast.AlterTableOrderByColumns:
@@ -82,7 +82,7 @@ func (a *Alter) addSpec(spec *ast.AlterTableSpec) error {
 		if isPartitionSpec(spec.Tp) {
 			return reject("partition operations are not supported; run them directly with ALTER TABLE")
 		}
-		return reject("tailor does not support the clause %q in an online ALTER", restore(spec, format.DefaultRestoreFlags))
+		return reject("the clause %q is not supported in an online ALTER", restore(spec, format.DefaultRestoreFlags))
 	}
 	return nil
 }

@@ -86,7 +86,13 @@ func socketOnly(conn mysql.ConnConfig) error {
 func unreachable(conn mysql.ConnConfig, err error) error {
 	cause := err
 	var netErr *net.OpError
-	if errors.As(err, &netErr) && netErr.Err != nil {
+	var timeout *mysql.ConnectTimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		cause = timeout
+	case errors.As(err, &netErr) && netErr.Timeout():
+		cause = errors.New("the connection timed out")
+	case errors.As(err, &netErr) && netErr.Err != nil:
 		cause = netErr.Err
 	}
 	where := "--host and --port"
@@ -108,6 +114,9 @@ func (r *Runner) validate(ctx context.Context) error {
 	}
 	r.table, err = schema.Load(ctx, r.db, r.cfg.Database, r.cfg.Table)
 	if errors.Is(err, schema.ErrTableNotFound) {
+		if r.isView(ctx) {
+			return invalid(fmt.Errorf("%s in database %s is a view, not a table: tailor changes base tables; name the table the view reads (CREATE OR REPLACE VIEW changes the view itself)", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(r.cfg.Database)))
+		}
 		return invalid(fmt.Errorf("table %s does not exist in database %s; check --table and --database", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(r.cfg.Database)))
 	}
 	if err != nil {
@@ -134,6 +143,16 @@ func (r *Runner) validate(ctx context.Context) error {
 	r.metrics.SetRowsEstimate(rows.Int64)
 	r.log.Info("validated", "phase", PhaseValidate.String(), "rows_estimate", rows.Int64)
 	return nil
+}
+
+// isView reports whether --table names a view, which schema.Load does not
+// find as a table; a failed lookup says no, and the table is reported
+// missing.
+func (r *Runner) isView(ctx context.Context) bool {
+	var n int
+	err := r.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'VIEW'",
+		r.cfg.Database, r.cfg.Table).Scan(&n)
+	return err == nil && n > 0
 }
 
 // checkLeftovers refuses to start a copy when a table it would create is

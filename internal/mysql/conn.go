@@ -122,12 +122,36 @@ func open(ctx context.Context, c ConnConfig, own *OwnSessions) (*sql.DB, error) 
 	}
 	db := sql.OpenDB(connector)
 	db.SetConnMaxLifetime(time.Hour)
-	if err := db.PingContext(ctx); err != nil {
+	// Bounded: the driver's Timeout covers only the dial, and a server
+	// that accepts the connection but never speaks (a stopped process, a
+	// proxy without its backend) would hold the handshake forever.
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	err = db.PingContext(pingCtx)
+	timedOut := errors.Is(pingCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	cancel()
+	if err != nil {
 		db.Close()
+		if timedOut {
+			err = &ConnectTimeoutError{Timeout: cfg.Timeout, Err: err}
+		}
 		return nil, fmt.Errorf("connect to %s: %w", c, err)
 	}
 	return db, nil
 }
+
+// ConnectTimeoutError is a server that did not complete the connection
+// within the connect timeout: the driver reports it as "invalid
+// connection" or a bare deadline, which says nothing of the wait.
+type ConnectTimeoutError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *ConnectTimeoutError) Error() string {
+	return fmt.Sprintf("the connection timed out: no answer within %s", e.Timeout)
+}
+
+func (e *ConnectTimeoutError) Unwrap() error { return e.Err }
 
 // Server error numbers tailor acts on.
 const (
