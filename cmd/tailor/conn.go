@@ -58,6 +58,9 @@ func (f *connFlags) resolve(cmd *cobra.Command, stdin io.Reader, stderr io.Write
 		if err != nil {
 			return c, usageError{fmt.Errorf("--defaults-file: %w", err)}
 		}
+		if _, ok := opts["password"]; ok {
+			warnReadableByAll(f.defaultsFile, stderr)
+		}
 		if v, ok := opts["host"]; ok && !changed("host") {
 			c.Host = v
 		}
@@ -155,4 +158,16 @@ func promptPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return strings.TrimRight(string(pw), "\r\n"), nil
+}
+
+// warnReadableByAll warns, as a careful mysql client would, when the
+// option file that holds a password can be read by every user of the
+// host. The file is still used: refusing it would break a working setup
+// over its permissions, which the warning names.
+func warnReadableByAll(path string, stderr io.Writer) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o004 == 0 {
+		return
+	}
+	fmt.Fprintf(stderr, "tailor: warning: --defaults-file %s holds a password and every user of this host can read it (mode %04o); make it private: chmod 600 %s\n", path, fi.Mode().Perm(), path)
 }
