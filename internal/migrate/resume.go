@@ -197,30 +197,11 @@ func sameShadow(def, saved string, deferred []string) bool {
 
 // binlogPresent reports whether the server still has the binary log file.
 func binlogPresent(ctx context.Context, db *sql.DB, file string) (bool, error) {
-	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+	logs, err := mysql.ShowRows(ctx, db, "SHOW BINARY LOGS")
 	if err != nil {
 		return false, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return false, err
-	}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		var name string
-		vals[0] = &name
-		for i := 1; i < len(cols); i++ {
-			vals[i] = new(sql.RawBytes)
-		}
-		if err := rows.Scan(vals...); err != nil {
-			return false, err
-		}
-		if name == file {
-			return true, nil
-		}
-	}
-	return false, rows.Err()
+	return slices.ContainsFunc(logs, func(l map[string]string) bool { return l["log_name"] == file }), nil
 }
 
 // adoptShadow takes over the saved migration's shadow instead of making
