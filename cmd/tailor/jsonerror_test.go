@@ -10,7 +10,6 @@ import (
 // document prints one error object on stdout, with the exit code; with
 // text output stdout stays empty.
 func TestJSONErrorObject(t *testing.T) {
-	t.Parallel()
 	unreachable := []string{"--host", "127.0.0.1", "--port", "1", "--database", "d", "--table", "t"}
 	cases := []struct {
 		name string
@@ -25,7 +24,6 @@ func TestJSONErrorObject(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			o := tailor(t, c.args...)
 			if o.code != c.code {
 				t.Errorf("exit %d, want %d", o.code, c.code)

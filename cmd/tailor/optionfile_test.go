@@ -11,7 +11,6 @@ import (
 // every user can read gets a warning naming the fix; a private one, or one
 // without a password, none. The file is used either way.
 func TestWorldReadableOptionFileWarns(t *testing.T) {
-	t.Parallel()
 	cases := []struct {
 		name    string
 		content string
@@ -25,7 +24,6 @@ func TestWorldReadableOptionFileWarns(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			path := filepath.Join(t.TempDir(), "my.cnf")
 			if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
 				t.Fatal(err)

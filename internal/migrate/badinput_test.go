@@ -169,7 +169,7 @@ func TestBadAlterRefused(t *testing.T) {
 		{name: "other schema", alter: "ALTER TABLE elsewhere.t ADD COLUMN x INT", words: []string{"`elsewhere`.`t`", "--database"}},
 		{name: "other table case", alter: "ALTER TABLE T ADD COLUMN x INT", words: []string{"`T`"}},
 		{name: "missing table", table: "nosuch", alter: "ADD COLUMN x INT", words: []string{"`nosuch`", "does not exist", "--table"}},
-		{name: "view", table: "v", alter: "ADD COLUMN x INT", words: []string{"`v`", "does not exist"},
+		{name: "view", table: "v", alter: "ADD COLUMN x INT", words: []string{"`v`", "is a view, not a table"},
 			setup: func(t *testing.T, db *sql.DB) { mustExec(t, db, "CREATE VIEW v AS SELECT * FROM t") }},
 		{name: "myisam shadow", alter: "ENGINE=MyISAM", words: []string{"MyISAM", "InnoDB", "ENGINE"}},
 		{name: "aria shadow", alter: "ADD COLUMN x INT, ENGINE = Aria", words: []string{"Aria", "InnoDB"}},

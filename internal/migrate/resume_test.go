@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -297,4 +299,95 @@ func TestSavedPositionMovesWhileIdle(t *testing.T) {
 	if _, err := run.wait(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestResumeKillsLeftoverStatement: a statement still writing the shadow
+// when a resume starts (an index build the earlier run left, which the
+// server runs on whatever its client became) is named and killed before
+// the resume does anything else, and the migration then finishes.
+func TestResumeKillsLeftoverStatement(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	ctx := context.Background()
+	createTable(t, db, "t", 3_000)
+	const alter = "ADD COLUMN x INT NULL"
+	cfg := testConfig(t, dbName, "t", alter)
+	cfg.testHooks = &testHooks{stopAfterChunk: func(seq int) error {
+		if seq == 2 {
+			return errStopped
+		}
+		return nil
+	}}
+	cfg.ChunkSize = 500
+	_, err := runMigration(ctx, t, cfg)
+	wantKind(t, err, KindResumable, "stopped by the test")
+
+	// A reader holds the shadow, so that an ALTER of it waits: the
+	// leftover, on a session of its own that stays connected.
+	reader, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	mustConnExec(t, reader, "BEGIN")
+	mustConnExec(t, reader, "SELECT COUNT(*) FROM t_tailor_new")
+	leftover := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "ALTER TABLE t_tailor_new ADD INDEX leftover (n)")
+		leftover <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE t_tailor_new%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leftover ALTER never showed in the processlist")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	var logged strings.Builder
+	resume := testConfig(t, dbName, "t", alter)
+	resume.Resume = true
+	resume.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logged}, nil))
+	done := make(chan error, 1)
+	go func() {
+		_, err := runMigration(ctx, t, resume)
+		done <- err
+	}()
+	select {
+	case err := <-leftover:
+		if err == nil {
+			t.Fatal("the leftover ALTER finished instead of being killed")
+		}
+		t.Logf("leftover ALTER ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the resume did not kill the leftover ALTER")
+	}
+	mustConnExec(t, reader, "ROLLBACK")
+	if err := <-done; err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if !strings.Contains(logged.String(), "killing a statement an earlier run left running on the shadow") {
+		t.Errorf("the kill was not logged:\n%s", logged.String())
+	}
+	if def := showCreate(t, db, dbName, "t"); strings.Contains(def, "leftover") || !strings.Contains(def, "`x` int") {
+		t.Errorf("the new table:\n%s", def)
+	}
+}
+
+// lockedWriter lets a logger write from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
