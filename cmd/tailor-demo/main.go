@@ -21,11 +21,11 @@ import (
 	"strings"
 	"syscall"
 
-	driver "github.com/go-sql-driver/mysql"
 	"github.com/spf13/pflag"
 
 	"github.com/tailor-osc/tailor/internal/demo"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // Exit codes.
@@ -149,15 +149,6 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	}
 	// The driver's logger is process-wide; the demo sets it once, before
 	// any connection.
-	_ = driver.SetLogger(driverLog{logger})
+	mysql.LogDriverTo(logger)
 	return logger, nil
-}
-
-// driverLog sends go-sql-driver's messages ("packets.go:58 unexpected
-// EOF" when a connection breaks) to the log at debug level, which the demo
-// does not show: the error that matters reaches the demo anyway.
-type driverLog struct{ logger *slog.Logger }
-
-func (d driverLog) Print(v ...any) {
-	d.logger.Debug("mysql driver", "detail", strings.TrimSpace(fmt.Sprint(v...)))
 }

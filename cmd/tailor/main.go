@@ -13,11 +13,11 @@ import (
 	"strings"
 	"syscall"
 
-	driver "github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -176,7 +176,7 @@ func isCobraUsageError(err error) bool {
 
 // newLogger returns the logger for a command: text for people, JSON for
 // machines, on stderr so that stdout carries only results. It also takes
-// over the MySQL driver's own messages (see driverLog).
+// over the MySQL driver's own messages (see mysql.LogDriverTo).
 func newLogger(w io.Writer, format string, verbose bool) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if verbose {
@@ -195,17 +195,6 @@ func newLogger(w io.Writer, format string, verbose bool) (*slog.Logger, error) {
 	// The driver's logger is process-wide; a command runs once per
 	// process, before any connection (each copies the logger when it is
 	// configured), so setting it here is the driver's intended use.
-	_ = driver.SetLogger(driverLog{logger})
+	mysql.LogDriverTo(logger)
 	return logger, nil
-}
-
-// driverLog receives the messages go-sql-driver would otherwise print to
-// the process's stderr in its own format ("[mysql] 2026/01/02 15:04:05
-// packets.go:58 unexpected EOF") whenever a connection breaks. The error
-// that matters reaches tailor anyway, so they go to the log at debug level,
-// for --verbose.
-type driverLog struct{ logger *slog.Logger }
-
-func (d driverLog) Print(v ...any) {
-	d.logger.Debug("mysql driver", "detail", strings.TrimSpace(fmt.Sprint(v...)))
 }

@@ -89,7 +89,7 @@ func runStatus(cmd *cobra.Command, f *statusFlags) error {
 	if err := errors.Join(missing...); err != nil {
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 	}
-	// Only to keep the driver's own messages off stderr (see driverLog).
+	// Only to keep the driver's own messages off stderr (see mysql.LogDriverTo).
 	if _, err := newLogger(cmd.ErrOrStderr(), "text", false); err != nil {
 		return err
 	}
