@@ -11,15 +11,15 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
-	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/preflight"
 	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // When the shadow's secondary indexes are built (Config.DeferIndexes).
 const (
-	// DeferIndexesAuto defers them unless a replica may follow the binary
+	// DeferIndexesAuto defers them unless a replica follows the binary
 	// log: a replica builds them in one statement, and lags by its length.
+	// Other binary log readers do not count (preflight.FindFollowers).
 	DeferIndexesAuto = "auto"
 	// DeferIndexesAlways defers them even with replicas attached.
 	DeferIndexesAlways = "always"
@@ -53,7 +53,7 @@ func (r *Runner) deferIndexes(ctx context.Context, shadow *schema.Table) error {
 		return nil
 	}
 	if mode != DeferIndexesAlways {
-		if why := replicasMayFollow(r.plan, r.cfg); why != "" {
+		if why := r.replicasMayFollow(ctx); why != "" {
 			r.log.Info("secondary indexes built during the copy", "phase", PhaseCreateShadow.String(), "reason", why)
 			return nil
 		}
@@ -109,24 +109,45 @@ func undeferrable(shadow *schema.Table, keys []schema.KeyDefinition) string {
 	return ""
 }
 
-// replicasMayFollow says why a replica may be reading the binary log, or
-// "" when the plan's replicas check saw none and could see them all.
-func replicasMayFollow(p *plan.Plan, cfg Config) string {
-	if len(cfg.ThrottleControlReplicas) > 0 {
-		return "replicas are named with --throttle-control-replicas, and each would build the indexes in one statement and lag by its length (--defer-indexes always overrides)"
+// replicasMayFollow says why a replica may replay the binary log, or ""
+// when none does. It asks the server now rather than reading the plan's
+// replicas check, which reports every registration and binary log reader:
+// a second tailor or a change-data-capture tool registers as a replica too,
+// and counting it made the copy build the indexes as it went (1,000,000
+// rows on 2 cores: 18.2 s instead of 7.6 s) for a replica that was not
+// there.
+func (r *Runner) replicasMayFollow(ctx context.Context) string {
+	if len(r.cfg.ThrottleControlReplicas) > 0 {
+		return followersReason(preflight.Followers{}, r.cfg.ThrottleControlReplicas)
 	}
-	if p != nil {
-		for _, c := range p.Checks {
-			if c.Name != preflight.CheckReplicas {
-				continue
-			}
-			if c.Status == preflight.Pass && len(c.Details) == 0 && c.Message == preflight.NoReplicasMessage {
-				return ""
-			}
-			return "replicas may follow the binary log (" + c.Message + "), and each would build the indexes in one statement and lag by its length (--defer-indexes always overrides)"
-		}
+	in := preflight.Input{DB: r.db, Server: r.server, Conn: r.cfg.Conn}
+	// tailor's own reader has not started yet on a new run; excluded all
+	// the same, as the throttle does.
+	f, err := preflight.FindFollowers(ctx, in, []uint32{r.cfg.ReplicaServerID})
+	if err != nil {
+		return fmt.Sprintf("tailor could not tell whether replicas follow the binary log (%v)", err)
 	}
-	return "tailor could not tell whether replicas follow the binary log"
+	if len(f.NotReplicas) > 0 {
+		r.log.Info("binary log readers that are not replicas", "phase", PhaseCreateShadow.String(), "readers", f.NotReplicas)
+	}
+	return followersReason(f, nil)
+}
+
+// followersReason says why the indexes are built during the copy given
+// the server's followers f and the replicas the operator named, or "".
+func followersReason(f preflight.Followers, named []string) string {
+	const because = ", and each would build the indexes in one statement and lag by its length (--defer-indexes always overrides)"
+	switch {
+	case len(named) > 0:
+		return "replicas are named with --throttle-control-replicas" + because
+	case f.Unlisted != "":
+		return "tailor cannot tell whether replicas follow the binary log: " + f.Unlisted + because
+	case len(f.Replicas) > 0:
+		return "replicas follow the binary log (" + strings.Join(f.Replicas, ", ") + ")" + because
+	case len(f.Unconfirmed) > 0:
+		return "registrations that may be replicas could not be ruled out (" + strings.Join(f.Unconfirmed, "; ") + ")" + because
+	}
+	return ""
 }
 
 // buildIndexes adds the indexes deferIndexes dropped, in one online ALTER

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/preflight"
+	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
 
@@ -126,29 +126,78 @@ func indexNames(t *testing.T, db *sql.DB, database, table string) string {
 	return strings.Join(names, ",")
 }
 
-func TestReplicasMayFollow(t *testing.T) {
-	check := func(status preflight.Status, msg string, details ...string) *plan.Plan {
-		return &plan.Plan{Checks: []preflight.Check{{Name: preflight.CheckReplicas, Status: status, Message: msg, Details: details}}}
-	}
+func TestFollowersReason(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
-		name     string
-		plan     *plan.Plan
-		replicas []string
-		defer_   bool
+		name   string
+		f      preflight.Followers
+		named  []string
+		defer_ bool
 	}{
-		{"none seen", check(preflight.Pass, preflight.NoReplicasMessage), nil, true},
-		{"one replica", check(preflight.Pass, "replica 10.0.0.2:3306, 0 s behind", "replica 10.0.0.2:3306, 0 s behind"), nil, false},
-		{"cannot tell", check(preflight.Warn, "tailor cannot tell whether replicas are attached: ..."), nil, false},
-		{"none seen, some sessions unseen", check(preflight.Pass, preflight.NoReplicasMessage+"; the account may not read whether this server is itself a replica"), nil, false},
-		{"named replicas", check(preflight.Pass, preflight.NoReplicasMessage), []string{"10.0.0.2:3306"}, false},
-		{"no check", &plan.Plan{}, nil, false},
+		{"none seen", preflight.Followers{}, nil, true},
+		{"readers that are not replicas", preflight.Followers{NotReplicas: []string{"the reader registered as db1:3306 with server id 7 is answered by a server with id 1"}}, nil, true},
+		{"one replica", preflight.Followers{Replicas: []string{"10.0.0.2:3306"}}, nil, false},
+		{"one that may be a replica", preflight.Followers{Unconfirmed: []string{"10.0.0.2:3306 answers, but refuses tailor's user and password"}}, nil, false},
+		{"cannot list them", preflight.Followers{Unlisted: "the account may not run SHOW SLAVE HOSTS"}, nil, false},
+		{"named replicas", preflight.Followers{}, []string{"10.0.0.2:3306"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			why := replicasMayFollow(tt.plan, Config{ThrottleControlReplicas: tt.replicas})
+			t.Parallel()
+			why := followersReason(tt.f, tt.named)
 			if (why == "") != tt.defer_ {
-				t.Errorf("replicasMayFollow() = %q, want deferring %v", why, tt.defer_)
+				t.Errorf("followersReason() = %q, want deferring %v", why, tt.defer_)
 			}
 		})
+	}
+}
+
+// TestIndexDeferralCountsOnlyReplicas migrates with DeferIndexes auto
+// beside a binary log reader that registers as a replica at an address
+// where no server answers, as a change-data-capture tool may: the indexes
+// are still deferred. Beside a real replica they are built during the copy.
+// It is not parallel: every migration on the sandbox would see the replica.
+func TestIndexDeferralCountsOnlyReplicas(t *testing.T) {
+	sandbox.Need(t, sbx)
+	ctx := context.Background()
+	during := func(what string) string {
+		t.Helper()
+		db, dbName := sbx.NewDatabase(t)
+		if err := workload.Create(ctx, db, "orders", 2_000); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(t, dbName, "orders", "MODIFY qty BIGINT UNSIGNED NULL")
+		cfg.DeferIndexes = DeferIndexesAuto
+		var once sync.Once
+		var indexes string
+		cfg.testHooks = &testHooks{afterChunk: func(int) {
+			once.Do(func() { indexes = indexNames(t, db, dbName, "orders_tailor_new") })
+		}}
+		if _, err := runMigration(ctx, t, cfg); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return indexes
+	}
+
+	reader, err := sbx.StartBinlogReader(ctx, "127.0.0.2", 4101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := reader.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got := during("beside a binary log reader"); got != "PRIMARY" {
+		t.Errorf("beside a binary log reader, the shadow's indexes during the copy = %s, want PRIMARY (deferred)", got)
+	}
+
+	replica, err := sandbox.StartReplica(ctx, sbx, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Stop()
+	if got := during("beside a replica"); got != "PRIMARY,idx_customer" {
+		t.Errorf("beside a replica, the shadow's indexes during the copy = %s, want PRIMARY,idx_customer (built during the copy)", got)
 	}
 }

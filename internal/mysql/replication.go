@@ -33,6 +33,10 @@ type ReplicaStatusSyntax struct {
 	// SourceHost and SourcePort are the columns naming the server the
 	// replica reads from.
 	SourceHost, SourcePort string
+	// SourceServerID is the column with the server_id of the source the
+	// receiver thread is connected to (0 before it first connected): it
+	// names the source whatever host name the replica knows it by.
+	SourceServerID string
 	// LastIOError and LastSQLError are the columns with the threads' last
 	// error messages.
 	LastIOError, LastSQLError string
@@ -48,7 +52,7 @@ func (s Server) ReplicaStatus() ReplicaStatusSyntax {
 		return ReplicaStatusSyntax{
 			Query: "SHOW REPLICA STATUS", Lag: "Seconds_Behind_Source",
 			IORunning: "Replica_IO_Running", SQLRunning: "Replica_SQL_Running",
-			SourceHost: "Source_Host", SourcePort: "Source_Port",
+			SourceHost: "Source_Host", SourcePort: "Source_Port", SourceServerID: "Source_Server_Id",
 			LastIOError: "Last_IO_Error", LastSQLError: "Last_SQL_Error",
 		}
 	}
@@ -59,7 +63,7 @@ func (s Server) ReplicaStatus() ReplicaStatusSyntax {
 	return ReplicaStatusSyntax{
 		Query: query, Lag: "Seconds_Behind_Master",
 		IORunning: "Slave_IO_Running", SQLRunning: "Slave_SQL_Running",
-		SourceHost: "Master_Host", SourcePort: "Master_Port",
+		SourceHost: "Master_Host", SourcePort: "Master_Port", SourceServerID: "Master_Server_Id",
 		LastIOError: "Last_IO_Error", LastSQLError: "Last_SQL_Error",
 	}
 }

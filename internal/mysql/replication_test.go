@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,10 @@ func TestReplicationSyntax(t *testing.T) {
 		want := []string{tt.hosts, tt.status, tt.lag, tt.sqlRunning, tt.monitor, tt.roles, tt.grants, tt.millis}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s:\n got %q\nwant %q", tt.version, got, want)
+		}
+		// The source's server id follows the renaming of the lag column.
+		if wantID := strings.TrimPrefix(tt.lag, "Seconds_Behind_") + "_Server_Id"; st.SourceServerID != wantID {
+			t.Errorf("%s: SourceServerID = %q, want %q", tt.version, st.SourceServerID, wantID)
 		}
 		if !slices.Equal(s.AlterTablePrivileges(), tt.alter) {
 			t.Errorf("%s: AlterTablePrivileges = %q, want %q", tt.version, s.AlterTablePrivileges(), tt.alter)

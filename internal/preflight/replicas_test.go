@@ -63,6 +63,22 @@ func TestReplicasCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCheck(t, c, CheckReplicas, Pass, name+" is 0 s behind")
+	// A real replica is one; ignoring its server id leaves none.
+	addr := "127.0.0.1:" + strconv.Itoa(replica.Port)
+	if f, err := FindFollowers(ctx, in, nil); err != nil || len(f.Replicas) != 1 || f.Replicas[0] != addr || len(f.NotReplicas)+len(f.Unconfirmed) > 0 {
+		t.Errorf("FindFollowers = %+v, %v; want the replica %s alone", f, err, addr)
+	}
+	var replicaID uint32
+	rows, err := mysql.ShowRows(ctx, primary, "SHOW SLAVE HOSTS")
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("SHOW SLAVE HOSTS = %v, %v", rows, err)
+	}
+	if n, err := strconv.ParseUint(rows[0]["server_id"], 10, 32); err == nil {
+		replicaID = uint32(n)
+	}
+	if f, err := FindFollowers(ctx, in, []uint32{replicaID}); err != nil || len(f.Replicas) > 0 {
+		t.Errorf("FindFollowers ignoring the replica = %+v, %v; want none", f, err)
+	}
 
 	c, err = checkReplicas(ctx, Input{DB: seeing, Server: server, Conn: sbx.Conn("")})
 	if err != nil {
