@@ -188,7 +188,9 @@ func (s *splitter) endStatement(i int) error {
 }
 
 // comment looks at a "--" or "#" comment at offset i whose text is body:
-// a directive there attaches to the next statement.
+// a directive there attaches to the next statement. Blank lines and other
+// comments may stand between them; what may not is a statement, so a
+// directive never reaches past the statement it was written above.
 func (s *splitter) comment(i int, body string) error {
 	if !strings.HasPrefix(body, directivePrefix) {
 		return nil
