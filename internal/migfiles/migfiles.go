@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -170,7 +171,10 @@ func Parse(text string) ([]Statement, error) {
 		// The parser and the server would read invalid bytes differently.
 		return nil, &ParseError{Line: 1, Msg: "the file is not valid UTF-8"}
 	}
-	raws, err := split(text)
+	// A byte-order mark, which some Windows editors write, is not SQL; the
+	// server would reject the first statement over it. The file's checksum
+	// still covers it, as it covers every byte.
+	raws, err := split(strings.TrimPrefix(text, "\ufeff"))
 	if err != nil {
 		return nil, err
 	}

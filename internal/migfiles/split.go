@@ -223,10 +223,15 @@ func (s *splitter) comment(i int, body string) error {
 }
 
 // isDelimiterCommand reports whether s starts with the mysql client's
-// DELIMITER command (any case) followed by a space or tab.
+// DELIMITER command (any case) followed by a space, a tab or the end of the
+// line (a DELIMITER without its delimiter is then an error, rather than a
+// statement that fails on the server).
 func isDelimiterCommand(s string) bool {
 	const word = "delimiter"
-	return len(s) > len(word) && strings.EqualFold(s[:len(word)], word) && (s[len(word)] == ' ' || s[len(word)] == '\t')
+	if len(s) < len(word) || !strings.EqualFold(s[:len(word)], word) {
+		return false
+	}
+	return len(s) == len(word) || strings.IndexByte(" \t\r\n", s[len(word)]) >= 0
 }
 
 // isDashComment reports whether a "--" comment starts at offset i. The

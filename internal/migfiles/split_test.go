@@ -78,6 +78,8 @@ func TestSplitErrors(t *testing.T) {
 		{"open comment", "SELECT 1; /* no end", "line 1: the /* comment opened here is never closed"},
 		{"escaped closing quote", `SELECT 'a\'`, "line 1: the ' opened here is never closed"},
 		{"delimiter without value", "DELIMITER \nSELECT 1", "line 1: DELIMITER needs the new delimiter"},
+		{"delimiter alone at the end", "SELECT 1;\ndelimiter", "line 2: DELIMITER needs the new delimiter"},
+		{"delimiter alone on its line", "DELIMITER\r\nSELECT 1", "line 1: DELIMITER needs the new delimiter"},
 		{"delimiter inside a statement", "SELECT 1\nDELIMITER //\n", "line 2: DELIMITER comes before the statement that starts on line 1 ends with \";\""},
 		{"unknown directive", "-- tailor:backfil\nUPDATE t SET a = 1", "line 1: -- tailor:backfil is not a tailor directive (the directives are -- tailor:backfill and -- tailor:allow-destructive)"},
 		{"directive at the end", "SELECT 1;\n-- tailor:backfill\n", "line 2: the directive -- tailor:backfill is not followed by a statement"},
@@ -127,6 +129,12 @@ func TestParseRoutineFile(t *testing.T) {
 	text := `CREATE TABLE audit (id int PRIMARY KEY, at datetime);
 
 DELIMITER //
+CREATE PROCEDURE fill(n INT)
+BEGIN
+  FOR i IN 1..n DO
+    INSERT INTO audit VALUES (i, NOW());
+  END FOR;
+END//
 CREATE TRIGGER orders_audit AFTER UPDATE ON orders
 FOR EACH ROW
 BEGIN
@@ -145,13 +153,52 @@ CREATE INDEX at_idx ON audit (at);
 	for _, s := range stmts {
 		kinds = append(kinds, s.Kind)
 	}
-	if want := []Kind{KindCreateTable, KindTrigger, KindAlterTable}; !reflect.DeepEqual(kinds, want) {
+	if want := []Kind{KindCreateTable, KindRoutine, KindTrigger, KindAlterTable}; !reflect.DeepEqual(kinds, want) {
 		t.Fatalf("kinds %v, want %v", kinds, want)
 	}
-	if tr := stmts[1]; tr.Line != 4 || tr.Parsed || tr.Note == "" || !strings.HasSuffix(tr.Text, "NOW());\nEND") {
+	if p := stmts[1]; p.Line != 4 || p.Parsed || p.Note == "" || !strings.HasSuffix(p.Text, "END FOR;\nEND") {
+		t.Errorf("procedure = %+v", p)
+	}
+	if tr := stmts[2]; tr.Line != 10 || tr.Parsed || tr.Note == "" || !strings.HasSuffix(tr.Text, "NOW());\nEND") {
 		t.Errorf("trigger = %+v", tr)
 	}
-	if ix := stmts[2]; ix.Index != 2 || ix.Line != 12 || ix.Table != "audit" || ix.Clauses != "ADD INDEX at_idx (at)" {
+	if ix := stmts[3]; ix.Index != 3 || ix.Line != 18 || ix.Table != "audit" || ix.Clauses != "ADD INDEX at_idx (at)" {
 		t.Errorf("index = %+v", ix)
 	}
+}
+
+// TestParseByteOrderMark: a leading byte-order mark is not part of the
+// first statement, and lines still count from it.
+func TestParseByteOrderMark(t *testing.T) {
+	t.Parallel()
+	stmts, err := Parse("\ufeffCREATE TABLE a (id int);\nSELECT 1;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) != 2 || stmts[0].Text != "CREATE TABLE a (id int)" || stmts[0].Kind != KindCreateTable || stmts[1].Line != 2 {
+		t.Errorf("statements = %+v", stmts)
+	}
+}
+
+// FuzzParse: no text makes the reader panic, and every statement is the
+// user's own text.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"SELECT 1; SELECT 'a;b' -- c\n;", "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END //\nDELIMITER ;",
+		"-- tailor:backfill\nUPDATE t SET a = 1", "CREATE UNIQUE INDEX u ON t (a) LOCK=NONE", "ALTER TABLE t DROP a, ADD b int",
+		"/*!50003 CREATE*/ /*!50003 TRIGGER x */", "DROP INDEX k ON", "CREATE INDEX k ON s.", "`", "/*", "DELIMITER",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		stmts, err := Parse(text)
+		if err != nil {
+			return
+		}
+		for _, s := range stmts {
+			if !strings.Contains(text, s.Text) || s.Text == "" {
+				t.Errorf("statement %q is not a part of %q", s.Text, text)
+			}
+		}
+	})
 }
