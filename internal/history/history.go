@@ -197,7 +197,7 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 	return entries, nil
 }
 
-// Get returns the row id.
+// Get returns the row whose installed_rank is id.
 func (s *Store) Get(ctx context.Context, id int64) (Entry, error) {
 	e, err := scanEntry(s.db.QueryRowContext(ctx, selectSQL(s.database, true), id))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -276,13 +276,24 @@ func orReplace(ws []word) bool {
 	return len(ws) > 2 && ws[0].text == "CREATE" && ws[1].text == "OR" && ws[2].text == "REPLACE"
 }
 
-// objectKinds maps the object word of CREATE, ALTER and DROP statements to
-// the kind of statement.
-var objectKinds = map[string]Kind{
-	"TABLE": KindOtherDDL, "VIEW": KindCreateView,
-	"PROCEDURE": KindRoutine, "FUNCTION": KindRoutine, "EVENT": KindRoutine, "PACKAGE": KindRoutine,
-	"TRIGGER": KindTrigger, "INDEX": KindAlterTable,
-	"USER": KindGrant, "ROLE": KindGrant,
+// objectKind is the kind of a CREATE, ALTER or DROP statement whose object
+// word (TABLE, VIEW, PROCEDURE...) is w; ok is false when w is not one.
+func objectKind(w string) (k Kind, ok bool) {
+	switch w {
+	case "TABLE":
+		return KindOtherDDL, true
+	case "VIEW":
+		return KindCreateView, true
+	case "PROCEDURE", "FUNCTION", "EVENT", "PACKAGE":
+		return KindRoutine, true
+	case "TRIGGER":
+		return KindTrigger, true
+	case "INDEX":
+		return KindAlterTable, true
+	case "USER", "ROLE":
+		return KindGrant, true
+	}
+	return "", false
 }
 
 // byWords classifies a statement by its leading keywords, for statements
@@ -294,7 +305,7 @@ func byWords(ws []word) Class {
 		// The object word comes after modifiers such as OR REPLACE,
 		// DEFINER=user@host, ALGORITHM=..., SQL SECURITY ..., UNIQUE.
 		for _, w := range ws[1:] {
-			k, ok := objectKinds[w.text]
+			k, ok := objectKind(w.text)
 			if !ok {
 				if w.text == "DATABASE" || w.text == "SCHEMA" {
 					if ws[0].text == "DROP" {

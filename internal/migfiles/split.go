@@ -26,8 +26,9 @@ const (
 // plain SQL that any other client still runs.
 const directivePrefix = "tailor:"
 
-// known lists the directives, in the order an error message names them.
-var known = []Directive{Backfill, AllowDestructive}
+// knownDirectives lists the directives, in the order an error message
+// names them.
+func knownDirectives() []Directive { return []Directive{Backfill, AllowDestructive} }
 
 // rawStatement is one statement as the splitter found it.
 type rawStatement struct {
@@ -206,6 +207,7 @@ func (s *splitter) comment(i int, body string) error {
 		// apply to the next one.
 		return &ParseError{line, fmt.Sprintf("the directive -- tailor:%s shares its line with a statement; put it on its own line before the statement it is for", name)}
 	}
+	known := knownDirectives()
 	for _, k := range known {
 		if name == k {
 			if len(s.directives) == 0 {
