@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -67,6 +68,59 @@ func isDSN(arg string) bool {
 	return true
 }
 
+// operateFlags are the flags of a long-running command that work on the
+// live server (alter, revert, backfill): throttling, control, hooks,
+// progress and reconnection.
+type operateFlags struct {
+	progressInterval      time.Duration
+	reconnectTimeout      time.Duration
+	maxLagMillis          int
+	controlReplicas       string
+	maxLoad, criticalLoad string
+	criticalHibernateSecs int
+	throttleFlagFile      string
+	throttleQuery         string
+	panicFlagFile         string
+	controlSocket         string
+	httpAddr              string
+	hooksPath             string
+}
+
+// register adds the flags; what names the work ("copy", "backfill").
+func (f *operateFlags) register(fs *pflag.FlagSet, what string) {
+	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
+	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before tailor gives up (1s to 24h)")
+	fs.IntVar(&f.maxLagMillis, "max-lag-millis", 1500, "throttle the "+what+" while a replica lags more than this, measured with a heartbeat")
+	fs.StringVar(&f.controlReplicas, "throttle-control-replicas", "", "comma-separated host:port of the replicas whose lag throttles the "+what+" (default: discovered from the primary)")
+	fs.StringVar(&f.maxLoad, "max-load", "", "throttle while a global status variable reaches its threshold, e.g. Threads_running=25,Threads_connected=500")
+	fs.StringVar(&f.criticalLoad, "critical-load", "", "abort (or hibernate) when a global status variable reaches its threshold, e.g. Threads_running=100")
+	fs.IntVar(&f.criticalHibernateSecs, "critical-load-hibernate-seconds", 0, "on critical load, pause all work this long instead of aborting (0: abort)")
+	fs.StringVar(&f.throttleFlagFile, "throttle-flag-file", "", "throttle the "+what+" while this file exists")
+	fs.StringVar(&f.throttleQuery, "throttle-query", "", "throttle while this query returns a number > 0")
+	fs.StringVar(&f.panicFlagFile, "panic-flag-file", "", "abort at once when this file appears")
+	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
+	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
+	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the "+what+"'s moments (see docs/hooks.md)")
+}
+
+// checkZeros refuses the zeros that a Config's Defaults would take for
+// "not set" (see alterFlags.checkZeros).
+func (f *operateFlags) checkZeros() []error {
+	var errs []error
+	return errs
+}
+
+// replicas is --throttle-control-replicas as a list; nil when not given.
+func (f *operateFlags) replicas() []string {
+	var out []string
+	for _, r := range strings.Split(f.controlReplicas, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 type alterFlags struct {
 	changeFlags
 	execute                 bool
@@ -84,20 +138,9 @@ type alterFlags struct {
 	initiallyDropGhostTable bool
 	resume                  bool
 	checkpointInterval      time.Duration
-	progressInterval        time.Duration
 	replicaServerID         uint32
-	reconnectTimeout        time.Duration
-	maxLagMillis            int
-	controlReplicas         string
-	maxLoad, criticalLoad   string
-	criticalHibernateSecs   int
-	throttleFlagFile        string
-	throttleQuery           string
 	postponeFlagFile        string
-	panicFlagFile           string
-	controlSocket           string
-	httpAddr                string
-	hooksPath               string
+	operateFlags
 	// revert is set for tailor revert, which takes alter's flags.
 	revert bool
 }
@@ -140,21 +183,9 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new and the saved state <table>_tailor_state left by an earlier run instead of refusing to start")
 	fs.BoolVar(&f.resume, "resume", false, "continue the stopped migration whose saved state <table>_tailor_state an earlier run left, from where it stopped")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
-	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
-	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before the migration gives up (1s to 24h)")
-	fs.IntVar(&f.maxLagMillis, "max-lag-millis", 1500, "throttle the copy while a replica lags more than this, measured with a heartbeat")
-	fs.StringVar(&f.controlReplicas, "throttle-control-replicas", "", "comma-separated host:port of the replicas whose lag throttles the copy (default: discovered from the primary)")
-	fs.StringVar(&f.maxLoad, "max-load", "", "throttle while a global status variable reaches its threshold, e.g. Threads_running=25,Threads_connected=500")
-	fs.StringVar(&f.criticalLoad, "critical-load", "", "abort (or hibernate) when a global status variable reaches its threshold, e.g. Threads_running=100")
-	fs.IntVar(&f.criticalHibernateSecs, "critical-load-hibernate-seconds", 0, "on critical load, pause all work this long instead of aborting (0: abort)")
-	fs.StringVar(&f.throttleFlagFile, "throttle-flag-file", "", "throttle the copy while this file exists")
-	fs.StringVar(&f.throttleQuery, "throttle-query", "", "throttle while this query returns a number > 0")
 	fs.StringVar(&f.postponeFlagFile, "postpone-cut-over-flag-file", "", "while this file exists, keep the new table in step and wait before the cut-over; remove it (or send cut-over) to swap")
-	fs.StringVar(&f.panicFlagFile, "panic-flag-file", "", "abort at once when this file appears")
-	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
-	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
-	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the migration's moments (see docs/hooks.md)")
+	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)
 }
@@ -176,27 +207,16 @@ func (f *alterFlags) checkZeros() error {
 	if f.forceCutOverAfter < 0 {
 		errs = append(errs, fmt.Errorf("--force-cut-over-after must not be negative, not %s", f.forceCutOverAfter))
 	}
-	if f.progressInterval == 0 {
-		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
-	}
-	if f.reconnectTimeout == 0 {
-		errs = append(errs, errors.New("--reconnect-timeout must be between 1s and 24h, not 0s"))
-	}
 	if f.instantLockTimeoutSecs == 0 {
 		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
 	}
 	if f.chunkTime <= 0 {
 		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))
 	}
-	if f.maxLagMillis == 0 {
-		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
-	}
-	if f.criticalHibernateSecs < 0 {
-		errs = append(errs, fmt.Errorf("--critical-load-hibernate-seconds must not be negative, not %d", f.criticalHibernateSecs))
-	}
 	if f.instantAttempts == 0 {
 		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
 	}
+	errs = append(errs, f.operateFlags.checkZeros()...)
 	return errors.Join(errs...)
 }
 
@@ -277,13 +297,7 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg.ReplicaServerID = f.replicaServerID
 	cfg.ReconnectTimeout = f.reconnectTimeout
 	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
-	if f.controlReplicas != "" {
-		for _, r := range strings.Split(f.controlReplicas, ",") {
-			if r = strings.TrimSpace(r); r != "" {
-				cfg.ThrottleControlReplicas = append(cfg.ThrottleControlReplicas, r)
-			}
-		}
-	}
+	cfg.ThrottleControlReplicas = f.replicas()
 	cfg.MaxLoad, cfg.CriticalLoad = f.maxLoad, f.criticalLoad
 	cfg.CriticalLoadHibernate = time.Duration(f.criticalHibernateSecs) * time.Second
 	cfg.ThrottleFlagFile, cfg.ThrottleQuery = f.throttleFlagFile, f.throttleQuery

@@ -636,6 +636,8 @@ func TestDocsListEveryFlag(t *testing.T) {
 	statusDoc := section("`tailor status`")
 	// revert takes alter's flags, and its section lists none of its own.
 	revertDoc := section("`tailor revert`")
+	// backfill lists its own flags; the others are alter's.
+	backfillDoc := section("`tailor backfill`")
 	// gh-ost's flags that alter takes under gh-ost's names are hidden, and
 	// listed in the gh-ost table, which says what tailor makes of them.
 	ghostDoc := section("From gh-ost and pt-online-schema-change")
@@ -650,6 +652,7 @@ func TestDocsListEveryFlag(t *testing.T) {
 		{newCtlCommand(), []string{ctlDoc}},
 		{newStatusCommand(), []string{statusDoc, alterDoc}},
 		{newRevertCommand(), []string{revertDoc, alterDoc}},
+		{newBackfillCommand(), []string{backfillDoc, alterDoc}},
 	} {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			if f.Annotations[ghostAnnotation] != nil {

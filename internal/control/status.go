@@ -36,6 +36,12 @@ type Status struct {
 	Database string `json:"database"`
 	Table    string `json:"table"`
 	Alter    string `json:"alter"`
+	// Statement is a backfill's statement (tailor backfill), its key
+	// range shown as "<key range>"; empty for a migration. RowsChanged
+	// are the rows it changed; RowsCopied then counts the rows of the key
+	// ranges it walked.
+	Statement   string `json:"statement,omitempty"`
+	RowsChanged int64  `json:"rows_changed,omitempty"`
 	// Phase is the migration's phase by name: validate, copy, cut-over...
 	Phase string `json:"phase"`
 
@@ -211,7 +217,12 @@ func (s Status) String() string {
 		fmt.Fprintf(&b, format, args...)
 		b.WriteByte('\n')
 	}
-	line("migration: %s.%s", s.Database, s.Table)
+	if s.Statement != "" {
+		line("backfill: %s.%s", s.Database, s.Table)
+		line("statement: %s", oneLine(s.Statement))
+	} else {
+		line("migration: %s.%s", s.Database, s.Table)
+	}
 	if s.Alter != "" {
 		line("alter: %s", oneLine(s.Alter))
 	}
@@ -220,7 +231,10 @@ func (s Status) String() string {
 	if s.Paused && s.ETA < 0 {
 		eta = "paused"
 	}
-	if s.RowsCopiedBefore > 0 {
+	if s.Statement != "" {
+		line("walked: %d of ~%d rows (%.1f%%), %d changed, %.0f rows/s, eta %s",
+			s.RowsCopied+s.RowsCopiedBefore, s.RowsTotal, s.Percent, s.RowsChanged, s.RowsPerSecond, eta)
+	} else if s.RowsCopiedBefore > 0 {
 		line("copied: %d of ~%d rows (%.1f%%), %d in this run plus %d before the resume, %.0f rows/s, eta %s",
 			s.RowsCopied+s.RowsCopiedBefore, s.RowsTotal, s.Percent, s.RowsCopied, s.RowsCopiedBefore, s.RowsPerSecond, eta)
 	} else {
@@ -234,14 +248,16 @@ func (s Status) String() string {
 	default:
 		line("%s: %s (%.1f%%), eta %s", s.Phase, s.PhaseProgress, s.PhasePercent, round(s.PhaseETA))
 	}
-	binlog := fmt.Sprintf("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
-	if s.BinlogRead != "" {
-		binlog += fmt.Sprintf(", read up to %s, applied up to %s", s.BinlogRead, s.BinlogApplied)
+	if s.Statement == "" {
+		binlog := fmt.Sprintf("binlog: %d events applied, backlog %d", s.EventsApplied, s.Backlog)
+		if s.BinlogRead != "" {
+			binlog += fmt.Sprintf(", read up to %s, applied up to %s", s.BinlogRead, s.BinlogApplied)
+		}
+		if s.ApplierLag >= 0 {
+			binlog += ", applier lag " + round(s.ApplierLag)
+		}
+		line("%s", binlog)
 	}
-	if s.ApplierLag >= 0 {
-		binlog += ", applier lag " + round(s.ApplierLag)
-	}
-	line("%s", binlog)
 	if len(s.Replicas) > 0 {
 		lags := make([]string, len(s.Replicas))
 		for i, r := range s.Replicas {

@@ -9,9 +9,9 @@ import (
 	"github.com/tailor-osc/tailor/internal/hooks"
 )
 
-// hookEnv is the environment hooks start from: tailor's own, less the
+// HookEnv is the environment hooks start from: tailor's own, less the
 // password, which a hook has no business seeing.
-func hookEnv() []string {
+func HookEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MYSQL_PWD=") {

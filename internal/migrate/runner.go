@@ -234,7 +234,7 @@ func New(cfg Config) (*Runner, error) {
 	r.metrics = metrics.New()
 	r.metrics.SetChunkSize(int64(cfg.ChunkSize))
 	if cfg.HooksPath != "" {
-		env := hookEnv()
+		env := HookEnv()
 		if cfg.Revert {
 			env = append(env, "TAILOR_REVERT=1")
 		}

@@ -31,9 +31,14 @@ func (r *Runner) connect(ctx context.Context) error {
 	return nil
 }
 
-// connectError is the error for a connection to conn that failed: a
+// ConnectError is the error for a connection to conn that failed: a
 // login refused or a server out of reach (KindConnect), a database that
-// does not exist (KindInvalid).
+// does not exist (KindInvalid). The other commands that connect (tailor
+// backfill) say it the same way.
+func ConnectError(ctx context.Context, conn mysql.ConnConfig, err error) error {
+	return connectError(ctx, conn, err)
+}
+
 func connectError(ctx context.Context, conn mysql.ConnConfig, err error) error {
 	if tlsErr := mysql.TLSError(conn, err); tlsErr != nil {
 		return &Error{Kind: KindConnect, Err: tlsErr}

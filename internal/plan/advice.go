@@ -55,18 +55,17 @@ type Advice struct {
 type Step struct {
 	// Do says what to do, in one sentence.
 	Do string `json:"do"`
-	// SQL is the statement for the step, if it has one; "?" marks the key
-	// bounds of a batch and "<...>" a part only the user can write.
+	// SQL is the statement for the step, if it has one; "<...>" marks a
+	// part only the user can write.
 	SQL string `json:"sql,omitempty"`
+	// Command is the tailor command line of the step, if it is one (the
+	// backfill): connection flags are shown as "--host ...".
+	Command string `json:"command,omitempty"`
 }
-
-// backfillBatch is the batch size the advice suggests; the background
-// articles start at 10,000 rows and adjust to replica lag.
-const backfillBatch = "10,000"
 
 // adviceInput is what advise looks at; all of it is known without a server.
 type adviceInput struct {
-	table string
+	database, table string
 	// key are the columns a backfill walks (the copy key), none when the
 	// table has no usable key.
 	key   []string
@@ -159,7 +158,7 @@ func (in adviceInput) renameColumn(before, after schema.Column) Advice {
 	steps := []Step{
 		in.addNullable("Add the new column, nullable, beside the old one.", after),
 		{Do: fmt.Sprintf("Deploy code that writes both %s and %s and still reads %s.", o, n, o)},
-		in.backfill(n+" = "+o, ""),
+		in.backfill(n+" = "+o, n+" IS NULL"),
 		{Do: fmt.Sprintf("Deploy code that reads %s, still writing both.", n)},
 	}
 	if !after.Nullable {
@@ -244,7 +243,7 @@ func (in adviceInput) changeColumnType(before, after schema.Column) Advice {
 	steps := []Step{
 		in.addNullable(fmt.Sprintf("Add a column of the new type, %s.", after.ColumnType), tmp),
 		{Do: fmt.Sprintf("Deploy code that writes both %s and %s.", o, t)},
-		in.backfill(t+" = "+o, ""),
+		in.backfill(t+" = "+o, t+" IS NULL"),
 		{Do: fmt.Sprintf("Deploy code that reads %s, still writing both.", t)},
 	}
 	if !after.Nullable {
@@ -365,22 +364,35 @@ func (in adviceInput) dropOld(c schema.Column, do string) Step {
 	return Step{Do: do, SQL: fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s;", mysql.QuoteIdent(in.table), mysql.QuoteIdent(c.Name))}
 }
 
-// backfill is the batched UPDATE that carries values over, walking the key
-// in ranges so that each batch is short, locks few rows and reaches the
-// replicas as a small event. where, if not empty, is added to each batch.
+// backfill is the tailor backfill command that carries values over in
+// short batches walking the key, throttled and resumable (package
+// backfill). where, if not empty, selects the rows still to do, so that
+// the rows the application already writes the new way are left alone and
+// the backfill's closing count shows whether it does.
 func (in adviceInput) backfill(set, where string) Step {
 	if len(in.key) == 0 {
-		return Step{Do: fmt.Sprintf("Backfill in batches of about %s rows; the table has no primary key or NOT NULL unique key to walk batches by, so add one first.", backfillBatch)}
+		return Step{Do: "Backfill in batches; the table has no primary key or NOT NULL unique key to walk batches by, so add one first."}
 	}
-	cond := keyRange(in.key)
+	cmd := fmt.Sprintf("tailor backfill --host ... --database %s --table %s --set %s", shellQuote(in.database), shellQuote(in.table), shellQuote(set))
 	if where != "" {
-		cond += " AND " + where
+		cmd += " --where " + shellQuote(where)
 	}
 	return Step{
-		Do: fmt.Sprintf("Backfill in batches: walk %s from its lowest to its highest value about %s rows at a time, one statement per transaction, pausing between batches to keep replica lag low.",
-			mysql.QuoteIdents(in.key), backfillBatch),
-		SQL: fmt.Sprintf("UPDATE %s SET %s WHERE %s;", mysql.QuoteIdent(in.table), set, cond),
+		Do: fmt.Sprintf("Backfill with tailor backfill: it walks %s in short batches, throttled on replica lag and load, and resumes where it stopped; read its dry run, then add --execute.",
+			mysql.QuoteIdents(in.key)),
+		Command: cmd,
 	}
+}
+
+// shellQuote quotes s for a POSIX shell: between single quotes, which keep
+// backquotes and $ as they are.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.,/:=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // keyRange is the condition for one batch, (lower, upper] of the key: the

@@ -44,7 +44,8 @@ func TestAdvise(t *testing.T) {
 		// noDefault are the added NOT NULL columns without a default.
 		noDefault []string
 		want      []AdviceKind
-		// sql are texts that must appear in the advice's SQL, in order.
+		// sql are texts that must appear in the advice's SQL and commands,
+		// in order.
 		sql []string
 	}{
 		{name: "nothing risky", alter: "ADD COLUMN note TEXT NULL",
@@ -59,7 +60,7 @@ func TestAdvise(t *testing.T) {
 			want: []AdviceKind{AdviceRenameColumn},
 			sql: []string{
 				"ALTER TABLE `users` ADD COLUMN `display_name` varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL;",
-				"UPDATE `users` SET `display_name` = `full_name` WHERE `id` > ? AND `id` <= ?;",
+				"tailor backfill --host ... --database shop --table users --set '`display_name` = `full_name`' --where '`display_name` IS NULL'",
 				"ALTER TABLE `users` MODIFY COLUMN `display_name` varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL;",
 				"ALTER TABLE `users` DROP COLUMN `full_name`;",
 			}},
@@ -76,7 +77,7 @@ func TestAdvise(t *testing.T) {
 			sql: []string{
 				"ALTER TABLE `users` DROP COLUMN `full_name`;",
 				"ADD COLUMN `first_name` varchar(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL, ADD COLUMN `last_name` varchar(50)",
-				"UPDATE `users` SET `first_name` = <expression of `full_name`>, `last_name` = <expression of `full_name`> WHERE `id` > ? AND `id` <= ?;",
+				"tailor backfill --host ... --database shop --table users --set '`first_name` = <expression of `full_name`>, `last_name` = <expression of `full_name`>'",
 				"ALTER TABLE `users` DROP COLUMN `full_name`;",
 			}},
 		{name: "not null without default", alter: "ADD COLUMN tier INT NOT NULL",
@@ -86,7 +87,7 @@ func TestAdvise(t *testing.T) {
 			want: []AdviceKind{AdviceAddNotNullColumn},
 			sql: []string{
 				"ALTER TABLE `users` ADD COLUMN `tier` int(11) NULL;",
-				"UPDATE `users` SET `tier` = <value> WHERE `id` > ? AND `id` <= ? AND `tier` IS NULL;",
+				"tailor backfill --host ... --database shop --table users --set '`tier` = <value>' --where '`tier` IS NULL'",
 				"ALTER TABLE `users` MODIFY COLUMN `tier` int(11) NOT NULL;",
 			}},
 		{name: "not null without default on an empty table", alter: "ADD COLUMN tier INT NOT NULL",
@@ -101,7 +102,7 @@ func TestAdvise(t *testing.T) {
 			want: []AdviceKind{AdviceChangeColumnType},
 			sql: []string{
 				"ALTER TABLE `users` ADD COLUMN `age_new` bigint(20) NULL;",
-				"UPDATE `users` SET `age_new` = `age` WHERE `id` > ? AND `id` <= ?;",
+				"tailor backfill --host ... --database shop --table users --set '`age_new` = `age`' --where '`age_new` IS NULL'",
 				"ALTER TABLE `users` DROP COLUMN `age`;",
 			}},
 		{name: "widen varchar is safe", alter: "MODIFY code VARCHAR(20)",
@@ -122,7 +123,7 @@ func TestAdvise(t *testing.T) {
 			}), key: []string{"id", "full_name"},
 			want: []AdviceKind{AdviceRenameColumn, AdviceDropColumn},
 			sql: []string{
-				"UPDATE `users` SET `sku` = `code` WHERE ((`id` > ?) OR (`id` = ? AND `full_name` > ?)) AND ((`id` < ?) OR (`id` = ? AND `full_name` <= ?));",
+				"tailor backfill --host ... --database shop --table users --set '`sku` = `code`' --where '`sku` IS NULL'",
 			}},
 		{name: "no key to walk", alter: "MODIFY age BIGINT",
 			target: altered(func(c []schema.Column) []schema.Column {
@@ -138,7 +139,7 @@ func TestAdvise(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := advise(adviceInput{table: "users", key: tc.key, empty: tc.empty, alter: alter, source: users(), target: tc.target, noDefaultNew: tc.noDefault})
+			got := advise(adviceInput{database: "shop", table: "users", key: tc.key, empty: tc.empty, alter: alter, source: users(), target: tc.target, noDefaultNew: tc.noDefault})
 			var kinds []AdviceKind
 			var sql []string
 			for _, a := range got {
@@ -149,6 +150,9 @@ func TestAdvise(t *testing.T) {
 				for _, s := range a.Steps {
 					if s.SQL != "" {
 						sql = append(sql, s.SQL)
+					}
+					if s.Command != "" {
+						sql = append(sql, s.Command)
 					}
 				}
 			}
@@ -181,7 +185,7 @@ func TestAdviseWithoutKey(t *testing.T) {
 		t.Fatalf("advice %+v", got)
 	}
 	backfill := got[0].Steps[2]
-	if backfill.SQL != "" || !strings.Contains(backfill.Do, "no primary key") {
+	if backfill.SQL != "" || backfill.Command != "" || !strings.Contains(backfill.Do, "no primary key") {
 		t.Errorf("backfill step %+v; want it to say there is no key", backfill)
 	}
 }
@@ -200,13 +204,15 @@ func TestAdviseQuotesNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := advise(adviceInput{table: "we`ird", key: []string{"i`d"}, alter: alter, source: source, target: target})
+	got := advise(adviceInput{database: "it's", table: "we`ird", key: []string{"i`d"}, alter: alter, source: source, target: target})
 	if len(got) != 1 {
 		t.Fatalf("advice %+v", got)
 	}
-	want := "UPDATE `we``ird` SET `new``name` = `old name` WHERE `i``d` > ? AND `i``d` <= ?;"
-	if got[0].Steps[2].SQL != want {
-		t.Errorf("backfill %q, want %q", got[0].Steps[2].SQL, want)
+	// Single quotes keep the backquotes from the shell; a quote in a name
+	// is closed, escaped and reopened.
+	want := "tailor backfill --host ... --database 'it'\\''s' --table 'we`ird' --set '`new``name` = `old name`' --where '`new``name` IS NULL'"
+	if got[0].Steps[2].Command != want {
+		t.Errorf("backfill %q, want %q", got[0].Steps[2].Command, want)
 	}
 }
 

@@ -278,6 +278,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	p.OK = len(p.RefusedBecause) == 0
 
 	p.Advice = advise(adviceInput{
+		database:     opts.Database,
 		table:        opts.Table,
 		key:          walkKey(source),
 		empty:        p.Size.Empty,

@@ -76,6 +76,9 @@ func (p *Plan) WriteText(w io.Writer) {
 				if s.SQL != "" {
 					tw.line("       %s", s.SQL)
 				}
+				if s.Command != "" {
+					tw.line("       %s", s.Command)
+				}
 			}
 		}
 	}

@@ -27,6 +27,9 @@ import (
 type Chunk struct {
 	Seq          int
 	Lower, Upper []any
+	// Rows is how many rows the range held when the chunker placed it
+	// (rows come and go since): the progress of a walk over the key.
+	Rows int
 }
 
 func (c Chunk) String() string {
@@ -39,10 +42,25 @@ func (c Chunk) String() string {
 	return fmt.Sprintf("#%d (%s, %s]", c.Seq, format(c.Lower, "-∞"), format(c.Upper, "+∞"))
 }
 
+// KeyWalk is what a chunker walks: a unique index of a table that tells
+// every row apart, and its columns in order.
+type KeyWalk struct {
+	Database, Table string
+	// Index is the index's name, which the chunker forces: the boundary
+	// queries must walk it, not whatever the optimizer prefers.
+	Index   string
+	Columns []string
+}
+
+// WalkOf is the walk over the original's copy key of m.
+func WalkOf(m *schema.Mapping) KeyWalk {
+	return KeyWalk{Database: m.Source.Database, Table: m.Source.Name, Index: m.KeyName, Columns: m.KeyOldNames()}
+}
+
 // Chunker hands out consecutive chunks of about Size rows.
 type Chunker struct {
 	db    *sql.DB
-	m     *schema.Mapping
+	key   KeyWalk
 	size  int
 	next  []any
 	seq   int
@@ -56,14 +74,20 @@ type Chunker struct {
 // NewChunker returns a chunker over the original of m, starting at the
 // beginning of the key space.
 func NewChunker(db *sql.DB, m *schema.Mapping, size int) *Chunker {
-	return &Chunker{db: db, m: m, size: size}
+	return &Chunker{db: db, key: WalkOf(m), size: size}
 }
 
 // NewChunkerIn returns a chunker over the range (lower, upper] of the
 // original of m (nil for the start or the end of the key space): its
 // chunks cover exactly that range, the last one ending at upper.
 func NewChunkerIn(db *sql.DB, m *schema.Mapping, size int, lower, upper []any) *Chunker {
-	return &Chunker{db: db, m: m, size: size, next: lower, upper: upper, bounded: true}
+	return NewKeyChunker(db, WalkOf(m), size, lower, upper)
+}
+
+// NewKeyChunker returns a chunker over the range (lower, upper] of the key
+// walk w (nil for the start or the end of the key space).
+func NewKeyChunker(db *sql.DB, w KeyWalk, size int, lower, upper []any) *Chunker {
+	return &Chunker{db: db, key: w, size: size, next: lower, upper: upper, bounded: true}
 }
 
 // SetSize changes the number of rows in the chunks still to come.
@@ -79,7 +103,7 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 	if c.ended {
 		return Chunk{}, false, nil
 	}
-	upper, err := c.boundary(ctx)
+	upper, rows, err := c.boundary(ctx)
 	if err != nil {
 		return Chunk{}, false, err
 	}
@@ -88,7 +112,7 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 		upper = c.upper
 		c.ended = true
 	}
-	chunk = Chunk{Seq: c.seq, Lower: c.next, Upper: upper}
+	chunk = Chunk{Seq: c.seq, Lower: c.next, Upper: upper, Rows: rows}
 	if upper == nil {
 		c.ended = true
 	}
@@ -106,12 +130,12 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 // inserted after the last chunk is read reach the shadow through the binary
 // log. It reads without locks: it only places a boundary, and any key may be
 // a boundary.
-func (c *Chunker) boundary(ctx context.Context) ([]any, error) {
-	keyCols := c.m.KeyOldNames()
+func (c *Chunker) boundary(ctx context.Context) ([]any, int, error) {
+	keyCols := c.key.Columns
 	cond, args := sqlbuild.Range(keyCols, c.next, c.upper)
-	src := mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name)
+	src := mysql.QuoteTable(c.key.Database, c.key.Table)
 	q := fmt.Sprintf("SELECT %s, COUNT(*) OVER () FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
-		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.m.KeyName), cond,
+		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.key.Index), cond,
 		sqlbuild.OrderBy(keyCols, false), c.size, sqlbuild.OrderBy(keyCols, true))
 	vals := make([]any, len(keyCols))
 	ptrs := make([]any, len(keyCols), len(keyCols)+1)
@@ -121,13 +145,13 @@ func (c *Chunker) boundary(ctx context.Context) ([]any, error) {
 	var rows int
 	err := c.db.QueryRowContext(ctx, q, args...).Scan(append(ptrs, &rows)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find next chunk of %s: %w", c.m.Source.Name, err)
+		return nil, 0, fmt.Errorf("find next chunk of %s: %w", c.key.Table, err)
 	}
 	if rows < c.size {
-		return nil, nil
+		return nil, rows, nil
 	}
-	return vals, nil
+	return vals, rows, nil
 }
