@@ -31,14 +31,22 @@ const (
 	kindTailor        = "tailor"
 )
 
-// allKinds lists every kind of run.
+// allKinds lists every kind of run of alter mode.
 func allKinds() []string {
 	return []string{kindBaseline, kindNativeCopy, kindNativeInplace, kindPtOSC, kindPtOSC1000, kindTailor}
 }
 
-// parseKinds reads --runs: a comma-separated subset of allKinds, kept in
-// allKinds' order.
-func parseKinds(s string) ([]string, error) {
+// modeKinds lists every kind of run of mode.
+func modeKinds(mode string) []string {
+	if mode == modeBackfill {
+		return backfillKinds()
+	}
+	return allKinds()
+}
+
+// parseKinds reads --runs: a comma-separated subset of all, kept in all's
+// order.
+func parseKinds(s string, all []string) ([]string, error) {
 	want := map[string]bool{}
 	for _, k := range strings.Split(s, ",") {
 		k = strings.TrimSpace(k)
@@ -46,28 +54,28 @@ func parseKinds(s string) ([]string, error) {
 			continue
 		}
 		if k == "all" {
-			for _, a := range allKinds() {
+			for _, a := range all {
 				want[a] = true
 			}
 			continue
 		}
 		known := false
-		for _, a := range allKinds() {
+		for _, a := range all {
 			known = known || a == k
 		}
 		if !known {
-			return nil, fmt.Errorf("--runs: unknown run %q (known: all, %s)", k, strings.Join(allKinds(), ", "))
+			return nil, fmt.Errorf("--runs: unknown run %q (known: all, %s)", k, strings.Join(all, ", "))
 		}
 		want[k] = true
 	}
 	var out []string
-	for _, a := range allKinds() {
+	for _, a := range all {
 		if want[a] {
 			out = append(out, a)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--runs names no run (known: %s)", strings.Join(allKinds(), ", "))
+		return nil, fmt.Errorf("--runs names no run (known: %s)", strings.Join(all, ", "))
 	}
 	return out, nil
 }
@@ -157,7 +165,7 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 		return
 	}
 	stopProfile := b.startCPUProfile(run)
-	stopWatching := watchPhases(runner, run)
+	stopWatching := watchPhases(func() string { return runner.Status().Phase.String() }, run)
 	res, err := runner.Run(ctx)
 	stopWatching()
 	stopProfile()
@@ -173,9 +181,10 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 	run.Note += fmt.Sprintf("cut-over %s, %d events applied", msLabel(run.CutOverLockMs), res.EventsApplied)
 }
 
-// watchPhases records when runner enters each phase into run.Phases, by
-// polling its status, until the returned function is called.
-func watchPhases(runner *migrate.Runner, run *Run) (stop func()) {
+// watchPhases records when a runner enters each phase into run.Phases, by
+// polling phase (only from its own goroutine), until the returned function
+// is called.
+func watchPhases(phase func() string, run *Run) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -184,7 +193,7 @@ func watchPhases(runner *migrate.Runner, run *Run) (stop func()) {
 		defer tick.Stop()
 		last := ""
 		record := func(now time.Time) {
-			phase := runner.Status().Phase.String()
+			phase := phase()
 			if phase == last {
 				return
 			}

@@ -28,6 +28,12 @@ type loadOptions struct {
 	// InitialRows is the number of rows of the prepared table, ids 1..N.
 	InitialRows int
 	Seed        uint64
+	// DualWrite, when set, is a column that every insert and every update
+	// of c also sets to c's new value: the application of the
+	// expand-contract playbook, which writes the new column before its
+	// backfill starts, so that a row it writes is never left for the
+	// backfill to get wrong.
+	DualWrite string
 }
 
 // txRecord is one committed transaction: when it started and how long it
@@ -139,18 +145,26 @@ func (l *sbLoad) transaction(ctx context.Context, rng *rand.Rand) {
 }
 
 // operation picks one write: 25% inserts, 30% updates of k (the indexed
-// column), 30% updates of c, 15% deletes.
+// column), 30% updates of c, 15% deletes. With DualWrite the inserts and
+// the updates of c write that column too.
 func (l *sbLoad) operation(rng *rand.Rand) (string, []any) {
 	target := 1 + rng.Int64N(max(l.nextID.Load(), 1))
+	dual := l.opts.DualWrite
 	switch r := rng.IntN(100); {
 	case r < 25:
-		id := l.nextID.Add(1)
-		return "INSERT INTO %s (id, k, c, pad) VALUES (?, ?, ?, ?)",
-			[]any{id, rng.IntN(max(l.opts.InitialRows, 1)) + 1, digitGroups(rng, 10), digitGroups(rng, 5)}
+		id, k, c, pad := l.nextID.Add(1), rng.IntN(max(l.opts.InitialRows, 1))+1, digitGroups(rng, 10), digitGroups(rng, 5)
+		if dual != "" {
+			return "INSERT INTO %s (id, k, c, pad, " + mysql.QuoteIdent(dual) + ") VALUES (?, ?, ?, ?, ?)", []any{id, k, c, pad, c}
+		}
+		return "INSERT INTO %s (id, k, c, pad) VALUES (?, ?, ?, ?)", []any{id, k, c, pad}
 	case r < 55:
 		return "UPDATE %s SET k = k + 1 WHERE id = ?", []any{target}
 	case r < 85:
-		return "UPDATE %s SET c = ? WHERE id = ?", []any{digitGroups(rng, 10), target}
+		c := digitGroups(rng, 10)
+		if dual != "" {
+			return "UPDATE %s SET c = ?, " + mysql.QuoteIdent(dual) + " = ? WHERE id = ?", []any{c, c, target}
+		}
+		return "UPDATE %s SET c = ? WHERE id = ?", []any{c, target}
 	default:
 		return "DELETE FROM %s WHERE id = ?", []any{target}
 	}

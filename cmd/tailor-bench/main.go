@@ -2,6 +2,8 @@
 // table with native ALTER (COPY and INPLACE), pt-online-schema-change and
 // tailor, each with no load and under a paced write load, and checks after
 // every run that the table still equals an independent record of the writes.
+// With --mode backfill it measures instead the backfill of a new column
+// under that load: one UPDATE, a naive batched loop, and tailor backfill.
 // See docs/benchmarks.md.
 package main
 
@@ -29,6 +31,8 @@ import (
 
 // options are the command line.
 type options struct {
+	// mode is what is measured: modeAlter or modeBackfill.
+	mode                        string
 	rows, rate, writers, repeat int
 	alter, runs, database       string
 	threads, chunkSize          int
@@ -44,6 +48,9 @@ type options struct {
 	// skipChecksum runs tailor without its verify, to show what it costs.
 	skipChecksum bool
 	bufferPool   string
+	// naiveBatch and naiveSleep shape the naive loop of backfill mode.
+	naiveBatch int
+	naiveSleep time.Duration
 }
 
 // bench is one invocation: the server, its connection, and what it found.
@@ -59,16 +66,19 @@ type bench struct {
 
 // Report is the --json document.
 type Report struct {
-	Started   time.Time `json:"started"`
-	Server    string    `json:"server"`
-	Sandbox   bool      `json:"sandbox"`
-	Rows      int       `json:"rows"`
-	Alter     string    `json:"alter"`
-	Rate      int       `json:"rate"`
-	Writers   int       `json:"writers"`
-	Repeat    int       `json:"repeat"`
-	Threads   int       `json:"tailor_threads,omitempty"`
-	ChunkSize int       `json:"tailor_chunk_size,omitempty"`
+	Mode    string    `json:"mode"`
+	Started time.Time `json:"started"`
+	Server  string    `json:"server"`
+	Sandbox bool      `json:"sandbox"`
+	Rows    int       `json:"rows"`
+	Alter   string    `json:"alter,omitempty"`
+	// Backfill is backfill mode's change: its column and its statement.
+	Backfill  *BackfillSetup `json:"backfill,omitempty"`
+	Rate      int            `json:"rate"`
+	Writers   int            `json:"writers"`
+	Repeat    int            `json:"repeat"`
+	Threads   int            `json:"tailor_threads,omitempty"`
+	ChunkSize int            `json:"tailor_chunk_size,omitempty"`
 	// ChunkTimeMs is tailor's target time per chunk; 0 with a fixed size.
 	ChunkTimeMs int64    `json:"tailor_chunk_time_ms,omitempty"`
 	PtOSC       string   `json:"pt_osc"`
@@ -92,12 +102,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := pflag.NewFlagSet("tailor-bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.mode, "mode", modeAlter, "what to measure: alter (a schema change, by every tool) or backfill (filling a new column: one UPDATE, a naive loop, tailor backfill)")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the sysbench-shaped table")
 	fs.StringVar(&o.alter, "alter", "MODIFY c VARCHAR(150) NOT NULL", "the change every tool makes")
 	fs.IntVar(&o.rate, "rate", 300, "write transactions per second of the load")
 	fs.IntVar(&o.writers, "writers", 8, "concurrent writing sessions of the load")
 	fs.IntVar(&o.repeat, "repeat", 1, "repetitions of every run, interleaved; medians are reported")
-	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor")
+	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor; with --mode backfill: baseline, update, naive-loop, tailor-backfill")
+	fs.IntVar(&o.naiveBatch, "naive-batch", 10_000, "backfill mode: rows of ids per batch of the naive loop")
+	fs.DurationVar(&o.naiveSleep, "naive-sleep", 100*time.Millisecond, "backfill mode: the naive loop's sleep between batches")
 	fs.IntVar(&o.threads, "threads", 0, "tailor's concurrent chunk copies (0: tailor's default)")
 	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk, fixed (0: adapted to --chunk-time, as tailor alter does by default)")
 	fs.DurationVar(&o.chunkTime, "chunk-time", migrate.DefaultChunkTime, "tailor's target time per chunk, when --chunk-size is not given")
@@ -129,6 +142,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--writers must be at least 1, not %d", o.writers)
 	case o.repeat < 1:
 		return o, fmt.Errorf("--repeat must be at least 1, not %d", o.repeat)
+	case o.mode != modeAlter && o.mode != modeBackfill:
+		return o, fmt.Errorf("--mode must be %s or %s, not %q", modeAlter, modeBackfill, o.mode)
+	case o.naiveBatch < 1:
+		return o, fmt.Errorf("--naive-batch must be at least 1, not %d", o.naiveBatch)
+	case o.naiveSleep < 0:
+		return o, fmt.Errorf("--naive-sleep must not be negative, not %s", o.naiveSleep)
 	}
 	if o.ptOSC == "" {
 		o.ptOSC = "/usr/bin/pt-online-schema-change"
@@ -153,7 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kinds, err := parseKinds(opts.runs)
+	kinds, err := parseKinds(opts.runs, modeKinds(opts.mode))
 	if err != nil {
 		return err
 	}
@@ -161,10 +180,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.verbose {
 		b.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep := &Report{Started: time.Now().UTC(), Rows: opts.rows, Alter: opts.alter, Rate: opts.rate, Writers: opts.writers,
-		Repeat: opts.repeat, Threads: opts.threads, ChunkSize: opts.chunkSize}
-	if opts.chunkSize == 0 {
-		rep.ChunkTimeMs = opts.chunkTime.Milliseconds()
+	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Rows: opts.rows, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
+	if opts.mode == modeAlter {
+		rep.Alter, rep.Threads, rep.ChunkSize = opts.alter, opts.threads, opts.chunkSize
+		if opts.chunkSize == 0 {
+			rep.ChunkTimeMs = opts.chunkTime.Milliseconds()
+		}
+	} else {
+		rep.Backfill = backfillSetup(opts)
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
@@ -192,13 +215,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Server = s.String()
 	}
 
-	if v := ptOSCVersion(ctx, opts.ptOSC); v != "" {
-		rep.PtOSC = v
-	} else {
-		rep.PtOSC = "not installed"
-		rep.Notes = append(rep.Notes, fmt.Sprintf("pt-online-schema-change is not installed (%s): its runs were skipped; apt-get install percona-toolkit adds it", opts.ptOSC))
-		kinds = without(kinds, kindPtOSC, kindPtOSC1000)
-		progress("    pt-online-schema-change not found at %s: its runs are skipped", opts.ptOSC)
+	// pt-online-schema-change has no part in backfill mode.
+	if opts.mode == modeAlter {
+		if v := ptOSCVersion(ctx, opts.ptOSC); v != "" {
+			rep.PtOSC = v
+		} else {
+			rep.PtOSC = "not installed"
+			rep.Notes = append(rep.Notes, fmt.Sprintf("pt-online-schema-change is not installed (%s): its runs were skipped; apt-get install percona-toolkit adds it", opts.ptOSC))
+			kinds = without(kinds, kindPtOSC, kindPtOSC1000)
+			progress("    pt-online-schema-change not found at %s: its runs are skipped", opts.ptOSC)
+		}
 	}
 
 	progress("==> preparing %s with %d rows", templateTable, opts.rows)
@@ -220,11 +246,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// Backfill mode runs everything under the load: a backfill's question
+	// is what it does to the application's writes.
+	conditions := []bool{false, true}
 	total := opts.repeat * (2*len(kinds) - btoi(contains(kinds, kindBaseline)))
+	if opts.mode == modeBackfill {
+		conditions = []bool{true}
+		total = opts.repeat * len(kinds)
+	}
 	n := 0
 	for r := 1; r <= opts.repeat; r++ {
 		for _, kind := range kinds {
-			for _, withLoad := range []bool{false, true} {
+			for _, withLoad := range conditions {
 				if kind == kindBaseline && !withLoad {
 					continue
 				}
@@ -243,11 +276,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	setRatios(rep.Runs)
 	rep.Medians = medians(rep.Runs)
-	rep.Notes = append(rep.Notes, notes(opts)...)
+	if opts.mode == modeBackfill {
+		setBackfillRatios(rep.Runs)
+		setBackfillMedianRatios(rep.Medians)
+		rep.Notes = append(rep.Notes, backfillNotes(opts)...)
+	} else {
+		rep.Notes = append(rep.Notes, notes(opts)...)
+	}
 	if opts.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
+	}
+	if opts.mode == modeBackfill {
+		printBackfillReport(stdout, rep)
+		return nil
 	}
 	printReport(stdout, rep)
 	return nil
@@ -286,10 +329,17 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 	if err := restore(ctx, b.db); err != nil {
 		return run, err
 	}
+	dualWrite := ""
+	if b.opts.mode == modeBackfill {
+		if err := b.prepareBackfill(ctx); err != nil {
+			return run, err
+		}
+		dualWrite = backfillColumn
+	}
 	var load *sbLoad
 	if withLoad {
 		load = startLoad(ctx, b.db, loadOptions{Table: benchTable, Writers: b.opts.writers, Rate: b.opts.rate,
-			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano())})
+			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano()), DualWrite: dualWrite})
 		if err := sleep(ctx, b.opts.warmup); err != nil {
 			load.stopLoad()
 			return run, err
@@ -309,6 +359,12 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 		b.ptOSC(ctx, 1000, &run)
 	case kindTailor:
 		b.tailorRun(ctx, &run)
+	case kindUpdate:
+		b.singleUpdate(ctx, &run)
+	case kindNaiveLoop:
+		b.naiveLoop(ctx, &run)
+	case kindBackfill:
+		b.tailorBackfill(ctx, &run)
 	}
 	t1 := time.Now()
 	if load != nil {
@@ -336,6 +392,13 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 			return run, err
 		}
 	}
+	if b.opts.mode == modeBackfill && kind != kindBaseline && run.Status != statusRefused {
+		n, err := notBackfilled(ctx, b.db)
+		if err != nil {
+			return run, err
+		}
+		run.NotBackfilled = &n
+	}
 	return run, nil
 }
 
@@ -349,6 +412,9 @@ func summary(r Run) string {
 		s += fmt.Sprintf(", load p99 %s max %s errors %d", msLabel(r.LoadP99Ms), msLabel(r.LoadMaxMs), r.LoadErrors)
 	}
 	s += ", equal to control: " + equalLabel(r.Equal)
+	if r.NotBackfilled != nil {
+		s += fmt.Sprintf(", rows without %s = c: %d", backfillColumn, *r.NotBackfilled)
+	}
 	var phases []string
 	for _, ph := range r.Phases {
 		p := fmt.Sprintf("%s %s", ph.Phase, seconds(ph.Seconds))

@@ -52,6 +52,13 @@ type Run struct {
 	// Phases are tailor's phases, in order, with the load's latencies
 	// during each (only when Load is set).
 	Phases []PhaseSpan `json:"phases,omitempty"`
+	// Backfill mode: NotBackfilled counts the rows whose new column does
+	// not equal c afterwards (nil when not checked); RatioToLoop is the
+	// wall time over the naive loop's in the same repetition, and
+	// P99ToBaseline the load's p99 over its p99 alone.
+	NotBackfilled *int64  `json:"rows_not_backfilled,omitempty"`
+	RatioToLoop   float64 `json:"ratio_to_naive_loop,omitempty"`
+	P99ToBaseline float64 `json:"p99_ratio_to_load_alone,omitempty"`
 }
 
 // PhaseSpan is one phase of a tailor run.
@@ -81,6 +88,12 @@ type Median struct {
 	Equal        int   `json:"equal_runs"`
 	Compared     int   `json:"compared_runs"`
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// Backfill mode: the runs whose every row had its new column
+	// filled, of those checked, and the ratios of Run, of the medians.
+	Backfilled      int     `json:"backfilled_runs,omitempty"`
+	BackfillChecked int     `json:"backfill_checked_runs,omitempty"`
+	RatioToLoop     float64 `json:"ratio_to_naive_loop,omitempty"`
+	P99ToBaseline   float64 `json:"p99_ratio_to_load_alone,omitempty"`
 }
 
 // median returns the median of xs, the mean of the middle two for an even
@@ -154,6 +167,12 @@ func medians(runs []Run) []Median {
 				m.Compared++
 				if *r.Equal {
 					m.Equal++
+				}
+			}
+			if r.NotBackfilled != nil {
+				m.BackfillChecked++
+				if *r.NotBackfilled == 0 {
+					m.Backfilled++
 				}
 			}
 			if r.Status != statusOK {

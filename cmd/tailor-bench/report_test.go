@@ -107,14 +107,14 @@ func TestRunRows(t *testing.T) {
 }
 
 func TestParseKinds(t *testing.T) {
-	got, err := parseKinds("tailor, native-copy")
+	got, err := parseKinds("tailor, native-copy", allKinds())
 	if err != nil || strings.Join(got, ",") != "native-copy,tailor" {
 		t.Errorf("parseKinds = %v, %v; want native-copy,tailor in run order", got, err)
 	}
-	if _, err := parseKinds("gh-ost"); err == nil || !strings.Contains(err.Error(), `unknown run "gh-ost"`) {
+	if _, err := parseKinds("gh-ost", allKinds()); err == nil || !strings.Contains(err.Error(), `unknown run "gh-ost"`) {
 		t.Errorf("parseKinds(gh-ost) error = %v", err)
 	}
-	if all, _ := parseKinds("all"); len(all) != len(allKinds()) {
+	if all, _ := parseKinds("all", allKinds()); len(all) != len(allKinds()) {
 		t.Errorf("parseKinds(all) = %v", all)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/workload"
@@ -84,10 +85,11 @@ func prepareTemplate(ctx context.Context, db *sql.DB, rows int) (bool, error) {
 	return true, nil
 }
 
-// leftovers are the tables a run may leave: the tools' shadow and old tables
-// and the probe.
+// leftovers are the tables a run may leave: the tools' shadow and old tables,
+// the probe, and tailor backfill's saved state (which would otherwise make
+// the next repetition's backfill of the same statement a finished one).
 func leftovers() []string {
-	return []string{benchTable, controlTable(benchTable), migrate.ShadowName(benchTable), migrate.OldName(benchTable), probeTable}
+	return []string{benchTable, controlTable(benchTable), migrate.ShadowName(benchTable), migrate.OldName(benchTable), probeTable, backfill.StateTable}
 }
 
 // dropRunTables drops every table a run made, keeping the template.
