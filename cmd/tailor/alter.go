@@ -107,6 +107,18 @@ func (f *operateFlags) register(fs *pflag.FlagSet, what string) {
 // "not set" (see alterFlags.checkZeros).
 func (f *operateFlags) checkZeros() []error {
 	var errs []error
+	if f.progressInterval == 0 {
+		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
+	}
+	if f.reconnectTimeout == 0 {
+		errs = append(errs, errors.New("--reconnect-timeout must be between 1s and 24h, not 0s"))
+	}
+	if f.maxLagMillis == 0 {
+		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
+	}
+	if f.criticalHibernateSecs < 0 {
+		errs = append(errs, fmt.Errorf("--critical-load-hibernate-seconds must not be negative, not %d", f.criticalHibernateSecs))
+	}
 	return errs
 }
 
@@ -338,7 +350,7 @@ func runMigration(cmd *cobra.Command, cfg migrate.Config, bar *progressBar, ghos
 	if bar != nil {
 		ctx, stop := context.WithCancel(cmd.Context())
 		done := make(chan struct{})
-		go func() { bar.follow(ctx, runner); close(done) }()
+		go func() { bar.follow(ctx, migrationBar(runner)); close(done) }()
 		defer func() { stop(); <-done }()
 	}
 	return runner.Run(cmd.Context())

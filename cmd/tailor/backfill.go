@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +85,15 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 	}
-	logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.verbose)
+	// On a terminal a progress bar is redrawn in place below the log, as
+	// alter's; elsewhere progress is a log line at an interval.
+	logOut := cmd.ErrOrStderr()
+	var bar *progressBar
+	if f.execute && f.logFormat == "text" && isTerminal(logOut) {
+		bar = &progressBar{out: logOut}
+		logOut = bar
+	}
+	logger, err := newLogger(logOut, f.logFormat, f.verbose)
 	if err != nil {
 		return err
 	}
@@ -104,7 +113,8 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 		ThrottleFlagFile:      f.throttleFlagFile, PanicFlagFile: f.panicFlagFile, ThrottleQuery: f.throttleQuery,
 		ControlSocket: f.controlSocket, HTTPAddr: f.httpAddr, HooksPath: f.hooksPath,
 		ProgressInterval: f.progressInterval, ReconnectTimeout: f.reconnectTimeout,
-		Logger: logger,
+		QuietProgress: bar != nil,
+		Logger:        logger,
 	}
 	if !cmd.Flags().Changed("chunk-size") {
 		cfg.ChunkTime = f.chunkTime
@@ -119,6 +129,12 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 	}
 	v := currentVersion()
 	logger.Info("tailor starting", "version", v.Version, "commit", v.Commit, "go", v.Go)
+	if bar != nil {
+		ctx, stop := context.WithCancel(cmd.Context())
+		done := make(chan struct{})
+		go func() { bar.follow(ctx, backfillBar(runner)); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	res, err := runner.Run(cmd.Context())
 	if err != nil {
 		return err
@@ -141,11 +157,14 @@ func printBackfill(w io.Writer, res *backfill.Result) {
 		}
 		fmt.Fprintln(w, "  statement:        "+res.Statement)
 		fmt.Fprintf(w, "  walks:            %s, up to %s (its largest key now; rows inserted later are the application's to write)\n", res.Key, formatKeyValues(res.Range[1]))
-		fmt.Fprintln(w, "  first batch:      "+oneLine(res.FirstBatch))
+		fmt.Fprintln(w, "  first batch:      "+res.FirstBatch)
 		fmt.Fprintf(w, "  matching rows:    %d\n", res.Matching)
 		fmt.Fprintln(w, "  sample:           a batch at each end of the range ran and was rolled back without error or warning")
-		if res.Estimate > 0 {
+		switch {
+		case res.Estimate >= time.Second:
 			fmt.Fprintf(w, "  estimate:         about %s unthrottled, from the sample's speed\n", res.Estimate.Round(time.Second))
+		case res.Estimate > 0:
+			fmt.Fprintln(w, "  estimate:         under a second unthrottled, from the sample's speed")
 		}
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
 )
 
@@ -60,8 +61,9 @@ func (b *progressBar) clear() {
 	}
 }
 
-// follow redraws the bar from the runner's status until ctx ends.
-func (b *progressBar) follow(ctx context.Context, r *migrate.Runner) {
+// follow redraws the bar with line's until ctx ends; an empty line (a
+// phase before the copy) draws nothing.
+func (b *progressBar) follow(ctx context.Context, line func() string) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -71,11 +73,47 @@ func (b *progressBar) follow(ctx context.Context, r *migrate.Runner) {
 			return
 		case <-tick.C:
 		}
+		if l := line(); l != "" {
+			b.draw(l)
+		}
+	}
+}
+
+// migrationBar is the bar of a migration: from its copy on.
+func migrationBar(r *migrate.Runner) func() string {
+	return func() string {
 		st := r.Status()
 		if st.Phase < migrate.PhaseCopy {
-			continue
+			return ""
 		}
-		b.draw(renderBar(st, r.ThrottleReasons()))
+		return renderBar(st, r.ThrottleReasons())
+	}
+}
+
+// backfillBar is the bar of a backfill, once its batches run.
+func backfillBar(r *backfill.Runner) func() string {
+	return func() string {
+		st := r.Status()
+		if st.Phase != "backfill" {
+			return ""
+		}
+		const width = 24
+		filled := min(max(int(st.Percent/100*width), 0), width)
+		eta := "?"
+		switch {
+		case st.Paused:
+			eta = "paused"
+		case st.ETA >= 0:
+			eta = st.ETA.Round(time.Second).String()
+		}
+		done := st.RowsWalked + st.RowsWalkedBefore
+		line := fmt.Sprintf("backfill [%s%s] %5.1f%%  %d/%d rows walked, %d changed  %d rows/s  ETA %s",
+			strings.Repeat("#", filled), strings.Repeat(".", width-filled), st.Percent,
+			done, max(st.RowsEstimate, done), st.RowsChanged+st.RowsChangedBefore, int64(st.RowsPerSecond), eta)
+		if len(st.Throttled) > 0 {
+			line += "  throttled: " + strings.Join(st.Throttled, "; ")
+		}
+		return line
 	}
 }
 

@@ -37,6 +37,8 @@ type Status struct {
 	ETA     time.Duration
 	Elapsed time.Duration
 	Paused  bool
+	// Throttled says what holds the batches back, if anything.
+	Throttled []string
 }
 
 // Status is the run's progress; safe to call from any goroutine.
@@ -46,6 +48,11 @@ func (r *Runner) Status() Status {
 		Elapsed: time.Since(r.started), Paused: r.paused.Load(), ETA: -1}
 	if r.running.Load() {
 		st.Phase = "backfill"
+	}
+	if t := r.throttlerSeen.Load(); t != nil {
+		if ts := t.State(); ts.Throttled {
+			st.Throttled = ts.Reasons
+		}
 	}
 	done := st.RowsWalked + st.RowsWalkedBefore
 	if st.RowsEstimate > 0 {
@@ -118,6 +125,7 @@ func (r *Runner) newThrottler() error {
 		return invalid(err)
 	}
 	r.throttler = t
+	r.throttlerSeen.Store(t)
 	return nil
 }
 

@@ -46,10 +46,12 @@ type Runner struct {
 
 	hooks     *hooks.Runner
 	throttler *throttle.Throttler
-	metrics   *metrics.Metrics
-	sizer     *rowcopy.Sizer
-	abort     context.CancelCauseFunc
-	lockConn  *sql.Conn
+	// throttlerSeen is throttler for readers on other goroutines (Status).
+	throttlerSeen atomic.Pointer[throttle.Throttler]
+	metrics       *metrics.Metrics
+	sizer         *rowcopy.Sizer
+	abort         context.CancelCauseFunc
+	lockConn      *sql.Conn
 
 	// What the operator may change while it runs.
 	paused         atomic.Bool

@@ -48,22 +48,30 @@ func (s Statement) Batch(lower, upper []any) (string, []any) {
 	return s.withRange(cond), args
 }
 
-func (s Statement) withRange(cond string) string {
+func (s Statement) withRange(cond string) string { return s.render(cond, "\n") }
+
+// render writes the statement with the key range cond, the operator's text
+// between line breaks br (see Batch), or on one line for reading.
+func (s Statement) render(cond, br string) string {
 	table := mysql.QuoteTable(s.Database, s.Table)
 	where := "(" + cond + ")"
 	if s.Where != "" {
-		where += " AND (\n" + s.Where + "\n)"
+		where += " AND (" + br + s.Where + br + ")"
 	}
 	if s.Delete {
 		return "DELETE FROM " + table + " WHERE " + where
 	}
-	return "UPDATE " + table + " SET\n" + s.Set + "\nWHERE " + where
+	sp := br
+	if sp == "" {
+		sp = " "
+	}
+	return "UPDATE " + table + " SET" + sp + s.Set + sp + "WHERE " + where
 }
 
 // Text is the statement as the operator reads it in logs and in the saved
-// state: the batch's key range shown as "<key range>".
+// state, on one line: the batch's key range shown as "<key range>".
 func (s Statement) Text() string {
-	return oneLine(s.withRange("<key range>"))
+	return oneLine(s.render("<key range>", ""))
 }
 
 // Job names the backfill in its saved state: the same table, key, change

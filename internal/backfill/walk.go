@@ -347,8 +347,8 @@ func (r *Runner) dryRun(ctx context.Context, took time.Duration, sampleRows int)
 	return res, nil
 }
 
-// inlined is chunk's statement with its bounds written in, for the
-// operator to read (never sent).
+// inlined is chunk's statement with its bounds written in, on one line,
+// for the operator to read (never sent).
 func (r *Runner) inlined(chunk rowcopy.Chunk) string {
 	cond, args := sqlbuild.Range(r.key.Columns, chunk.Lower, chunk.Upper)
 	var sb strings.Builder
@@ -360,7 +360,7 @@ func (r *Runner) inlined(chunk rowcopy.Chunk) string {
 		}
 		sb.WriteRune(c)
 	}
-	return r.stmt.withRange(sb.String())
+	return oneLine(r.stmt.render(sb.String(), ""))
 }
 
 func literal(v any) string {
