@@ -442,3 +442,41 @@ func TestBackfillThrottledAndPaused(t *testing.T) {
 		t.Errorf("the replica's table differs: checksum %d on the primary, %d on the replica", p, r)
 	}
 }
+
+// TestBackfillWaitsOutALockedRow: another session holds a row of a batch
+// locked for a few seconds; the batch gives its locks up after its short
+// lock wait, rolls back and tries again, so that a change that is not
+// idempotent still changes each row once, and the backfill ends once the
+// row is free.
+func TestBackfillWaitsOutALockedRow(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, dbName := sbx.NewDatabase(t)
+	fillUsers(t, db, 5000)
+	holder, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(context.Background(), "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := holder.QueryRowContext(context.Background(), "SELECT id FROM users WHERE id = 2500 FOR UPDATE").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(3 * time.Second)
+		_, _ = holder.ExecContext(context.Background(), "ROLLBACK")
+	}()
+	cfg := testConfig(t, dbName, "users", "n = n + 1", "")
+	res, err := runBackfill(context.Background(), t, cfg)
+	<-released
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsChanged != 5000 || queryInt(t, db, "SELECT COUNT(*) FROM users WHERE n <> 1") != 0 {
+		t.Errorf("changed %d rows; %d not changed once", res.RowsChanged, queryInt(t, db, "SELECT COUNT(*) FROM users WHERE n <> 1"))
+	}
+}

@@ -55,6 +55,7 @@ func (r *Runner) batchSize() int {
 // own transaction, says which.
 func (r *Runner) batchOnce(ctx context.Context, retry mysql.Retry, chunk rowcopy.Chunk) error {
 	var outage mysql.Outage
+	var conflictSince time.Time
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		changed, err := r.batch(ctx, chunk)
@@ -66,9 +67,18 @@ func (r *Runner) batchOnce(ctx context.Context, retry mysql.Retry, chunk rowcopy
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case mysql.IsRetryable(err) && attempt < 10:
+		case mysql.IsRetryable(err):
+			// Another session holds rows of the batch (or deadlocked
+			// with it): the batch gave up its locks with its rollback,
+			// and tries again, for a while.
+			if conflictSince.IsZero() {
+				conflictSince = time.Now()
+			}
+			if time.Since(conflictSince) > maxConflict {
+				return fmt.Errorf("the batch after key %s kept meeting rows other sessions held locked for %s: %w", formatKey(chunk.Lower), maxConflict, err)
+			}
 			r.log.Info("batch conflicted with another transaction; retrying", "chunk", chunk.String(), "attempt", attempt, "err", err)
-			if err := mysql.Backoff(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
+			if err := mysql.Backoff(ctx, min(time.Duration(attempt)*50*time.Millisecond, time.Second)); err != nil {
 				return err
 			}
 		case mysql.IsConnectionLost(err):
@@ -100,6 +110,17 @@ type batchError struct{ err error }
 func (e *batchError) Error() string { return e.err.Error() }
 func (e *batchError) Unwrap() error { return e.err }
 
+// maxConflict is how long a batch is retried while other sessions hold
+// its rows locked before the backfill stops (resumable).
+const maxConflict = time.Minute
+
+// batchLockWait bounds, in seconds, how long a batch waits for a row
+// another session holds (innodb_lock_wait_timeout, 50 s by default): the
+// batch holds the locks of the rows it already changed meanwhile, so the
+// application's writes to those would wait as long. It gives up, rolls
+// back and tries again instead.
+const batchLockWait = 1
+
 // batch runs one batch in one transaction with the move of the saved state.
 func (r *Runner) batch(ctx context.Context, chunk rowcopy.Chunk) (int64, error) {
 	tx, err := r.db.BeginTx(ctx, nil)
@@ -107,6 +128,9 @@ func (r *Runner) batch(ctx context.Context, chunk rowcopy.Chunk) (int64, error) 
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after a commit, a no-op
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", batchLockWait)); err != nil {
+		return 0, err
+	}
 	last, err := r.store.lockForBatch(ctx, tx, r.runID)
 	if err != nil {
 		return 0, err
