@@ -190,11 +190,23 @@ func ErrorNumber(err error) uint16 {
 	return 0
 }
 
+// ErrAutoincReadFailed (1467, ER_AUTOINC_READ_FAILED) is what InnoDB
+// reports when taking a table's AUTO-INC lock ends in a deadlock or a lock
+// wait timeout (MariaDB 10.11, ha_innobase::get_auto_increment; since
+// MDEV-33593 the transaction is then rolled back as for any deadlock). An
+// INSERT ... SELECT into a table with an AUTO_INCREMENT column takes that
+// lock for the whole statement (innodb_autoinc_lock_mode=1), so a copy
+// chunk into a shadow that gains a surrogate AUTO_INCREMENT key meets it
+// beside the applier's inserts. An exhausted counter is another error
+// (1264, out of range), so this one is always a conflict.
+const ErrAutoincReadFailed = 1467
+
 // IsRetryable reports whether err is a transient conflict that a retry of
-// the same transaction can resolve: a deadlock or a lock wait timeout.
+// the same transaction can resolve: a deadlock or a lock wait timeout, on
+// rows or on the AUTO-INC lock.
 func IsRetryable(err error) bool {
 	switch ErrorNumber(err) {
-	case ErrLockDeadlock, ErrLockWaitTimeout:
+	case ErrLockDeadlock, ErrLockWaitTimeout, ErrAutoincReadFailed:
 		return true
 	}
 	return false
