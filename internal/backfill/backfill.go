@@ -62,6 +62,11 @@ type Config struct {
 	// Resume continues the backfill the saved state says stopped; Restart
 	// forgets a saved state of the same backfill and starts again.
 	Resume, Restart bool
+	// ResumeIfStopped continues a stopped backfill of the same statement
+	// when its saved state says there is one, and starts one otherwise:
+	// tailor migrate retrying a statement cannot know whether the attempt
+	// that failed got as far as its first batch.
+	ResumeIfStopped bool
 	// ChunkSize is the rows per batch; with ChunkTime set it is only the
 	// first batches' size.
 	ChunkSize int
@@ -135,7 +140,7 @@ func (c *Config) Validate() error {
 	case !c.Delete && c.Set == "":
 		errs = append(errs, errors.New("--set is required: the change to make, e.g. --set \"display_name = full_name\" (or --delete to delete rows)"))
 	}
-	if c.Resume && c.Restart {
+	if (c.Resume || c.ResumeIfStopped) && c.Restart {
 		errs = append(errs, errors.New("--resume continues the saved backfill and --restart starts it over: give one of them"))
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {

@@ -125,6 +125,9 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if err := r.inspect(ctx); err != nil {
 		return nil, err
 	}
+	if r.cfg.ResumeIfStopped {
+		r.cfg.Resume = r.earlier != nil
+	}
 	if done := r.finishedBefore(); done != nil {
 		return done, nil
 	}

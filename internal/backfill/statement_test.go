@@ -69,3 +69,21 @@ func TestStatementBatch(t *testing.T) {
 		t.Error("two backfills with different conditions have the same job")
 	}
 }
+
+func TestCutKeepsCharacters(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"}, // é is two bytes
+		{"日本", 4, "日"},
+	} {
+		if got := cut(c.s, c.n); got != c.want {
+			t.Errorf("cut(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
+	}
+}

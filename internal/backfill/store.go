@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/state"
@@ -199,9 +200,14 @@ func (s *store) setStatus(ctx context.Context, runID, status, note string) error
 	return nil
 }
 
+// cut shortens s to at most n bytes, at a character's boundary: a note cut
+// inside a UTF-8 sequence is not valid utf8mb4.
 func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
