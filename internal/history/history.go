@@ -381,3 +381,14 @@ func (s *Store) update(ctx context.Context, id int64, what, query string, args .
 // timeLayout is how installed_on is read: as text formatted by the server,
 // so neither the driver's parseTime setting nor its location changes it.
 const timeLayout = "2006-01-02 15:04:05.000000"
+
+// Amend records that the file of row id now has checksum and
+// statementsTotal statements: a file that failed was mended after the
+// statements that had run, and the run that continues it records the text
+// it completes, so that the applied row describes the file as it is.
+func (s *Store) Amend(ctx context.Context, id int64, checksum string, statementsTotal int) error {
+	if len(checksum) != 64 || statementsTotal < 0 {
+		return fmt.Errorf("history: amend row %d with checksum %q and %d statements", id, checksum, statementsTotal)
+	}
+	return s.update(ctx, id, "amend", amendSQL(s.database), checksum, statementsTotal, id)
+}

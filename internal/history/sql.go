@@ -80,3 +80,8 @@ func finishSQL(database string) string {
 func resumeSQL(database string) string {
 	return "UPDATE " + mysql.QuoteTable(database, TableName) + " SET state = ?, error_text = NULL WHERE installed_rank = ?"
 }
+
+// amendSQL sets a row's file checksum and statement count.
+func amendSQL(database string) string {
+	return "UPDATE " + mysql.QuoteTable(database, TableName) + " SET checksum = ?, statements_total = ? WHERE installed_rank = ?"
+}
