@@ -3,8 +3,8 @@ package versioned
 import (
 	"cmp"
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 
 	"github.com/tailor-osc/tailor/internal/history"
 	"github.com/tailor-osc/tailor/internal/migfiles"

@@ -47,7 +47,9 @@ type simulation struct {
 
 func tableKey(database, table string) string { return strings.ToLower(database + "." + table) }
 
-func (s *simulation) touches(database, table string) bool { return s.touched[tableKey(database, table)] }
+func (s *simulation) touches(database, table string) bool {
+	return s.touched[tableKey(database, table)]
+}
 
 // open makes the scratch database, in a session that does not write the
 // binary log when the account may turn it off (a plan replicates
