@@ -31,6 +31,9 @@ demo: server build
 # sysbench-shaped table in a sandbox (docs/benchmarks.md). It installs
 # percona-toolkit when missing and runs without pt-osc if that fails.
 # Flags go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--rows 200000 --repeat 3".
+# make bench BENCH_ARGS="--mode backfill" measures instead the backfill of a
+# new column under the load: one UPDATE, a naive batched loop with a sleep,
+# and tailor backfill (pt-osc plays no part in it).
 BENCH_ARGS ?=
 bench: server
 	@if ! command -v pt-online-schema-change >/dev/null 2>&1; then \

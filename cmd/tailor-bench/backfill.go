@@ -73,13 +73,9 @@ func backfillSetup(o options) *BackfillSetup {
 		NaiveSleepMs: o.naiveSleep.Milliseconds(),
 		TailorSet:    backfillSet(),
 		TailorWhere:  backfillWhere(),
-		ChunkTimeMs:  backfillChunkTime.Milliseconds(),
+		ChunkTimeMs:  o.backfillChunkTime.Milliseconds(),
 	}
 }
-
-// backfillChunkTime is tailor backfill's target time per batch: its
-// default, as on its command line.
-const backfillChunkTime = backfill.DefaultChunkTime
 
 // addColumnSQL is the expand step on table: instant on MariaDB 10.3 and
 // later and MySQL 8.0 (a column added last, nullable, without a default to
@@ -122,7 +118,9 @@ func (b *bench) prepareBackfill(ctx context.Context) error {
 // purgeWait. A server that does not expose it is not waited for.
 func waitForPurge(ctx context.Context, db *sql.DB, progress io.Writer) error {
 	const short = 10_000
-	q := "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len' AND STATUS = 'enabled'"
+	// The counter is on by default (MariaDB 10.11, MySQL 8.0); when it is
+	// off its count stays 0, and nothing is waited for.
+	q := "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"
 	start := time.Now()
 	for {
 		var n int64
@@ -194,8 +192,9 @@ func (b *bench) naiveLoop(ctx context.Context, run *Run) {
 }
 
 // tailorBackfill backfills with internal/backfill in this process, with
-// tailor backfill's defaults: batches adapted to its default chunk time, a
-// control socket in a temporary directory, its throttle (no replica here).
+// tailor backfill's defaults: batches adapted to its chunk time (its
+// default unless --backfill-chunk-time), a control socket in a temporary
+// directory, its throttle (no replica here).
 func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 	dir, err := os.MkdirTemp("", "tailor-bench-")
 	if err != nil {
@@ -210,7 +209,7 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 		Set:           backfillSet(),
 		Where:         backfillWhere(),
 		Execute:       true,
-		ChunkTime:     backfillChunkTime,
+		ChunkTime:     b.opts.backfillChunkTime,
 		ControlSocket: filepath.Join(dir, "tailor.sock"),
 		Logger:        b.logger,
 	})
@@ -311,6 +310,9 @@ func printBackfillReport(w io.Writer, rep *Report) {
 	s := rep.Backfill
 	fmt.Fprintf(w, "\ntailor-bench --mode backfill: %s, %d rows; %s, then %s = %s on every row\n", rep.Server, rep.Rows,
 		addColumnSQL(benchTable), backfillColumn, backfillSource)
+	if rep.Build != "" {
+		fmt.Fprintf(w, "built from %s\n", rep.Build)
+	}
 	fmt.Fprintf(w, "load: %d transactions/s over %d writers (inserts, updates, deletes, each also written to the control table; inserts and updates of %s write %s too)\n",
 		rep.Rate, rep.Writers, backfillSource, backfillColumn)
 	fmt.Fprintf(w, "update: %s\nnaive-loop: %s, %d ids a batch, %d ms sleep between batches\ntailor-backfill: --set '%s' --where '%s', chunk time %d ms\n\n",

@@ -18,12 +18,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sandbox"
@@ -51,6 +53,8 @@ type options struct {
 	// naiveBatch and naiveSleep shape the naive loop of backfill mode.
 	naiveBatch int
 	naiveSleep time.Duration
+	// backfillChunkTime is tailor backfill's target time per batch.
+	backfillChunkTime time.Duration
 }
 
 // bench is one invocation: the server, its connection, and what it found.
@@ -69,9 +73,12 @@ type Report struct {
 	Mode    string    `json:"mode"`
 	Started time.Time `json:"started"`
 	Server  string    `json:"server"`
-	Sandbox bool      `json:"sandbox"`
-	Rows    int       `json:"rows"`
-	Alter   string    `json:"alter,omitempty"`
+	// Build is the commit tailor-bench was built from, "+modified" when
+	// the working tree had changes (go build's VCS stamp).
+	Build   string `json:"build,omitempty"`
+	Sandbox bool   `json:"sandbox"`
+	Rows    int    `json:"rows"`
+	Alter   string `json:"alter,omitempty"`
 	// Backfill is backfill mode's change: its column and its statement.
 	Backfill  *BackfillSetup `json:"backfill,omitempty"`
 	Rate      int            `json:"rate"`
@@ -111,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor; with --mode backfill: baseline, update, naive-loop, tailor-backfill")
 	fs.IntVar(&o.naiveBatch, "naive-batch", 10_000, "backfill mode: rows of ids per batch of the naive loop")
 	fs.DurationVar(&o.naiveSleep, "naive-sleep", 100*time.Millisecond, "backfill mode: the naive loop's sleep between batches")
+	fs.DurationVar(&o.backfillChunkTime, "backfill-chunk-time", backfill.DefaultChunkTime, "backfill mode: tailor backfill's target time per batch (--chunk-time of tailor backfill)")
 	fs.IntVar(&o.threads, "threads", 0, "tailor's concurrent chunk copies (0: tailor's default)")
 	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk, fixed (0: adapted to --chunk-time, as tailor alter does by default)")
 	fs.DurationVar(&o.chunkTime, "chunk-time", migrate.DefaultChunkTime, "tailor's target time per chunk, when --chunk-size is not given")
@@ -148,6 +156,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--naive-batch must be at least 1, not %d", o.naiveBatch)
 	case o.naiveSleep < 0:
 		return o, fmt.Errorf("--naive-sleep must not be negative, not %s", o.naiveSleep)
+	case o.backfillChunkTime <= 0:
+		return o, fmt.Errorf("--backfill-chunk-time must be positive, not %s", o.backfillChunkTime)
 	}
 	if o.ptOSC == "" {
 		o.ptOSC = "/usr/bin/pt-online-schema-change"
@@ -180,7 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.verbose {
 		b.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Rows: opts.rows, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
+	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Build: buildRevision(), Rows: opts.rows, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
 	if opts.mode == modeAlter {
 		rep.Alter, rep.Threads, rep.ChunkSize = opts.alter, opts.threads, opts.chunkSize
 		if opts.chunkSize == 0 {
@@ -492,4 +502,30 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// buildRevision is the VCS revision the binary was built from, with
+// "+modified" for a dirty tree, or "" when go build did not stamp one (go
+// run does not).
+func buildRevision() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	rev, modified := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" && modified {
+		rev += "+modified"
+	}
+	return rev
 }
