@@ -641,19 +641,26 @@ func TestDocsListEveryFlag(t *testing.T) {
 	// gh-ost's flags that alter takes under gh-ost's names are hidden, and
 	// listed in the gh-ost table, which says what tailor makes of them.
 	ghostDoc := section("From gh-ost and pt-online-schema-change")
-	for _, c := range []struct {
+	// migrate lists its own flags; those it shares with alter are alter's.
+	migrateDoc := section("`tailor migrate`")
+	type documented struct {
 		cmd *cobra.Command
 		// sections are searched in order: plan shares most of its flags
 		// with alter, and its section lists only its own.
 		sections []string
-	}{
+	}
+	var migrateCmds []documented
+	for _, sub := range newMigrateCommand().Commands() {
+		migrateCmds = append(migrateCmds, documented{sub, []string{migrateDoc, alterDoc}})
+	}
+	for _, c := range append([]documented{
 		{newAlterCommand(), []string{alterDoc}},
 		{newPlanCommand(), []string{planDoc, alterDoc}},
 		{newCtlCommand(), []string{ctlDoc}},
 		{newStatusCommand(), []string{statusDoc, alterDoc}},
 		{newRevertCommand(), []string{revertDoc, alterDoc}},
 		{newBackfillCommand(), []string{backfillDoc, alterDoc}},
-	} {
+	}, migrateCmds...) {
 		c.cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			if f.Annotations[ghostAnnotation] != nil {
 				if docRow(ghostDoc, "--"+f.Name) == nil {

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+// writeFolder writes the migration files of a test into a new folder.
+func writeFolder(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func migrateArgs(sub, database, dir string, extra ...string) []string {
+	args := append([]string{"migrate", sub}, connArgs()...)
+	args = append(args, "--database", database, "--dir", dir)
+	return append(args, extra...)
+}
+
+// expandContract is the README's example: add the column, backfill it,
+// drop the old one.
+var expandContract = map[string]string{
+	"V1__add_display_name.sql":      "ALTER TABLE t ADD COLUMN display_name VARCHAR(100) NULL;\n",
+	"V2__backfill_display_name.sql": "-- tailor:backfill\nUPDATE t SET display_name = name WHERE display_name IS NULL;\n",
+	"V3__drop_name.sql":             "-- tailor:allow-destructive\nALTER TABLE t DROP COLUMN name;\n",
+}
+
+// TestMigrateCommand runs tailor migrate as CI would: plan, the dry run,
+// apply, then status, validate and history, and the exit codes. MariaDB
+// 10.4 and later drop a column INSTANT, so no file here copies a table.
+func TestMigrateCommand(t *testing.T) {
+	t.Setenv("MYSQL_PWD", sandbox.Password)
+	db, dbName := sbx.NewDatabase(t)
+	smallTable(t, db, 5000)
+	dir := writeFolder(t, expandContract)
+
+	p := tailor(t, migrateArgs("plan", dbName, dir)...)
+	p.wantCode(t, exitOK)
+	for _, want := range []string{"3 pending statement(s) in 3 file(s); OK", "V1__add_display_name.sql", "strategy   native-instant.",
+		"strategy   backfill.", "against an empty clone with the earlier pending statements applied"} {
+		if !strings.Contains(p.stdout, want) {
+			t.Errorf("the plan does not say %q", want)
+		}
+	}
+	pj := tailor(t, migrateArgs("plan", dbName, dir, "--output", "json")...)
+	pj.wantCode(t, exitOK)
+	var doc struct {
+		OK    bool `json:"ok"`
+		Files []struct {
+			File       string `json:"file"`
+			Statements []struct {
+				Strategy string `json:"strategy"`
+				Line     int    `json:"line"`
+			} `json:"statements"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(pj.stdout), &doc); err != nil || !doc.OK || len(doc.Files) != 3 || doc.Files[2].Statements[0].Strategy != "native-instant" {
+		t.Errorf("plan --output json: %+v, %v", doc, err)
+	}
+
+	dry := tailor(t, migrateArgs("apply", dbName, dir)...)
+	dry.wantCode(t, exitOK)
+	if !strings.Contains(dry.stdout, "Dry run: nothing was changed") {
+		t.Errorf("the dry run does not say so")
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '"+dbName+"' AND TABLE_NAME = 't' AND COLUMN_NAME = 'display_name'"); n != 0 {
+		t.Fatal("the dry run changed the table")
+	}
+
+	run := tailor(t, migrateArgs("apply", dbName, dir, "--execute", "--control-socket", filepath.Join(os.TempDir(), "tailor-mig-"+dbName+".sock"))...)
+	run.wantCode(t, exitOK)
+	for _, want := range []string{"V1__add_display_name.sql\n  statement 1 (line 1): native-instant", "V2__backfill_display_name.sql\n  statement 1 (line 2): backfill", "V3__drop_name.sql\n  statement 1 (line 2): native-instant"} {
+		if !strings.Contains(run.stdout, want) {
+			t.Errorf("apply does not say %q", want)
+		}
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM t WHERE display_name IS NULL"); n != 0 {
+		t.Errorf("%d rows not backfilled", n)
+	}
+	again := tailor(t, migrateArgs("apply", dbName, dir, "--execute")...)
+	again.wantCode(t, exitOK)
+	if !strings.Contains(again.stdout, "Up to date: no pending file.") {
+		t.Errorf("a second apply does not say it is up to date")
+	}
+	st := tailor(t, migrateArgs("status", dbName, dir)...)
+	st.wantCode(t, exitOK)
+	if strings.Count(st.stdout, " applied ") != 3 {
+		t.Errorf("status does not list three applied files")
+	}
+	tailor(t, migrateArgs("validate", dbName, dir)...).wantCode(t, exitOK)
+	h := tailor(t, append([]string{"migrate", "history", "--database", dbName, "--output", "json"}, connArgs()...)...)
+	h.wantCode(t, exitOK)
+	var rows []struct {
+		Script     string `json:"script"`
+		State      string `json:"state"`
+		Statements []struct {
+			Strategy string `json:"strategy"`
+		} `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(h.stdout), &rows); err != nil || len(rows) != 3 || rows[2].State != "applied" || rows[2].Statements[0].Strategy != "native-instant" {
+		t.Errorf("history --output json: %+v, %v", rows, err)
+	}
+
+	// An applied file edited: validate and apply refuse, exit code 3.
+	if err := os.WriteFile(filepath.Join(dir, "V1__add_display_name.sql"), []byte("ALTER TABLE t ADD COLUMN display_name VARCHAR(200) NULL;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := tailor(t, migrateArgs("validate", dbName, dir)...)
+	v.wantCode(t, exitInvalid)
+	v.errorLine(t, "V1__add_display_name.sql was applied", "changed")
+}
+
+// TestMigratePlanRefuses plans a destructive statement without permission:
+// exit code 3, and the JSON says which statement and why.
+func TestMigratePlanRefuses(t *testing.T) {
+	t.Setenv("MYSQL_PWD", sandbox.Password)
+	db, dbName := sbx.NewDatabase(t)
+	smallTable(t, db, 100)
+	dir := writeFolder(t, map[string]string{"V1__drop.sql": "ALTER TABLE t DROP COLUMN n;\n"})
+	p := tailor(t, migrateArgs("plan", dbName, dir)...)
+	p.wantCode(t, exitInvalid)
+	if !strings.Contains(p.stdout, "strategy   refused.") || !strings.Contains(p.stdout, "--allow-destructive") {
+		t.Errorf("the plan does not refuse the drop")
+	}
+	a := tailor(t, migrateArgs("apply", dbName, dir, "--execute")...)
+	a.wantCode(t, exitInvalid)
+	a.errorLine(t, "nothing was run", "V1__drop.sql, statement 1 (line 1)", "allow-destructive")
+	tailor(t, migrateArgs("plan", dbName, dir, "--allow-destructive")...).wantCode(t, exitOK)
+	tailor(t, "migrate").wantCode(t, exitUsage)
+	tailor(t, "migrate", "plan", "--database", dbName).wantCode(t, exitUsage)
+}
