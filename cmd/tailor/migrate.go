@@ -34,6 +34,7 @@ type migrateFlags struct {
 	// apply's
 	execute                bool
 	resume                 bool
+	dropGhost              bool
 	lockWait               time.Duration
 	forceCopy              bool
 	recreateTriggers       bool
@@ -155,6 +156,7 @@ func (f *migrateFlags) registerApply(fs *pflag.FlagSet, run bool) {
 	}
 	fs.BoolVar(&f.execute, "execute", false, "run the statements; without it, a dry run that prints the plan and changes nothing")
 	fs.BoolVar(&f.resume, "resume", false, "continue an online ALTER that the failed statement left resumable (exit code 6), from its saved state")
+	fs.BoolVar(&f.dropGhost, "initially-drop-ghost-table", false, "start the online ALTER that the failed statement left over: drop its shadow table <table>_tailor_new and saved state instead of refusing")
 	fs.DurationVar(&f.lockWait, "lock-wait", versioned.DefaultLockWait, "how long to wait for another tailor migrate apply on the same database before refusing")
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
 	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
@@ -314,6 +316,7 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 		a.CutOverAttempts = migrate.CutOverAttemptsUnlimited
 	}
 	a.ForceCutOverAfter, a.SkipChecksum, a.DeferIndexes = f.forceCutOverAfter, f.skipChecksum, f.deferIndexes
+	a.InitiallyDropGhostTable = f.dropGhost
 	a.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	a.InstantAttempts, a.CheckpointInterval = f.instantAttempts, f.checkpointInterval
 	// The throttle, control and hooks are the same for both engines.

@@ -282,6 +282,9 @@ func (a *applyRun) alter(ctx context.Context, st *migfiles.Statement, retry bool
 	cfg.Conn.Database = database
 	cfg.Execute, cfg.Revert = true, false
 	cfg.Resume = retry && a.cfg.Resume
+	// Starting over is for the statement the operator saw stop, never for
+	// a leftover a later statement meets.
+	cfg.InitiallyDropGhostTable = retry && a.cfg.Alter.InitiallyDropGhostTable
 	cfg.Logger = a.log
 	runner, err := migrate.New(cfg)
 	if err != nil {
