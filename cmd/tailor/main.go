@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return usageError{fmt.Errorf("%s; see '%s --help'", flagErrorMessage(err), cmd.CommandPath())}
 	})
-	root.AddCommand(newAlterCommand(), newPlanCommand(), newBackfillCommand(), newCtlCommand(), newRevertCommand(), newStatusCommand(), newMigrateCommand())
+	root.AddCommand(newAlterCommand(), newPlanCommand(), newBackfillCommand(), newCtlCommand(), newRevertCommand(), newStatusCommand(), newMigrateCommand(), newExecCommand())
 	setVersion(root)
 	setUsage(root)
 	root.SetArgs(normalizeArgs(root, args))

@@ -649,7 +649,9 @@ func TestDocsListEveryFlag(t *testing.T) {
 		// with alter, and its section lists only its own.
 		sections []string
 	}
-	var migrateCmds []documented
+	// exec lists its own flags; the others are migrate's and alter's.
+	execDoc := section("`tailor exec`")
+	migrateCmds := []documented{{newExecCommand(), []string{execDoc, migrateDoc, alterDoc}}}
 	for _, sub := range newMigrateCommand().Commands() {
 		migrateCmds = append(migrateCmds, documented{sub, []string{migrateDoc, alterDoc}})
 	}

@@ -140,3 +140,53 @@ func TestMigratePlanRefuses(t *testing.T) {
 	tailor(t, "migrate").wantCode(t, exitUsage)
 	tailor(t, "migrate", "plan", "--database", dbName).wantCode(t, exitUsage)
 }
+
+// TestExecCommand runs one file outside any history, as another runner
+// would call it: it stops at a failing statement naming it, and
+// --from-statement continues there.
+func TestExecCommand(t *testing.T) {
+	t.Setenv("MYSQL_PWD", sandbox.Password)
+	db, dbName := sbx.NewDatabase(t)
+	smallTable(t, db, 200)
+	if _, err := db.Exec("UPDATE t SET name = IF(id <= 2, 'same', CONCAT('n', id))"); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFolder(t, map[string]string{"change.sql": "ALTER TABLE t ADD COLUMN note VARCHAR(20) NULL;\n\nCREATE UNIQUE INDEX uq_name ON t (name);\nALTER TABLE t ADD COLUMN score INT NULL;\n"})
+	file := filepath.Join(dir, "change.sql")
+	args := func(extra ...string) []string {
+		return append(append(append([]string{"exec"}, connArgs()...), "--database", dbName, "--file", file), extra...)
+	}
+	dry := tailor(t, args()...)
+	dry.wantCode(t, exitOK)
+	if !strings.Contains(dry.stdout, "Dry run: nothing was changed") || !strings.Contains(dry.stdout, "statement 2, line 3: alter-table") {
+		t.Errorf("the dry run does not show the plan")
+	}
+	stop := tailor(t, args("--execute")...)
+	stop.wantCode(t, exitInvalid)
+	stop.errorLine(t, "change.sql, statement 2 (line 3)", "unique")
+	if !strings.Contains(stop.stdout, "Stopped at statement 2; to continue there: --from-statement 2") {
+		t.Errorf("exec does not say where to continue")
+	}
+	if _, err := db.Exec("DELETE FROM t WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	again := tailor(t, args("--execute", "--from-statement", "2", "--output", "json")...)
+	again.wantCode(t, exitOK)
+	var doc struct {
+		Statements []struct {
+			Statement int    `json:"statement"`
+			Strategy  string `json:"strategy"`
+		} `json:"statements"`
+		StoppedAt int `json:"stopped_at"`
+		ExitCode  int `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(again.stdout), &doc); err != nil || len(doc.Statements) != 2 || doc.Statements[0].Statement != 2 || doc.StoppedAt != 0 {
+		t.Errorf("exec --output json: %+v, %v", doc, err)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '"+dbName+"' AND TABLE_NAME = 't' AND COLUMN_NAME IN ('note', 'score')"); n != 2 {
+		t.Errorf("%d of the two columns exist", n)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '"+dbName+"' AND TABLE_NAME = 'tailor_schema_history'"); n != 0 {
+		t.Errorf("exec made a history table")
+	}
+}

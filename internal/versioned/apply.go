@@ -110,7 +110,7 @@ func (r *Runner) Apply(ctx context.Context) (*Result, error) {
 	if err := r.precheck(ctx, s, pending); err != nil {
 		return nil, err
 	}
-	run := &applyRun{Runner: r, s: s, store: store, lock: lock, keptOld: map[string]string{}}
+	run := &applyRun{Runner: r, s: s, rec: historyRecorder{store}, lock: lock, keptOld: map[string]string{}}
 	defer run.close()
 	res := &Result{}
 	if len(pending) == 0 {
@@ -168,9 +168,10 @@ func (r *Runner) precheck(ctx context.Context, s *session, pending []Pending) er
 // applyRun is one Apply's state while it runs the files.
 type applyRun struct {
 	*Runner
-	s     *session
-	store *history.Store
-	lock  *history.ServerLock
+	s *session
+	// rec records the run: in the history, or nowhere (Exec).
+	rec  recorder
+	lock *history.ServerLock
 	// direct is the session of the statements sent as written.
 	direct *sql.Conn
 	// keptOld are the old tables ("db.table" → name) an online copy of
@@ -190,20 +191,7 @@ func (a *applyRun) file(ctx context.Context, pf Pending) (*FileResult, error) {
 	if err := a.lock.Check(ctx); err != nil {
 		return nil, err
 	}
-	var id int64
-	var err error
-	if pf.Entry == nil {
-		id, err = a.store.Begin(ctx, history.FileInfo{Version: f.Version.String(), Description: f.Description, Type: history.Type(f.Type),
-			Script: f.Name, Checksum: f.Checksum, StatementsTotal: len(f.Statements)})
-	} else {
-		id = pf.Entry.InstalledRank
-		if pf.Entry.Checksum != f.Checksum || pf.Entry.StatementsTotal != len(f.Statements) {
-			err = a.store.Amend(ctx, id, f.Checksum, len(f.Statements))
-		}
-		if err == nil {
-			err = a.store.Resume(ctx, id)
-		}
-	}
+	id, err := a.rec.begin(ctx, pf)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +202,7 @@ func (a *applyRun) file(ctx context.Context, pf Pending) (*FileResult, error) {
 	record := context.WithoutCancel(ctx) // a run stopped by a signal still records where it stopped
 	for i := pf.Start; i < len(f.Statements); i++ {
 		st := &f.Statements[i]
-		retry := pf.Entry != nil && i == pf.Start
+		retry := (pf.Entry != nil || pf.retry) && i == pf.Start
 		t0 := time.Now()
 		sr, err := a.statement(ctx, st, retry)
 		sr.Statement, sr.Line, sr.Elapsed = i+1, st.Line, time.Since(t0)
@@ -222,23 +210,23 @@ func (a *applyRun) file(ctx context.Context, pf Pending) (*FileResult, error) {
 		if err != nil {
 			se := &StatementError{File: f.Path, Statement: i + 1, Line: st.Line, Err: err}
 			hr.Outcome, hr.Error = history.OutcomeFailed, oneLineText(err.Error())
-			if rerr := a.store.StatementDone(record, id, hr); rerr != nil {
+			if rerr := a.rec.statement(record, id, hr); rerr != nil {
 				log.Error("could not record the failed statement in the history", "statement", i+1, "error", rerr.Error())
 			}
-			if ferr := a.store.Finish(record, id, history.Failed, time.Since(started), oneLineText(se.Error())); ferr != nil {
+			if ferr := a.rec.finish(record, id, history.Failed, time.Since(started), oneLineText(se.Error())); ferr != nil {
 				log.Error("could not record the failure in the history", "error", ferr.Error())
 			}
 			fr.Elapsed = time.Since(started)
 			return fr, se
 		}
-		if err := a.store.StatementDone(record, id, hr); err != nil {
+		if err := a.rec.statement(record, id, hr); err != nil {
 			return fr, fmt.Errorf("%s, statement %d ran, but: %w", f.Path, i+1, err)
 		}
 		log.Info("statement done", "statement", i+1, "line", st.Line, "strategy", string(sr.Strategy), "elapsed", sr.Elapsed.Round(time.Millisecond).String())
 		fr.Statements = append(fr.Statements, sr)
 	}
 	fr.Elapsed = time.Since(started)
-	if err := a.store.Finish(record, id, history.Applied, fr.Elapsed, ""); err != nil {
+	if err := a.rec.finish(record, id, history.Applied, fr.Elapsed, ""); err != nil {
 		return fr, err
 	}
 	log.Info("file applied", "elapsed", fr.Elapsed.Round(time.Millisecond).String())
@@ -366,3 +354,52 @@ func (a *applyRun) exec(ctx context.Context, st *migfiles.Statement) (StatementR
 }
 
 func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// recorder records a run's files and statements.
+type recorder interface {
+	// begin records that pf starts to run and returns its id.
+	begin(ctx context.Context, pf Pending) (int64, error)
+	statement(ctx context.Context, id int64, r history.StatementResult) error
+	finish(ctx context.Context, id int64, state history.State, d time.Duration, errText string) error
+}
+
+// historyRecorder records in the history table.
+type historyRecorder struct{ store *history.Store }
+
+// begin begins a row for a new run, or continues the row of a run that
+// failed or died, with the file's checksum as it is now (the failed
+// statement may have been mended; Compare checked those before it).
+func (h historyRecorder) begin(ctx context.Context, pf Pending) (int64, error) {
+	f := pf.File
+	if pf.Entry == nil {
+		return h.store.Begin(ctx, history.FileInfo{Version: f.Version.String(), Description: f.Description, Type: history.Type(f.Type),
+			Script: f.Name, Checksum: f.Checksum, StatementsTotal: len(f.Statements)})
+	}
+	id := pf.Entry.InstalledRank
+	if pf.Entry.Checksum != f.Checksum || pf.Entry.StatementsTotal != len(f.Statements) {
+		if err := h.store.Amend(ctx, id, f.Checksum, len(f.Statements)); err != nil {
+			return 0, err
+		}
+	}
+	return id, h.store.Resume(ctx, id)
+}
+
+func (h historyRecorder) statement(ctx context.Context, id int64, r history.StatementResult) error {
+	return h.store.StatementDone(ctx, id, r)
+}
+
+func (h historyRecorder) finish(ctx context.Context, id int64, state history.State, d time.Duration, errText string) error {
+	return h.store.Finish(ctx, id, state, d, errText)
+}
+
+// noRecorder records nothing: tailor exec runs a file outside any history.
+type noRecorder struct{}
+
+func (noRecorder) begin(context.Context, Pending) (int64, error) { return 0, nil }
+func (noRecorder) statement(context.Context, int64, history.StatementResult) error {
+	return nil
+}
+
+func (noRecorder) finish(context.Context, int64, history.State, time.Duration, string) error {
+	return nil
+}

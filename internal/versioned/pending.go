@@ -19,6 +19,9 @@ type Pending struct {
 	// Start is the index of the first statement to run: the entry's
 	// statements_done, or 0.
 	Start int
+	// retry marks the statement at Start as one an earlier run stopped at
+	// (Exec's --from-statement), as Entry does for Apply.
+	retry bool
 }
 
 // FolderError is a disagreement between the folder and the history that
