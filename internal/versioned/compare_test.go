@@ -148,3 +148,20 @@ func TestBackfillOf(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanNames(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("d", 64)
+	if got := ScratchDatabase("shop"); got != "_tailor_plan_shop" {
+		t.Errorf("ScratchDatabase(shop) = %q", got)
+	}
+	if got := ScratchDatabase(long); len([]rune(got)) != 64 {
+		t.Errorf("ScratchDatabase of a long name has %d characters", len([]rune(got)))
+	}
+	if got := planLockName("shop"); got != "tailor-plan:shop" {
+		t.Errorf("planLockName(shop) = %q", got)
+	}
+	if a, b := planLockName(long), planLockName(long+"x"); len(a) != 64 || a == b {
+		t.Errorf("planLockName of long names: %q, %q", a, b)
+	}
+}

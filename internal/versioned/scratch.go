@@ -2,10 +2,14 @@ package versioned
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/tailor-osc/tailor/internal/migfiles"
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -21,6 +25,22 @@ func ScratchDatabase(database string) string {
 		name = string(r[:64])
 	}
 	return name
+}
+
+// planLockWait is how long a plan waits for another plan of the same
+// database to finish with the scratch database: a plan takes seconds.
+const planLockWait = time.Minute
+
+// planLockName is the name of the server lock (GET_LOCK) of the plans of
+// database: "tailor-plan:<database>", or a hash of the database when that
+// is longer than the 64 characters a lock name may have.
+func planLockName(database string) string {
+	name := "tailor-plan:" + database
+	if utf8.RuneCountInString(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(database))
+	return "tailor-plan:" + hex.EncodeToString(sum[:])[:64-len("tailor-plan:")]
 }
 
 // simulation is the scratch database of one plan: the schema the pending
@@ -68,6 +88,19 @@ func (s *simulation) open(ctx context.Context) error {
 		return fmt.Errorf("connect for the plan's scratch database: %w", err)
 	}
 	s.scratch = ScratchDatabase(s.database)
+	// Two plans of one database (two pull requests' CI against the same
+	// staging server) share the scratch name; each would drop the other's
+	// clones. The second waits for the first, which holds the lock on this
+	// session until close.
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", planLockName(s.database), planLockWait.Seconds()).Scan(&got); err != nil || got.Int64 != 1 {
+		conn.Close()
+		if err == nil {
+			err = fmt.Errorf("another tailor migrate plan of database %s held it for %s", mysql.QuoteIdent(s.database), planLockWait)
+		}
+		s.broken = fmt.Sprintf("the plan could not take the lock of its scratch database %s: %v", mysql.QuoteIdent(s.scratch), err)
+		return fmt.Errorf("%s", s.broken)
+	}
 	_, _ = conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0") // needs SUPER or BINLOG ADMIN; without it the scratch replicates, harmlessly
 	var charset, collation string
 	err = conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", s.database).Scan(&charset, &collation)
