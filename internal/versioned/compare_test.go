@@ -101,6 +101,11 @@ func TestCompare(t *testing.T) {
 			e.Version, e.Script = "0.5", "V0_5__gone.sql"
 			return []history.Entry{e}
 		}, "version 0.5 (V0_5__gone.sql) is applied on the database but missing from the folder"},
+		{"missing failed file", func() []history.Entry {
+			e := applied(byName["V1__one.sql"])
+			e.Version, e.Script, e.State, e.StatementsDone = "0.5", "V0_5__gone.sql", history.Failed, 0
+			return []history.Entry{e}
+		}, "version 0.5 (V0_5__gone.sql) stopped at statement 1 of 1 and is missing from the folder"},
 		{"out of order", func() []history.Entry {
 			return []history.Entry{applied(byName["V1__one.sql"]), applied(byName["V2__two.sql"])}
 		}, "V1_1__mid.sql is pending but older than version 2 (V2__two.sql), the newest applied"},

@@ -115,10 +115,18 @@ func Compare(files []*migfiles.File, entries []history.Entry, outOfOrder bool) (
 		}
 	}
 	for key, e := range latestVersioned {
-		if !inFolder[key] && e.State == history.Applied {
+		switch {
+		case inFolder[key]:
+		case e.State == history.Applied:
 			errs = append(errs, &FolderError{File: e.Script, Msg: fmt.Sprintf(
 				"version %s (%s) is applied on the database but missing from the folder: restore the file",
 				e.Version, e.Script)})
+		default:
+			// Its first statements ran for good: the files after it
+			// were written for the schema it makes.
+			errs = append(errs, &FolderError{File: e.Script, Msg: fmt.Sprintf(
+				"version %s (%s) stopped at statement %d of %d and is missing from the folder: restore the file so that the next run completes it",
+				e.Version, e.Script, e.StatementsDone+1, e.StatementsTotal)})
 		}
 	}
 	if len(errs) > 0 {
