@@ -70,3 +70,41 @@ func TestResumeOnlineAlter(t *testing.T) {
 		t.Fatalf("history = %+v, %v", entries, err)
 	}
 }
+
+// TestBackfillRetried stops a backfill directive on a row it cannot
+// convert: the file fails at that statement with the row's key; once the
+// row is fixed, the next apply continues the backfill from its saved
+// state rather than starting it over.
+func TestBackfillRetried(t *testing.T) {
+	ctx := context.Background()
+	db, database := sbx.NewDatabase(t)
+	mustExec(t, db, "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, label VARCHAR(10) NOT NULL, n INT UNSIGNED NULL)")
+	mustExec(t, db, "INSERT INTO t (id, label) SELECT 1 + a.d + 10 * b.d + 100 * c.d + 1000 * e.d, 1 + a.d + 10 * b.d + 100 * c.d + 1000 * e.d FROM "+digits+" a, "+digits+" b, "+digits+" c, "+digits+" e WHERE e.d < 3")
+	mustExec(t, db, "UPDATE t SET label = 'x' WHERE id = 1500")
+	dir := fstest.MapFS{"V1__fill_n.sql": file("-- tailor:backfill\nUPDATE t SET n = CAST(label AS UNSIGNED) WHERE n IS NULL;\n")}
+	cfg := testConfig(t, database, dir)
+	cfg.Backfill.ChunkSize = 500
+	_, err := newRunner(t, cfg).Apply(ctx)
+	var se *StatementError
+	if !errors.As(err, &se) || se.File != "V1__fill_n.sql" || se.Statement != 1 {
+		t.Fatalf("apply = %v", err)
+	}
+	t.Logf("the stop: %v", err)
+	var done int
+	if err := db.QueryRow("SELECT COUNT(*) FROM t WHERE n IS NOT NULL").Scan(&done); err != nil || done == 0 || done >= 3000 {
+		t.Fatalf("%d rows backfilled before the stop, %v", done, err)
+	}
+	mustExec(t, db, "UPDATE t SET label = '1500' WHERE id = 1500")
+	res, err := newRunner(t, cfg).Apply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detail := res.Files[0].Statements[0].Detail
+	if !strings.HasPrefix(detail, "3000 rows changed") {
+		t.Errorf("the resumed backfill says %q", detail)
+	}
+	var wrong int
+	if err := db.QueryRow("SELECT COUNT(*) FROM t WHERE n IS NULL OR n <> id").Scan(&wrong); err != nil || wrong != 0 {
+		t.Errorf("%d rows wrong after the resumed backfill, %v", wrong, err)
+	}
+}
