@@ -76,12 +76,15 @@ it unless marked "-- tailor:backfill"; statements that destroy data need
 	return cmd
 }
 
-// register adds the flags every migrate command takes.
-func (f *migrateFlags) register(cmd *cobra.Command) {
+// register adds the flags every migrate command takes; all but history
+// read the folder.
+func (f *migrateFlags) register(cmd *cobra.Command, folder bool) {
 	f.conn.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&f.database, "database", "", "database (schema) the migrations change, where the history table is kept (required)")
-	fs.StringVar(&f.dir, "dir", "", "folder of the migration files, V<version>__<description>.sql and R__<description>.sql (required)")
+	if folder {
+		fs.StringVar(&f.dir, "dir", "", "folder of the migration files, V<version>__<description>.sql and R__<description>.sql (required)")
+	}
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 }
@@ -117,7 +120,7 @@ exits with 0 when every statement can run and 3 when one is refused.`,
 		Args: noArgs("migrate plan"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMigratePlan(cmd, f) },
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	f.registerChecks(cmd.Flags(), true)
 	f.registerOutput(cmd.Flags(), "see docs/migrate.md")
 	f.registerApply(cmd.Flags(), false)
@@ -140,7 +143,7 @@ the plan (migrate plan) and changes nothing.`,
 		Args: noArgs("migrate apply"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMigrateApply(cmd, f) },
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	f.registerChecks(cmd.Flags(), true)
 	f.registerApply(cmd.Flags(), true)
 	return cmd
@@ -180,7 +183,7 @@ func newMigrateStatusCommand() *cobra.Command {
 		Args:  noArgs("migrate status"),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runMigrateStatus(cmd, f) },
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	f.registerOutput(cmd.Flags(), "an array of files, see docs/migrate.md")
 	return cmd
 }
@@ -197,7 +200,7 @@ folder, and a pending versioned file older than the newest applied one (unless
 		Args: noArgs("migrate validate"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMigrateValidate(cmd, f) },
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	f.registerChecks(cmd.Flags(), false)
 	return cmd
 }
@@ -210,7 +213,7 @@ func newMigrateHistoryCommand() *cobra.Command {
 		Args:  noArgs("migrate history"),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runMigrateHistory(cmd, f) },
 	}
-	f.register(cmd)
+	f.register(cmd, false)
 	f.registerOutput(cmd.Flags(), "an array of rows, see docs/migrate.md")
 	return cmd
 }
