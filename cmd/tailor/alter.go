@@ -152,6 +152,7 @@ type alterFlags struct {
 	checkpointInterval      time.Duration
 	replicaServerID         uint32
 	postponeFlagFile        string
+	maxCommitLatency        time.Duration
 	operateFlags
 	// revert is set for tailor revert, which takes alter's flags.
 	revert bool
@@ -197,6 +198,9 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
 	fs.StringVar(&f.postponeFlagFile, "postpone-cut-over-flag-file", "", "while this file exists, keep the new table in step and wait before the cut-over; remove it (or send cut-over) to swap")
+	// Beside --max-lag-millis, which operateFlags adds: alter's alone,
+	// since only the copy has workers to hold back.
+	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
 	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)
@@ -309,6 +313,10 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg.ReplicaServerID = f.replicaServerID
 	cfg.ReconnectTimeout = f.reconnectTimeout
 	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
+	cfg.MaxCommitLatency = f.maxCommitLatency
+	if f.maxCommitLatency == 0 {
+		cfg.MaxCommitLatency = migrate.NoMaxCommitLatency
+	}
 	cfg.ThrottleControlReplicas = f.replicas()
 	cfg.MaxLoad, cfg.CriticalLoad = f.maxLoad, f.criticalLoad
 	cfg.CriticalLoadHibernate = time.Duration(f.criticalHibernateSecs) * time.Second

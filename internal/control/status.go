@@ -83,6 +83,19 @@ type Status struct {
 	// heartbeat to the primary; the replicas' lag is measured against it.
 	// Negative (null) before the first beat.
 	HeartbeatLag Duration `json:"heartbeat_lag_seconds"`
+	// CommitLatency is how long the application's small transactions take
+	// to commit now: the 90th percentile of the heartbeat writes of the
+	// last 2 s, each a one-row autocommit write on the primary. Negative
+	// (null) while no beat was written lately.
+	CommitLatency Duration `json:"commit_latency_seconds"`
+	// CopyWorkers is how many chunks the copy copies at once now, of
+	// CopyThreads: fewer while CommitLatency is above
+	// MaxCommitLatencyMillis. CopyResting is set when the one worker also
+	// rests between chunks, as long as each took. All zero outside the
+	// copy.
+	CopyWorkers int64 `json:"copy_workers"`
+	CopyThreads int64 `json:"copy_threads"`
+	CopyResting bool  `json:"copy_resting"`
 
 	Replicas []ReplicaLag `json:"replicas"`
 	// Throttled is true while the copy is held back; ThrottleReasons says
@@ -91,9 +104,12 @@ type Status struct {
 	ThrottleReasons []string `json:"throttle_reasons"`
 	Paused          bool     `json:"paused"`
 
-	ChunkSize    int64  `json:"chunk_size"`
-	MaxLagMillis int64  `json:"max_lag_millis"`
-	MaxLoad      string `json:"max_load"`
+	ChunkSize    int64 `json:"chunk_size"`
+	MaxLagMillis int64 `json:"max_lag_millis"`
+	// MaxCommitLatencyMillis is the commit latency above which the copy
+	// gives way (--max-commit-latency); 0 for no limit.
+	MaxCommitLatencyMillis int64  `json:"max_commit_latency_millis"`
+	MaxLoad                string `json:"max_load"`
 	// CutOverPostponed is true while the copy is done and the swap waits
 	// for the cut-over command.
 	CutOverPostponed bool `json:"cut_over_postponed"`
@@ -269,6 +285,9 @@ func (s Status) String() string {
 		}
 		line("replica lag: %s%s", strings.Join(lags, ", "), hb)
 	}
+	if s.CommitLatency > 0 || s.CopyThreads > 0 {
+		line("%s", s.commitLatencyLine())
+	}
 	switch {
 	case s.Throttled && len(s.ThrottleReasons) > 0:
 		line("throttled: yes (%s)", strings.Join(s.ThrottleReasons, "; "))
@@ -309,6 +328,37 @@ func (s Status) String() string {
 	}
 	line("elapsed: %s", round(s.Elapsed))
 	return b.String()
+}
+
+// commitLatencyLine says how long commits take, against the budget, and
+// how many chunks the copy copies at once because of it:
+// "commit latency: 31.2ms > 25ms, copying 1 chunk at a time of 4".
+func (s Status) commitLatencyLine() string {
+	out := "commit latency: unknown"
+	if s.CommitLatency >= 0 {
+		out = "commit latency: " + time.Duration(s.CommitLatency).Round(100*time.Microsecond).String()
+	}
+	if s.MaxCommitLatencyMillis > 0 {
+		budget := (time.Duration(s.MaxCommitLatencyMillis) * time.Millisecond).String()
+		switch {
+		case s.CommitLatency < 0:
+			out += " (max " + budget + ")"
+		case time.Duration(s.CommitLatency) > time.Duration(s.MaxCommitLatencyMillis)*time.Millisecond:
+			out += " > " + budget
+		default:
+			out += " <= " + budget
+		}
+	}
+	switch {
+	case s.CopyThreads <= 0:
+	case s.CopyResting:
+		out += fmt.Sprintf(", copying 1 chunk at a time of %d, resting between chunks", s.CopyThreads)
+	case s.CopyWorkers == 1:
+		out += fmt.Sprintf(", copying 1 chunk at a time of %d", s.CopyThreads)
+	default:
+		out += fmt.Sprintf(", copying %d chunks at a time of %d", s.CopyWorkers, s.CopyThreads)
+	}
+	return out
 }
 
 // round shows a duration to the tenth of a second: enough for lag and ETA.

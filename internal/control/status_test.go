@@ -182,3 +182,40 @@ func TestStatusPhaseProgress(t *testing.T) {
 		t.Errorf("paused copy status:\n%s", text)
 	}
 }
+
+// TestStatusCommitLatency: the commit latency against its budget, and how
+// many chunks the copy copies at once because of it; nothing of it in the
+// status of a run that measures none (a backfill).
+func TestStatusCommitLatency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		st   Status
+		want string
+	}{
+		{Status{CommitLatency: Duration(3210 * time.Microsecond), MaxCommitLatencyMillis: 25, CopyWorkers: 4, CopyThreads: 4},
+			"commit latency: 3.2ms <= 25ms, copying 4 chunks at a time of 4\n"},
+		{Status{CommitLatency: Duration(31 * time.Millisecond), MaxCommitLatencyMillis: 25, CopyWorkers: 1, CopyThreads: 4},
+			"commit latency: 31ms > 25ms, copying 1 chunk at a time of 4\n"},
+		{Status{CommitLatency: Duration(90 * time.Millisecond), MaxCommitLatencyMillis: 25, CopyWorkers: 1, CopyThreads: 2, CopyResting: true},
+			"commit latency: 90ms > 25ms, copying 1 chunk at a time of 2, resting between chunks\n"},
+		{Status{CommitLatency: -1, MaxCommitLatencyMillis: 25, CopyWorkers: 2, CopyThreads: 2},
+			"commit latency: unknown (max 25ms), copying 2 chunks at a time of 2\n"},
+		{Status{CommitLatency: Duration(2 * time.Millisecond)},
+			"commit latency: 2ms\n"},
+	}
+	for _, tt := range tests {
+		if text := tt.st.String(); !strings.Contains(text, tt.want) {
+			t.Errorf("text status lacks %q:\n%s", tt.want, text)
+		}
+	}
+	if text := (Status{Phase: "copy", CommitLatency: -1}).String(); strings.Contains(text, "commit latency") {
+		t.Errorf("status without a copy or a measure names the commit latency:\n%s", text)
+	}
+	var b strings.Builder
+	if err := tests[1].st.encodeJSON(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"commit_latency_seconds":0.031,"copy_workers":1,"copy_threads":4,"copy_resting":false,`; !strings.Contains(b.String(), want) {
+		t.Errorf("JSON lacks %s: %s", want, b.String())
+	}
+}

@@ -31,6 +31,8 @@ const (
 	NameReplicaLag         = "tailor_replica_lag_seconds"
 	NameThrottled          = "tailor_throttled"
 	NameThrottledSeconds   = "tailor_throttled_seconds_total"
+	NameCommitLatency      = "tailor_commit_latency_seconds"
+	NameCopyWorkers        = "tailor_copy_workers"
 	NameChunkDuration      = "tailor_chunk_duration_seconds"
 	NameChunkRows          = "tailor_chunk_rows"
 	NameChunkSize          = "tailor_chunk_size_rows"
@@ -48,6 +50,7 @@ func Names() []string {
 		NameInfo, NamePhase, NameStartTimestampSecs,
 		NameRowsCopied, NameRowsCopiedBefore, NameRowsEstimate, NameEventsApplied, NameBacklog,
 		NameReplicaLag, NameThrottled, NameThrottledSeconds,
+		NameCommitLatency, NameCopyWorkers,
 		NameChunkDuration, NameChunkRows, NameChunkSize,
 		NameCutOverAttempts, NameCutOverLock, NameCutOverPostponed,
 		NameRetries,
@@ -69,6 +72,8 @@ type Metrics struct {
 	replicaLag       *prometheus.GaugeVec
 	throttled        prometheus.Gauge
 	throttledSeconds *prometheus.CounterVec
+	commitLatency    prometheus.Gauge
+	copyWorkers      prometheus.Gauge
 	chunkDuration    prometheus.Histogram
 	chunkRows        prometheus.Histogram
 	chunkSize        prometheus.Gauge
@@ -133,6 +138,14 @@ func New() *Metrics {
 			Name: NameThrottledSeconds,
 			Help: "Seconds the row copy spent throttled, by reason (lag, max-load, flag-file, query, operator, critical-load).",
 		}, []string{"reason"}),
+		commitLatency: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: NameCommitLatency,
+			Help: "Commit latency of a one-row autocommit write on the primary (the heartbeat), 90th percentile over the last 2 s, in seconds.",
+		}),
+		copyWorkers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: NameCopyWorkers,
+			Help: "Chunks the copy copies at once now; fewer than --threads while the commit latency is above --max-commit-latency.",
+		}),
 		// Chunks are sized to take about half a second; the buckets span
 		// 5 ms (tiny tables) to a minute (a badly chosen key).
 		chunkDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -172,7 +185,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		m.info, m.phase, m.start, m.rowsCopied, m.rowsBefore, m.rowsEstimate,
 		m.eventsApplied, m.backlog, m.replicaLag, m.throttled,
-		m.throttledSeconds, m.chunkDuration, m.chunkRows, m.chunkSize,
+		m.throttledSeconds, m.commitLatency, m.copyWorkers, m.chunkDuration, m.chunkRows, m.chunkSize,
 		m.cutOverAttempts, m.cutOverLock, m.cutOverPostponed, m.retries,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -292,6 +305,23 @@ func (m *Metrics) AddThrottled(reason string, d time.Duration) {
 		return
 	}
 	m.throttledSeconds.WithLabelValues(reason).Add(d.Seconds())
+}
+
+// SetCommitLatency records the commit latency the heartbeat writes
+// measure.
+func (m *Metrics) SetCommitLatency(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.commitLatency.Set(d.Seconds())
+}
+
+// SetCopyWorkers records how many chunks the copy copies at once.
+func (m *Metrics) SetCopyWorkers(n int) {
+	if m == nil {
+		return
+	}
+	m.copyWorkers.Set(float64(n))
 }
 
 // CutOverAttempt counts the start of one cut-over attempt.

@@ -47,6 +47,8 @@ func exercise(m *Metrics) {
 	m.SetReplicaLag("replica1:3306", 1500*time.Millisecond)
 	m.SetThrottled(true)
 	m.AddThrottled("replica-lag", 2*time.Second)
+	m.SetCommitLatency(12500 * time.Microsecond)
+	m.SetCopyWorkers(2)
 	m.CutOverAttempt()
 	m.ObserveCutOverLock(120 * time.Millisecond)
 	m.SetCutOverPostponed(true)
@@ -74,6 +76,8 @@ func TestScrapeHasEveryMetric(t *testing.T) {
 		`tailor_replica_lag_seconds{replica="replica1:3306"} 1.5`,
 		`tailor_throttled 1`,
 		`tailor_throttled_seconds_total{reason="replica-lag"} 2`,
+		`tailor_commit_latency_seconds 0.0125`,
+		`tailor_copy_workers 2`,
 		`tailor_chunk_duration_seconds_count 2`,
 		`tailor_chunk_size_rows 100`,
 		`tailor_cutover_attempts_total 1`,

@@ -70,7 +70,13 @@ func (h controlHandler) Status() control.Status {
 	if st.ApplierLag < 0 {
 		out.ApplierLag = control.Duration(-1)
 	}
-	out.HeartbeatLag = control.Duration(-1)
+	out.HeartbeatLag, out.CommitLatency = control.Duration(-1), control.Duration(-1)
+	if budget := r.cfg.MaxCommitLatency; budget > 0 {
+		out.MaxCommitLatencyMillis = max(budget.Milliseconds(), 1)
+	}
+	if g := r.copyGate.Load(); g != nil && st.Phase == PhaseCopy {
+		out.CopyWorkers, out.CopyThreads, out.CopyResting = int64(g.workers()), int64(g.max), g.resting()
+	}
 	out.CutOverAttempt = st.CutOverAttempt
 	if n := r.cfg.CutOverAttempts; n > 0 {
 		out.CutOverAttempts = int64(n)
@@ -89,6 +95,9 @@ func (h controlHandler) Status() control.Status {
 		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
 		if !ts.LastBeat.IsZero() {
 			out.HeartbeatLag = control.Duration(max(time.Since(ts.LastBeat), 0))
+		}
+		if ts.CommitLatencyKnown {
+			out.CommitLatency = control.Duration(ts.CommitLatency)
 		}
 		for _, rep := range ts.Replicas {
 			lag := control.Duration(rep.Lag)

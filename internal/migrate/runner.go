@@ -159,6 +159,9 @@ type Runner struct {
 	chunkSize      atomic.Int64
 	chunkSizeFixed atomic.Bool
 	sizer          *rowcopy.Sizer
+	// copyGate is the copy's gate on the commit latency, once the copy
+	// runs.
+	copyGate atomic.Pointer[copyGate]
 	// own are the connection ids of db's sessions, which a forced
 	// cut-over never kills.
 	own mysql.OwnSessions
@@ -494,6 +497,8 @@ func (r *Runner) copyRows(ctx context.Context, low []any) error {
 		chunker = rowcopy.NewChunkerIn(r.db, r.mapping, int(r.chunkSize.Load()), low, nil)
 	}
 	copier := r.newCopier()
+	gate := newCopyGate(r.cfg.Threads, r.cfg.MaxCommitLatency, r.throttler.CommitLatency)
+	r.copyGate.Store(gate)
 	g, gctx := errgroup.WithContext(ctx)
 	chunks := make(chan rowcopy.Chunk)
 	// One producer walks the key: finding a boundary is one short index
@@ -526,7 +531,7 @@ func (r *Runner) copyRows(ctx context.Context, low []any) error {
 				if err := r.throttler.Wait(gctx); err != nil {
 					return err
 				}
-				n, took, err := r.copyChunk(gctx, copier, chunk)
+				n, took, err := r.copyGatedChunk(gctx, gate, copier, chunk)
 				if err != nil {
 					return err
 				}

@@ -77,6 +77,12 @@ func (r *Runner) updateMetrics(ctx context.Context) error {
 		}
 		st := r.throttler.State()
 		r.metrics.SetThrottled(st.Throttled)
+		if st.CommitLatencyKnown {
+			r.metrics.SetCommitLatency(st.CommitLatency)
+		}
+		if g := r.copyGate.Load(); g != nil {
+			r.metrics.SetCopyWorkers(g.workers())
+		}
 		for _, rep := range st.Replicas {
 			if rep.LagKnown {
 				r.metrics.SetReplicaLag(rep.Addr, rep.Lag)

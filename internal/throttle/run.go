@@ -173,17 +173,39 @@ func (t *Throttler) heartbeat(ctx context.Context) {
 // own, not the primary's NOW(6): the lag is later computed against tailor's
 // clock too, so it does not depend on the primary's and the replicas'
 // clocks agreeing (gh-ost does the same).
+//
+// The write is also the probe of what the application feels: a one-row
+// autocommit write, whose time is the wait for a row lock, the redo log's
+// flush and the binary log's group commit, as any small transaction of the
+// application's. Its time is recorded for CommitLatency.
 func (t *Throttler) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReplicaTimeout)
 	defer cancel()
-	at := time.Now()
-	now := at.UnixMicro()
-	if _, err := t.cfg.DB.ExecContext(ctx, "INSERT INTO "+t.hbTable+" (id, micros) VALUES (1, ?) ON DUPLICATE KEY UPDATE micros = ?", now, now); err != nil {
+	// A session of its own before the clock starts: the time measured is
+	// the server's, not a wait for a free connection in the pool.
+	conn, err := t.cfg.DB.Conn(ctx)
+	if err != nil {
 		return fmt.Errorf("write heartbeat to %s: %w", t.hbTable, err)
 	}
+	defer conn.Close()
+	at := time.Now()
+	now := at.UnixMicro()
+	_, err = conn.ExecContext(ctx, "INSERT INTO "+t.hbTable+" (id, micros) VALUES (1, ?) ON DUPLICATE KEY UPDATE micros = ?", now, now)
+	done := time.Now()
 	t.mu.Lock()
-	t.lastBeat = at
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		t.lastBeat = at
+		t.commits.add(done, done.Sub(at))
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// A write that did not commit within ReplicaTimeout took at
+		// least that long: the application waits as long.
+		t.commits.add(done, done.Sub(at))
+	}
+	if err != nil {
+		return fmt.Errorf("write heartbeat to %s: %w", t.hbTable, err)
+	}
 	return nil
 }
 

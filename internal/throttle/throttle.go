@@ -148,6 +148,10 @@ type State struct {
 	// measured against the beats, so while beats fail (or hibernation
 	// stops them) every replica's lag grows with the time since LastBeat.
 	LastBeat time.Time
+	// CommitLatency is the heartbeat writes' commit latency over the last
+	// LatencyWindow (see Throttler.CommitLatency), when CommitLatencyKnown.
+	CommitLatency      time.Duration
+	CommitLatencyKnown bool
 }
 
 // The kinds of reason, the keys of ThrottledSeconds.
@@ -191,6 +195,8 @@ type Throttler struct {
 	hibernateUntil time.Time
 	critical       string
 	lastBeat       time.Time
+	// commits are the heartbeat writes' latencies (CommitLatency).
+	commits latencies
 	// The verdict, and its history.
 	reasons   []reason
 	throttled bool
@@ -285,6 +291,7 @@ func (t *Throttler) State() State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := State{Throttled: t.throttled, Since: t.since, HibernatingUntil: t.hibernateUntil, LastBeat: t.lastBeat}
+	s.CommitLatency, s.CommitLatencyKnown = t.commits.percentile(time.Now())
 	for _, r := range t.reasons {
 		s.Reasons = append(s.Reasons, r.text)
 	}
@@ -292,6 +299,20 @@ func (t *Throttler) State() State {
 		s.Replicas = append(s.Replicas, p.state(t.maxLag))
 	}
 	return s
+}
+
+// CommitLatency is the 90th percentile of the time the heartbeat writes of
+// the last LatencyWindow took, and false when none was written in it
+// (before the first, while hibernating, while they fail other than by
+// timing out). Each beat is a one-row autocommit write on the primary, so
+// this is what a small transaction of the application waits for now: the
+// copy's own writes compete with the application's for the redo log's
+// flushes, the binary log's group commit and the CPUs, and this is where
+// that shows first.
+func (t *Throttler) CommitLatency() (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.commits.percentile(time.Now())
 }
 
 // Pause throttles until Resume, for the given reason (which may be empty).

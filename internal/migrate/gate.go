@@ -1,0 +1,158 @@
+package migrate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/rowcopy"
+)
+
+// gateAdjustEvery is how often the copy gate's level may change. The
+// latency it reads is a percentile over throttle.LatencyWindow (2 s), which
+// trails a change of pace by up to that long: stepping every half second
+// halves the copy's concurrency at most four times before a cut shows in
+// the latency, and climbs back from one worker to four in two seconds.
+const gateAdjustEvery = 500 * time.Millisecond
+
+// copyGate holds the copy to as many chunks at once as the application's
+// commit latency allows under Config.MaxCommitLatency: the copy's inserts
+// compete with the application's transactions for the CPUs, the redo log's
+// flushes and the binary log's group commit, and the one lever tailor has
+// is how much it writes at once.
+//
+// Its level is the number of chunks that may be copied at once, from 1 to
+// the copy's threads; level 0 is one chunk at a time with a rest as long as
+// the chunk after each, half the pace of one worker. Above the budget the
+// level halves, at or below it grows by one: the copy gives way fast when
+// the application suffers and creeps back, the way TCP shares a link. It
+// never stops the copy: only the throttle (lag, load, flag files, the
+// operator) does that.
+type copyGate struct {
+	// budget is the commit latency allowed; zero or less lets every worker
+	// copy whatever the latency.
+	budget time.Duration
+	max    int
+	// latency is the commit latency now, and false when unknown (an
+	// unknown latency leaves the level as it is).
+	latency func() (time.Duration, bool)
+
+	mu       sync.Mutex
+	level    int
+	running  int
+	adjusted time.Time
+	// freed is closed and replaced when a chunk ends or the level rises,
+	// to wake the workers waiting in acquire.
+	freed chan struct{}
+}
+
+func newCopyGate(threads int, budget time.Duration, latency func() (time.Duration, bool)) *copyGate {
+	return &copyGate{budget: budget, max: threads, latency: latency, level: threads, freed: make(chan struct{})}
+}
+
+// nextLevel is the gate's level after level, given the commit latency
+// (when known) against budget, for a copy of at most threads chunks at once.
+func nextLevel(level, threads int, latency time.Duration, known bool, budget time.Duration) int {
+	switch {
+	case budget <= 0:
+		return threads
+	case !known:
+		return level
+	case latency > budget:
+		return level / 2
+	default:
+		return min(level+1, threads)
+	}
+}
+
+// acquire waits until the worker may copy a chunk, and says whether it
+// should rest after it (see copyGate). Every successful acquire is paired
+// with a release.
+func (g *copyGate) acquire(ctx context.Context) (rest bool, err error) {
+	for {
+		g.mu.Lock()
+		g.adjustLocked(time.Now())
+		if g.running < max(g.level, 1) {
+			g.running++
+			rest := g.level == 0
+			g.mu.Unlock()
+			return rest, nil
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-freed:
+		}
+	}
+}
+
+// release ends a chunk acquire let through.
+func (g *copyGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	g.wakeLocked()
+}
+
+// adjustLocked moves the level by the latency now, at most once per
+// gateAdjustEvery. g.mu is held.
+func (g *copyGate) adjustLocked(now time.Time) {
+	if now.Sub(g.adjusted) < gateAdjustEvery {
+		return
+	}
+	g.adjusted = now
+	var d time.Duration
+	var known bool
+	if g.budget > 0 {
+		d, known = g.latency()
+	}
+	next := nextLevel(g.level, g.max, d, known, g.budget)
+	if next > g.level {
+		g.wakeLocked()
+	}
+	g.level = next
+}
+
+func (g *copyGate) wakeLocked() {
+	close(g.freed)
+	g.freed = make(chan struct{})
+}
+
+// workers is how many chunks the gate lets through at once now (1 when it
+// also makes the worker rest), for the status.
+func (g *copyGate) workers() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return max(g.level, 1)
+}
+
+// resting tells whether the gate makes the one worker rest between chunks.
+func (g *copyGate) resting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.level == 0
+}
+
+// copyGatedChunk copies chunk once the gate lets it, and when the gate says
+// so rests as long as the copy took before letting the next chunk go.
+func (r *Runner) copyGatedChunk(ctx context.Context, gate *copyGate, copier *rowcopy.Copier, chunk rowcopy.Chunk) (int64, time.Duration, error) {
+	rest, err := gate.acquire(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer gate.release()
+	n, took, err := r.copyChunk(ctx, copier, chunk)
+	if err != nil || !rest {
+		return n, took, err
+	}
+	pause := time.NewTimer(took)
+	defer pause.Stop()
+	select {
+	case <-ctx.Done():
+		return n, took, ctx.Err()
+	case <-pause.C:
+	}
+	return n, took, nil
+}

@@ -1,0 +1,56 @@
+package migrate
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/control"
+	"github.com/tailor-osc/tailor/internal/workload"
+)
+
+// TestCommitLatencyInStatus holds the copy after its first chunk and reads
+// the status meanwhile: the heartbeat writes' commit latency is measured
+// and shown, with the budget and the copy's workers, in the JSON and the
+// text status.
+func TestCommitLatencyInStatus(t *testing.T) {
+	t.Parallel()
+	db, dbName := sbx.NewDatabase(t)
+	ctx := context.Background()
+	if err := workload.Create(ctx, db, "orders", 3_000); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
+	cfg.Threads = 2
+	cfg.MaxCommitLatency = 40 * time.Millisecond
+	held := make(chan struct{})
+	var release sync.Once
+	letGo := func() { release.Do(func() { close(held) }) }
+	t.Cleanup(letGo) // a failed test lets the copy go on
+	var first atomic.Bool
+	cfg.testHooks = &testHooks{afterChunk: func(int) {
+		if first.CompareAndSwap(false, true) {
+			<-held
+		}
+	}}
+	run := startRun(t, cfg)
+	st := run.waitStatus(t, "a measured commit latency during the copy", func(st control.Status) bool {
+		return st.Phase == PhaseCopy.String() && st.CommitLatency >= 0 && st.CopyThreads > 0
+	})
+	text := run.send(t, "status")
+	letGo()
+	if st.CommitLatency <= 0 || st.MaxCommitLatencyMillis != 40 || st.CopyThreads != 2 || st.CopyWorkers < 1 || st.CopyWorkers > 2 {
+		t.Errorf("status: commit latency %v, budget %d ms, workers %d of %d; want a latency, 40 ms, 1 or 2 of 2",
+			st.CommitLatency, st.MaxCommitLatencyMillis, st.CopyWorkers, st.CopyThreads)
+	}
+	if !strings.Contains(text, "commit latency: ") || !strings.Contains(text, "40ms, copying ") {
+		t.Errorf("text status lacks the commit latency:\n%s", text)
+	}
+	if _, err := run.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	compareWithControl(t, db, "orders")
+}
