@@ -76,6 +76,16 @@ func TestBinlogReadersAreNotReplicas(t *testing.T) {
 	if strings.Contains(got, "4003") {
 		t.Errorf("tailor's own reader listed:\n%s", got)
 	}
+
+	// The replicas check says so, and asks for no look at replication.
+	c, err := checkReplicas(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCheck(t, c, CheckReplicas, Pass, NoReplicasMessage+"; 3 binary log readers registered as replicas are not replicas")
+	if len(c.Details) != 3 || !strings.Contains(strings.Join(c.Details, "\n"), "with server id 4001 is no server that answers (connect: connection refused), so it is not a replica") {
+		t.Errorf("details = %q", c.Details)
+	}
 }
 
 func TestPointsAt(t *testing.T) {

@@ -53,9 +53,13 @@ func checkReplicas(ctx context.Context, in Input) (Check, error) {
 	var unseen []string // what could not be seen, for the message
 
 	var port int
-	if err := in.DB.QueryRowContext(ctx, "SELECT @@port").Scan(&port); err != nil {
-		return Check{}, fmt.Errorf("read the server's port: %w", err)
+	var serverID uint32
+	if err := in.DB.QueryRowContext(ctx, "SELECT @@port, @@server_id").Scan(&port, &serverID); err != nil {
+		return Check{}, fmt.Errorf("read the server's port and id: %w", err)
 	}
+	// Registrations found not to be replicas (see Followers): said, but
+	// no reason to look at replication.
+	var readers []string
 	process, err := seesAllSessions(ctx, in.DB)
 	if err != nil {
 		return Check{}, err
@@ -80,6 +84,11 @@ func checkReplicas(ctx context.Context, in Input) (Check, error) {
 		if host == "" || p == 0 {
 			states = append(states, replicaState{name: "replica with server id " + id,
 				problem: "does not report its address, so its lag is unknown (set report_host and report_port on it)"})
+			continue
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(p))
+		if v := confirmReplica(ctx, in.Conn, host, p, id, serverID, port); v.kind == followerNotReplica {
+			readers = append(readers, "the reader registered as "+addr+" with server id "+id+" "+v.why+", so it is not a replica")
 			continue
 		}
 		states = append(states, probeReplica(ctx, in.Conn, host, p, id, port))
@@ -139,6 +148,10 @@ func checkReplicas(ctx context.Context, in Input) (Check, error) {
 			most = max(most, s.lag)
 		}
 		c.Message = fmt.Sprintf("%d replication streams, at most %d s behind", len(states), int64(most/time.Second))
+	}
+	if len(readers) > 0 {
+		c.Details = append(c.Details, readers...)
+		c.Message += "; " + plural(len(readers), "binary log reader registered as a replica is not one", "binary log readers registered as replicas are not replicas") + " (another tailor, a change-data-capture tool)"
 	}
 	if len(unseen) > 0 {
 		c.Message += "; " + strings.Join(unseen, ", and ")
