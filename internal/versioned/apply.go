@@ -61,9 +61,8 @@ func (e *StatementError) Unwrap() error { return e.Err }
 // Apply runs the pending statements in order, or, without Execute, plans
 // them (Plan). It takes the database's migrate lock first, so that one run
 // at a time works on a database, and refuses before running anything when
-// the folder disagrees with the history or a pending statement is refused
-// (a destructive one not allowed, an UPDATE or DELETE too large to run
-// directly). ALTERs are planned again by the engine as they run, against
+// the folder disagrees with the history or the plan refuses a pending
+// statement. ALTERs are planned again by the engine as they run, against
 // the table as the earlier statements left it.
 func (r *Runner) Apply(ctx context.Context) (*Result, error) {
 	if !r.cfg.Execute {
@@ -128,41 +127,29 @@ func (r *Runner) Apply(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// precheck refuses, before anything runs, the pending statements that
-// would be refused when their turn came and can be told from their text
-// and EXPLAIN: a destructive statement not allowed, a directive in the
-// wrong place, an UPDATE or DELETE larger than MaxDirectRows. ALTERs are
-// left to the engine's plan, which needs the schema the earlier
-// statements make.
+// precheck plans every pending statement (Plan) and refuses, before
+// anything runs, when the plan refuses one: destructive statements not
+// allowed, UPDATEs and DELETEs too large to run directly, ALTERs whose
+// checks fail. The engine plans each ALTER again when its turn comes,
+// against the table as the earlier statements left it, rows included.
 func (r *Runner) precheck(ctx context.Context, s *session, pending []Pending) error {
-	created := &simulation{touched: map[string]bool{}}
+	p, err := r.plan(ctx, s, pending)
+	if err != nil {
+		return err
+	}
+	if p.OK {
+		return nil
+	}
 	var errs []error
-	for _, pf := range pending {
-		for i := pf.Start; i < len(pf.File.Statements); i++ {
-			st := &pf.File.Statements[i]
-			database, table := tableOf(r.cfg.Database, st)
-			rt, refusal := routeOf(st, r.cfg.AllowDestructive)
-			if rt == routeDML {
-				n, _, err := r.estimateDML(ctx, s.db, created, st, database, table)
-				if err != nil {
-					return err
-				}
-				if n > r.cfg.MaxDirectRows {
-					refusal = tooLarge(st, n, r.cfg.MaxDirectRows)
-				}
-			}
-			if refusal != "" {
-				errs = append(errs, &StatementError{File: pf.File.Path, Statement: i + 1, Line: st.Line, Err: errors.New(refusal)})
-			}
-			if st.Kind == migfiles.KindCreateTable && table != "" {
-				created.touched[tableKey(database, table)] = true
+	for _, fp := range p.Files {
+		for _, sp := range fp.Statements {
+			if sp.Strategy == Refused {
+				errs = append(errs, &StatementError{File: fp.File, Statement: sp.Statement, Line: sp.Line,
+					Err: errors.New(strings.Join(sp.RefusedBecause, "; "))})
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return invalid(fmt.Errorf("nothing was run, because: %w", errors.Join(errs...)))
-	}
-	return nil
+	return invalid(fmt.Errorf("nothing was run, because: %w", errors.Join(errs...)))
 }
 
 // applyRun is one Apply's state while it runs the files.
@@ -181,7 +168,7 @@ type applyRun struct {
 
 func (a *applyRun) close() {
 	if a.direct != nil {
-		a.direct.Close()
+		discard(a.direct)
 	}
 }
 
@@ -338,7 +325,7 @@ func (a *applyRun) exec(ctx context.Context, st *migfiles.Statement) (StatementR
 			return sr, err
 		}
 		if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = @@GLOBAL.sql_mode, time_zone = @@GLOBAL.time_zone"); err != nil {
-			conn.Close()
+			discard(conn)
 			return sr, err
 		}
 		a.direct = conn

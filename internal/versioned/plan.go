@@ -97,7 +97,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 
 func (r *Runner) plan(ctx context.Context, s *session, pending []Pending) (*Plan, error) {
 	p := &Plan{Database: r.cfg.Database, OK: true, Files: []FilePlan{}}
-	sim := &simulation{db: s.db, database: r.cfg.Database, touched: map[string]bool{}, log: r.log}
+	sim := &simulation{db: s.db, database: r.cfg.Database, touched: map[string]bool{}, written: map[string]bool{}, log: r.log}
 	defer sim.close(context.WithoutCancel(ctx))
 	for _, pf := range pending {
 		f := pf.File
@@ -200,7 +200,7 @@ func directReason(k migfiles.Kind) string {
 // the scratch database, where the earlier statements were applied.
 func (r *Runner) planAlter(ctx context.Context, s *session, sim *simulation, st *migfiles.Statement, database, table string, sp *StatementPlan) error {
 	planDB, against := database, "table"
-	if sim.touches(database, table) {
+	if sim.changes(database, table) {
 		clone, err := sim.clone(ctx, database, table)
 		if err != nil {
 			sp.Strategy = Refused

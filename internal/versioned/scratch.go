@@ -60,6 +60,10 @@ type simulation struct {
 	// statement created, changed or dropped: their scratch copy, or its
 	// absence, is what they will be.
 	touched map[string]bool
+	// written are the tables whose rows an earlier pending statement
+	// changes: their checks against the rows as they are now (duplicates
+	// for a unique key, say) would not be the checks of their turn.
+	written map[string]bool
 	// broken is why the scratch database could not be made; planning goes
 	// on against the tables as they are.
 	broken string
@@ -69,6 +73,12 @@ func tableKey(database, table string) string { return strings.ToLower(database +
 
 func (s *simulation) touches(database, table string) bool {
 	return s.touched[tableKey(database, table)]
+}
+
+// changes reports whether an earlier pending statement changes the table's
+// definition or its rows.
+func (s *simulation) changes(database, table string) bool {
+	return s.touches(database, table) || s.written[tableKey(database, table)]
 }
 
 // open makes the scratch database, in a session that does not write the
@@ -94,7 +104,7 @@ func (s *simulation) open(ctx context.Context) error {
 	// session until close.
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", planLockName(s.database), planLockWait.Seconds()).Scan(&got); err != nil || got.Int64 != 1 {
-		conn.Close()
+		discard(conn)
 		if err == nil {
 			err = fmt.Errorf("another tailor migrate plan of database %s held it for %s", mysql.QuoteIdent(s.database), planLockWait)
 		}
@@ -119,7 +129,7 @@ func (s *simulation) open(ctx context.Context) error {
 		_, err = conn.ExecContext(ctx, q)
 	}
 	if err != nil {
-		conn.Close()
+		discard(conn)
 		s.broken = fmt.Sprintf("the plan could not make its scratch database %s: %v", mysql.QuoteIdent(s.scratch), err)
 		return fmt.Errorf("%s", s.broken)
 	}
@@ -135,7 +145,7 @@ func (s *simulation) close(ctx context.Context) {
 	if _, err := s.conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysql.QuoteIdent(s.scratch)); err != nil {
 		s.log.Warn("could not drop the plan's scratch database", "scratch", s.scratch, "error", err.Error())
 	}
-	s.conn.Close()
+	discard(s.conn)
 }
 
 // clone returns the scratch database holding the table as the earlier
@@ -167,6 +177,11 @@ func (s *simulation) clone(ctx context.Context, database, table string) (string,
 // after it may then be against the table as it is.
 func (s *simulation) apply(ctx context.Context, st *migfiles.Statement, database, table string, sp *StatementPlan) {
 	if sp.Strategy == Refused || len(sp.RefusedBecause) > 0 || table == "" || !strings.EqualFold(database, s.database) {
+		return
+	}
+	switch st.Kind {
+	case migfiles.KindUpdate, migfiles.KindDelete, migfiles.KindInsert:
+		s.written[tableKey(database, table)] = true
 		return
 	}
 	var q string

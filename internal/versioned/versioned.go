@@ -31,6 +31,7 @@ package versioned
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -193,4 +194,13 @@ func readHistory(ctx context.Context, db *sql.DB, database string) ([]history.En
 		return nil, err
 	}
 	return store.List(ctx)
+}
+
+// discard closes a connection taken from a pool for a session of its own
+// and keeps it out of the pool: its session settings (a default database
+// since dropped, sql_log_bin, sql_mode, a migration file's SET) must not
+// reach the pool's next user, which Conn.Close would hand it to.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
 }
