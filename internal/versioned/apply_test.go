@@ -378,3 +378,25 @@ func TestConcurrentApply(t *testing.T) {
 	}
 	t.Logf("the second apply: %v", errs[1])
 }
+
+// TestPlanAfterWrite removes duplicates in one file and adds a unique key
+// over them in the next: the plan before the run must not refuse the key
+// for the duplicates the earlier file removes.
+func TestPlanAfterWrite(t *testing.T) {
+	ctx := context.Background()
+	db, database := sbx.NewDatabase(t)
+	mustExec(t, db, "CREATE TABLE users (id INT NOT NULL PRIMARY KEY, email VARCHAR(50) NOT NULL)")
+	mustExec(t, db, "INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x')")
+	dir := fstest.MapFS{
+		"V1__dedupe.sql":       file("DELETE FROM users WHERE id = 2;\n"),
+		"V2__unique_email.sql": file("CREATE UNIQUE INDEX uq_email ON users (email);\n"),
+	}
+	cfg := testConfig(t, database, dir)
+	p, err := newRunner(t, cfg).Plan(ctx)
+	if err != nil || !p.OK || p.Files[1].Statements[0].PlannedAgainst != "clone" {
+		t.Fatalf("plan = %+v, %v", p, err)
+	}
+	if _, err := newRunner(t, cfg).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
