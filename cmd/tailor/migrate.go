@@ -49,6 +49,7 @@ type migrateFlags struct {
 	cutOverAttempts        int
 	forceCutOverAfter      time.Duration
 	checkpointInterval     time.Duration
+	maxCommitLatency       time.Duration
 	operateFlags
 }
 
@@ -172,6 +173,7 @@ func (f *migrateFlags) registerApply(fs *pflag.FlagSet, run bool) {
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
 	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
+	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
 	f.operateFlags.register(fs, "copy and the backfills")
 }
 
@@ -322,6 +324,10 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 	a.InitiallyDropGhostTable = f.dropGhost
 	a.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	a.InstantAttempts, a.CheckpointInterval = f.instantAttempts, f.checkpointInterval
+	a.MaxCommitLatency = f.maxCommitLatency
+	if f.maxCommitLatency == 0 {
+		a.MaxCommitLatency = migrate.NoMaxCommitLatency
+	}
 	// The throttle, control and hooks are the same for both engines.
 	a.ProgressInterval, b.ProgressInterval = f.progressInterval, f.progressInterval
 	a.ReconnectTimeout, b.ReconnectTimeout = f.reconnectTimeout, f.reconnectTimeout
