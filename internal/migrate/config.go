@@ -166,18 +166,19 @@ const DefaultThreads = 4
 const DefaultChunkTime = 20 * time.Millisecond
 
 // DefaultMaxCommitLatency is the commit latency (the 90th percentile of the
-// heartbeat writes of the last 2 s) above which the copy gives way. A
-// durable one-row commit on local SSDs takes a few milliseconds even under
-// load (MariaDB 10.11, 2 cores, innodb_flush_log_at_trx_commit=1 and
-// sync_binlog=1: a 300 and a 2,000 tx/s load alone had a p99 of 3.6 and
-// 7.5 ms), so 25 ms is far above what an idle or busy-but-coping server
-// shows, and the copy keeps its full speed there; when the copy and the
-// application together saturate the server, commits queue for hundreds
-// of milliseconds (the 2,000 tx/s load's p99 reached 2.6 s beside the
-// copy), well past it. Kept at a fifth of the 100 ms a write should ever
-// wait: the p99 runs several times the p90 when commits queue. Storage
-// with slower flushes (network volumes) may need it raised.
-const DefaultMaxCommitLatency = 25 * time.Millisecond
+// heartbeat writes of the last 2 s) above which the copy gives way. It has
+// to sit above what the copy itself costs a commit on an idle server, or
+// the copy would slow with nobody to spare: on MariaDB 10.11 with
+// innodb_flush_log_at_trx_commit=1 and sync_binlog=1, 2 shared cores,
+// 500,000 rows copied by 2 threads, the heartbeat's p90 was 10–17 ms and
+// reached 28 ms once, idle. A small load alone commits in a few ms (300
+// and 2,000 tx/s: p99 3.6 and 7.5 ms, issue 17), while a copy and a load
+// that together saturate the server queue commits for hundreds of
+// milliseconds to seconds (the 2,000 tx/s load's p99 reached 2.6 s): 50 ms
+// tells the two apart with room on both sides, and is half the 100 ms a
+// write should ever wait. Storage with slower flushes (network volumes)
+// may need it raised.
+const DefaultMaxCommitLatency = 50 * time.Millisecond
 
 // NoMaxCommitLatency is the Config.MaxCommitLatency of no limit
 // (--max-commit-latency 0): every copy thread copies whatever the latency.
