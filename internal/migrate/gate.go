@@ -143,6 +143,10 @@ func (r *Runner) copyGatedChunk(ctx context.Context, gate *copyGate, copier *row
 		return 0, 0, err
 	}
 	defer gate.release()
+	// The throttle may have engaged while the worker waited for the gate.
+	if err := r.throttler.Wait(ctx); err != nil {
+		return 0, 0, err
+	}
 	n, took, err := r.copyChunk(ctx, copier, chunk)
 	if err != nil || !rest {
 		return n, took, err
