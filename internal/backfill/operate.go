@@ -3,12 +3,12 @@ package backfill
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/control"
 	"github.com/tailor-osc/tailor/internal/hooks"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
@@ -45,7 +45,7 @@ type Status struct {
 func (r *Runner) Status() Status {
 	st := Status{Phase: "validate", RowsWalked: r.walked.Load(), RowsChanged: r.changed.Load(), Batches: r.batches.Load(),
 		RowsWalkedBefore: r.walkedBefore, RowsChangedBefore: r.changedBefore, RowsEstimate: r.estimate.Load(),
-		Elapsed: time.Since(r.started), Paused: r.paused.Load(), ETA: -1}
+		Elapsed: time.Since(r.started), Paused: r.knobs.Paused(), ETA: -1}
 	if r.running.Load() {
 		st.Phase = "backfill"
 	}
@@ -141,23 +141,13 @@ func (r *Runner) closeThrottler() {
 // alter's, so tailor ctl --database --table reaches either) and, when
 // asked, the HTTP endpoint.
 func (r *Runner) startControl(ctx context.Context) (func(), error) {
-	h := controlHandler{r}
 	path := r.cfg.ControlSocket
 	if path == "" {
 		path = migrate.DefaultControlSocket(r.cfg.Database, r.cfg.Table)
 	}
-	sock, err := control.ListenUnix(ctx, path, h, r.log)
+	stop, err := operate.Listen(ctx, path, r.cfg.HTTPAddr, controlHandler{r}, r.metrics.Registry(), r.log)
 	if err != nil {
-		return nil, invalid(fmt.Errorf("open the control socket: %w; pass --control-socket with another path", err))
-	}
-	stop := func() { sock.Close() }
-	if r.cfg.HTTPAddr != "" {
-		srv, err := control.ListenHTTP(ctx, r.cfg.HTTPAddr, h, r.metrics.Registry(), r.log)
-		if err != nil {
-			sock.Close()
-			return nil, invalid(fmt.Errorf("--http: %w", err))
-		}
-		stop = func() { srv.Close(); sock.Close() }
+		return nil, invalid(err)
 	}
 	return stop, nil
 }
@@ -185,9 +175,9 @@ func (h controlHandler) Status() control.Status {
 		PhasePercent:     st.Percent,
 		PhaseETA:         control.Duration(st.ETA),
 		PhaseProgress:    fmt.Sprintf("%d batches, %d rows changed", st.Batches, st.RowsChanged+st.RowsChangedBefore),
-		ChunkSize:        int64(r.batchSize()),
-		MaxLagMillis:     r.maxLagMillis.Load(),
-		MaxLoad:          r.maxLoad(),
+		ChunkSize:        r.knobs.ChunkSize(),
+		MaxLagMillis:     r.knobs.MaxLagMillis(),
+		MaxLoad:          r.knobs.MaxLoad(),
 		Paused:           st.Paused,
 		ApplierLag:       control.Duration(-1),
 		HeartbeatLag:     control.Duration(-1),
@@ -212,50 +202,10 @@ func (h controlHandler) Status() control.Status {
 // Command implements control.Handler.
 func (h controlHandler) Command(_ context.Context, cmd control.Command) (string, error) {
 	r := h.r
-	t := r.throttler
+	if reply, ok, err := r.knobs.Command(cmd, r.throttler, r.metrics, r.log, "paused: the backfill stops after the batch in progress"); ok {
+		return reply, err
+	}
 	switch cmd.Name {
-	case control.CmdPause:
-		r.paused.Store(true)
-		t.Pause("")
-		r.log.Info("paused by the operator")
-		return "paused: the backfill stops after the batch in progress", nil
-	case control.CmdResume:
-		r.paused.Store(false)
-		t.Resume()
-		r.log.Info("resumed by the operator")
-		return "resumed", nil
-	case control.CmdChunkSize:
-		n, err := strconv.Atoi(cmd.Arg)
-		if err != nil {
-			return "", fmt.Errorf("chunk-size needs a whole number, not %q", cmd.Arg)
-		}
-		r.chunkSize.Store(int64(n))
-		r.chunkSizeFixed.Store(true)
-		r.metrics.SetChunkSize(int64(n))
-		r.log.Info("chunk size changed by the operator", "chunk_size", n)
-		return fmt.Sprintf("batch size is now %d rows", n), nil
-	case control.CmdMaxLagMillis:
-		n, err := strconv.ParseInt(cmd.Arg, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("max-lag-millis needs a whole number, not %q", cmd.Arg)
-		}
-		r.maxLagMillis.Store(n)
-		t.SetMaxLag(time.Duration(n) * time.Millisecond)
-		r.log.Info("max lag changed by the operator", "max_lag_millis", n)
-		return fmt.Sprintf("max lag is now %d ms", n), nil
-	case control.CmdMaxLoad:
-		load, err := throttle.ParseLoad(cmd.Arg)
-		if err != nil {
-			return "", fmt.Errorf("max-load: %w", err)
-		}
-		if err := t.SetMaxLoad(load); err != nil {
-			return "", fmt.Errorf("max-load: %w", err)
-		}
-		r.mu.Lock()
-		r.maxLoadSpec = cmd.Arg
-		r.mu.Unlock()
-		r.log.Info("max load changed by the operator", "max_load", cmd.Arg)
-		return "max load is now " + orNone(cmd.Arg), nil
 	case control.CmdCutOver:
 		return "", fmt.Errorf("a backfill has no cut-over")
 	case control.CmdAbort:
@@ -264,12 +214,6 @@ func (h controlHandler) Command(_ context.Context, cmd control.Command) (string,
 		return "aborting after the batch in progress: the batches done stay done, and --resume continues", nil
 	}
 	return "", fmt.Errorf("unknown command %q", cmd.Name)
-}
-
-func (r *Runner) maxLoad() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.maxLoadSpec
 }
 
 // facts describes the run for a hook.
@@ -296,14 +240,7 @@ func (r *Runner) hook(ctx context.Context, event hooks.Event) error {
 }
 
 func (r *Runner) runHook(ctx context.Context, event hooks.Event, f hooks.Facts) error {
-	if err := r.hooks.Run(ctx, event, f); err != nil {
-		if event.Reports() {
-			r.log.Warn("a hook failed; the backfill goes on", "event", string(event), "err", err)
-			return nil
-		}
-		return fmt.Errorf("hook %s: %w", event, err)
-	}
-	return nil
+	return operate.FireHook(ctx, r.hooks, event, f, r.log)
 }
 
 // finalHook runs on-success or on-failure on a context of its own: the

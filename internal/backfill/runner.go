@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/metrics"
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
 	"github.com/tailor-osc/tailor/internal/sqlbuild"
@@ -53,13 +53,8 @@ type Runner struct {
 	abort         context.CancelCauseFunc
 	lockConn      *sql.Conn
 
-	// What the operator may change while it runs.
-	paused         atomic.Bool
-	chunkSize      atomic.Int64
-	chunkSizeFixed atomic.Bool
-	maxLagMillis   atomic.Int64
-	mu             sync.Mutex
-	maxLoadSpec    string
+	// knobs are what the operator may change while it runs.
+	knobs operate.Knobs
 
 	// progress, for the status and the log.
 	running  atomic.Bool
@@ -86,12 +81,10 @@ func New(cfg Config) (*Runner, error) {
 		log:   cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
 		runID: fmt.Sprintf("%016x", rand.Uint64()),
 	}
-	r.chunkSize.Store(int64(cfg.ChunkSize))
+	r.knobs.Init(cfg.ChunkSize, cfg.MaxLag, cfg.MaxLoad)
 	if cfg.ChunkTime > 0 {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minBatchRows, maxBatchRows)
 	}
-	r.maxLagMillis.Store(cfg.MaxLag.Milliseconds())
-	r.maxLoadSpec = cfg.MaxLoad
 	r.metrics = metrics.New()
 	if cfg.HooksPath != "" {
 		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: append(migrate.HookEnv(), "TAILOR_COMMAND=backfill")})

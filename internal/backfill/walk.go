@@ -43,10 +43,12 @@ func (r *Runner) walk(ctx context.Context) error {
 
 // batchSize is the next batch's size: the operator's, or the sizer's.
 func (r *Runner) batchSize() int {
-	if r.sizer != nil && !r.chunkSizeFixed.Load() {
-		return r.sizer.Size()
+	if r.sizer != nil && !r.knobs.ChunkSizeFixed() {
+		n := r.sizer.Size()
+		r.knobs.AdaptChunkSize(n)
+		return n
 	}
-	return int(r.chunkSize.Load())
+	return int(r.knobs.ChunkSize())
 }
 
 // batchOnce makes the batch of chunk, retrying it after a deadlock, a lock

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/control"
-	"github.com/tailor-osc/tailor/internal/throttle"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // DefaultControlSocket is where a migration of database.table listens when
@@ -50,10 +49,10 @@ func (h controlHandler) Status() control.Status {
 		Elapsed:          control.Duration(st.Elapsed),
 		EventsApplied:    st.EventsApplied,
 		Backlog:          st.Backlog,
-		ChunkSize:        r.chunkSize.Load(),
-		MaxLagMillis:     r.maxLagMillis.Load(),
-		MaxLoad:          r.maxLoad(),
-		Paused:           r.paused.Load(),
+		ChunkSize:        r.knobs.ChunkSize(),
+		MaxLagMillis:     r.knobs.MaxLagMillis(),
+		MaxLoad:          r.knobs.MaxLoad(),
+		Paused:           r.knobs.Paused(),
 		CutOverPostponed: st.Postponed,
 	}
 	if st.ETA < 0 {
@@ -113,48 +112,10 @@ func (h controlHandler) Status() control.Status {
 // Command implements control.Handler.
 func (h controlHandler) Command(_ context.Context, cmd control.Command) (string, error) {
 	r := h.r
-	t := r.throttler
+	if reply, ok, err := r.knobs.Command(cmd, r.throttler, r.metrics, r.log, "paused: the copy stops after the chunk in progress; changes are still applied"); ok {
+		return reply, err
+	}
 	switch cmd.Name {
-	case control.CmdPause:
-		r.paused.Store(true)
-		t.Pause("")
-		r.log.Info("paused by the operator")
-		return "paused: the copy stops after the chunk in progress; changes are still applied", nil
-	case control.CmdResume:
-		r.paused.Store(false)
-		t.Resume()
-		r.log.Info("resumed by the operator")
-		return "resumed", nil
-	case control.CmdChunkSize:
-		n, err := strconv.Atoi(cmd.Arg)
-		if err != nil {
-			return "", fmt.Errorf("chunk-size needs a whole number, not %q", cmd.Arg)
-		}
-		r.chunkSize.Store(int64(n))
-		r.chunkSizeFixed.Store(true)
-		r.metrics.SetChunkSize(int64(n))
-		r.log.Info("chunk size changed by the operator", "chunk_size", n)
-		return fmt.Sprintf("chunk size is now %d rows", n), nil
-	case control.CmdMaxLagMillis:
-		n, err := strconv.ParseInt(cmd.Arg, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("max-lag-millis needs a whole number, not %q", cmd.Arg)
-		}
-		r.maxLagMillis.Store(n)
-		t.SetMaxLag(time.Duration(n) * time.Millisecond)
-		r.log.Info("max lag changed by the operator", "max_lag_millis", n)
-		return fmt.Sprintf("max lag is now %d ms", n), nil
-	case control.CmdMaxLoad:
-		load, err := throttle.ParseLoad(cmd.Arg)
-		if err != nil {
-			return "", fmt.Errorf("max-load: %w", err)
-		}
-		if err := t.SetMaxLoad(load); err != nil {
-			return "", fmt.Errorf("max-load: %w", err)
-		}
-		r.setMaxLoad(cmd.Arg)
-		r.log.Info("max load changed by the operator", "max_load", cmd.Arg)
-		return "max load is now " + orNone(cmd.Arg), nil
 	case control.CmdCutOver:
 		r.ReleaseCutOver()
 		r.log.Info("cut-over released by the operator")
@@ -197,25 +158,6 @@ func (r *Runner) abortCutOver() (string, error) {
 	return "aborting: no further cut-over attempt; the original table stays, the shadow table is removed", nil
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func (r *Runner) maxLoad() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.maxLoadSpec
-}
-
-func (r *Runner) setMaxLoad(spec string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.maxLoadSpec = spec
-}
-
 // startControl opens the control socket and, when asked, the HTTP
 // endpoint. They live until the returned function is called.
 func (r *Runner) startControl(ctx context.Context) (func(), error) {
@@ -224,18 +166,9 @@ func (r *Runner) startControl(ctx context.Context) (func(), error) {
 	if path == "" {
 		path = DefaultControlSocket(r.cfg.Database, r.cfg.Table)
 	}
-	sock, err := control.ListenUnix(ctx, path, h, r.log)
+	stop, err := operate.Listen(ctx, path, r.cfg.HTTPAddr, h, r.metrics.Registry(), r.log)
 	if err != nil {
-		return nil, invalid(fmt.Errorf("open the control socket: %w; pass --control-socket with another path", err))
-	}
-	stop := func() { sock.Close() }
-	if r.cfg.HTTPAddr != "" {
-		srv, err := control.ListenHTTP(ctx, r.cfg.HTTPAddr, h, r.metrics.Registry(), r.log)
-		if err != nil {
-			sock.Close()
-			return nil, invalid(fmt.Errorf("--http: %w", err))
-		}
-		stop = func() { srv.Close(); sock.Close() }
+		return nil, invalid(err)
 	}
 	return stop, nil
 }

@@ -2,11 +2,11 @@ package migrate
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/hooks"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // HookEnv is the environment hooks start from: tailor's own, less the
@@ -51,14 +51,7 @@ func (r *Runner) hook(ctx context.Context, event hooks.Event) error {
 }
 
 func (r *Runner) runHook(ctx context.Context, event hooks.Event, f hooks.Facts) error {
-	if err := r.hooks.Run(ctx, event, f); err != nil {
-		if event.Reports() {
-			r.log.Warn("a hook failed; the migration goes on", "event", string(event), "err", err)
-			return nil
-		}
-		return fmt.Errorf("hook %s: %w", event, err)
-	}
-	return nil
+	return operate.FireHook(ctx, r.hooks, event, f, r.log)
 }
 
 // finalHook runs on-success or on-failure on a context of its own: the

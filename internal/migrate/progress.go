@@ -91,7 +91,7 @@ func (r *Runner) Status() Status {
 		Postponed:     r.progress.postponed.Load(),
 		ApplierLag:    -1,
 		PhaseETA:      -1,
-		Paused:        r.paused.Load(),
+		Paused:        r.knobs.Paused(),
 	}
 	st.RowsCopiedBefore = r.progress.rowsBefore.Load()
 	st.CutOverAttempt = r.progress.cutOverAttempt.Load()

@@ -19,6 +19,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/hooks"
 	"github.com/tailor-osc/tailor/internal/metrics"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -148,17 +149,10 @@ type Runner struct {
 	metrics       *metrics.Metrics
 	// abort cancels the run with a cause (the control command).
 	abort context.CancelCauseFunc
-	// What the operator may change while the copy runs.
-	paused       atomic.Bool
-	maxLagMillis atomic.Int64
-	mu           sync.Mutex
-	maxLoadSpec  string
-	// chunkSize is the copy's chunk size, which the operator may change
-	// while it runs (then chunkSizeFixed is set); sizer adapts it to
-	// ChunkTime unless it is fixed.
-	chunkSize      atomic.Int64
-	chunkSizeFixed atomic.Bool
-	sizer          *rowcopy.Sizer
+	// knobs are what the operator may change while the copy runs; sizer
+	// adapts their chunk size to ChunkTime until the operator fixes it.
+	knobs operate.Knobs
+	sizer *rowcopy.Sizer
 	// copyGate is the copy's gate on the commit latency, once the copy
 	// runs.
 	copyGate atomic.Pointer[copyGate]
@@ -228,12 +222,10 @@ func New(cfg Config) (*Runner, error) {
 		releaseCutOver: make(chan struct{}),
 	}
 	r.saved.changed = make(chan struct{}, 1)
-	r.chunkSize.Store(int64(cfg.ChunkSize))
 	if cfg.ChunkTime > 0 {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minChunkRows, maxChunkRows)
 	}
-	r.maxLagMillis.Store(cfg.MaxLag.Milliseconds())
-	r.maxLoadSpec = cfg.MaxLoad
+	r.knobs.Init(cfg.ChunkSize, cfg.MaxLag, cfg.MaxLoad)
 	r.metrics = metrics.New()
 	r.metrics.SetChunkSize(int64(cfg.ChunkSize))
 	if cfg.HooksPath != "" {
@@ -492,9 +484,9 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 
 // copyRows copies the key space above low (all of it when low is nil).
 func (r *Runner) copyRows(ctx context.Context, low []any) error {
-	chunker := rowcopy.NewChunker(r.db, r.mapping, int(r.chunkSize.Load()))
+	chunker := rowcopy.NewChunker(r.db, r.mapping, int(r.knobs.ChunkSize()))
 	if low != nil {
-		chunker = rowcopy.NewChunkerIn(r.db, r.mapping, int(r.chunkSize.Load()), low, nil)
+		chunker = rowcopy.NewChunkerIn(r.db, r.mapping, int(r.knobs.ChunkSize()), low, nil)
 	}
 	copier := r.newCopier()
 	gate := newCopyGate(r.cfg.Threads, r.cfg.MaxCommitLatency, r.throttler.CommitLatency)
@@ -560,11 +552,11 @@ func (r *Runner) copyRows(ctx context.Context, low []any) error {
 // or the chunk-size command), else the size that keeps chunks near
 // ChunkTime.
 func (r *Runner) nextChunkSize() int {
-	if r.sizer == nil || r.chunkSizeFixed.Load() {
-		return int(r.chunkSize.Load())
+	if r.sizer == nil || r.knobs.ChunkSizeFixed() {
+		return int(r.knobs.ChunkSize())
 	}
 	n := r.sizer.Size()
-	r.chunkSize.Store(int64(n))
+	r.knobs.AdaptChunkSize(n)
 	r.metrics.SetChunkSize(int64(n))
 	return n
 }
