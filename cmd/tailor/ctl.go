@@ -26,9 +26,10 @@ func newCtlCommand() *cobra.Command {
 	f := &ctlFlags{}
 	cmd := &cobra.Command{
 		Use:   "ctl [--control-socket PATH | --database DB --table T] COMMAND",
-		Short: "Talk to a running migration: status, pause, resume, chunk-size=N, cut-over, abort, ...",
+		Short: "Talk to a running migration or backfill: status, pause, resume, chunk-size=N, cut-over, abort, ...",
 		Long: `ctl sends one command to the control socket of a running tailor alter --execute
-and prints the reply. Commands: status (status json for JSON), pause, resume,
+(or tailor backfill --execute, which takes every command but cut-over) and
+prints the reply. Commands: status (status json for JSON), pause, resume,
 chunk-size=N, max-lag-millis=N, max-load=Var=N[,...], cut-over, abort, help.
 The socket is --control-socket, or the default of the migration of
 --database.--table.`,
