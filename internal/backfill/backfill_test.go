@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -478,5 +480,64 @@ func TestBackfillWaitsOutALockedRow(t *testing.T) {
 	}
 	if res.RowsChanged != 5000 || queryInt(t, db, "SELECT COUNT(*) FROM users WHERE n <> 1") != 0 {
 		t.Errorf("changed %d rows; %d not changed once", res.RowsChanged, queryInt(t, db, "SELECT COUNT(*) FROM users WHERE n <> 1"))
+	}
+}
+
+// TestBackfillHooks runs a backfill with a hook for every event it fires,
+// each recording its event and variables, then one whose on-validated hook
+// says no: nothing is changed, and on-failure runs.
+func TestBackfillHooks(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, dbName := sbx.NewDatabase(t)
+	fillUsers(t, db, 2000)
+	dir := t.TempDir()
+	logFile := filepath.Join(t.TempDir(), "hooks.log")
+	script := "#!/bin/sh\necho \"$TAILOR_HOOK $TAILOR_COMMAND $TAILOR_DATABASE.$TAILOR_TABLE rows=$TAILOR_COPIED_ROWS\" >> " + logFile + "\n"
+	for _, event := range []string{"on-startup", "on-validated", "on-before-row-copy", "on-row-copy-complete", "on-success", "on-failure"} {
+		if err := os.WriteFile(filepath.Join(dir, event), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(t, dbName, "users", "n = n + 1", "")
+	cfg.HooksPath = dir
+	if _, err := runBackfill(context.Background(), t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, line := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+		events = append(events, strings.Fields(line)[0])
+		if !strings.Contains(line, " backfill "+dbName+".users") {
+			t.Errorf("hook line lacks the facts: %q", line)
+		}
+	}
+	want := []string{"on-startup", "on-validated", "on-before-row-copy", "on-row-copy-complete", "on-success"}
+	if !slices.Equal(events, want) {
+		t.Errorf("hooks ran as %q, want %q", events, want)
+	}
+	if !strings.Contains(string(got), "on-success backfill "+dbName+".users rows=2000") {
+		t.Errorf("on-success did not see the rows walked:\n%s", got)
+	}
+
+	// A gate that says no: nothing changes.
+	if err := os.WriteFile(filepath.Join(dir, "on-validated"), []byte("#!/bin/sh\necho 'not now'\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(logFile)
+	before := tableChecksum(t, db, "users")
+	cfg = testConfig(t, dbName, "users", "n = n + 10", "")
+	cfg.HooksPath = dir
+	_, err = runBackfill(context.Background(), t, cfg)
+	if err == nil || !strings.Contains(err.Error(), "not now") {
+		t.Fatalf("a hook that says no: %v", err)
+	}
+	if tableChecksum(t, db, "users") != before {
+		t.Error("the table changed although on-validated said no")
+	}
+	if got, _ := os.ReadFile(logFile); !strings.Contains(string(got), "on-failure") {
+		t.Errorf("on-failure did not run:\n%s", got)
 	}
 }
