@@ -218,11 +218,24 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 		return
 	}
 	// The runner reports "validate" before and after its walk: name the
-	// part after it, which counts the rows still matching, apart.
+	// part after it, which counts the rows still matching, apart. The same
+	// polling times the batches, from one's end to the next's: a batch's
+	// statement, its saved state, its commit, and finding the next range.
 	walked := false
+	var lastBatches int64
+	var lastEnd time.Time
+	var batchTimes []time.Duration
 	phase := func() string {
+		st := runner.Status()
+		if st.Batches != lastBatches {
+			now := time.Now()
+			if !lastEnd.IsZero() && st.Batches == lastBatches+1 {
+				batchTimes = append(batchTimes, now.Sub(lastEnd))
+			}
+			lastBatches, lastEnd = st.Batches, now
+		}
 		switch {
-		case runner.Status().Phase == "backfill":
+		case st.Phase == "backfill":
 			walked = true
 			return "walk"
 		case walked:
@@ -238,6 +251,10 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 		return
 	}
 	run.Note = fmt.Sprintf("%d batches, %d rows changed, %d still matching", res.Batches, res.RowsChanged, res.StillMatching)
+	if len(batchTimes) > 0 {
+		run.BatchP50Ms, run.BatchP99Ms, run.BatchMaxMs = millis(percentile(batchTimes, 50)), millis(percentile(batchTimes, 99)), millis(percentile(batchTimes, 100))
+		run.Note += fmt.Sprintf("; batch every %s (p50), p99 %s, max %s", msLabel(run.BatchP50Ms), msLabel(run.BatchP99Ms), msLabel(run.BatchMaxMs))
+	}
 }
 
 // notBackfilled counts the rows whose new column does not hold c, byte for

@@ -59,6 +59,11 @@ type Run struct {
 	NotBackfilled *int64  `json:"rows_not_backfilled,omitempty"`
 	RatioToLoop   float64 `json:"ratio_to_naive_loop,omitempty"`
 	P99ToBaseline float64 `json:"p99_ratio_to_load_alone,omitempty"`
+	// The time from one tailor backfill batch's end to the next's, as
+	// seen by polling its status every 2 ms: median, p99, longest.
+	BatchP50Ms float64 `json:"batch_p50_ms,omitempty"`
+	BatchP99Ms float64 `json:"batch_p99_ms,omitempty"`
+	BatchMaxMs float64 `json:"batch_max_ms,omitempty"`
 }
 
 // PhaseSpan is one phase of a tailor run.
