@@ -181,21 +181,9 @@ func (h controlHandler) Status() control.Status {
 		Paused:           st.Paused,
 		ApplierLag:       control.Duration(-1),
 		HeartbeatLag:     control.Duration(-1),
+		CommitLatency:    control.Duration(-1),
 	}
-	if t := r.throttler; t != nil {
-		ts := t.State()
-		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
-		if !ts.LastBeat.IsZero() {
-			out.HeartbeatLag = control.Duration(max(time.Since(ts.LastBeat), 0))
-		}
-		for _, rep := range ts.Replicas {
-			lag := control.Duration(rep.Lag)
-			if !rep.LagKnown {
-				lag = control.Duration(-1)
-			}
-			out.Replicas = append(out.Replicas, control.ReplicaLag{Name: rep.Addr, Lag: lag})
-		}
-	}
+	operate.ThrottleStatus(&out, r.throttler)
 	return out
 }
 

@@ -89,23 +89,7 @@ func (h controlHandler) Status() control.Status {
 			})
 		}
 	}
-	if t := r.throttler; t != nil {
-		ts := t.State()
-		out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
-		if !ts.LastBeat.IsZero() {
-			out.HeartbeatLag = control.Duration(max(time.Since(ts.LastBeat), 0))
-		}
-		if ts.CommitLatencyKnown {
-			out.CommitLatency = control.Duration(ts.CommitLatency)
-		}
-		for _, rep := range ts.Replicas {
-			lag := control.Duration(rep.Lag)
-			if !rep.LagKnown {
-				lag = control.Duration(-1)
-			}
-			out.Replicas = append(out.Replicas, control.ReplicaLag{Name: rep.Addr, Lag: lag})
-		}
-	}
+	operate.ThrottleStatus(&out, r.throttler)
 	return out
 }
 

@@ -131,6 +131,31 @@ func (k *Knobs) Command(cmd control.Command, t *throttle.Throttler, m *metrics.M
 	return "", false, nil
 }
 
+// ThrottleStatus fills the throttler's part of a status: whether and why
+// it holds the work back, the heartbeat's age, the commit latency and the
+// replicas' lag (unknown ones negative). A nil t (before the throttler
+// exists) leaves out as it is.
+func ThrottleStatus(out *control.Status, t *throttle.Throttler) {
+	if t == nil {
+		return
+	}
+	ts := t.State()
+	out.Throttled, out.ThrottleReasons = ts.Throttled, ts.Reasons
+	if !ts.LastBeat.IsZero() {
+		out.HeartbeatLag = control.Duration(max(time.Since(ts.LastBeat), 0))
+	}
+	if ts.CommitLatencyKnown {
+		out.CommitLatency = control.Duration(ts.CommitLatency)
+	}
+	for _, rep := range ts.Replicas {
+		lag := control.Duration(rep.Lag)
+		if !rep.LagKnown {
+			lag = control.Duration(-1)
+		}
+		out.Replicas = append(out.Replicas, control.ReplicaLag{Name: rep.Addr, Lag: lag})
+	}
+}
+
 // Listen opens the control socket at socketPath and, when httpAddr is set,
 // the HTTP endpoint with the metrics of reg. They serve h until the
 // returned function is called. The errors name the flag to change.
