@@ -121,8 +121,10 @@ func sameOrder(m *schema.Mapping) (index, why string) {
 // the normalized bytes, a colon and the bytes. A normalization that returns
 // NULL for a value that is not NULL (a conversion the server refused) falls
 // back to the raw bytes ('r'), which makes the row differ unless both sides
-// hold the same bytes. The string is NULL when it would be longer than
-// max_allowed_packet.
+// hold the same bytes. The NULL test and the fallback are left out where
+// they cannot apply (a NOT NULL column, a total normalization): they cost
+// about a tenth of the checksum. The string is NULL when it would be longer
+// than max_allowed_packet.
 func rowString(norms []pairNorm, old bool) string {
 	tokens := make([]string, len(norms))
 	for i, pn := range norms {
@@ -143,7 +145,18 @@ func rowString(norms []pairNorm, old bool) string {
 			val = "CONCAT('v', LENGTH(" + e + "), ':', " + e + ")"
 			fallback = "CONCAT('r', LENGTH(" + raw + "), ':', " + raw + ")"
 		}
-		tokens[i] = "IF(" + col + " IS NULL, 'N', IFNULL(" + val + ", " + fallback + "))"
+		token := val
+		if !pn.total {
+			token = "IFNULL(" + val + ", " + fallback + ")"
+		}
+		null := pn.newNull
+		if old {
+			null = pn.oldNull
+		}
+		if null {
+			token = "IF(" + col + " IS NULL, 'N', " + token + ")"
+		}
+		tokens[i] = token
 	}
 	return "CONCAT(" + strings.Join(tokens, ", ") + ")"
 }

@@ -78,6 +78,12 @@ type pairNorm struct {
 	// the server shows it: never empty, starting with a digit or a minus
 	// sign, and without commas, so that a comma ends it unambiguously.
 	plain bool
+	// total says the normalization of a value that is not NULL is never
+	// NULL (a byte copy, a number's digits), so that the row string needs
+	// no fallback for it; oldNull and newNull say whether each side's
+	// column accepts NULL.
+	total            bool
+	oldNull, newNull bool
 }
 
 // normalize finds the normalization of a column pair, or the reason there is
@@ -85,7 +91,7 @@ type pairNorm struct {
 // column's type changes, so that a right copy hashes equal:
 //
 //   - the same type (and character set and collation): the bytes as the
-//     server shows them (CAST AS BINARY), except FLOAT and DOUBLE, hashed as
+//     server shows them (CONVERT USING binary), except FLOAT and DOUBLE, hashed as
 //     DOUBLE (exact, and shown with the shortest digits that read back the
 //     same double), and TIMESTAMP, hashed as UNIX_TIMESTAMP so that a
 //     session time zone with daylight saving cannot fold two instants
@@ -117,11 +123,19 @@ type pairNorm struct {
 func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) {
 	oc, nc := mysql.QuoteIdent(p.Old), mysql.QuoteIdent(p.New)
 	co, cn := classOf(o), classOf(n)
-	pn := pairNorm{pair: p, digest: mayBeLong(o) || mayBeLong(n), plain: isPlain(co) && isPlain(cn)}
+	pn := pairNorm{pair: p, digest: mayBeLong(o) || mayBeLong(n), plain: isPlain(co) && isPlain(cn),
+		oldNull: o.Nullable, newNull: n.Nullable}
 	both := func(f func(string) string) (pairNorm, *Unverified) {
 		pn.oldExpr, pn.newExpr = f(oc), f(nc)
 		return pn, nil
 	}
+	// Byte copies, integers' digits and text converted to utf8mb4 (an
+	// unconvertible character becomes '?') never turn a value into NULL;
+	// dates, decimals and floats keep the fallback.
+	pn.total = isIntLike(co) && isIntLike(cn) || co == classYear && cn == classYear ||
+		(co == classText || co == classBinary || co == classEnum || co == classSet) &&
+			(cn == classText || cn == classBinary || cn == classEnum || cn == classSet) ||
+		o.ColumnType == n.ColumnType && !isPlain(co)
 	none := func(format string, args ...any) (pairNorm, *Unverified) {
 		return pairNorm{}, &Unverified{Old: p.Old, New: p.New, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -188,7 +202,12 @@ func isPlain(c class) bool {
 func isDateLike(c class) bool { return c == classDate || c == classTimestamp }
 func isTextLike(c class) bool { return c == classText || c == classEnum || c == classSet }
 
-func asBinary(c string) string { return "CAST(" + c + " AS BINARY)" }
+// asBinary is a value's bytes as the server shows it. CONVERT ... USING
+// binary gives the same bytes as CAST ... AS BINARY, and costs less: 0.67s
+// against 1.29s for one side's row strings of 1,000,000 sysbench rows in
+// ranges of 10,000 (MariaDB 10.11, two integers and two CHARs, every
+// column converted).
+func asBinary(c string) string { return "CONVERT(" + c + " USING binary)" }
 
 // asDouble shows a FLOAT or DOUBLE as a DOUBLE: a FLOAT widens to DOUBLE
 // exactly, and the server shows a DOUBLE with the shortest digits that read

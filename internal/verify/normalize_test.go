@@ -38,7 +38,7 @@ func TestNormalize(t *testing.T) {
 		wantOld, wantNew   string // "" when the pair is not verified
 		wantDigest, wantPl bool
 	}{
-		{"same int", col("int", "int(11)"), col("int", "int(11)"), "CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, true},
+		{"same int", col("int", "int(11)"), col("int", "int(11)"), "CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, true},
 		{"int widened", col("int", "int(11)"), col("bigint", "bigint(20) unsigned"), "(`c` + 0)", "(`c` + 0)", false, true},
 		{"zerofill", col("int", "int(6) unsigned zerofill"), col("bigint", "bigint(20)"), "(`c` + 0)", "(`c` + 0)", false, true},
 		{"bit widened", col("bit", "bit(4)"), col("bit", "bit(8)"), "(`c` + 0)", "(`c` + 0)", false, false},
@@ -50,31 +50,31 @@ func TestNormalize(t *testing.T) {
 		{"double to float", col("double", "double"), col("float", "float"), "CAST(CAST(`c` AS FLOAT) AS DOUBLE)", "CAST(`c` AS DOUBLE)", false, true},
 		{"fixed float changed", col("float", "float(7,2)"), col("float", "float(9,3)"), "", "", false, false},
 		{"varchar widened", col("varchar", "varchar(20)", utf8, maxLen(20)), col("varchar", "varchar(40)", utf8, maxLen(40)),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"latin1 to utf8mb4", col("varchar", "varchar(20)", charset("latin1", "latin1_swedish_ci"), maxLen(20)), col("varchar", "varchar(20)", utf8, maxLen(20)),
-			"CAST(CONVERT(`c` USING utf8mb4) AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(CONVERT(`c` USING utf8mb4) USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"varchar to char", col("varchar", "varchar(10)", utf8, maxLen(10)), col("char", "char(10)", utf8, maxLen(10)),
-			"CAST(TRIM(TRAILING ' ' FROM `c`) AS BINARY)", "CAST(TRIM(TRAILING ' ' FROM `c`) AS BINARY)", false, false},
+			"CONVERT(TRIM(TRAILING ' ' FROM `c`) USING binary)", "CONVERT(TRIM(TRAILING ' ' FROM `c`) USING binary)", false, false},
 		{"char to varchar", col("char", "char(10)", utf8, maxLen(10)), col("varchar", "varchar(10)", utf8, maxLen(10)),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"varchar to text", col("varchar", "varchar(20)", utf8, maxLen(20)), col("text", "text", utf8, maxLen(65535)),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", true, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", true, false},
 		{"enum to varchar", col("enum", "enum('a','b')", utf8, maxLen(1), members("a", "b")), col("varchar", "varchar(5)", utf8, maxLen(5)),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"set widened", col("set", "set('a','b')", utf8, maxLen(3), members("a", "b")), col("set", "set('a','b','c')", utf8, maxLen(5), members("a", "b", "c")),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"set reordered", col("set", "set('a','b')", utf8, maxLen(3), members("a", "b")), col("set", "set('b','a')", utf8, maxLen(3), members("b", "a")), "", "", false, false},
 		{"varchar to set", col("varchar", "varchar(5)", utf8, maxLen(5)), col("set", "set('a','b')", utf8, maxLen(3), members("a", "b")), "", "", false, false},
 		{"binary to varbinary", col("binary", "binary(4)", maxLen(4)), col("varbinary", "varbinary(8)", maxLen(8)),
-			"CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", false, false},
+			"CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", false, false},
 		{"varbinary to binary", col("varbinary", "varbinary(4)", maxLen(4)), col("binary", "binary(8)", maxLen(8)),
-			"RPAD(CAST(`c` AS BINARY), 8, X'00')", "CAST(`c` AS BINARY)", false, false},
-		{"text to blob", col("text", "text", utf8, maxLen(65535)), col("blob", "blob", maxLen(65535)), "CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", true, false},
+			"RPAD(CONVERT(`c` USING binary), 8, X'00')", "CONVERT(`c` USING binary)", false, false},
+		{"text to blob", col("text", "text", utf8, maxLen(65535)), col("blob", "blob", maxLen(65535)), "CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", true, false},
 		{"date to datetime", col("date", "date"), col("datetime", "datetime(6)"), "CAST(`c` AS DATETIME(6))", "CAST(`c` AS DATETIME(6))", false, true},
 		{"timestamp to datetime", col("timestamp", "timestamp(6)"), col("datetime", "datetime(6)"), "CAST(`c` AS DATETIME(6))", "CAST(`c` AS DATETIME(6))", false, true},
 		{"timestamp precision", col("timestamp", "timestamp"), col("timestamp", "timestamp(6)"), "IF(LOCATE('.', CAST(UNIX_TIMESTAMP(`c`) + 0 AS CHAR))", "", false, true},
 		{"time precision", col("time", "time"), col("time", "time(3)"), "CAST(`c` AS TIME(6))", "CAST(`c` AS TIME(6))", false, true},
-		{"same json (MySQL)", col("json", "json"), col("json", "json"), "CAST(`c` AS BINARY)", "CAST(`c` AS BINARY)", true, false},
+		{"same json (MySQL)", col("json", "json"), col("json", "json"), "CONVERT(`c` USING binary)", "CONVERT(`c` USING binary)", true, false},
 		{"text to int", col("varchar", "varchar(10)", utf8, maxLen(10)), col("int", "int(11)"), "", "", false, false},
 		{"int to varchar", col("int", "int(11)"), col("varchar", "varchar(10)", utf8, maxLen(10)), "", "", false, false},
 		{"datetime to varchar", col("datetime", "datetime"), col("varchar", "varchar(30)", utf8, maxLen(30)), "", "", false, false},
@@ -129,24 +129,31 @@ func TestKeepsOrder(t *testing.T) {
 }
 
 // TestRowStringTokens checks the shape of a row's string: one token per column,
-// NULL marked, long values hashed on their own, numbers ended by a comma.
+// NULL marked where the column accepts it, a fallback where the normalization
+// may return NULL, long values hashed on their own, numbers ended by a comma.
 func TestRowStringTokens(t *testing.T) {
 	t.Parallel()
 	norms := []pairNorm{
-		{pair: schema.ColumnPair{Old: "id", New: "id"}, oldExpr: "(`id` + 0)", newExpr: "(`id` + 0)", plain: true},
-		{pair: schema.ColumnPair{Old: "old`name", New: "new"}, oldExpr: "CAST(`old``name` AS BINARY)", newExpr: "CAST(`new` AS BINARY)"},
-		{pair: schema.ColumnPair{Old: "body", New: "body"}, oldExpr: "CAST(`body` AS BINARY)", newExpr: "CAST(`body` AS BINARY)", digest: true},
+		{pair: schema.ColumnPair{Old: "id", New: "id"}, oldExpr: "(`id` + 0)", newExpr: "(`id` + 0)", plain: true, oldNull: true, newNull: true},
+		{pair: schema.ColumnPair{Old: "old`name", New: "new"}, oldExpr: "CAST(`old``name` AS DATE)", newExpr: "CAST(`new` AS DATE)", oldNull: true, newNull: true},
+		// NOT NULL on the old side only, and total: no NULL test there, and
+		// no fallback on either side.
+		{pair: schema.ColumnPair{Old: "body", New: "body"}, oldExpr: "CONVERT(`body` USING binary)", newExpr: "CONVERT(`body` USING binary)", digest: true, total: true, newNull: true},
 	}
 	got := rowString(norms, true)
 	want := "CONCAT(" +
-		"IF(`id` IS NULL, 'N', IFNULL(CONCAT((`id` + 0), ','), CONCAT('r', LENGTH(CAST(`id` AS BINARY)), ':', CAST(`id` AS BINARY)))), " +
-		"IF(`old``name` IS NULL, 'N', IFNULL(CONCAT('v', LENGTH(CAST(`old``name` AS BINARY)), ':', CAST(`old``name` AS BINARY)), CONCAT('r', LENGTH(CAST(`old``name` AS BINARY)), ':', CAST(`old``name` AS BINARY)))), " +
-		"IF(`body` IS NULL, 'N', IFNULL(CONCAT('d', MD5(CAST(`body` AS BINARY))), CONCAT('r', MD5(CAST(`body` AS BINARY))))))"
+		"IF(`id` IS NULL, 'N', IFNULL(CONCAT((`id` + 0), ','), CONCAT('r', LENGTH(CONVERT(`id` USING binary)), ':', CONVERT(`id` USING binary)))), " +
+		"IF(`old``name` IS NULL, 'N', IFNULL(CONCAT('v', LENGTH(CAST(`old``name` AS DATE)), ':', CAST(`old``name` AS DATE)), CONCAT('r', LENGTH(CONVERT(`old``name` USING binary)), ':', CONVERT(`old``name` USING binary)))), " +
+		"CONCAT('d', MD5(CONVERT(`body` USING binary))))"
 	if got != want {
 		t.Errorf("rowString:\n got %s\nwant %s", got, want)
 	}
-	if n := rowString(norms, false); !strings.Contains(n, "`new` IS NULL") || strings.Contains(n, "old") {
+	n := rowString(norms, false)
+	if !strings.Contains(n, "`new` IS NULL") || strings.Contains(n, "old") {
 		t.Errorf("the shadow's row %s does not use the new names only", n)
+	}
+	if !strings.Contains(n, "IF(`body` IS NULL, 'N', CONCAT('d', MD5(CONVERT(`body` USING binary))))") {
+		t.Errorf("the shadow's row %s does not mark a NULL body without a fallback", n)
 	}
 }
 

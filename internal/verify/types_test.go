@@ -40,11 +40,21 @@ var manyTypes = []struct{ def, value string }{
 
 // newManyTypes creates t and _t_new with the columns of manyTypes, fills t
 // with n rows (every 7th all NULL), and copies it.
-func newManyTypes(t *testing.T, n int) *fixture {
+func newManyTypes(t *testing.T, n int) *fixture { return newManyTypesOf(t, n, false) }
+
+// newManyTypesOf is newManyTypes, with every column NOT NULL (and no NULL
+// rows) when notNull is set: their row strings have no NULL test, and most
+// no fallback.
+func newManyTypesOf(t *testing.T, n int, notNull bool) *fixture {
 	t.Helper()
 	defs := []string{"id INT UNSIGNED NOT NULL PRIMARY KEY"}
 	values := []string{"seq"}
 	for _, c := range manyTypes {
+		if notNull {
+			defs = append(defs, strings.TrimSuffix(c.def, " NULL")+" NOT NULL")
+			values = append(values, c.value)
+			continue
+		}
 		defs = append(defs, c.def)
 		values = append(values, "IF(seq % 7 = 0, NULL, "+c.value+")")
 	}
@@ -100,7 +110,12 @@ func TestProgressReported(t *testing.T) {
 // and checks that the verify names the row. The shadow is copied anew after
 // each change.
 func TestEveryColumnIsCompared(t *testing.T) {
-	f := newManyTypes(t, 60)
+	t.Run("nullable", func(t *testing.T) { everyColumnIsCompared(t, false) })
+	t.Run("not null", func(t *testing.T) { everyColumnIsCompared(t, true) })
+}
+
+func everyColumnIsCompared(t *testing.T, notNull bool) {
+	f := newManyTypesOf(t, 60, notNull)
 	cases := []struct{ name, set string }{
 		{"int", "i = i + 1"},
 		{"bigint unsigned", "bu = bu - 1"},
@@ -137,6 +152,9 @@ func TestEveryColumnIsCompared(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	if notNull {
+		return
 	}
 	// Row 10 holds '' in vc and row 14 NULL (every 7th row is all NULL).
 	for _, tc := range []struct{ name, update, want string }{
