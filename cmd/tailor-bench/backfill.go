@@ -327,9 +327,7 @@ func printBackfillReport(w io.Writer, rep *Report) {
 	s := rep.Backfill
 	fmt.Fprintf(w, "\ntailor-bench --mode backfill: %s, %d rows; %s, then %s = %s on every row\n", rep.Server, rep.Rows,
 		addColumnSQL(benchTable), backfillColumn, backfillSource)
-	if rep.Build != "" {
-		fmt.Fprintf(w, "built from %s\n", rep.Build)
-	}
+	printSettings(w, rep)
 	fmt.Fprintf(w, "load: %d transactions/s over %d writers (inserts, updates, deletes, each also written to the control table; inserts and updates of %s write %s too)\n",
 		rep.Rate, rep.Writers, backfillSource, backfillColumn)
 	fmt.Fprintf(w, "update: %s\nnaive-loop: %s, %d ids a batch, %d ms sleep between batches\ntailor-backfill: --set '%s' --where '%s', chunk time %d ms\n\n",

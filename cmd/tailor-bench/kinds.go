@@ -136,8 +136,9 @@ func (b *bench) ptOSC(ctx context.Context, chunkSize int, run *Run) {
 	}
 }
 
-// tailorRun migrates the table with tailor, in this process.
-func (b *bench) tailorRun(ctx context.Context, run *Run) {
+// tailorRun migrates the table with tailor, in this process, for at most
+// timeout when it is set (a run that does not finish in it is a timeout).
+func (b *bench) tailorRun(ctx context.Context, run *Run, timeout time.Duration) {
 	dir, err := os.MkdirTemp("", "tailor-bench-")
 	if err != nil {
 		run.Status, run.Note = statusFailed, "create a temporary directory for the control socket: "+err.Error()
@@ -146,39 +147,82 @@ func (b *bench) tailorRun(ctx context.Context, run *Run) {
 	defer os.RemoveAll(dir)
 	resetPeakRSS := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 	runner, err := migrate.New(migrate.Config{
-		Conn:          b.conn,
-		Database:      b.opts.database,
-		Table:         benchTable,
-		Alter:         b.opts.alter,
-		Execute:       true,
-		ForceCopy:     true,
-		OkToDropTable: true,
-		ChunkSize:     b.opts.chunkSize,
-		ChunkTime:     b.chunkTime(),
-		SkipChecksum:  b.opts.skipChecksum,
-		Threads:       b.opts.threads,
-		ControlSocket: filepath.Join(dir, "tailor.sock"),
-		Logger:        b.logger,
+		Conn:             b.conn,
+		Database:         b.opts.database,
+		Table:            benchTable,
+		Alter:            b.opts.alter,
+		Execute:          true,
+		ForceCopy:        true,
+		OkToDropTable:    true,
+		ChunkSize:        b.opts.chunkSize,
+		ChunkTime:        b.chunkTime(),
+		SkipChecksum:     b.opts.skipChecksum,
+		Threads:          b.opts.threads,
+		MaxCommitLatency: maxCommitLatencyConfig(b.opts.maxCommitLatency),
+		// A run the sweep timed out leaves its shadow and saved state.
+		InitiallyDropGhostTable: true,
+		ControlSocket:           filepath.Join(dir, "tailor.sock"),
+		Logger:                  b.logger,
 	})
 	if err != nil {
 		run.Status, run.Note = statusFailed, oneLine(err.Error())
 		return
 	}
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
 	stopProfile := b.startCPUProfile(run)
-	stopWatching := watchPhases(func() string { return runner.Status().Phase.String() }, run)
-	res, err := runner.Run(ctx)
+	var applier applierWatch
+	stopWatching := watchPhases(func() string {
+		st := runner.Status()
+		applier.observe(time.Now(), st.Backlog, st.EventsApplied, st.ApplierLag)
+		return st.Phase.String()
+	}, run)
+	res, err := runner.Run(runCtx)
 	stopWatching()
 	stopProfile()
+	var events int64
+	if res != nil {
+		events = res.EventsApplied
+	}
+	run.Applier = applier.stats(events)
 	run.PeakRSSBytes = peakRSS()
 	if !resetPeakRSS {
 		run.Note = "peak RSS since the benchmark started; "
 	}
+	if b.opts.replica && !hasPhase(run.Phases, migrate.PhaseBuildIndexes.String()) {
+		run.Note += "indexes built during the copy (tailor saw the replica); "
+	}
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			run.Status, run.Note = statusTimeout, run.Note+fmt.Sprintf("did not finish within %s (%s)", timeout, applierNote(run.Applier))
+			return
+		}
 		run.Status, run.Note = statusFailed, run.Note+oneLine(err.Error())
 		return
 	}
 	run.CutOverLockMs = float64(res.CutOverLock.Microseconds()) / 1000
-	run.Note += fmt.Sprintf("cut-over %s, %d events applied", msLabel(run.CutOverLockMs), res.EventsApplied)
+	run.Note += fmt.Sprintf("cut-over %s, %s", msLabel(run.CutOverLockMs), applierNote(run.Applier))
+}
+
+// applierNote is what the applier did, for a run's note.
+func applierNote(a *ApplierStats) string {
+	if a == nil {
+		return "no change stream"
+	}
+	return fmt.Sprintf("%d events applied (%.0f/s over %.1fs), backlog peak %d", a.Events, a.PerSecond, a.Seconds, a.BacklogPeak)
+}
+
+// hasPhase says whether phases hold one named name.
+func hasPhase(phases []PhaseSpan, name string) bool {
+	for _, p := range phases {
+		if p.Phase == name {
+			return true
+		}
+	}
+	return false
 }
 
 // watchPhases records when a runner enters each phase into run.Phases, by

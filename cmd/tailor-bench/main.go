@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -55,15 +54,28 @@ type options struct {
 	naiveSleep time.Duration
 	// backfillChunkTime is tailor backfill's target time per batch.
 	backfillChunkTime time.Duration
+	// maxCommitLatency is tailor's --max-commit-latency; 0 is no limit.
+	maxCommitLatency time.Duration
+	// replica attaches a replica sandbox and measures its lag.
+	replica bool
+	// sweep measures the applier at sweepPercents of the load's highest
+	// rate, each tailor run bounded by sweepTimeout.
+	sweep         bool
+	sweepPercents []int
+	sweepTimeout  time.Duration
 }
 
 // bench is one invocation: the server, its connection, and what it found.
 type bench struct {
-	opts   options
-	conn   mysql.ConnConfig
-	db     *sql.DB
-	logger *slog.Logger
-	stderr io.Writer
+	opts options
+	conn mysql.ConnConfig
+	db   *sql.DB
+	// replica is the replica sandbox's pool with --replica, and
+	// replicaSbx/primarySbx the sandboxes.
+	replica                *sql.DB
+	replicaSbx, primarySbx *sandbox.Sandbox
+	logger                 *slog.Logger
+	stderr                 io.Writer
 	// inplaceRefusal is the server's refusal of ALGORITHM=INPLACE, or "".
 	inplaceRefusal string
 }
@@ -73,6 +85,10 @@ type Report struct {
 	Mode    string    `json:"mode"`
 	Started time.Time `json:"started"`
 	Server  string    `json:"server"`
+	// Settings are the server's durability and sizing, read back from it;
+	// ReplicaSettings the replica's with --replica.
+	Settings        *ServerSettings `json:"server_settings,omitempty"`
+	ReplicaSettings *ServerSettings `json:"replica_settings,omitempty"`
 	// Build is the commit tailor-bench was built from, "+modified" when
 	// the working tree had changes (go build's VCS stamp).
 	Build   string `json:"build,omitempty"`
@@ -87,12 +103,16 @@ type Report struct {
 	Threads   int            `json:"tailor_threads,omitempty"`
 	ChunkSize int            `json:"tailor_chunk_size,omitempty"`
 	// ChunkTimeMs is tailor's target time per chunk; 0 with a fixed size.
-	ChunkTimeMs int64    `json:"tailor_chunk_time_ms,omitempty"`
-	PtOSC       string   `json:"pt_osc"`
-	PrepareSec  float64  `json:"prepare_seconds"`
-	Notes       []string `json:"notes"`
-	Runs        []Run    `json:"runs"`
-	Medians     []Median `json:"medians"`
+	ChunkTimeMs int64 `json:"tailor_chunk_time_ms,omitempty"`
+	// MaxCommitLatencyMs is tailor's --max-commit-latency; 0 is no limit.
+	MaxCommitLatencyMs float64 `json:"tailor_max_commit_latency_ms"`
+	// Sweep is the applier sweep's setting and finding (--sweep).
+	Sweep      *SweepSetup `json:"sweep,omitempty"`
+	PtOSC      string      `json:"pt_osc"`
+	PrepareSec float64     `json:"prepare_seconds"`
+	Notes      []string    `json:"notes"`
+	Runs       []Run       `json:"runs"`
+	Medians    []Median    `json:"medians"`
 }
 
 func main() {
@@ -135,7 +155,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.skipChecksum, "skip-checksum", false, "run tailor with --skip-checksum, to measure what the verify before the swap costs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
 	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
+	fs.DurationVar(&o.maxCommitLatency, "tailor-max-commit-latency", migrate.DefaultMaxCommitLatency, "tailor's --max-commit-latency: copy fewer chunks at once while the heartbeat's commits take longer (0: no limit)")
+	fs.BoolVar(&o.replica, "replica", false, "attach a replica sandbox to the bench's sandbox and report its peak lag in every run (not with --host)")
+	fs.BoolVar(&o.sweep, "sweep", false, "measure tailor's applier: find the load's highest rate alone, then migrate under --sweep-percent of it (replaces --runs)")
+	percents := fs.String("sweep-percent", "50,80", "with --sweep: the load rates to migrate under, in percent of the highest rate, comma-separated")
+	fs.DurationVar(&o.sweepTimeout, "sweep-timeout", 10*time.Minute, "with --sweep: a tailor run that has not finished by then is stopped and reported as a timeout")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.sweepPercents, err = parsePercents(*percents); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -158,6 +187,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--naive-sleep must not be negative, not %s", o.naiveSleep)
 	case o.backfillChunkTime <= 0:
 		return o, fmt.Errorf("--backfill-chunk-time must be positive, not %s", o.backfillChunkTime)
+	case o.maxCommitLatency < 0:
+		return o, fmt.Errorf("--tailor-max-commit-latency must not be negative, not %s", o.maxCommitLatency)
+	case o.replica && (o.host != "" || o.port != 0):
+		return o, errors.New("--replica starts a replica of the bench's own sandbox, and cannot be used with --host or --port")
+	case o.sweep && o.mode != modeAlter:
+		return o, fmt.Errorf("--sweep measures tailor alter's applier: it needs --mode %s", modeAlter)
+	case o.sweepTimeout <= 0:
+		return o, fmt.Errorf("--sweep-timeout must be positive, not %s", o.sweepTimeout)
 	}
 	if o.ptOSC == "" {
 		o.ptOSC = "/usr/bin/pt-online-schema-change"
@@ -193,6 +230,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Build: buildRevision(), Rows: opts.rows, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
 	if opts.mode == modeAlter {
 		rep.Alter, rep.Threads, rep.ChunkSize = opts.alter, opts.threads, opts.chunkSize
+		rep.MaxCommitLatencyMs = millis(opts.maxCommitLatency)
 		if opts.chunkSize == 0 {
 			rep.ChunkTimeMs = opts.chunkTime.Milliseconds()
 		}
@@ -203,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if opts.host == "" {
 		progress("==> starting a throwaway MariaDB sandbox")
-		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: []string{"--innodb-buffer-pool-size=" + opts.bufferPool, "--innodb-log-file-size=1G"}})
+		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: sandboxArgs(opts.bufferPool)})
 		if errors.Is(err, sandbox.ErrNoServer) {
 			return fmt.Errorf("%w; on Debian or Ubuntu: sudo apt-get install -y mariadb-server (make bench does this)", err)
 		}
@@ -214,6 +252,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		progress("    mariadbd pid %d on 127.0.0.1:%d, data in %s", sbx.PID(), sbx.Port, sbx.Dir)
 		b.conn = sbx.Conn("")
 		rep.Sandbox = true
+		b.primarySbx = sbx
+		if opts.replica {
+			// Before the bench's database exists: the replica starts from
+			// the primary's current position, and must see it created.
+			progress("==> starting a replica sandbox")
+			replica, err := sandbox.StartReplica(ctx, sbx, sandbox.Options{ExtraArgs: sandboxArgs(opts.bufferPool)})
+			if err != nil {
+				return err
+			}
+			defer replica.Stop()
+			progress("    mariadbd pid %d on 127.0.0.1:%d, replicating from 127.0.0.1:%d", replica.PID(), replica.Port, sbx.Port)
+			b.replicaSbx = replica
+			if b.replica, err = replica.Open(ctx, ""); err != nil {
+				return err
+			}
+			defer b.replica.Close()
+			st, err := readSettings(ctx, b.replica)
+			if err != nil {
+				return err
+			}
+			rep.ReplicaSettings = &st
+		}
 	} else {
 		b.conn = mysql.ConnConfig{Host: opts.host, Port: opts.port, User: opts.user, Password: os.Getenv("MYSQL_PWD")}
 	}
@@ -224,6 +284,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if s, err := mysql.DetectServer(ctx, b.db); err == nil {
 		rep.Server = s.String()
 	}
+	st, err := readSettings(ctx, b.db)
+	if err != nil {
+		return err
+	}
+	rep.Settings = &st
+	progress("    %s", st)
 
 	// pt-online-schema-change has no part in backfill mode.
 	if opts.mode == modeAlter {
@@ -248,12 +314,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		progress("    reused the existing template of %d rows", opts.rows)
 	}
 	progress("    done in %s", time.Since(start).Round(time.Millisecond))
+	if err := b.syncReplica(ctx); err != nil {
+		return err
+	}
 
 	if contains(kinds, kindNativeInplace) {
 		b.inplaceRefusal, err = probeInplace(ctx, b.db, opts.alter)
 		if err != nil {
 			return err
 		}
+	}
+
+	if opts.sweep {
+		if err := b.runSweep(ctx, rep, progress); err != nil {
+			return err
+		}
+		if opts.json {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		printSweepReport(stdout, rep)
+		return nil
 	}
 
 	// Backfill mode runs everything under the load: a backfill's question
@@ -272,7 +354,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					continue
 				}
 				n++
-				one, err := b.runOne(ctx, kind, withLoad, r)
+				one, err := b.runOne(ctx, kind, withLoad, r, opts.rate)
 				if err != nil {
 					return err
 				}
@@ -292,6 +374,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Notes = append(rep.Notes, backfillNotes(opts)...)
 	} else {
 		rep.Notes = append(rep.Notes, notes(opts)...)
+	}
+	if opts.replica {
+		rep.Notes = append(rep.Notes, replicaNote())
 	}
 	if opts.json {
 		enc := json.NewEncoder(stdout)
@@ -327,11 +412,14 @@ func (b *bench) connect(ctx context.Context) error {
 	return nil
 }
 
-// runOne restores a fresh table, starts the load if asked, makes the
-// change (or, for the baseline, waits), and measures. Only errors that stop
-// the whole benchmark are returned; a failing tool is a failed Run.
-func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat int) (Run, error) {
+// runOne restores a fresh table, starts the load at rate if asked, makes
+// the change (or, for the baseline, waits), and measures. Only errors that
+// stop the whole benchmark are returned; a failing tool is a failed Run.
+func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, rate int) (Run, error) {
 	run := Run{Kind: kind, Load: withLoad, Repeat: repeat, Status: statusOK}
+	if rate != b.opts.rate {
+		run.LoadRate = rate
+	}
 	if kind == kindNativeInplace && b.inplaceRefusal != "" {
 		run.Status, run.Note = statusRefused, b.inplaceRefusal
 		return run, nil
@@ -346,18 +434,26 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 		}
 		dualWrite = backfillColumn
 	}
+	// The replica must hold the fresh tables before its lag is measured.
+	if err := b.syncReplica(ctx); err != nil {
+		return run, err
+	}
 	var load *sbLoad
 	if withLoad {
-		load = startLoad(ctx, b.db, loadOptions{Table: benchTable, Writers: b.opts.writers, Rate: b.opts.rate,
+		load = startLoad(ctx, b.db, loadOptions{Table: benchTable, Writers: b.opts.writers, Rate: rate,
 			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano()), DualWrite: dualWrite})
 		if err := sleep(ctx, b.opts.warmup); err != nil {
 			load.stopLoad()
 			return run, err
 		}
 	}
+	var lag *replicaWatch
+	if b.replica != nil {
+		lag = watchReplica(ctx, b.db, b.replica)
+	}
 	t0 := time.Now()
 	switch kind {
-	case kindBaseline:
+	case kindBaseline, kindCapacity:
 		_ = sleep(ctx, b.opts.baseline)
 	case kindNativeCopy:
 		b.nativeAlter(ctx, "COPY", &run)
@@ -368,7 +464,7 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 	case kindPtOSC1000:
 		b.ptOSC(ctx, 1000, &run)
 	case kindTailor:
-		b.tailorRun(ctx, &run)
+		b.tailorRun(ctx, &run, b.tailorTimeout())
 	case kindUpdate:
 		b.singleUpdate(ctx, &run)
 	case kindNaiveLoop:
@@ -377,6 +473,9 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 		b.tailorBackfill(ctx, &run)
 	}
 	t1 := time.Now()
+	if lag != nil {
+		t1 = lag.markEnd(ctx)
+	}
 	if load != nil {
 		_ = sleep(ctx, b.opts.settle)
 		load.stopLoad()
@@ -389,11 +488,14 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 			run.Phases[i].LoadTransactions, run.Phases[i].LoadP99Ms, run.Phases[i].LoadMaxMs = st.Transactions, millis(st.P99), millis(st.Max)
 		}
 	}
+	if lag != nil {
+		run.ReplicaLag = lag.finish(ctx)
+	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("interrupted during %s: %w", kind, err)
 	}
 	run.WallSeconds = t1.Sub(t0).Seconds()
-	if kind != kindBaseline && run.Status == statusOK {
+	if kind != kindBaseline && kind != kindCapacity && run.Status == statusOK {
 		run.RowsPerSec = float64(b.opts.rows) / run.WallSeconds
 	}
 	if run.Status != statusRefused {
@@ -410,59 +512,6 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat i
 		run.NotBackfilled = &n
 	}
 	return run, nil
-}
-
-// summary is one run on one line, for the progress output.
-func summary(r Run) string {
-	if r.Status != statusOK {
-		return r.Status + ": " + r.Note
-	}
-	s := seconds(r.WallSeconds)
-	if r.Load {
-		s += fmt.Sprintf(", load p99 %s max %s errors %d", msLabel(r.LoadP99Ms), msLabel(r.LoadMaxMs), r.LoadErrors)
-	}
-	s += ", equal to control: " + equalLabel(r.Equal)
-	if r.NotBackfilled != nil {
-		s += fmt.Sprintf(", rows without %s = c: %d", backfillColumn, *r.NotBackfilled)
-	}
-	var phases []string
-	for _, ph := range r.Phases {
-		p := fmt.Sprintf("%s %s", ph.Phase, seconds(ph.Seconds))
-		if r.Load && ph.LoadTransactions > 0 {
-			p += fmt.Sprintf(" (p99 %s, max %s)", msLabel(ph.LoadP99Ms), msLabel(ph.LoadMaxMs))
-		}
-		phases = append(phases, p)
-	}
-	if len(phases) > 0 {
-		s += "\n          phases: " + strings.Join(phases, ", ")
-	}
-	return s
-}
-
-// printReport prints the per-run table, the medians and the notes.
-func printReport(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "\ntailor-bench: %s, %d rows, ALTER TABLE sbtest1 %s\n", rep.Server, rep.Rows, rep.Alter)
-	fmt.Fprintf(w, "load: %d transactions/s over %d writers (inserts, updates, deletes, each also written to the control table); pt-osc: %s\n\n",
-		rep.Rate, rep.Writers, rep.PtOSC)
-	fmt.Fprint(w, formatTable(runHeader(), runRows(rep.Runs)))
-	if rep.Repeat > 1 {
-		fmt.Fprintf(w, "\nmedians over %d repetitions\n\n", rep.Repeat)
-		fmt.Fprint(w, formatTable(medianHeader(), medianRows(rep.Medians)))
-	}
-	fmt.Fprintln(w)
-	for _, n := range rep.Notes {
-		fmt.Fprintln(w, "- "+n)
-	}
-}
-
-// notes explain the columns.
-func notes(o options) []string {
-	return []string{
-		"wall is the migration's own time (for the baseline, how long the load ran alone); rows/s is the table's rows over it; x COPY is wall over native ALGORITHM=COPY's in the same repetition and load condition.",
-		"p50/p99/max are the latencies of the load's transactions that overlapped the migration, each from BEGIN to COMMIT, deadlock retries included; max is the longest write stall. Writers blocked by a lock issue no new writes, so tps shows how much of the " + fmt.Sprint(o.rate) + "/s got through.",
-		"equal compares the table with its control table on every column by primary key, NULL-safely (two LEFT JOINs and a join on all columns), after the load stopped.",
-		"peak RSS is pt-online-schema-change's own (getrusage of the child); tailor runs in-process, so its figure is the whole benchmark process's VmHWM (load generator included), reset before each tailor run.",
-	}
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -14,6 +14,9 @@ const (
 	statusOK      = "ok"
 	statusRefused = "refused"
 	statusFailed  = "failed"
+	// statusTimeout is a tailor run of the sweep that did not finish in
+	// --sweep-timeout, and was stopped.
+	statusTimeout = "timeout"
 )
 
 // Run is one measured run: one kind of migration (or the load alone) under
@@ -30,6 +33,9 @@ type Run struct {
 	// RatioToCopy is this run's wall time over native COPY's in the same
 	// repetition and load condition: 2 means twice as long.
 	RatioToCopy float64 `json:"ratio_to_native_copy,omitempty"`
+	// LoadRate is the load's target rate of this run, transactions/s, when
+	// it is not the report's (the sweep's runs); sweepMaxRate is no limit.
+	LoadRate int `json:"load_rate,omitempty"`
 	// The load during the run (only when Load is set): latencies of the
 	// transactions that overlapped the run, and its failed transactions.
 	LoadTransactions int64   `json:"load_transactions,omitempty"`
@@ -49,6 +55,11 @@ type Run struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 	// CutOverLockMs is how long tailor held writers at its cut-over.
 	CutOverLockMs float64 `json:"cut_over_lock_ms,omitempty"`
+	// Applier is what tailor's applier did (tailor runs only).
+	Applier *ApplierStats `json:"applier,omitempty"`
+	// ReplicaLag is the replica's lag during and after the run (--replica
+	// only).
+	ReplicaLag *ReplicaLag `json:"replica_lag,omitempty"`
 	// Phases are tailor's phases, in order, with the load's latencies
 	// during each (only when Load is set).
 	Phases []PhaseSpan `json:"phases,omitempty"`
@@ -93,6 +104,8 @@ type Median struct {
 	Equal        int   `json:"equal_runs"`
 	Compared     int   `json:"compared_runs"`
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// ReplicaLagMs is the median of the runs' peak replica lags (--replica).
+	ReplicaLagMs *float64 `json:"replica_lag_peak_ms,omitempty"`
 	// Backfill mode: the runs whose every row had its new column
 	// filled, of those checked, and the ratios of Run, of the medians.
 	Backfilled      int     `json:"backfilled_runs,omitempty"`
@@ -163,7 +176,7 @@ func medians(runs []Run) []Median {
 	for _, g := range order {
 		rs := byGroup[g]
 		m := Median{Kind: g.kind, Load: g.load, Runs: len(rs)}
-		var wall, rate, p50, p99, mx, rss []float64
+		var wall, rate, p50, p99, mx, rss, lag []float64
 		statuses := map[string]int{}
 		for _, r := range rs {
 			statuses[r.Status]++
@@ -179,6 +192,9 @@ func medians(runs []Run) []Median {
 				if *r.NotBackfilled == 0 {
 					m.Backfilled++
 				}
+			}
+			if r.ReplicaLag != nil {
+				lag = append(lag, r.ReplicaLag.PeakMs)
 			}
 			if r.Status != statusOK {
 				continue
@@ -205,6 +221,10 @@ func medians(runs []Run) []Median {
 		m.WallSeconds, m.RowsPerSec = median(wall), median(rate)
 		m.LoadP50Ms, m.LoadP99Ms, m.LoadMaxMs = median(p50), median(p99), median(mx)
 		m.PeakRSSBytes = int64(median(rss))
+		if len(lag) > 0 {
+			l := median(lag)
+			m.ReplicaLagMs = &l
+		}
 		out = append(out, m)
 	}
 	copyWall := map[bool]float64{}
@@ -256,18 +276,39 @@ func formatTable(header []string, rows [][]string) string {
 	return b.String()
 }
 
-// runHeader is the header of the per-run table.
-func runHeader() []string {
-	return []string{"run", "load", "rep", "wall", "rows/s", "x COPY", "p50", "p99", "max (stall)", "tps", "errors", "equal", "peak RSS", "note"}
+// runHeader is the header of the per-run table; withReplica adds the
+// replica's peak lag before the note.
+func runHeader(withReplica bool) []string {
+	h := []string{"run", "load", "rep", "wall", "rows/s", "x COPY", "p50", "p99", "max (stall)", "tps", "errors", "equal", "peak RSS"}
+	if withReplica {
+		h = append(h, "replica lag")
+	}
+	return append(h, "note")
 }
 
-// runRows renders runs for formatTable.
-func runRows(runs []Run) [][]string {
+// hasReplicaLag says whether any run measured a replica's lag.
+func hasReplicaLag(runs []Run) bool {
+	for _, r := range runs {
+		if r.ReplicaLag != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// runRows renders runs for formatTable, with the replica lag column when
+// withReplica is set.
+func runRows(runs []Run, withReplica bool) [][]string {
 	var rows [][]string
 	for _, r := range runs {
 		row := []string{r.Kind, loadLabel(r.Load), fmt.Sprint(r.Repeat)}
+		lag := []string{}
+		if withReplica {
+			lag = []string{replicaLagLabel(r.ReplicaLag)}
+		}
 		if r.Status != statusOK {
-			row = append(row, "-", "-", "-", "-", "-", "-", "-", fmt.Sprint(r.LoadErrors), "-", "-", r.Status+": "+r.Note)
+			row = append(row, "-", "-", "-", "-", "-", "-", "-", fmt.Sprint(r.LoadErrors), "-", "-")
+			row = append(append(row, lag...), r.Status+": "+r.Note)
 			rows = append(rows, row)
 			continue
 		}
@@ -280,25 +321,38 @@ func runRows(runs []Run) [][]string {
 		} else {
 			row = append(row, "-", "-", "-", "-", "-")
 		}
-		row = append(row, equalLabel(r.Equal), bytesLabel(r.PeakRSSBytes), r.Note)
+		row = append(row, equalLabel(r.Equal), bytesLabel(r.PeakRSSBytes))
+		row = append(append(row, lag...), r.Note)
 		rows = append(rows, row)
 	}
 	return rows
 }
 
-// medianHeader is the header of the medians table.
-func medianHeader() []string {
-	return []string{"run", "load", "runs", "wall", "rows/s", "x COPY", "p50", "p99", "max (stall)", "errors", "equal", "peak RSS"}
+// medianHeader is the header of the medians table; withReplica adds the
+// median of the replica's peak lags.
+func medianHeader(withReplica bool) []string {
+	h := []string{"run", "load", "runs", "wall", "rows/s", "x COPY", "p50", "p99", "max (stall)", "errors", "equal", "peak RSS"}
+	if withReplica {
+		h = append(h, "replica lag")
+	}
+	return h
 }
 
 // medianRows renders medians for formatTable.
-func medianRows(ms []Median) [][]string {
+func medianRows(ms []Median, withReplica bool) [][]string {
 	var rows [][]string
 	for _, m := range ms {
 		row := []string{m.Kind, loadLabel(m.Load), fmt.Sprint(m.Runs)}
+		lag := []string{}
+		if withReplica {
+			lag = append(lag, "-")
+			if m.ReplicaLagMs != nil {
+				lag[0] = msLabel(*m.ReplicaLagMs)
+			}
+		}
 		if m.WallSeconds == 0 {
 			row = append(row, "-", "-", "-", "-", "-", "-", fmt.Sprint(m.LoadErrors), "-", m.Status)
-			rows = append(rows, row)
+			rows = append(rows, append(row, lag...))
 			continue
 		}
 		row = append(row, seconds(m.WallSeconds), rate(m.RowsPerSec), ratio(m.RatioToCopy))
@@ -312,7 +366,7 @@ func medianRows(ms []Median) [][]string {
 			eq = fmt.Sprintf("%d/%d", m.Equal, m.Compared)
 		}
 		row = append(row, eq, bytesLabel(m.PeakRSSBytes))
-		rows = append(rows, row)
+		rows = append(rows, append(row, lag...))
 	}
 	return rows
 }

@@ -96,12 +96,12 @@ func TestRunRows(t *testing.T) {
 		{Kind: kindTailor, Load: true, Repeat: 1, Status: statusOK, WallSeconds: 2, LoadTransactions: 600, RowsPerSec: 500000, RatioToCopy: 1.5,
 			LoadP50Ms: 0.8, LoadP99Ms: 12.3, LoadMaxMs: 15000, LoadTPS: 299.6, Equal: &yes, PeakRSSBytes: 64 << 20},
 		{Kind: kindNativeInplace, Load: false, Repeat: 1, Status: statusRefused, Note: "refused by the server: x"},
-	})
+	}, false)
 	want := []string{"tailor", "load", "1", "2.00s", "500000", "1.50", "0.8ms", "12.3ms", "15.0s", "300", "0", "yes", "64 MiB", ""}
 	if strings.Join(rows[0], "|") != strings.Join(want, "|") {
 		t.Errorf("tailor row = %q, want %q", rows[0], want)
 	}
-	if len(rows[1]) != len(runHeader()) || rows[1][len(rows[1])-1] != "refused: refused by the server: x" {
+	if len(rows[1]) != len(runHeader(false)) || rows[1][len(rows[1])-1] != "refused: refused by the server: x" {
 		t.Errorf("refused row = %q", rows[1])
 	}
 }

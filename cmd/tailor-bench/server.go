@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/migrate"
+)
+
+// durableArgs are the bench sandbox's durability settings: a production
+// server's, every commit flushed to the redo log and the binary log synced
+// at commit. The test sandbox keeps 2 and 0, which are faster and enough for
+// correctness tests, but understate what a commit costs, and so what a copy
+// beside the application's commits does to them.
+func durableArgs() []string {
+	return []string{"--innodb-flush-log-at-trx-commit=1", "--sync-binlog=1"}
+}
+
+// sandboxArgs are the bench sandbox's mariadbd arguments beyond the
+// sandbox's own: production durability, the buffer pool, and a 1 GiB redo
+// log (see docs/benchmarks.md).
+func sandboxArgs(bufferPool string) []string {
+	return append(durableArgs(), "--innodb-buffer-pool-size="+bufferPool, "--innodb-log-file-size=1G")
+}
+
+// ServerSettings are what the server says of its durability and sizing,
+// read back from it (SELECT @@...), not what the bench asked for.
+type ServerSettings struct {
+	Version                   string `json:"version"`
+	InnodbFlushLogAtTrxCommit int    `json:"innodb_flush_log_at_trx_commit"`
+	SyncBinlog                int64  `json:"sync_binlog"`
+	InnodbBufferPoolBytes     int64  `json:"innodb_buffer_pool_size"`
+	InnodbLogFileBytes        int64  `json:"innodb_log_file_size"`
+	BinlogFormat              string `json:"binlog_format"`
+}
+
+// readSettings reads the server's settings.
+func readSettings(ctx context.Context, db *sql.DB) (ServerSettings, error) {
+	var s ServerSettings
+	err := db.QueryRowContext(ctx, "SELECT @@version, @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_buffer_pool_size, @@innodb_log_file_size, @@binlog_format").
+		Scan(&s.Version, &s.InnodbFlushLogAtTrxCommit, &s.SyncBinlog, &s.InnodbBufferPoolBytes, &s.InnodbLogFileBytes, &s.BinlogFormat)
+	if err != nil {
+		return s, fmt.Errorf("read the server's settings: %w", err)
+	}
+	return s, nil
+}
+
+// String is the settings on one line, as the report's header shows them.
+func (s ServerSettings) String() string {
+	return fmt.Sprintf("innodb_flush_log_at_trx_commit=%d, sync_binlog=%d, innodb_buffer_pool_size=%s, innodb_log_file_size=%s, binlog_format=%s, version %s",
+		s.InnodbFlushLogAtTrxCommit, s.SyncBinlog, sizeLabel(s.InnodbBufferPoolBytes), sizeLabel(s.InnodbLogFileBytes), s.BinlogFormat, s.Version)
+}
+
+// Durable says whether every commit is flushed and synced, as a
+// production server does.
+func (s ServerSettings) Durable() bool {
+	return s.InnodbFlushLogAtTrxCommit == 1 && s.SyncBinlog == 1
+}
+
+// sizeLabel prints a byte count in the largest binary unit that divides it,
+// as a server's configuration would be written (2G, 1G, 96M).
+func sizeLabel(b int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if b >= u.size && b%u.size == 0 {
+			return fmt.Sprintf("%d%s", b/u.size, u.unit)
+		}
+	}
+	return fmt.Sprint(b)
+}
+
+// maxCommitLatencyConfig is --tailor-max-commit-latency as a
+// migrate.Config value: 0 on the command line is no limit, as for tailor
+// alter's --max-commit-latency.
+func maxCommitLatencyConfig(d time.Duration) time.Duration {
+	if d == 0 {
+		return migrate.NoMaxCommitLatency
+	}
+	return d
+}
+
+// maxCommitLatencyLabel is --tailor-max-commit-latency for the header.
+func maxCommitLatencyLabel(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0 (no limit)"
+	case d == migrate.DefaultMaxCommitLatency:
+		return d.String() + " (tailor's default)"
+	}
+	return d.String()
+}
