@@ -332,7 +332,11 @@ func printBackfillReport(w io.Writer, rep *Report) {
 		rep.Rate, rep.Writers, backfillSource, backfillColumn)
 	fmt.Fprintf(w, "update: %s\nnaive-loop: %s, %d ids a batch, %d ms sleep between batches\ntailor-backfill: --set '%s' --where '%s', chunk time %d ms\n\n",
 		s.Update, strings.Replace(strings.Replace(s.NaiveLoop, "?", "<from>", 1), "?", "<from+batch-1>", 1), s.NaiveBatch, s.NaiveSleepMs, s.TailorSet, s.TailorWhere, s.ChunkTimeMs)
-	fmt.Fprint(w, formatTable(backfillHeader(), backfillRows(rep.Runs)))
+	header, rows := backfillHeader(), backfillRows(rep.Runs)
+	if hasReplicaLag(rep.Runs) {
+		header, rows = replicaLagColumn(header, rows, rep.Runs)
+	}
+	fmt.Fprint(w, formatTable(header, rows))
 	if rep.Repeat > 1 {
 		fmt.Fprintf(w, "\nmedians over %d repetitions\n\n", rep.Repeat)
 		fmt.Fprint(w, formatTable(backfillMedianHeader(), backfillMedianRows(rep.Medians)))
@@ -425,11 +429,14 @@ func phaseNote(phases []PhaseSpan) string {
 
 // backfillNotes explain backfill mode's columns.
 func backfillNotes(o options) []string {
-	return []string{
+	notes := []string{
 		"Every run is under the load, on a fresh copy of the table with the new column added instantly (all NULL); the load starts " + o.warmup.String() + " before the run and stops " + o.settle.String() + " after it. baseline is the load alone for " + o.baseline.String() + ".",
 		"wall is the backfill's own time (for tailor-backfill, Runner.Run: its checks, the walk, and the closing count of the rows still matching); x loop is wall over the naive loop's in the same repetition.",
 		"p50/p99/max are the latencies of the load's transactions that overlapped the backfill, BEGIN to COMMIT, retries included; max is the longest write stall; x alone is p99 over the baseline's p99 in the same repetition. failed counts the load's transactions that failed.",
 		"equal compares the table with its control table on id, k, c and pad (the control's " + backfillColumn + " is written by the load only); " + backfillColumn + " = " + backfillSource + " checks every row of the table afterwards, byte for byte.",
-		"No replica is attached: the benchmark has no replica mode, so replica lag is not measured.",
 	}
+	if !o.replica {
+		notes = append(notes, "No replica is attached (--replica attaches one), so replica lag is not measured.")
+	}
+	return notes
 }

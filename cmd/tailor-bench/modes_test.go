@@ -211,3 +211,12 @@ func TestRunRowsReplica(t *testing.T) {
 		t.Errorf("rows = %q", rows)
 	}
 }
+
+func TestReplicaLagColumn(t *testing.T) {
+	t.Parallel()
+	h, rows := replicaLagColumn([]string{"run", "wall", "note"}, [][]string{{"baseline", "10.00s", ""}, {"tailor-backfill", "2.00s", "n"}},
+		[]Run{{}, {ReplicaLag: &ReplicaLag{PeakMs: 425, CaughtUpMs: 369}}})
+	if strings.Join(h, "|") != "run|wall|replica lag|note" || strings.Join(rows[0], "|") != "baseline|10.00s|-|" || strings.Join(rows[1], "|") != "tailor-backfill|2.00s|425ms|n" {
+		t.Errorf("replicaLagColumn = %q, %q", h, rows)
+	}
+}

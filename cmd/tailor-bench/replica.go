@@ -260,3 +260,25 @@ func (b *bench) syncReplica(ctx context.Context) error {
 func replicaNote() string {
 	return "replica lag is the peak lag of a replica sandbox (same settings, single-threaded replication by GTID) from the migration's start until it had applied all the primary had written when the migration ended. It is measured by position every " + sampleEvery.String() + ": the time since the primary first held a transaction (its @@gtid_binlog_pos) that the replica had not applied yet (its @@gtid_slave_pos), 0 when it had them all. tailor finds the replica itself (SHOW SLAVE HOSTS, confirmed by connecting to it) and throttles its copy on its heartbeat lag above its default --max-lag-millis 1500; a native ALTER reaches the replica as one statement, replayed only after it committed on the primary."
 }
+
+// replicaLagColumn inserts the replica lag of runs into a table before its
+// last column (the note): header and one row per run.
+func replicaLagColumn(header []string, rows [][]string, runs []Run) ([]string, [][]string) {
+	insert := func(cells []string, cell string) []string {
+		n := len(cells)
+		if n == 0 {
+			return []string{cell}
+		}
+		out := append([]string{}, cells[:n-1]...)
+		return append(out, cell, cells[n-1])
+	}
+	var out [][]string
+	for i, r := range rows {
+		cell := "-"
+		if i < len(runs) {
+			cell = replicaLagLabel(runs[i].ReplicaLag)
+		}
+		out = append(out, insert(r, cell))
+	}
+	return insert(header, "replica lag"), out
+}
