@@ -137,6 +137,7 @@ type alterFlags struct {
 	changeFlags
 	execute                 bool
 	skipChecksum            bool
+	checksumAfterCopy       bool
 	deferIndexes            string
 	instantLockTimeoutSecs  int
 	instantAttempts         int
@@ -183,6 +184,7 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
+	fs.BoolVar(&f.checksumAfterCopy, "checksum-after-copy", false, "compare the whole table after the copy, instead of the copied ranges during it and then the rest and the rows changed since; slower, and it also sees rows of the new table that another session changed")
 	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
@@ -302,6 +304,7 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	}
 	cfg.ForceCutOverAfter = f.forceCutOverAfter
 	cfg.SkipChecksum = f.skipChecksum
+	cfg.ChecksumAfterCopy = f.checksumAfterCopy
 	cfg.DeferIndexes = f.deferIndexes
 	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	cfg.InstantAttempts = f.instantAttempts
@@ -389,6 +392,9 @@ func printResult(w io.Writer, res *migrate.Result) {
 		fmt.Fprintln(w, "  checksum:         passed before the resume (the new table kept in step since)")
 	} else if res.ChecksumSkipped {
 		fmt.Fprintln(w, "  checksum:         skipped (--skip-checksum)")
+	} else if res.ChecksumBehindRows > 0 {
+		fmt.Fprintf(w, "  checksum:         %d rows equal during the copy; after it, %d chunks equal, %d re-copied, %d changed rows equal\n",
+			res.ChecksumBehindRows, res.ChecksumChunks, res.ChecksumMended, res.ChecksumRechecked)
 	} else {
 		fmt.Fprintf(w, "  checksum:         %d chunks equal, %d re-copied\n", res.ChecksumChunks, res.ChecksumMended)
 	}

@@ -146,7 +146,7 @@ func (a *Applier) collapse(changes []capture.Change) []op {
 	index := map[string]int{}
 	var ops []op
 	set := func(key, image []any) {
-		k := keyString(key)
+		k := KeyString(key)
 		if i, ok := index[k]; ok {
 			ops[i].image = image
 			return
@@ -160,7 +160,7 @@ func (a *Applier) collapse(changes []capture.Change) []op {
 			set(a.m.KeyValues(ch.After), ch.After)
 		case capture.Update:
 			before, after := a.m.KeyValues(ch.Before), a.m.KeyValues(ch.After)
-			if keyString(before) != keyString(after) {
+			if KeyString(before) != KeyString(after) {
 				set(before, nil)
 			}
 			set(after, ch.After)
@@ -171,9 +171,9 @@ func (a *Applier) collapse(changes []capture.Change) []op {
 	return ops
 }
 
-// keyString encodes key values so that equal keys (byte for byte) and only
+// KeyString encodes key values so that equal keys (byte for byte) and only
 // they give equal strings.
-func keyString(key []any) string {
+func KeyString(key []any) string {
 	var b strings.Builder
 	for _, v := range key {
 		if t, ok := v.(capture.Text); ok {

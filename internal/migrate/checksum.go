@@ -26,7 +26,7 @@ const checksumLockAttempts = 10
 // consistent view of both (package verify), and copies a chunk that
 // differs again. It runs after the copy, with the applier still running,
 // on the stream's context.
-func (r *Runner) checksum(ctx context.Context, res *Result) error {
+func (r *Runner) checksum(ctx context.Context, behind *checkedBehind, res *Result) error {
 	if r.cfg.SkipChecksum {
 		r.log.Warn("checksum skipped (--skip-checksum): the copy is swapped in without being compared with the original", "phase", PhaseChecksum.String())
 		res.ChecksumSkipped = true
@@ -42,53 +42,45 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 	// copy found (more if the application inserts meanwhile).
 	steps := &r.progress.steps
 	steps.start(started)
-	steps.checkRows.Store(max(r.progress.rowsCopied.Load()+r.progress.rowsBefore.Load(), r.progress.rowsTotal.Load()))
-	steps.checkChunkSize.Store(int64(r.checksumChunkSize()))
-	cfg := verify.Config{
-		DB:          r.db,
-		Mapping:     r.mapping,
-		ChunkSize:   r.checksumChunkSize(),
-		LockTimeout: r.cfg.CutOverLockTimeout,
-		CatchUp:     r.catchUpUnderLock,
-		Recopy: func(ctx context.Context, chunk rowcopy.Chunk) error {
-			if r.cfg.Revert {
-				// A copy writes only the mapped columns: it would reset
-				// the kept table's own columns (those the migration
-				// dropped) to their defaults.
-				return fmt.Errorf("range %s of %s differs from the table; a revert copies no rows, which would lose the values of the columns only %s has; compare the two tables before reverting again",
-					chunk, mysql.QuoteIdent(r.shadow), mysql.QuoteIdent(r.shadow))
-			}
-			// A checksum range is larger than a copy chunk: copy it again
-			// in chunks of the copy's size, so that no transaction locks
-			// more rows than --chunk-size.
-			chunker := rowcopy.NewChunkerIn(r.db, r.mapping, r.cfg.ChunkSize, chunk.Lower, chunk.Upper)
-			for {
-				part, ok, err := r.nextChunk(ctx, chunker)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					break
-				}
-				if _, _, err := r.copyChunk(ctx, copier, part); err != nil {
-					return err
-				}
-			}
-			if h := r.cfg.testHooks; h != nil && h.afterRecopy != nil {
-				h.afterRecopy(ctx, chunk)
-			}
-			return nil
-		},
-		Attempts:     checksumAttempts,
-		LockAttempts: checksumLockAttempts,
-		// As many sessions as the copy used, up to 4: past that the
-		// checksum takes more of the server's cores from the application
-		// than it saves time.
-		Threads:  min(r.cfg.Threads, 4),
-		Server:   r.server,
-		Logger:   r.log.With("phase", PhaseChecksum.String()),
-		Progress: steps.checked,
+	rows := max(r.progress.rowsCopied.Load()+r.progress.rowsBefore.Load(), r.progress.rowsTotal.Load())
+	cfg := r.verifyConfig()
+	if behind != nil {
+		cfg.Checked = &behind.checked
+		rows = max(rows-behind.rows, 0)
 	}
+	steps.checkRows.Store(rows)
+	steps.checkChunkSize.Store(int64(r.checksumChunkSize()))
+	cfg.Recopy = func(ctx context.Context, chunk rowcopy.Chunk) error {
+		if r.cfg.Revert {
+			// A copy writes only the mapped columns: it would reset
+			// the kept table's own columns (those the migration
+			// dropped) to their defaults.
+			return fmt.Errorf("range %s of %s differs from the table; a revert copies no rows, which would lose the values of the columns only %s has; compare the two tables before reverting again",
+				chunk, mysql.QuoteIdent(r.shadow), mysql.QuoteIdent(r.shadow))
+		}
+		// A checksum range is larger than a copy chunk: copy it again
+		// in chunks of the copy's size, so that no transaction locks
+		// more rows than --chunk-size.
+		chunker := rowcopy.NewChunkerIn(r.db, r.mapping, r.cfg.ChunkSize, chunk.Lower, chunk.Upper)
+		for {
+			part, ok, err := r.nextChunk(ctx, chunker)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if _, _, err := r.copyChunk(ctx, copier, part); err != nil {
+				return err
+			}
+		}
+		if h := r.cfg.testHooks; h != nil && h.afterRecopy != nil {
+			h.afterRecopy(ctx, chunk)
+		}
+		return nil
+	}
+	cfg.Attempts = checksumAttempts
+	cfg.Progress = steps.checked
 	if h := r.cfg.testHooks; h != nil && h.checksumProgress != nil {
 		cfg.Progress = func(chunks int, rows int64) {
 			steps.checked(chunks, rows)
@@ -118,11 +110,34 @@ func (r *Runner) checksum(ctx context.Context, res *Result) error {
 	}
 	res.ChecksumChunks = vr.Chunks
 	res.ChecksumMended = vr.Mended
+	res.ChecksumRechecked = vr.Rechecked
+	if behind != nil {
+		res.ChecksumBehindRows = behind.rows
+	}
 	for _, u := range vr.Unverified {
 		r.log.Warn("column not compared by the checksum", "phase", PhaseChecksum.String(), "column", u.Old, "new_column", u.New, "reason", u.Reason)
 	}
 	r.log.Debug("checksum done", "phase", PhaseChecksum.String(), "elapsed", time.Since(started).Round(time.Millisecond).String())
 	return nil
+}
+
+// verifyConfig is what the checksum before the swap and the one behind the
+// copy share.
+func (r *Runner) verifyConfig() verify.Config {
+	return verify.Config{
+		DB:           r.db,
+		Mapping:      r.mapping,
+		ChunkSize:    r.checksumChunkSize(),
+		LockTimeout:  r.cfg.CutOverLockTimeout,
+		LockAttempts: checksumLockAttempts,
+		CatchUp:      r.catchUpUnderLock,
+		// As many sessions as the copy used, up to 4: past that the
+		// checksum takes more of the server's cores from the application
+		// than it saves time.
+		Threads: min(r.cfg.Threads, 4),
+		Server:  r.server,
+		Logger:  r.log.With("phase", PhaseChecksum.String()),
+	}
 }
 
 // checksumChunkSize is larger than the copy's chunk: a checksum only reads,

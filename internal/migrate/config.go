@@ -58,6 +58,12 @@ type Config struct {
 	ForceCopy bool
 	// SkipChecksum swaps without first comparing the copy with the original.
 	SkipChecksum bool
+	// ChecksumAfterCopy compares the whole table after the copy, rather than
+	// the copied ranges while the copy runs and, after it, the rest and the
+	// rows changed since. It costs the time of a second read of both
+	// tables, and also sees rows of the new table that another session
+	// changed after their range was compared.
+	ChecksumAfterCopy bool
 	// RecreateTriggers moves the table's triggers to the new table at the
 	// cut-over; without it a table with triggers is refused.
 	RecreateTriggers bool
@@ -326,6 +332,9 @@ type testHooks struct {
 	beforeIndexBuild func()
 	// beforeChecksum runs once the copy is done, before the checksum.
 	beforeChecksum func(ctx context.Context)
+	// checkBehindEvery, when set, is how often the checksum behind the copy
+	// compares the ranges copied, however few.
+	checkBehindEvery time.Duration
 	// checksumProgress runs after each chunk the checksum checks, with the
 	// chunks checked so far, on the checking goroutine.
 	checksumProgress func(chunks int)

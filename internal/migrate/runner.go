@@ -103,6 +103,11 @@ type Result struct {
 	ChecksumChunks  int
 	ChecksumMended  int
 	ChecksumSkipped bool
+	// ChecksumBehindRows are the original's rows compared while the copy
+	// ran, and ChecksumRechecked the rows the applier changed since, which
+	// were compared again before the swap.
+	ChecksumBehindRows int64
+	ChecksumRechecked  int64
 	// ChecksumBefore is a checksum passed by an earlier run of a resumed
 	// migration; this run did not check again.
 	ChecksumBefore bool
@@ -426,6 +431,8 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 	if err := r.hook(streamCtx, hooks.OnBeforeRowCopy); err != nil {
 		return nil, err
 	}
+	// behind is what the checksum compared while the copy ran.
+	var behind *checkedBehind
 	if earlier := r.saved.earlier; earlier != nil && earlier.CopyDone {
 		if r.cfg.Revert {
 			r.log.Info("nothing to copy: the kept table held every row at the cut-over", "phase", PhaseCopy.String())
@@ -435,7 +442,8 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 	} else {
 		low, _, _ := r.watermark.position()
 		r.log.Info("copying rows", "phase", PhaseCopy.String(), "key", r.mapping.KeyName, "chunk_size", r.cfg.ChunkSize, "rows_estimate", r.progress.rowsTotal.Load(), "from", rowcopy.Chunk{Lower: low}.String())
-		if err := r.copyRows(streamCtx, low); err != nil {
+		var err error
+		if behind, err = r.copyRows(streamCtx, low); err != nil {
 			return nil, err
 		}
 	}
@@ -454,7 +462,7 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		r.log.Info("the checksum was passed in an earlier run; the shadow has been kept in step since", "phase", PhaseChecksum.String())
 		checked.ChecksumBefore = true
 	} else {
-		if err := r.checksum(streamCtx, &checked); err != nil {
+		if err := r.checksum(streamCtx, behind, &checked); err != nil {
 			return nil, err
 		}
 		if checked.ChecksumSkipped {
@@ -479,14 +487,27 @@ func (r *Runner) copyAndCutOver(ctx, streamCtx context.Context) (*Result, error)
 		return nil, err
 	}
 	res.ChecksumChunks, res.ChecksumMended, res.ChecksumSkipped, res.ChecksumBefore = checked.ChecksumChunks, checked.ChecksumMended, checked.ChecksumSkipped, checked.ChecksumBefore
+	res.ChecksumBehindRows, res.ChecksumRechecked = checked.ChecksumBehindRows, checked.ChecksumRechecked
 	return res, nil
 }
 
-// copyRows copies the key space above low (all of it when low is nil).
-func (r *Runner) copyRows(ctx context.Context, low []any) error {
+// copyRows copies the key space above low (all of it when low is nil), and
+// returns what the checksum compared meanwhile (nil when nothing).
+func (r *Runner) copyRows(ctx context.Context, low []any) (*checkedBehind, error) {
 	chunker := rowcopy.NewChunker(r.db, r.mapping, int(r.knobs.ChunkSize()))
 	if low != nil {
 		chunker = rowcopy.NewChunkerIn(r.db, r.mapping, int(r.knobs.ChunkSize()), low, nil)
+	}
+	// Behind a fresh copy only: a resumed one has ranges copied by an
+	// earlier run below low, which the checksum before the swap compares
+	// whole.
+	var behind chan *checkedBehind
+	copied := make(chan struct{})
+	bctx, stopBehind := context.WithCancel(ctx)
+	defer stopBehind()
+	if low == nil && !r.cfg.SkipChecksum && !r.cfg.ChecksumAfterCopy && !r.cfg.Revert {
+		behind = make(chan *checkedBehind, 1)
+		go func() { behind <- r.checkBehind(bctx, copied) }()
 	}
 	copier := r.newCopier()
 	gate := newCopyGate(r.cfg.Threads, r.cfg.MaxCommitLatency, r.throttler.CommitLatency)
@@ -545,7 +566,19 @@ func (r *Runner) copyRows(ctx context.Context, low []any) error {
 			return nil
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	close(copied)
+	if behind == nil {
+		return nil, err
+	}
+	if err != nil {
+		// The copy failed: what was compared is of no use, and the
+		// comparing ends before the run goes on to clean up.
+		stopBehind()
+		<-behind
+		return nil, err
+	}
+	return <-behind, nil
 }
 
 // nextChunkSize is the operator's chunk size when one is fixed (the flag

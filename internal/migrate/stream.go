@@ -31,6 +31,9 @@ type stream struct {
 	reader  *capture.Reader
 	applier *apply.Applier
 	batches chan capture.Batch
+	// touched are the keys applied since the checksum behind the copy
+	// began.
+	touched *touchedKeys
 
 	mu      sync.Mutex
 	applied uint64 // batches applied
@@ -74,6 +77,7 @@ func newStream(r *Runner) *stream {
 		}),
 		applier: applier,
 		batches: make(chan capture.Batch, streamBuffer),
+		touched: &touchedKeys{m: r.mapping, limit: maxTouched},
 		done:    make(chan struct{}),
 	}
 }
@@ -153,6 +157,7 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 			return err
 		}, "batches", len(group))
 		if err == nil {
+			s.touched.record(group)
 			s.mu.Lock()
 			s.applied += uint64(len(group))
 			s.appliedEnd, s.nextEnd = group[len(group)-1].End, capture.Position{}

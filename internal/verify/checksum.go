@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -22,6 +23,9 @@ type side struct {
 	// the choice to the optimizer.
 	index   string
 	keyCols []string
+	// keyMarks are the placeholders of key values from the binary log
+	// (see capture.KeyPlaceholder).
+	keyMarks []string
 	// row is the expression of a row's tokens (see rowString), and hash
 	// the MD5 of it.
 	row, hash string
@@ -75,6 +79,12 @@ func newPlan(m *schema.Mapping, crc bool) (*plan, error) {
 		row:     rowString(norms, false),
 	}
 	p.orig.hash, p.shadow.hash = "MD5("+p.orig.row+")", "MD5("+p.shadow.row+")"
+	for _, k := range m.Key {
+		src := m.Source.Columns[k.Index]
+		target, _ := m.Shadow.Column(k.New)
+		p.orig.keyMarks = append(p.orig.keyMarks, capture.KeyPlaceholder(src, src))
+		p.shadow.keyMarks = append(p.shadow.keyMarks, capture.KeyPlaceholder(src, target))
+	}
 	idx, why := sameOrder(m)
 	p.byChunks = why == ""
 	p.whole = why
@@ -164,38 +174,47 @@ func rowString(norms []pairNorm, old bool) string {
 // rows is the FROM ... WHERE part that selects a chunk's rows on one side.
 func (s side) rows(c rowcopy.Chunk) (string, []any) {
 	cond, args := sqlbuild.Range(s.keyCols, c.Lower, c.Upper)
+	return s.where(cond), args
+}
+
+// keyRows is the FROM ... WHERE part that selects the rows of keys, values
+// from the binary log's row images, on one side.
+func (s side) keyRows(keys [][]any) (string, []any) {
+	cond, args := sqlbuild.KeyInMarks(s.keyCols, s.keyMarks, keys)
+	return s.where(cond), args
+}
+
+func (s side) where(cond string) string {
 	from := s.table
 	if s.index != "" {
 		from += " FORCE INDEX (" + s.index + ")"
 	}
-	return "FROM " + from + " WHERE " + cond, args
+	return "FROM " + from + " WHERE " + cond
 }
 
-// derived reads a chunk's rows as the derived table r, with one column x
-// computed once per row. The LIMIT keeps the optimizer from merging the
-// derived table into the outer query, which would compute x again for each
-// of its references.
-func (s side) derived(x string, c rowcopy.Chunk) (string, []any) {
-	from, args := s.rows(c)
-	return "(SELECT " + x + " AS x " + from + " LIMIT 18446744073709551615) AS r", args
+// derived reads the rows of from (a FROM ... WHERE part) as the derived
+// table r, with one column x computed once per row. The LIMIT keeps the
+// optimizer from merging the derived table into the outer query, which
+// would compute x again for each of its references.
+func derived(x, from string) string {
+	return "(SELECT " + x + " AS x " + from + " LIMIT 18446744073709551615) AS r"
 }
 
-// md5SumQuery is the checksum of a chunk on one side, on a server without
-// CRC32C: its row count, the XOR of the two 64-bit halves of the rows' MD5s
-// (an order-independent aggregate; the rows of a side have distinct keys,
-// so none cancel out), and the number of rows whose hash came out NULL.
-// Materializing the hashes made it 2.5 times faster (MariaDB 10.11,
-// 100,000 rows of 8 columns: 0.31s instead of 0.76s).
-func (s side) md5SumQuery(c rowcopy.Chunk) (string, []any) {
-	r, args := s.derived(s.hash, c)
+// md5SumQuery is the checksum of the rows of from on one side, on a server
+// without CRC32C: their count, the XOR of the two 64-bit halves of the
+// rows' MD5s (an order-independent aggregate; the rows of a side have
+// distinct keys, so none cancel out), and the number of rows whose hash
+// came out NULL. Materializing the hashes made it 2.5 times faster (MariaDB
+// 10.11, 100,000 rows of 8 columns: 0.31s instead of 0.76s).
+func (s side) md5SumQuery(from string) string {
 	return "SELECT COUNT(*), " +
 		"CONCAT(COALESCE(BIT_XOR(CAST(CONV(LEFT(x, 16), 16, 10) AS UNSIGNED)), 0), '/', " +
 		"COALESCE(BIT_XOR(CAST(CONV(RIGHT(x, 16), 16, 10) AS UNSIGNED)), 0)), " +
-		"COALESCE(SUM(x IS NULL), 0) FROM " + r, args
+		"COALESCE(SUM(x IS NULL), 0) FROM " + derived(s.hash, from)
 }
 
-// crcSumQuery is the checksum of a chunk on one side, on a server with
-// CRC32C (MariaDB 10.8 and later): its row count, the sum over the rows of
+// crcSumQuery is the checksum of the rows of from on one side, on a server
+// with CRC32C (MariaDB 10.8 and later): their count, the sum over the rows of
 // CRC32(x) * CRC32C(x), x being the row's string, and the number of rows
 // whose string came out NULL.
 //
@@ -220,9 +239,16 @@ func (s side) md5SumQuery(c rowcopy.Chunk) (string, []any) {
 // Aria one in tmpdir, and still the fastest (100,000 rows of 8 columns
 // with a TEXT, ranges of 10,000, one side: 216ms with the derived tables in
 // Aria, 329ms building x twice, 252ms for the MD5 sums).
-func (s side) crcSumQuery(c rowcopy.Chunk) (string, []any) {
-	r, args := s.derived(s.row, c)
-	return "SELECT COUNT(*), COALESCE(SUM(CRC32(x) * CRC32C(x)), 0), COALESCE(SUM(x IS NULL), 0) FROM " + r, args
+func (s side) crcSumQuery(from string) string {
+	return "SELECT COUNT(*), COALESCE(SUM(CRC32(x) * CRC32C(x)), 0), COALESCE(SUM(x IS NULL), 0) FROM " + derived(s.row, from)
+}
+
+// sumQuery is the checksum of the rows of from on one side.
+func (p *plan) sumQuery(s side, from string) string {
+	if p.crc {
+		return s.crcSumQuery(from)
+	}
+	return s.md5SumQuery(from)
 }
 
 // keyedQuery selects a chunk's keys (as k0, k1, ...) and row hashes.
@@ -278,25 +304,34 @@ type querier interface {
 
 // checksum sums a chunk on both sides.
 func (p *plan) checksum(ctx context.Context, q querier, c rowcopy.Chunk) (orig, shadow sum, err error) {
+	return p.sums(ctx, q, "chunk "+c.String(), func(s side) (string, []any) { return s.rows(c) })
+}
+
+// keysChecksum sums the rows of keys, values from the binary log, on both
+// sides.
+func (p *plan) keysChecksum(ctx context.Context, q querier, keys [][]any) (orig, shadow sum, err error) {
+	return p.sums(ctx, q, fmt.Sprintf("%d changed rows", len(keys)), func(s side) (string, []any) { return s.keyRows(keys) })
+}
+
+// sums sums the rows that rows selects on both sides; what names them in
+// errors.
+func (p *plan) sums(ctx context.Context, q querier, what string, rows func(side) (string, []any)) (orig, shadow sum, err error) {
 	for _, x := range []struct {
 		s   side
 		out *sum
 	}{{p.orig, &orig}, {p.shadow, &shadow}} {
-		query, args := x.s.md5SumQuery(c)
-		if p.crc {
-			query, args = x.s.crcSumQuery(c)
-		}
+		from, args := rows(x.s)
 		var unhashed uint64
-		if err := q.QueryRowContext(ctx, query, args...).Scan(&x.out.rows, &x.out.digest, &unhashed); err != nil {
+		if err := q.QueryRowContext(ctx, p.sumQuery(x.s, from), args...).Scan(&x.out.rows, &x.out.digest, &unhashed); err != nil {
 			if ctx.Err() != nil {
 				// The driver may report a query cut short by the
 				// context as "bad connection"; the cause is the context.
 				err = context.Cause(ctx)
 			}
-			return sum{}, sum{}, fmt.Errorf("checksum chunk %s of %s: %w", c, x.s.table, err)
+			return sum{}, sum{}, fmt.Errorf("checksum %s of %s: %w", what, x.s.table, err)
 		}
 		if unhashed > 0 {
-			return sum{}, sum{}, fmt.Errorf("checksum chunk %s of %s: %d rows could not be hashed (a value longer than max_allowed_packet?)", c, x.s.table, unhashed)
+			return sum{}, sum{}, fmt.Errorf("checksum %s of %s: %d rows could not be hashed (a value longer than max_allowed_packet?)", what, x.s.table, unhashed)
 		}
 	}
 	return orig, shadow, nil

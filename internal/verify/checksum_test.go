@@ -37,12 +37,13 @@ func TestSumQueries(t *testing.T) {
 	s := side{table: "`d`.`t`", index: "`PRIMARY`", keyCols: []string{"id"}, row: "ROW", hash: "MD5(ROW)"}
 	c := rowcopy.Chunk{Seq: 2, Lower: []any{1}, Upper: []any{5}}
 	from := " FROM (SELECT %s AS x FROM `d`.`t` FORCE INDEX (`PRIMARY`) WHERE (`id` > ?) AND (`id` <= ?) LIMIT 18446744073709551615) AS r"
-	q, args := s.crcSumQuery(c)
+	rows, args := s.rows(c)
+	q := s.crcSumQuery(rows)
 	want := "SELECT COUNT(*), COALESCE(SUM(CRC32(x) * CRC32C(x)), 0), COALESCE(SUM(x IS NULL), 0)" + strings.Replace(from, "%s", "ROW", 1)
 	if q != want || len(args) != 2 {
 		t.Errorf("crcSumQuery:\n got %s (%d args)\nwant %s (2 args)", q, len(args), want)
 	}
-	q, _ = s.md5SumQuery(c)
+	q = s.md5SumQuery(rows)
 	if !strings.HasSuffix(q, strings.Replace(from, "%s", "MD5(ROW)", 1)) || !strings.Contains(q, "BIT_XOR(CAST(CONV(LEFT(x, 16), 16, 10) AS UNSIGNED))") {
 		t.Errorf("md5SumQuery: %s", q)
 	}
@@ -176,8 +177,8 @@ func TestCRCSumIsExact(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	q, args := p.orig.crcSumQuery(rowcopy.Chunk{})
-	res, err := f.db.QueryContext(ctx, q, args...)
+	from, args := p.orig.rows(rowcopy.Chunk{})
+	res, err := f.db.QueryContext(ctx, p.orig.crcSumQuery(from), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,13 @@
 // changes the key's collation or its type to one that orders differently,
 // the tables are compared whole, in one range and one snapshot.
 //
+// # During the copy
+//
+// Behind compares the ranges the copy has finished while it copies the
+// rest, and Run, given what it compared (Config.Checked), compares only the
+// ranges above it and the rows the applier changed since; see Behind for
+// why that keeps the argument above, and for the one write it does not see.
+//
 // # A chunk that differs
 //
 // Once every range has been checked, each chunk that differed is copied
@@ -180,6 +187,10 @@ type Config struct {
 	// Logger receives progress; the caller is expected to have added the
 	// table to it. Nil discards.
 	Logger *slog.Logger
+	// Checked, when set, is what Behind checked while the table was being
+	// copied: Run then checks only the key ranges above it, and the rows
+	// of its Recheck keys.
+	Checked *Checked
 	// Progress, when set, is called after each chunk of the pass is
 	// checked with the chunks and the original's rows checked so far, for
 	// a status to show. It is called from the checking goroutines, so it
@@ -233,6 +244,18 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Checked is the part of the tables Behind compared during the copy.
+type Checked struct {
+	// UpTo is the key up to which (included) every range was compared;
+	// nil means the whole key space.
+	UpTo []any
+	// Recheck returns the keys the applier has written to the shadow since
+	// before the first check (values from the binary log's row images), or
+	// false when there were too many to keep: the whole table is then
+	// compared. It is called with the snapshot of their comparison open.
+	Recheck func() ([][]any, bool)
+}
+
 // Result is what a verify found and what it cost.
 type Result struct {
 	// Chunks and Rows are the key ranges checked and the original's rows in
@@ -249,6 +272,8 @@ type Result struct {
 	Snapshots     int
 	WritesHeld    time.Duration
 	MaxWritesHeld time.Duration
+	// Rechecked is the number of keys compared again (Config.Checked).
+	Rechecked int64
 	// Unverified lists the copied columns left out of the checksum.
 	Unverified []Unverified
 	// Elapsed is the verify's duration.
@@ -280,64 +305,106 @@ func (e *MismatchError) Error() string {
 		e.Table, e.Chunk, e.Recopies, found)
 }
 
-// Run checks every key range of the original against the shadow. It
-// returns a *MismatchError for a range that re-copying cannot mend.
+// Run checks every key range of the original against the shadow (those
+// above Config.Checked, and its keys, when set). It returns a
+// *MismatchError for a range that re-copying cannot mend.
 func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	start := time.Now()
-	if err := cfg.Validate(); err != nil {
-		return Result{}, err
-	}
-	cfg = cfg.withDefaults()
-	for _, tbl := range []*schema.Table{cfg.Mapping.Source, cfg.Mapping.Shadow} {
-		// Without transactions there is no snapshot, and reads after the
-		// UNLOCK would see the tables at different moments.
-		if tbl.Engine != "" && !strings.EqualFold(tbl.Engine, "InnoDB") {
-			return Result{}, fmt.Errorf("cannot verify %s because its engine %s has no consistent snapshot", tbl.Name, tbl.Engine)
-		}
-	}
-	if cfg.Server == (mysql.Server{}) {
-		if cfg.Server, err = mysql.DetectServer(ctx, cfg.DB); err != nil {
-			return Result{}, err
-		}
-	}
-	p, err := newPlan(cfg.Mapping, cfg.Server.HasCRC32C())
+	v, err := newVerifier(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	log := cfg.Logger
+	cfg, p, log := v.cfg, v.plan, v.cfg.Logger
 	res.Unverified = p.unverified
 	for _, u := range p.unverified {
 		log.Warn("column not verified", "column", u.Old, "new_column", u.New, "reason", u.Reason)
 	}
-	v := &verifier{cfg: cfg, plan: p, snap: &snapshotter{db: cfg.DB, table: p.orig.table, cfg: cfg, log: log}}
 	defer func() {
 		v.snap.close()
 		res.Snapshots, res.WritesHeld, res.MaxWritesHeld = v.snap.count, v.snap.held, v.snap.maxHeld
 		res.Elapsed = time.Since(start)
 	}()
 	next, threads := rowcopy.NewChunker(cfg.DB, cfg.Mapping, cfg.ChunkSize).Next, cfg.Threads
-	if !p.byChunks {
+	checked := cfg.Checked
+	switch {
+	case !p.byChunks:
 		log.Warn("comparing the tables whole, in one snapshot", "reason", p.whole)
-		next, threads = wholeTable(), 1
+		next, threads, checked = wholeTable(), 1, nil
+	case checked != nil && checked.UpTo == nil:
+		next = noChunks
+	case checked != nil:
+		next = rowcopy.NewChunkerIn(cfg.DB, cfg.Mapping, cfg.ChunkSize, checked.UpTo, nil).Next
 	}
-	differ, err := v.pass(ctx, next, threads, &res)
-	if err != nil {
+	if err := v.check(ctx, next, threads, &res); err != nil {
 		return res, err
+	}
+	if checked != nil {
+		err := v.recheck(ctx, checked.Recheck, &res)
+		if errors.Is(err, errRecheck) {
+			log.Warn("comparing the whole table: what was compared during the copy cannot be relied on", "reason", err.Error())
+			if err = v.snap.end(ctx); err == nil {
+				err = v.check(ctx, rowcopy.NewChunker(cfg.DB, cfg.Mapping, cfg.ChunkSize).Next, threads, &res)
+			}
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	log.Info("verified the new table", "chunks", res.Chunks, "rows", res.Rows, "rechecked", res.Rechecked, "mended", res.Mended,
+		"threads", threads, "snapshots", v.snap.count, "writes_held_max", v.snap.maxHeld.Round(time.Microsecond).String(),
+		"elapsed", time.Since(start).Round(time.Millisecond).String())
+	return res, nil
+}
+
+// newVerifier checks cfg and the tables, and plans their checksums.
+func newVerifier(ctx context.Context, cfg Config) (*verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	for _, tbl := range []*schema.Table{cfg.Mapping.Source, cfg.Mapping.Shadow} {
+		// Without transactions there is no snapshot, and reads after the
+		// UNLOCK would see the tables at different moments.
+		if tbl.Engine != "" && !strings.EqualFold(tbl.Engine, "InnoDB") {
+			return nil, fmt.Errorf("cannot verify %s because its engine %s has no consistent snapshot", tbl.Name, tbl.Engine)
+		}
+	}
+	if cfg.Server == (mysql.Server{}) {
+		var err error
+		if cfg.Server, err = mysql.DetectServer(ctx, cfg.DB); err != nil {
+			return nil, err
+		}
+	}
+	p, err := newPlan(cfg.Mapping, cfg.Server.HasCRC32C())
+	if err != nil {
+		return nil, err
+	}
+	return &verifier{cfg: cfg, plan: p, snap: &snapshotter{db: cfg.DB, table: p.orig.table, cfg: cfg, log: cfg.Logger}}, nil
+}
+
+// check checks the chunks next hands out, and mends those that differ.
+func (v *verifier) check(ctx context.Context, next func(context.Context) (rowcopy.Chunk, bool, error), threads int, res *Result) error {
+	var pass Result
+	differ, err := v.pass(ctx, next, threads, &pass)
+	res.Chunks += pass.Chunks
+	res.Rows += pass.Rows
+	if err != nil {
+		return err
 	}
 	for _, d := range differ {
 		rows, err := v.mend(ctx, d)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Chunks++
 		res.Rows += int64(rows)
 		res.Mended++
 	}
-	log.Info("verified the new table", "chunks", res.Chunks, "rows", res.Rows, "mended", res.Mended,
-		"threads", threads, "snapshots", v.snap.count, "writes_held_max", v.snap.maxHeld.Round(time.Microsecond).String(),
-		"elapsed", time.Since(start).Round(time.Millisecond).String())
-	return res, nil
+	return nil
 }
+
+// noChunks hands out no chunk.
+func noChunks(context.Context) (rowcopy.Chunk, bool, error) { return rowcopy.Chunk{}, false, nil }
 
 // wholeTable hands out one chunk without bounds.
 func wholeTable() func(context.Context) (rowcopy.Chunk, bool, error) {
