@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/control"
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -41,12 +42,15 @@ func newStatusCommand() *cobra.Command {
 	f := &statusFlags{}
 	cmd := &cobra.Command{
 		Use:   "status --database DB --table T [--output json]",
-		Short: "Where the migration of a table is: running, or stopped with its saved state",
-		Long: `status asks the running migration of --database.--table over its control socket,
-as tailor ctl status does. When none answers, it connects to the server and
-describes the saved state a stopped migration left: which migration, the phase
-it stopped in and when, how far it got, whether it can be resumed, and the
-command to run next. Exit code 0 when it found a migration, 7 when there is none.`,
+		Short: "Where the migration and the backfills of a table are: running, or stopped with their saved state",
+		Long: `status asks the running migration (or backfill) of --database.--table over its
+control socket, as tailor ctl status does. When none answers, it connects to
+the server and describes the saved state a stopped migration left: which
+migration, the phase it stopped in and when, how far it got, whether it can be
+resumed, and the command to run next; and each backfill of the table saved in
+tailor_backfills: running, stopped or done, how far it got, and the command
+that resumes a stopped one. Exit code 0 when it found a migration or a
+backfill, 7 when there is neither.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0:
@@ -118,7 +122,12 @@ func runStatus(cmd *cobra.Command, f *statusFlags) error {
 	if err != nil {
 		return err
 	}
-	doc := statusDoc{Database: f.database, Table: f.table, ControlSocket: sock, Saved: newSavedDoc(saved, time.Now())}
+	backfills, err := f.readBackfills(cmd.Context(), conn)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	doc := statusDoc{Database: f.database, Table: f.table, ControlSocket: sock, Saved: newSavedDoc(saved, now), Backfills: f.backfillDocs(cmd, backfills, now)}
 	switch {
 	case saved.LockHolder != 0:
 		doc.State = stateRunningElsewhere
@@ -127,25 +136,34 @@ func runStatus(cmd *cobra.Command, f *statusFlags) error {
 		doc.State = stateFinished
 	case saved.Record != nil || saved.Format != nil:
 		doc.State = stateStopped
-	case !saved.TableExists:
-		return &migrate.Error{Kind: migrate.KindInvalid, Err: fmt.Errorf("table %s does not exist in database %s, and no migration of it is running or saved; check --table and --database",
+	case !saved.TableExists && len(backfills) == 0:
+		return &migrate.Error{Kind: migrate.KindInvalid, Err: fmt.Errorf("table %s does not exist in database %s, and no migration or backfill of it is running or saved; check --table and --database",
 			mysql.QuoteIdent(f.table), mysql.QuoteIdent(f.database))}
 	default:
 		doc.State = stateNone
 		doc.Saved = nil
+	}
+	if doc.State == stateNone && len(backfills) == 0 {
 		if f.output == "json" {
 			if err := writeJSON(out, doc); err != nil {
 				return err
 			}
 		}
-		return noMigrationError{fmt.Errorf("no migration of %s is running or saved: no tailor answers on %s, no session holds the migration lock, and there is no saved state (no table %s)",
-			mysql.QuoteTable(f.database, f.table), sock, mysql.QuoteIdent(saved.StateTable))}
+		return noMigrationError{fmt.Errorf("no migration of %s is running or saved: no tailor answers on %s, no session holds the migration lock, and there is no saved state (no table %s); and no backfill of it is saved in %s",
+			mysql.QuoteTable(f.database, f.table), sock, mysql.QuoteIdent(saved.StateTable), mysql.QuoteIdent(backfill.StateTable))}
 	}
-	doc.Next = f.next(cmd, saved)
+	if doc.State != stateNone {
+		doc.Next = f.next(cmd, saved)
+	}
 	if f.output == "json" {
 		return writeJSON(out, doc)
 	}
-	writeSavedText(out, doc, saved)
+	if doc.State == stateNone {
+		fmt.Fprintf(out, "migration: %s.%s\nstate: none: no tailor answers on %s, no session holds the migration lock, and there is no saved state\n", doc.Database, doc.Table, sock)
+	} else {
+		writeSavedText(out, doc, saved)
+	}
+	writeBackfillsText(out, doc)
 	return nil
 }
 

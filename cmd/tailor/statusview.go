@@ -27,6 +27,9 @@ type statusDoc struct {
 	LockHolder *int64          `json:"migration_lock_holder,omitempty"`
 	Saved      *savedDoc       `json:"saved,omitempty"`
 	Next       string          `json:"next,omitempty"`
+	// Backfills are the table's saved backfills, when status read the
+	// server (none answered on the socket); [] for none.
+	Backfills []backfillDoc `json:"backfills,omitzero"`
 }
 
 // savedDoc is the saved state of a migration and what a resume would find.

@@ -300,7 +300,7 @@ func (r *Runner) lock(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("take the backfill's lock: %w", err)
 	}
-	name := "tailor-backfill:" + r.stmt.Job()
+	name := LockName(r.stmt.Job())
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
 		conn.Close()

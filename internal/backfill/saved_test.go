@@ -1,0 +1,120 @@
+package backfill
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+// TestStatementParts takes apart what Statement.Text writes, and refuses
+// what it cannot have written.
+func TestStatementParts(t *testing.T) {
+	t.Parallel()
+	for _, s := range []Statement{
+		{Database: "shop", Table: "orders", Set: "label = CONCAT(name, '!')", Where: "label IS NULL"},
+		{Database: "shop", Table: "orders", Set: "n = n + 1"},
+		{Database: "shop", Table: "orders", Set: "a = 'x) AND (y'", Where: "(a = 1) AND (b = 2)"},
+		{Database: "sh`op", Table: "or ders", Delete: true, Where: "created < NOW() - INTERVAL 1 YEAR"},
+	} {
+		set, where, del, ok := statementParts(s.Database, s.Table, s.Text())
+		if !ok || set != s.Set || where != s.Where || del != s.Delete {
+			t.Errorf("statementParts(%q) = %q, %q, %v, %v", s.Text(), set, where, del, ok)
+		}
+	}
+	for _, text := range []string{
+		"", "SELECT 1",
+		"UPDATE `shop`.`other` SET a = 1 WHERE (<key range>)",
+		"UPDATE `shop`.`orders` SET a = 1 WHERE id < 5",
+		"UPDATE `shop`.`orders` SET a = 1 WHERE (<key range>) OR (b)",
+	} {
+		if _, _, _, ok := statementParts("shop", "orders", text); ok {
+			t.Errorf("statementParts(%q) took it apart", text)
+		}
+	}
+}
+
+// TestSaved reads the saved backfills of a table: none without the state
+// table; a finished one; one that stopped on a row; one whose run died
+// (saved running, its lock free); one whose lock a session holds; and one
+// whose --where was written over several lines, which the saved text
+// cannot give back.
+func TestSaved(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, dbName := sbx.NewDatabase(t)
+	ctx := context.Background()
+	fillUsers(t, db, 3000)
+	if got, err := Saved(ctx, db, dbName, "users"); err != nil || got != nil {
+		t.Fatalf("without %s: %v, %v", StateTable, got, err)
+	}
+
+	done := testConfig(t, dbName, "users", "display_name = full_name", "display_name IS NULL")
+	if _, err := runBackfill(ctx, t, done); err != nil {
+		t.Fatal(err)
+	}
+	stopped := testConfig(t, dbName, "users", "nick = full_name", "nick IS NULL")
+	stopped.testAfterSampleRolledBack = func() {
+		mustExec(t, db, "UPDATE users SET full_name = 'a name far too long' WHERE id = 1700")
+	}
+	if _, err := runBackfill(ctx, t, stopped); err == nil {
+		t.Fatal("the backfill did not stop on the row")
+	}
+	multi := testConfig(t, dbName, "users", "n = n + 1", "id  >  10\n  AND id < 20")
+	if _, err := runBackfill(ctx, t, multi); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "UPDATE "+StateTable+" SET status = 'stopped' WHERE statement LIKE '%n = n + 1%'")
+
+	got, err := Saved(ctx, db, dbName, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d saved backfills, want 3: %+v", len(got), got)
+	}
+	d, s, m := got[0], got[1], got[2]
+	switch {
+	case d.State != StateDone || !d.Exact || d.Set != "display_name = full_name" || d.Where != "display_name IS NULL" || d.Delete:
+		t.Errorf("done: %+v", d)
+	case d.RowsChanged != 3000 || d.Batches == 0 || d.FinishedAt.IsZero() || !d.DefaultKey || d.KeyName != "PRIMARY" || len(d.KeyColumns) != 1:
+		t.Errorf("done: %+v", d)
+	}
+	switch {
+	case s.State != StateStopped || s.Crashed || !s.Exact || s.Set != "nick = full_name" || s.LockHolder != 0:
+		t.Errorf("stopped: %+v", s)
+	case s.RowsChanged == 0 || s.RowsChanged >= 1700 || len(s.Last) != 1 || s.Note == "" || !s.FinishedAt.IsZero():
+		t.Errorf("stopped: %+v", s)
+	}
+	if m.State != StateStopped || m.Exact || m.Set != "" || m.Statement == "" || !m.Readable {
+		t.Errorf("several lines: %+v", m)
+	}
+
+	// A run that died says running, and no session holds its lock.
+	mustExec(t, db, "UPDATE "+StateTable+" SET status = 'running' WHERE job = ?", s.Job)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	got, err = Saved(ctx, db, dbName, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := got[1]; b.State != StateStopped || !b.Crashed || b.Status != statusRunning {
+		t.Errorf("crashed: %+v", b)
+	}
+	var one, id int64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0), CONNECTION_ID()", LockName(s.Job)).Scan(&one, &id); err != nil || one != 1 {
+		t.Fatalf("take the backfill's lock: %v", err)
+	}
+	got, err = Saved(ctx, db, dbName, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := got[1]; b.State != StateRunning || b.Crashed || b.LockHolder != id {
+		t.Errorf("running elsewhere (connection %d): %+v", id, b)
+	}
+	if got, err := Saved(ctx, db, dbName, "orders"); err != nil || got != nil {
+		t.Errorf("another table: %v, %v", got, err)
+	}
+}
