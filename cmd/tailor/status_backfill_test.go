@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/backfill"
+	"github.com/tailor-osc/tailor/internal/control"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -242,5 +244,63 @@ func TestStatusDescribesBackfills(t *testing.T) {
 				t.Errorf("the password is shown:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestStatusOfRunningBackfill asks a running tailor backfill (the binary)
+// over its control socket, as status does for a migration; stops it with
+// Ctrl-C; and runs the command status then prints, which finishes it
+// with every row changed once.
+func TestStatusOfRunningBackfill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	db, dbName := sbx.NewDatabase(t)
+	t.Setenv("MYSQL_PWD", sandbox.Password)
+	sock := filepath.Join(ctlSocketDir(t), "r.sock")
+	for _, q := range []string{
+		"CREATE TABLE t (id INT NOT NULL PRIMARY KEY, n INT NOT NULL DEFAULT 0)",
+		"INSERT INTO t (id) SELECT seq FROM seq_1_to_20000",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	args := append([]string{"backfill"}, connArgs()...)
+	args = append(args, "--database", dbName, "--table", "t", "--set", "n = n + 1", "--chunk-size", "10", "--control-socket", sock, "--execute")
+	p := startTailor(t, args...)
+	ctx := context.Background()
+	poll(t, p, "the backfill answers on its socket, paused", time.Minute, func() bool {
+		_, err := control.Send(ctx, sock, "pause")
+		return err == nil
+	})
+
+	o := tailor(t, statusArgs(dbName, "t", sock)...)
+	o.wantCode(t, exitOK)
+	wantLines(t, o.stdout, "backfill: "+dbName+".t\nstate: running (it answered on "+sock+")\nstatement: UPDATE `"+dbName+"`.`t` SET n = n + 1 WHERE (<key range>)\n", "walked: ")
+	o = tailor(t, statusArgs(dbName, "t", sock, "--output", "json")...)
+	o.wantCode(t, exitOK)
+	doc := decodeStatus(t, o)
+	var running control.Status
+	if err := json.Unmarshal(doc.Running, &running); err != nil || doc.State != stateRunning || running.Statement == "" || doc.Backfills != nil {
+		t.Fatalf("JSON status = %+v (%v), want the running backfill's", doc, err)
+	}
+
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, time.Minute); code != exitInterrupted {
+		t.Fatalf("Ctrl-C: exit %d\n%s", code, p.log())
+	}
+	o = tailor(t, statusArgs(dbName, "t", sock, "--output", "json")...)
+	o.wantCode(t, exitOK)
+	doc = decodeStatus(t, o)
+	if len(doc.Backfills) != 1 || doc.Backfills[0].State != backfill.StateStopped || doc.Backfills[0].ResumeCommand == "" {
+		t.Fatalf("after Ctrl-C: %+v", doc)
+	}
+	words := posixWords(doc.Backfills[0].ResumeCommand)
+	tailor(t, words[1:]...).wantCode(t, exitOK)
+	if n := count(t, db, "SELECT COUNT(*) FROM t WHERE n <> 1"); n != 0 {
+		t.Errorf("%d rows not changed exactly once", n)
 	}
 }
