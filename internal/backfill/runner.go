@@ -293,6 +293,12 @@ func scanKey(row *sql.Row, n int) ([]any, error) {
 	return vals, nil
 }
 
+// lockWait is how long a run waits for the backfill's lock: the session of
+// a run that was just killed holds it until the server notices the
+// connection is gone, and a --resume started right after must not be
+// refused for it.
+const lockWait = 3 * time.Second
+
 // lock takes the backfill's server lock on a connection of its own, held
 // for the run: two runs of one backfill never batch at once.
 func (r *Runner) lock(ctx context.Context) error {
@@ -302,7 +308,7 @@ func (r *Runner) lock(ctx context.Context) error {
 	}
 	name := LockName(r.stmt.Job())
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, lockWait.Seconds()).Scan(&got); err != nil {
 		conn.Close()
 		return fmt.Errorf("take the backfill's lock: %w", err)
 	}
