@@ -73,6 +73,11 @@ type Config struct {
 	// ChunkTime, when set, adapts the batch size so that a batch takes
 	// about this long (and so holds its row locks about this long).
 	ChunkTime time.Duration
+	// MaxRedoFill is how full InnoDB's redo log may get, as a fraction
+	// of Innodb_checkpoint_max_age, before the next batch waits for the
+	// server to flush (DefaultMaxRedoFill says why); 1 never waits. Zero
+	// is DefaultMaxRedoFill.
+	MaxRedoFill float64
 	// The throttle, as tailor alter's (migrate.Config documents them).
 	MaxLag                     time.Duration
 	ThrottleControlReplicas    []string
@@ -108,6 +113,9 @@ const DefaultChunkTime = 20 * time.Millisecond
 func (c *Config) Defaults() {
 	if c.ChunkSize == 0 {
 		c.ChunkSize = 1000
+	}
+	if c.MaxRedoFill == 0 {
+		c.MaxRedoFill = DefaultMaxRedoFill
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = 1500 * time.Millisecond
@@ -148,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkTime < 0 || c.ChunkTime > time.Minute {
 		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", c.ChunkTime))
+	}
+	if c.MaxRedoFill < 0 || c.MaxRedoFill > 1 {
+		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %g", c.MaxRedoFill*100))
 	}
 	if c.MaxLag < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--max-lag-millis must be at least 100, not %d", c.MaxLag.Milliseconds()))

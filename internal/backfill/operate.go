@@ -3,6 +3,7 @@ package backfill
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/control"
@@ -53,6 +54,9 @@ func (r *Runner) Status() Status {
 		if ts := t.State(); ts.Throttled {
 			st.Throttled = ts.Reasons
 		}
+	}
+	if reason := r.redo.Reason(); reason != "" {
+		st.Throttled = append(slices.Clip(st.Throttled), reason)
 	}
 	done := st.RowsWalked + st.RowsWalkedBefore
 	if st.RowsEstimate > 0 {

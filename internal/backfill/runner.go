@@ -50,6 +50,7 @@ type Runner struct {
 	throttlerSeen atomic.Pointer[throttle.Throttler]
 	metrics       *metrics.Metrics
 	sizer         *rowcopy.Sizer
+	redo          *redoGate
 	abort         context.CancelCauseFunc
 	lockConn      *sql.Conn
 
@@ -86,6 +87,8 @@ func New(cfg Config) (*Runner, error) {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minBatchRows, maxBatchRows)
 	}
 	r.metrics = metrics.New()
+	// The walk reads r.db, connected by then.
+	r.redo = newRedoGate(func(ctx context.Context) (float64, error) { return readRedoFill(ctx, r.db) }, cfg.MaxRedoFill, r.log)
 	if cfg.HooksPath != "" {
 		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: append(migrate.HookEnv(), "TAILOR_COMMAND=backfill")})
 		if err != nil {

@@ -18,6 +18,11 @@ func (r *Runner) walk(ctx context.Context) error {
 	chunker := rowcopy.NewKeyChunker(r.db, r.key, r.batchSize(), r.lower, r.upper)
 	retry := mysql.Retry{Timeout: r.cfg.ReconnectTimeout, Logger: r.log, OnRetry: r.metrics.AddRetry}
 	for {
+		// The redo log first: the throttle, the operator's pause among
+		// its reasons, has the last word before a batch.
+		if err := r.redo.Wait(ctx); err != nil {
+			return err
+		}
 		if err := r.throttler.Wait(ctx); err != nil {
 			return err
 		}
