@@ -460,6 +460,16 @@ func (r *Reader) syncerConfig(dial *dialer) (replication.BinlogSyncerConfig, err
 		Logger: slog.New(debugHandler{Handler: r.cfg.Logger.Handler()}).With("component", "go-mysql"),
 		// The SQL sessions' encryption, resolved by Run for PREFERRED.
 		TLSConfig: tlsConfig,
+		// Only the captured table's rows are decoded: the log also holds
+		// every row the copy writes into the shadow, as many as the table
+		// has, and decoding them cost the copy a core's share of time.
+		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
+			pos, err := e.DecodeHeader(data)
+			if err != nil || e.Table == nil || string(e.Table.Schema) != r.cfg.Table.Database || string(e.Table.Table) != r.cfg.Table.Name {
+				return err
+			}
+			return e.DecodeData(pos, data)
+		},
 	}
 	if c.Socket != "" {
 		sc.Host = c.Socket // go-mysql dials a unix socket when the address holds a '/'
