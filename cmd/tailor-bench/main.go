@@ -46,8 +46,9 @@ type options struct {
 	// cpuProfile, when set, is the prefix of a CPU profile written for
 	// every tailor run.
 	cpuProfile string
-	// skipChecksum runs tailor without its verify, to show what it costs.
-	skipChecksum bool
+	// skipChecksum runs tailor without its verify, to show what it costs;
+	// checksumAfterCopy with the whole verify after the copy.
+	skipChecksum, checksumAfterCopy bool
 	bufferPool   string
 	// naiveBatch and naiveSleep shape the naive loop of backfill mode.
 	naiveBatch int
@@ -153,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON document with every run and the medians instead of tables")
 	fs.BoolVar(&o.verbose, "verbose", false, "show tailor's log and pt-online-schema-change's output")
 	fs.BoolVar(&o.skipChecksum, "skip-checksum", false, "run tailor with --skip-checksum, to measure what the verify before the swap costs")
+	fs.BoolVar(&o.checksumAfterCopy, "checksum-after-copy", false, "run tailor with --checksum-after-copy: the whole verify after the copy rather than most of it during the copy")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
 	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
 	fs.DurationVar(&o.maxCommitLatency, "tailor-max-commit-latency", migrate.DefaultMaxCommitLatency, "tailor's --max-commit-latency: copy fewer chunks at once while the heartbeat's commits take longer (0: no limit)")

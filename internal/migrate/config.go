@@ -172,19 +172,21 @@ const DefaultThreads = 4
 const DefaultChunkTime = 20 * time.Millisecond
 
 // DefaultMaxCommitLatency is the commit latency (the 90th percentile of the
-// heartbeat writes of the last 2 s) above which the copy gives way. It has
-// to sit above what the copy itself costs a commit on an idle server, or
-// the copy would slow with nobody to spare: on MariaDB 10.11 with
-// innodb_flush_log_at_trx_commit=1 and sync_binlog=1, 2 shared cores,
-// 500,000 rows copied by 2 threads, the heartbeat's p90 was 10–17 ms and
-// reached 28 ms once, idle. A small load alone commits in a few ms (300
-// and 2,000 tx/s: p99 3.6 and 7.5 ms, issue 17), while a copy and a load
-// that together saturate the server queue commits for hundreds of
-// milliseconds to seconds (the 2,000 tx/s load's p99 reached 2.6 s): 50 ms
-// tells the two apart with room on both sides, and is half the 100 ms a
-// write should ever wait. Storage with slower flushes (network volumes)
+// heartbeat writes of the last 2 s) above which the copy gives way. A small
+// load alone commits in a few ms (300 and 2,000 tx/s: p99 3.6 and 7.5 ms,
+// issue 17), while a copy and a load that together saturate the server
+// queue commits for hundreds of milliseconds to seconds. It was 50 ms, set
+// above what the copy itself costs a commit idle (a p90 of 10-17 ms on 2
+// shared cores) so as not to slow an idle copy; measured, 20 ms was faster
+// even idle, because on a server with few cores fewer chunks at once copy
+// faster beside the applier, the binary log reader and the checksum behind
+// the copy (MariaDB 10.11, durable commits, 2 cores, 1,000,000 rows, two
+// runs each: idle 7.4 and 7.1 s with 50 ms, 5.2 and 4.9 s with 20 ms;
+// under 300 tx/s the load's p99 36.6 and 32.1 ms with 50 ms, 14.5 and 16.2
+// ms with 20 ms, longest write 46 and 53 ms against 28 and 20 ms; 10 ms
+// did no better than 20). Storage with slower flushes (network volumes)
 // may need it raised.
-const DefaultMaxCommitLatency = 50 * time.Millisecond
+const DefaultMaxCommitLatency = 20 * time.Millisecond
 
 // NoMaxCommitLatency is the Config.MaxCommitLatency of no limit
 // (--max-commit-latency 0): every copy thread copies whatever the latency.

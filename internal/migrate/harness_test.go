@@ -53,6 +53,10 @@ func testConfig(t testing.TB, database, table, alter string) Config {
 		Threads:          1,
 		ChunkSize:        500,
 		ProgressInterval: time.Second,
+		// Above the default: under the race detector on a busy machine
+		// the heartbeat's commits often take 20 ms, and the copy would
+		// rest after every chunk in most tests.
+		MaxCommitLatency: 50 * time.Millisecond,
 		Logger:           testLogger(t),
 	}
 }
