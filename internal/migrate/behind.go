@@ -117,6 +117,16 @@ type checkedBehind struct {
 func (r *Runner) checkBehind(ctx context.Context, copied <-chan struct{}) *checkedBehind {
 	cfg := r.verifyConfig()
 	cfg.Logger = r.log.With("phase", PhaseCopy.String(), "check", "behind the copy")
+	// The applier only: the cut-over's catch-up also carries the
+	// AUTO_INCREMENT counter, DDL on the shadow, which during the copy
+	// would wait for the chunks being copied while writes are held.
+	cfg.CatchUp = func(ctx context.Context) error {
+		target, err := capture.CurrentPosition(ctx, r.db, r.server)
+		if err != nil {
+			return err
+		}
+		return r.stream.catchUp(ctx, target)
+	}
 	// A snapshot that cannot be had at once is tried again at the next
 	// turn rather than held out for: the copy goes on meanwhile.
 	cfg.LockTimeout, cfg.LockAttempts = min(cfg.LockTimeout, behindLockTimeout), 1
