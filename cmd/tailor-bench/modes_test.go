@@ -96,9 +96,16 @@ func TestMaxCommitLatency(t *testing.T) {
 	if got := maxCommitLatencyConfig(20 * time.Millisecond); got != 20*time.Millisecond {
 		t.Errorf("20ms = %v", got)
 	}
-	for d, want := range map[time.Duration]string{0: "0 (no limit)", migrate.DefaultMaxCommitLatency: "50ms (tailor's default)", 20 * time.Millisecond: "20ms"} {
-		if got := maxCommitLatencyLabel(d); got != want {
-			t.Errorf("maxCommitLatencyLabel(%v) = %q, want %q", d, got, want)
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0 (no limit)"},
+		{migrate.DefaultMaxCommitLatency, migrate.DefaultMaxCommitLatency.String() + " (tailor's default)"},
+		{migrate.DefaultMaxCommitLatency + 7*time.Millisecond, (migrate.DefaultMaxCommitLatency + 7*time.Millisecond).String()},
+	} {
+		if got := maxCommitLatencyLabel(tc.d); got != tc.want {
+			t.Errorf("maxCommitLatencyLabel(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }
