@@ -49,7 +49,7 @@ type options struct {
 	// skipChecksum runs tailor without its verify, to show what it costs;
 	// checksumAfterCopy with the whole verify after the copy.
 	skipChecksum, checksumAfterCopy bool
-	bufferPool   string
+	bufferPool                      string
 	// naiveBatch and naiveSleep shape the naive loop of backfill mode.
 	naiveBatch int
 	naiveSleep time.Duration
