@@ -15,9 +15,12 @@ import (
 // The checksum behind the copy compares the ranges the copy has finished
 // while it copies the rest (verify.Behind), so that the checksum before the
 // swap has only the last ranges and the rows changed since to compare. It
-// uses one session: the copy's threads have the server's cores, and the
-// checksum takes what they leave (the copy waits on locks, the redo log and
-// the binary log's commits).
+// uses one session, and takes what the copy leaves of the server's cores.
+// Where the copy leaves none it is no faster than comparing after the copy
+// (MariaDB 10.11 on 2 cores, 1,000,000 rows idle, two runs each: 7.4 and
+// 7.1 s, against 7.3 and 5.7 s), but it spreads the reading over the copy:
+// under 300 tx/s the longest write took 46 and 53 ms, against 123 ms twice
+// in the checksum after the copy, which reads with two sessions at once.
 const (
 	// behindEvery is the least time between two checks: each takes a
 	// snapshot, which holds writes to the table for a moment.
