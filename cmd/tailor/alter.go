@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // changeFlags are the flags that name the change, shared by alter and plan.
@@ -154,6 +156,7 @@ type alterFlags struct {
 	replicaServerID         uint32
 	postponeFlagFile        string
 	maxCommitLatency        time.Duration
+	maxRedoFill             int
 	operateFlags
 	// revert is set for tailor revert, which takes alter's flags.
 	revert bool
@@ -203,6 +206,7 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	// Beside --max-lag-millis, which operateFlags adds: alter's alone,
 	// since only the copy has workers to hold back.
 	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
+	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next chunk waits for the server to flush its redo log, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)
@@ -233,6 +237,9 @@ func (f *alterFlags) checkZeros() error {
 	}
 	if f.instantAttempts == 0 {
 		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
+	}
+	if f.maxRedoFill < 1 || f.maxRedoFill > 100 {
+		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %d", f.maxRedoFill))
 	}
 	errs = append(errs, f.operateFlags.checkZeros()...)
 	return errors.Join(errs...)
@@ -317,6 +324,7 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg.ReconnectTimeout = f.reconnectTimeout
 	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
 	cfg.MaxCommitLatency = f.maxCommitLatency
+	cfg.MaxRedoFill = float64(f.maxRedoFill) / 100
 	if f.maxCommitLatency == 0 {
 		cfg.MaxCommitLatency = migrate.NoMaxCommitLatency
 	}

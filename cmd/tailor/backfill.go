@@ -12,6 +12,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 type backfillFlags struct {
@@ -69,7 +70,7 @@ duration, and changes nothing.`,
 	fs.BoolVar(&f.restart, "restart", false, "forget the saved state of the same backfill (stopped or finished) and start it over")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows per batch (1 to 1000000); given, it fixes the size, else it is only the first batches' size and --chunk-time adapts it")
 	fs.DurationVar(&f.chunkTime, "chunk-time", backfill.DefaultChunkTime, "target time per batch when --chunk-size is not given, between 100 and 50000 rows (a batch holds its rows' locks that long)")
-	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(backfill.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next batch waits for the server to flush its redo log, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
+	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next batch waits for the server to flush its redo log, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 	f.operateFlags.register(fs, "backfill")

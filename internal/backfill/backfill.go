@@ -36,6 +36,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
@@ -75,7 +76,7 @@ type Config struct {
 	ChunkTime time.Duration
 	// MaxRedoFill is how full InnoDB's redo log may get, as a fraction
 	// of Innodb_checkpoint_max_age, before the next batch waits for the
-	// server to flush (DefaultMaxRedoFill says why); 1 never waits. Zero
+	// server to flush (operate.DefaultMaxRedoFill says why); 1 never waits. Zero
 	// is DefaultMaxRedoFill.
 	MaxRedoFill float64
 	// The throttle, as tailor alter's (migrate.Config documents them).
@@ -115,7 +116,7 @@ func (c *Config) Defaults() {
 		c.ChunkSize = 1000
 	}
 	if c.MaxRedoFill == 0 {
-		c.MaxRedoFill = DefaultMaxRedoFill
+		c.MaxRedoFill = operate.DefaultMaxRedoFill
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = 1500 * time.Millisecond

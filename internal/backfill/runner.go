@@ -50,7 +50,7 @@ type Runner struct {
 	throttlerSeen atomic.Pointer[throttle.Throttler]
 	metrics       *metrics.Metrics
 	sizer         *rowcopy.Sizer
-	redo          *redoGate
+	redo          *operate.RedoGate
 	abort         context.CancelCauseFunc
 	lockConn      *sql.Conn
 
@@ -88,7 +88,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r.metrics = metrics.New()
 	// The walk reads r.db, connected by then.
-	r.redo = newRedoGate(func(ctx context.Context) (float64, error) { return readRedoFill(ctx, r.db) }, cfg.MaxRedoFill, r.log)
+	r.redo = operate.NewRedoGate(func(ctx context.Context) (float64, error) { return operate.ReadRedoFill(ctx, r.db) }, cfg.MaxRedoFill, r.log)
 	if cfg.HooksPath != "" {
 		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: append(migrate.HookEnv(), "TAILOR_COMMAND=backfill")})
 		if err != nil {

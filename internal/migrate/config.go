@@ -13,6 +13,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
@@ -82,6 +83,12 @@ type Config struct {
 	// DefaultMaxCommitLatency, NoMaxCommitLatency (or any negative value)
 	// no limit.
 	MaxCommitLatency time.Duration
+	// MaxRedoFill is how full InnoDB's redo log may get, as a fraction of
+	// its checkpoint age limit, before the next chunk waits (at most 5 s)
+	// for the server to flush: at the limit InnoDB stalls every write of
+	// the server (operate.DefaultMaxRedoFill says why). 1 never waits;
+	// zero is operate.DefaultMaxRedoFill.
+	MaxRedoFill float64
 	// ThrottleControlReplicas are the replicas (host:port) whose lag
 	// throttles the copy; nil discovers them from the primary.
 	ThrottleControlReplicas []string
@@ -220,6 +227,9 @@ func (c *Config) Defaults() {
 	if c.MaxLag == 0 {
 		c.MaxLag = 1500 * time.Millisecond
 	}
+	if c.MaxRedoFill == 0 {
+		c.MaxRedoFill = operate.DefaultMaxRedoFill
+	}
 	if c.MaxCommitLatency == 0 {
 		c.MaxCommitLatency = DefaultMaxCommitLatency
 	}
@@ -287,6 +297,9 @@ func (c *Config) Validate() error {
 	if c.InstantLockTimeout < time.Second || c.InstantLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--instant-lock-timeout-seconds must be between 1 and 3600, not %v", c.InstantLockTimeout.Seconds()))
 	}
+	if c.MaxRedoFill < 0 || c.MaxRedoFill > 1 {
+		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %g", c.MaxRedoFill*100))
+	}
 	if c.MaxCommitLatency > 0 && c.MaxCommitLatency < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--max-commit-latency must be at least 1ms, or 0 for no limit, not %s", c.MaxCommitLatency))
 	}
@@ -334,6 +347,9 @@ type testHooks struct {
 	beforeIndexBuild func()
 	// beforeChecksum runs once the copy is done, before the checksum.
 	beforeChecksum func(ctx context.Context)
+	// redoFill, when set, stands for the server's reading of how full its
+	// redo log is (operate.ReadRedoFill).
+	redoFill func(context.Context) (float64, error)
 	// checkBehindEvery, when set, is how often the checksum behind the copy
 	// compares the ranges copied, however few.
 	checkBehindEvery time.Duration

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/control"
@@ -90,6 +91,9 @@ func (h controlHandler) Status() control.Status {
 		}
 	}
 	operate.ThrottleStatus(&out, r.throttler)
+	if reason := r.redo.Reason(); reason != "" {
+		out.Throttled, out.ThrottleReasons = true, append(slices.Clip(out.ThrottleReasons), reason)
+	}
 	return out
 }
 

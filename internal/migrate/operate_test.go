@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -505,5 +506,43 @@ func TestPausedCutOverWaits(t *testing.T) {
 	}
 	if def := showCreate(t, db, dbName, "t"); !strings.Contains(def, "`x` int") {
 		t.Errorf("not swapped:\n%s", def)
+	}
+}
+
+// TestCopyWaitsForTheRedoLog: while the server's redo log reads fuller
+// than --max-redo-fill, no chunk is copied and the status says why; once
+// it reads emptier, the copy goes on and the table is migrated whole.
+func TestCopyWaitsForTheRedoLog(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createTable(t, db, "t", 5000)
+	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
+	var full atomic.Bool
+	full.Store(true)
+	var readings atomic.Int64
+	cfg.testHooks = &testHooks{
+		redoFill: func(context.Context) (float64, error) {
+			readings.Add(1)
+			if full.Load() {
+				return 0.99, nil
+			}
+			return 0.5, nil
+		},
+		afterChunk: func(int) { time.Sleep(5 * time.Millisecond) },
+	}
+	run := startRun(t, cfg)
+	st := run.waitStatus(t, "the copy to wait for the redo log", func(st control.Status) bool {
+		return st.Throttled && slices.ContainsFunc(st.ThrottleReasons, func(r string) bool { return strings.Contains(r, "redo log") })
+	})
+	t.Logf("waiting at %d rows: %q", st.RowsCopied, st.ThrottleReasons)
+	if st.RowsCopied != 0 {
+		t.Errorf("%d rows copied while the redo log read 99%% full", st.RowsCopied)
+	}
+	full.Store(false)
+	res, err := run.wait(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsCopied != 5000 || readings.Load() < 2 {
+		t.Errorf("copied %d rows after %d readings of the redo log", res.RowsCopied, readings.Load())
 	}
 }

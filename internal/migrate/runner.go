@@ -161,6 +161,8 @@ type Runner struct {
 	// copyGate is the copy's gate on the commit latency, once the copy
 	// runs.
 	copyGate atomic.Pointer[copyGate]
+	// redo holds chunks back while InnoDB's redo log is nearly full.
+	redo *operate.RedoGate
 	// own are the connection ids of db's sessions, which a forced
 	// cut-over never kills.
 	own mysql.OwnSessions
@@ -542,6 +544,9 @@ func (r *Runner) copyRows(ctx context.Context, low []any) (*checkedBehind, error
 				// Again here: the producer may have passed the throttle
 				// with this chunk before the throttle engaged.
 				if err := r.throttler.Wait(gctx); err != nil {
+					return err
+				}
+				if err := r.redo.Wait(gctx); err != nil {
 					return err
 				}
 				n, took, err := r.copyGatedChunk(gctx, gate, copier, chunk)

@@ -2,9 +2,11 @@ package migrate
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
@@ -40,6 +42,11 @@ func (r *Runner) newThrottler() error {
 	}
 	r.throttler = t
 	r.throttlerSeen.Store(t)
+	redoFill := func(ctx context.Context) (float64, error) { return operate.ReadRedoFill(ctx, r.db) }
+	if h := r.cfg.testHooks; h != nil && h.redoFill != nil {
+		redoFill = h.redoFill
+	}
+	r.redo = operate.NewRedoGate(redoFill, r.cfg.MaxRedoFill, r.log.With("phase", PhaseCopy.String()))
 	return nil
 }
 
@@ -98,9 +105,12 @@ func (r *Runner) updateMetrics(ctx context.Context) error {
 // ThrottleReasons says what holds the copy back now; empty when nothing
 // does or the copy has not started.
 func (r *Runner) ThrottleReasons() []string {
-	t := r.throttlerSeen.Load()
-	if t == nil {
-		return nil
+	var reasons []string
+	if t := r.throttlerSeen.Load(); t != nil {
+		reasons = t.State().Reasons
 	}
-	return t.State().Reasons
+	if reason := r.redo.Reason(); reason != "" {
+		reasons = append(slices.Clip(reasons), reason)
+	}
+	return reasons
 }

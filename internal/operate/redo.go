@@ -1,4 +1,4 @@
-package backfill
+package operate
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 )
 
 // DefaultMaxRedoFill is how full InnoDB's redo log may be, as a fraction
-// of Innodb_checkpoint_max_age, before the next batch waits for the server
-// to flush.
+// of Innodb_checkpoint_max_age, before the next batch of a backfill or
+// chunk of a copy waits for the server to flush.
 //
 // When the checkpoint age (the redo written since the oldest change not
 // yet flushed to the tablespace) reaches Innodb_checkpoint_max_age, InnoDB
@@ -43,7 +44,7 @@ import (
 // 130 MB/s, before the stalling limit.
 const DefaultMaxRedoFill = 0.96
 
-// The pace of redoGate: how old a reading of the checkpoint age may be
+// The pace of RedoGate: how old a reading of the checkpoint age may be
 // before a batch reads it again (at 130 MB/s of redo, 50 ms is 0.75% of an
 // 869 MB limit), and the longest a batch waits before it goes anyway: a
 // server whose page cleaner does not flush at that fill must not stop the
@@ -53,18 +54,21 @@ const (
 	redoMaxWait = 5 * time.Second
 )
 
-// redoGate holds batches back while InnoDB's redo log is fuller than
-// maxFill of Innodb_checkpoint_max_age. The server reports the age as
-// Innodb_checkpoint_age (MariaDB, Percona Server); on one that does not,
-// every batch goes.
-type redoGate struct {
+// RedoGate holds writes (a backfill's batches, a copy's chunks) back while
+// InnoDB's redo log is fuller than maxFill of Innodb_checkpoint_max_age.
+// The server reports the age as Innodb_checkpoint_age (MariaDB, Percona
+// Server); on one that does not, every write goes. It is safe for
+// concurrent use: the copy's workers wait one after the other, each reading
+// a fill at most poll old.
+type RedoGate struct {
 	log     *slog.Logger
 	read    func(context.Context) (float64, error)
 	maxFill float64
 	poll    time.Duration
 	maxWait time.Duration
 
-	// Only the walk's goroutine touches these.
+	// mu serializes Wait, and guards these.
+	mu     sync.Mutex
 	off    bool
 	told   bool
 	readAt time.Time
@@ -74,9 +78,9 @@ type redoGate struct {
 	waiting atomic.Uint64
 }
 
-// newRedoGate is a gate that reads the fill with read (readRedoFill).
-func newRedoGate(read func(context.Context) (float64, error), maxFill float64, log *slog.Logger) *redoGate {
-	return &redoGate{log: log, read: read, maxFill: maxFill, poll: redoPoll, maxWait: redoMaxWait}
+// NewRedoGate is a gate that reads the fill with read (ReadRedoFill).
+func NewRedoGate(read func(context.Context) (float64, error), maxFill float64, log *slog.Logger) *RedoGate {
+	return &RedoGate{log: log, read: read, maxFill: maxFill, poll: redoPoll, maxWait: redoMaxWait}
 }
 
 // errNoCheckpointAge is a server that does not report the checkpoint age.
@@ -84,8 +88,13 @@ var errNoCheckpointAge = errors.New("the server reports no Innodb_checkpoint_age
 
 // Wait returns once the redo log is at most maxFill full, or after
 // maxWait. A maxFill of 1 or more never waits.
-func (g *redoGate) Wait(ctx context.Context) error {
-	if g == nil || g.off || g.maxFill >= 1 {
+func (g *RedoGate) Wait(ctx context.Context) error {
+	if g == nil || g.maxFill >= 1 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.off {
 		return nil
 	}
 	var since time.Time
@@ -97,11 +106,11 @@ func (g *redoGate) Wait(ctx context.Context) error {
 				return ctx.Err()
 			case errors.Is(err, errNoCheckpointAge):
 				g.off = true
-				g.log.Info("the server does not report InnoDB's checkpoint age; batches do not wait for its redo log")
+				g.log.Info("the server does not report InnoDB's checkpoint age; writes do not wait for its redo log")
 				return nil
 			case err != nil:
-				// The batch goes on, and finds out about a lost
-				// connection itself; the next batch reads again.
+				// The write goes on, and finds out about a lost
+				// connection itself; the next one reads again.
 				g.log.Warn("could not read InnoDB's checkpoint age", "err", err)
 				return nil
 			}
@@ -115,21 +124,21 @@ func (g *redoGate) Wait(ctx context.Context) error {
 		case g.fill <= g.maxFill:
 			if !since.IsZero() {
 				g.waiting.Store(0)
-				g.log.Debug("InnoDB flushed its redo log; batches go on", "redo_fill_pct", percent(g.fill), "waited_ms", waited.Milliseconds())
+				g.log.Debug("InnoDB flushed its redo log; writes go on", "redo_fill_pct", percent(g.fill), "waited_ms", waited.Milliseconds())
 			}
 			return nil
 		case waited >= g.maxWait:
 			g.waiting.Store(0)
-			g.log.Warn("InnoDB's redo log stays fuller than --max-redo-fill; one batch goes anyway (raise innodb_io_capacity_max, or --max-redo-fill)",
+			g.log.Warn("InnoDB's redo log stays fuller than --max-redo-fill; one write goes anyway (raise innodb_io_capacity_max, or --max-redo-fill)",
 				"redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill), "waited_ms", waited.Milliseconds())
 			g.readAt = time.Time{}
 			return nil
 		case since.IsZero():
 			since = time.Now()
 			g.waiting.Store(math.Float64bits(g.fill))
-			msg := "InnoDB's redo log is nearly full; batches wait for it to flush"
+			msg := "InnoDB's redo log is nearly full; writes wait for it to flush"
 			if !g.told {
-				// Said once a run; it recurs as long as the backfill
+				// Said once a run; it recurs as long as the run
 				// writes faster than the server flushes.
 				g.told = true
 				g.log.Info(msg+" (whenever it is fuller than --max-redo-fill)", "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
@@ -144,7 +153,7 @@ func (g *redoGate) Wait(ctx context.Context) error {
 }
 
 // Reason is the status's throttle reason while a batch waits, or "".
-func (g *redoGate) Reason() string {
+func (g *RedoGate) Reason() string {
 	if g == nil {
 		return ""
 	}
@@ -155,8 +164,8 @@ func (g *redoGate) Reason() string {
 	return fmt.Sprintf("InnoDB redo log %.1f%% full > --max-redo-fill %.0f%%: waiting for the server to flush", percent(math.Float64frombits(bits)), percent(g.maxFill))
 }
 
-// readRedoFill is Innodb_checkpoint_age over Innodb_checkpoint_max_age.
-func readRedoFill(ctx context.Context, db *sql.DB) (float64, error) {
+// ReadRedoFill is Innodb_checkpoint_age over Innodb_checkpoint_max_age.
+func ReadRedoFill(ctx context.Context, db *sql.DB) (float64, error) {
 	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_checkpoint_age', 'Innodb_checkpoint_max_age')")
 	if err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package backfill
+package operate
 
 import (
 	"context"
@@ -57,8 +57,8 @@ func (f *fills) read(context.Context) (float64, error) {
 	return v, nil
 }
 
-func testGate(maxFill float64, f *fills) *redoGate {
-	g := newRedoGate(f.read, maxFill, slog.New(slog.DiscardHandler))
+func testGate(maxFill float64, f *fills) *RedoGate {
+	g := NewRedoGate(f.read, maxFill, slog.New(slog.DiscardHandler))
 	g.poll, g.maxWait = time.Millisecond, time.Second
 	return g
 }
