@@ -13,10 +13,10 @@ import (
 const recheckBatch = 1000
 
 // Behind checks a table while it is being copied: each Check compares the
-// key ranges the copy has finished since the last one, with one session,
-// in a snapshot taken the way Run takes them. Its work is then not done again before the swap:
-// Run, given the prefix checked (Config.From) and the keys changed since
-// (Config.Recheck), checks only the ranges above the prefix and those keys.
+// key ranges the copy has finished since the last one, with one session, in
+// a snapshot taken the way Run takes them. Its work is not done again
+// before the swap: Run, given the prefix checked and the keys changed since
+// (Config.Checked), checks only the ranges above the prefix and those keys.
 //
 // Why a prefix checked during the copy stays checked. The copy's rows below
 // its low-watermark (every chunk up to it committed) are, once the applier
@@ -30,7 +30,7 @@ const recheckBatch = 1000
 // from before the first snapshot on, and Run compares those rows again in
 // its own snapshot. A write to the shadow by another session, after its
 // range was checked, is the one thing a check during the copy cannot see;
-// checking after the copy (Config.From nil) does.
+// checking after the copy (Config.Checked nil) does.
 type Behind struct {
 	v    *verifier
 	upTo []any
@@ -63,10 +63,10 @@ func NewBehind(ctx context.Context, cfg Config) (*Behind, error) {
 
 // Check compares the key ranges above the prefix already checked up to and
 // including upper, which the copy has finished (nil: the whole key space),
-// at most maxChunks of them (0: no limit), with Threads sessions in
-// snapshots taken now; it reports whether it reached upper. On an error the
-// prefix stays where the last range compared equal, and the check before
-// the swap takes over from there.
+// at most maxChunks of them (0: no limit), with one session in a snapshot
+// taken now; it reports whether it reached upper. On an error the prefix
+// stays where it was before the check, and the check before the swap takes
+// over from there.
 func (b *Behind) Check(ctx context.Context, upper []any, maxChunks int) (reached bool, err error) {
 	if b.checked && b.upTo == nil {
 		return true, nil
