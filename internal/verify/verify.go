@@ -252,7 +252,8 @@ type Checked struct {
 	// Recheck returns the keys the applier has written to the shadow since
 	// before the first check (values from the binary log's row images), or
 	// false when there were too many to keep: the whole table is then
-	// compared. It is called with the snapshot of their comparison open.
+	// compared. It is called with the snapshot of their comparison open;
+	// nil means no key changed.
 	Recheck func() ([][]any, bool)
 }
 
@@ -338,7 +339,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := v.check(ctx, next, threads, &res); err != nil {
 		return res, err
 	}
-	if checked != nil {
+	if checked != nil && checked.Recheck != nil {
 		err := v.recheck(ctx, checked.Recheck, &res)
 		if errors.Is(err, errRecheck) {
 			log.Warn("comparing the whole table: what was compared during the copy cannot be relied on", "reason", err.Error())
