@@ -155,7 +155,7 @@ func (r *Runner) checkBehind(ctx context.Context, copied <-chan struct{}) *check
 		}
 		more := false
 		if low != nil && rows-last >= least {
-			if err := r.throttler.Wait(ctx); err != nil {
+			if !r.waitUnthrottled(ctx, copied) {
 				break
 			}
 			reached, err := b.Check(ctx, low, behindChunks)
@@ -193,4 +193,20 @@ func (r *Runner) checkBehind(ctx context.Context, copied <-chan struct{}) *check
 	r.log.Info("compared during the copy", "phase", PhaseCopy.String(), "chunks", res.Chunks, "rows", res.Rows,
 		"snapshots", res.Snapshots, "writes_held_max", res.MaxWritesHeld.Round(time.Microsecond).String())
 	return &checkedBehind{checked: verify.Checked{UpTo: upTo, Recheck: touched.list}, rows: res.Rows}
+}
+
+// waitUnthrottled waits while the throttle holds the work back, and reports
+// whether a check may go: not when ctx ends, nor when the copy is done
+// meanwhile (its end must not wait for the throttle on the checks' behalf).
+func (r *Runner) waitUnthrottled(ctx context.Context, copied <-chan struct{}) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-copied:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return r.throttler.Wait(ctx) == nil
 }
