@@ -325,11 +325,17 @@ func (r *Runner) lock(ctx context.Context) error {
 	return nil
 }
 
+// unlock releases the lock on the server before the connection goes back
+// to the pool, where its session, and so the lock, would live on; when the
+// release fails, the lock ends with the session.
 func (r *Runner) unlock() {
-	if r.lockConn != nil {
-		// Closing the session releases its lock.
-		r.lockConn.Close()
+	if r.lockConn == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = r.lockConn.ExecContext(ctx, "DO RELEASE_LOCK(?)", LockName(r.stmt.Job()))
+	r.lockConn.Close()
 }
 
 // execute saves the backfill's state and walks the range, throttled.
