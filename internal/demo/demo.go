@@ -166,7 +166,12 @@ func printMigration(out io.Writer, res *migrate.Result) {
 	}
 	fmt.Fprintf(out, "    wall time %s, %d rows copied, %d binlog events applied, writes held %s at the cut-over\n",
 		res.Elapsed.Round(time.Millisecond), res.RowsCopied, res.EventsApplied, res.CutOverLock.Round(time.Microsecond))
-	fmt.Fprintf(out, "    checksum before the swap: %d chunks compared in one consistent snapshot, %d copied again\n", res.ChecksumChunks, res.ChecksumMended)
+	if res.ChecksumBehindRows > 0 {
+		fmt.Fprintf(out, "    checksum: %d rows compared during the copy; before the swap %d chunks and %d changed rows, %d chunks copied again\n",
+			res.ChecksumBehindRows, res.ChecksumChunks, res.ChecksumRechecked, res.ChecksumMended)
+	} else {
+		fmt.Fprintf(out, "    checksum before the swap: %d chunks compared in one consistent snapshot, %d copied again\n", res.ChecksumChunks, res.ChecksumMended)
+	}
 	fmt.Fprintf(out, "    old table kept as %s (drop it with: DROP TABLE %s;)\n", res.OldTable, mysql.QuoteTable("shop", res.OldTable))
 }
 
