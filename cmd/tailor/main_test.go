@@ -213,6 +213,8 @@ func TestUsageErrors(t *testing.T) {
 		{"critical load bad", full("--critical-load", "Threads_running"), []string{"--critical-load", "Threads_running"}},
 		{"hibernate negative", full("--critical-load-hibernate-seconds=-3"), []string{"--critical-load-hibernate-seconds must not be negative"}},
 		{"instant attempts zero", full("--instant-attempts", "0"), []string{"--instant-attempts must be at least 1"}},
+		{"max redo fill zero", full("--max-redo-fill", "0"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 0"}},
+		{"max redo fill over 100", full("--max-redo-fill", "150"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 150"}},
 		{"hooks path missing", full("--hooks-path", "/nonexistent/hooks"), []string{"--hooks-path", "/nonexistent/hooks", "does not exist"}},
 		{"plan output", []string{"plan", "--database", "d", "--table", "t", "--alter", "ADD COLUMN x INT", "--output", "yaml"}, []string{`--output must be text or json, not "yaml"`}},
 		// The demo is cmd/tailor-demo, not part of the binary users deploy.
