@@ -436,6 +436,9 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, 
 		}
 		dualWrite = backfillColumn
 	}
+	if err := settle(ctx, b.db); err != nil {
+		return run, err
+	}
 	// The replica must hold the fresh tables before its lag is measured.
 	if err := b.syncReplica(ctx); err != nil {
 		return run, err
