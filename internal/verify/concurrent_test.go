@@ -393,6 +393,59 @@ func TestSlowCatchUpBoundsTheHold(t *testing.T) {
 	}
 }
 
+// TestFrozenLockSessionReleasesWriters freezes the verify while it holds
+// the read lock: its CatchUp under the lock stops talking to the server, as
+// a stopped process (SIGSTOP, a paused VM) would. The server closes the
+// lock session once it has been idle past LockTimeout and a second, and a
+// writer waiting for the table gets through while the verify is still
+// frozen. Woken up, the verify finds its lock gone, does not use the
+// snapshot it began meanwhile (writes flowed before it began), and takes
+// another: the tables, written alike meanwhile, verify equal.
+func TestFrozenLockSessionReleasesWriters(t *testing.T) {
+	f := newFixture(t, writerTable, writerTable, nil)
+	exec(t, f.db, "INSERT INTO t SELECT seq, seq, 'init' FROM seq_1_to_1000")
+	f.copyAll(t, 1000)
+	cfg := f.config(t) // LockTimeout 1s: the lock session's wait_timeout is 2s
+	frozen, thaw := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	cfg.CatchUp = func(ctx context.Context) error {
+		if calls.Add(1) == 2 { // the first hold's catch-up, under the lock
+			close(frozen)
+			<-thaw // deaf to ctx: a frozen process does nothing at all
+		}
+		return nil
+	}
+	type outcome struct {
+		res Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Run(context.Background(), cfg)
+		done <- outcome{res, err}
+	}()
+	<-frozen
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	started := time.Now()
+	_, err := f.db.ExecContext(ctx, "INSERT INTO t VALUES (5000, 5000, 'written while the verify is frozen')")
+	waited := time.Since(started)
+	if err != nil {
+		close(thaw)
+		t.Fatalf("the writer got %v after %s, want its insert through while the verify is frozen", err, waited.Round(time.Millisecond))
+	}
+	t.Logf("the writer waited %s with the verify frozen holding the read lock", waited.Round(time.Millisecond))
+	exec(t, f.db, "INSERT INTO _t_new VALUES (5000, 5000, 'written while the verify is frozen')")
+	close(thaw)
+	got := <-done
+	if got.err != nil {
+		t.Fatalf("verify after the freeze: %v", got.err)
+	}
+	if got.res.Snapshots < 1 || got.res.Rows != 1001 {
+		t.Errorf("verified %d rows in %d snapshots, want all 1001 rows in a snapshot taken after the freeze", got.res.Rows, got.res.Snapshots)
+	}
+}
+
 // TestParallelWritesThroughBinlog runs the verify with three sessions while
 // writes reach the shadow through the binary log, with snapshots renewed
 // every few chunks: every verify passes without a re-copy, so all three

@@ -97,14 +97,18 @@ func (s *snapshotter) attempt(ctx context.Context, n int) error {
 	if err := s.connect(ctx, n); err != nil {
 		return err
 	}
+	if err := s.boundHold(ctx); err != nil {
+		return err
+	}
 	holdCtx, cancel := context.WithTimeout(ctx, s.cfg.LockTimeout)
 	defer cancel()
 	// Writers are counted as held from the LOCK TABLES request: MySQL
 	// queues them behind a waiting read lock (MariaDB 10.11 lets them
 	// pass until it is granted, so there this is an upper bound).
 	requested := time.Now()
+	unlocked := true
 	release := func() time.Duration {
-		s.unlock()
+		unlocked = s.unlock()
 		held := time.Since(requested)
 		s.held += held
 		s.maxHeld = max(s.maxHeld, held)
@@ -150,6 +154,14 @@ func (s *snapshotter) attempt(ctx context.Context, n int) error {
 	if beginErr != nil {
 		_ = s.end(context.WithoutCancel(ctx))
 		return fmt.Errorf("start a consistent snapshot: %w", beginErr)
+	}
+	if !unlocked {
+		// The lock may have gone before the snapshots began: the server
+		// closes a lock session its client leaves idle past the hold's
+		// bound (boundHold), and writes then flowed into the original
+		// that the shadow may not have had at the snapshot.
+		_ = s.end(context.WithoutCancel(ctx))
+		return &retryable{errors.New("the read lock's connection was lost while the snapshot was taken, so the snapshot may not be consistent")}
 	}
 	s.count++
 	s.taken = time.Now()
@@ -198,11 +210,41 @@ func (s *snapshotter) connect(ctx context.Context, n int) error {
 	return nil
 }
 
-// unlock releases the read lock. When UNLOCK TABLES fails, the connection is
-// dropped instead: the server releases a session's locks when it ends.
-func (s *snapshotter) unlock() {
+// holdMargin is how many seconds longer than LockTimeout the lock session
+// may sit idle before the server closes it (boundHold): the hold itself
+// ends within LockTimeout, plus the milliseconds of starting the snapshots.
+const holdMargin = 1
+
+// boundHold makes the server end the hold that follows by itself if this
+// process stops talking to the lock session while it holds the read lock
+// (SIGSTOP, a paused VM, a lost network): the session's wait_timeout closes
+// it after LockTimeout and holdMargin seconds without a statement, which
+// releases its lock, as the cut-over's lock session does. Snapshots come as
+// often as every second during the copy (the check behind the copy), so
+// without a bound a frozen tailor would hold the application's writes
+// forever. unlock puts the server's default back, for the session's idle
+// time between holds. A lock session the server has closed after such a
+// freeze is replaced.
+func (s *snapshotter) boundHold(ctx context.Context) error {
+	q := fmt.Sprintf("SET SESSION wait_timeout = %d", max(1, int(math.Ceil(s.cfg.LockTimeout.Seconds())))+holdMargin)
+	err := s.lock.execBounded(ctx, q)
+	if err == nil || !mysql.IsConnectionLost(err) {
+		return err
+	}
+	s.lock.close()
+	s.lock = nil
+	if err := s.connect(ctx, 0); err != nil {
+		return err
+	}
+	return s.lock.execBounded(ctx, q)
+}
+
+// unlock releases the read lock and reports whether it held it until then.
+// When UNLOCK TABLES fails, the connection is dropped instead: the server
+// releases a session's locks when it ends.
+func (s *snapshotter) unlock() bool {
 	if s.lock == nil {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
@@ -210,7 +252,14 @@ func (s *snapshotter) unlock() {
 		s.log.Warn("could not unlock; closing the lock connection instead", "err", err)
 		s.lock.close()
 		s.lock = nil
+		return false
 	}
+	// Idle between holds for as long as the server lets any session.
+	if _, err := s.lock.conn.ExecContext(ctx, "SET SESSION wait_timeout = @@GLOBAL.wait_timeout"); err != nil {
+		s.lock.close()
+		s.lock = nil
+	}
+	return true
 }
 
 // end closes the open snapshots, if any. A session whose COMMIT fails is
