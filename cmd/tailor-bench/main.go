@@ -47,9 +47,9 @@ type options struct {
 	// every tailor run.
 	cpuProfile string
 	// skipChecksum runs tailor without its verify, to show what it costs;
-	// checksumAfterCopy with the whole verify after the copy.
-	skipChecksum, checksumAfterCopy bool
-	bufferPool                      string
+	// checksumDuringCopy with most of the verify during the copy.
+	skipChecksum, checksumDuringCopy bool
+	bufferPool                       string
 	// naiveBatch and naiveSleep shape the naive loop of backfill mode.
 	naiveBatch int
 	naiveSleep time.Duration
@@ -107,6 +107,8 @@ type Report struct {
 	ChunkTimeMs int64 `json:"tailor_chunk_time_ms,omitempty"`
 	// MaxCommitLatencyMs is tailor's --max-commit-latency; 0 is no limit.
 	MaxCommitLatencyMs float64 `json:"tailor_max_commit_latency_ms"`
+	// Checksum says how tailor verified the copy (checksumLabel).
+	Checksum string `json:"tailor_checksum,omitempty"`
 	// Sweep is the applier sweep's setting and finding (--sweep).
 	Sweep      *SweepSetup `json:"sweep,omitempty"`
 	PtOSC      string      `json:"pt_osc"`
@@ -154,7 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON document with every run and the medians instead of tables")
 	fs.BoolVar(&o.verbose, "verbose", false, "show tailor's log and pt-online-schema-change's output")
 	fs.BoolVar(&o.skipChecksum, "skip-checksum", false, "run tailor with --skip-checksum, to measure what the verify before the swap costs")
-	fs.BoolVar(&o.checksumAfterCopy, "checksum-after-copy", false, "run tailor with --checksum-after-copy: the whole verify after the copy rather than most of it during the copy")
+	fs.BoolVar(&o.checksumDuringCopy, "checksum-during-copy", false, "run tailor with --checksum-during-copy: most of the verify during the copy rather than all of it after")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
 	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
 	fs.DurationVar(&o.maxCommitLatency, "tailor-max-commit-latency", migrate.DefaultMaxCommitLatency, "tailor's --max-commit-latency: copy fewer chunks at once while the heartbeat's commits take longer (0: no limit)")
@@ -233,6 +235,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.mode == modeAlter {
 		rep.Alter, rep.Threads, rep.ChunkSize = opts.alter, opts.threads, opts.chunkSize
 		rep.MaxCommitLatencyMs = millis(opts.maxCommitLatency)
+		rep.Checksum = checksumLabel(opts.skipChecksum, opts.checksumDuringCopy)
 		if opts.chunkSize == 0 {
 			rep.ChunkTimeMs = opts.chunkTime.Milliseconds()
 		}

@@ -94,6 +94,18 @@ func maxCommitLatencyLabel(d time.Duration) string {
 	return d.String()
 }
 
+// checksumLabel says how tailor verifies the copy in the bench's runs, for
+// the header: the flags change what a tailor run's time includes.
+func checksumLabel(skip, duringCopy bool) string {
+	switch {
+	case skip:
+		return "skipped (--skip-checksum)"
+	case duringCopy:
+		return "mostly during the copy (--checksum-during-copy)"
+	}
+	return "after the copy (tailor's default)"
+}
+
 // settleTimeout bounds how long settle waits for InnoDB to flush.
 const settleTimeout = 2 * time.Minute
 

@@ -86,7 +86,7 @@ func printSettings(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "replica: %s\n", rep.ReplicaSettings)
 	}
 	if rep.Mode == modeAlter {
-		fmt.Fprintf(w, "tailor: --max-commit-latency %s\n", maxCommitLatencyLabel(time.Duration(rep.MaxCommitLatencyMs*float64(time.Millisecond))))
+		fmt.Fprintf(w, "tailor: --max-commit-latency %s; checksum %s\n", maxCommitLatencyLabel(time.Duration(rep.MaxCommitLatencyMs*float64(time.Millisecond))), rep.Checksum)
 	}
 }
 

@@ -86,6 +86,8 @@ type operateFlags struct {
 	controlSocket         string
 	httpAddr              string
 	hooksPath             string
+	// maxRedoFill is --max-redo-fill, in percent.
+	maxRedoFill int
 }
 
 // register adds the flags; what names the work ("copy", "backfill").
@@ -103,12 +105,29 @@ func (f *operateFlags) register(fs *pflag.FlagSet, what string) {
 	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
 	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
 	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the "+what+"'s moments (see docs/hooks.md)")
+	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the "+what+" waits for the server to flush its redo log before writing more, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 }
 
+// registerChecksumDuringCopy adds --checksum-during-copy, and
+// --checksum-after-copy, which chose the comparison after the copy when the
+// one during it was the default (one release), and is accepted with a
+// notice.
+func registerChecksumDuringCopy(fs *pflag.FlagSet, during *bool) {
+	fs.BoolVar(during, "checksum-during-copy", false, "compare the copied ranges while the copy runs (one connection, a snapshot about every second) and after it only the rest and the rows changed since, instead of the whole table after the copy; it does not see a row of the new table that another session changed after its range was compared, and on a server with few cores it is no faster")
+	fs.Bool("checksum-after-copy", true, "compare the whole table after the copy (the default)")
+	_ = fs.MarkDeprecated("checksum-after-copy", "the checksum compares after the copy by default; --checksum-during-copy compares most of it during the copy")
+}
+
+// redoFill is --max-redo-fill as the fraction the engines' Configs take.
+func (f *operateFlags) redoFill() float64 { return float64(f.maxRedoFill) / 100 }
+
 // checkZeros refuses the zeros that a Config's Defaults would take for
-// "not set" (see alterFlags.checkZeros).
+// "not set" (see alterFlags.checkZeros), and values out of range.
 func (f *operateFlags) checkZeros() []error {
 	var errs []error
+	if f.maxRedoFill < 1 || f.maxRedoFill > 100 {
+		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %d", f.maxRedoFill))
+	}
 	if f.progressInterval == 0 {
 		errs = append(errs, errors.New("--progress-interval must be at least 100ms, not 0s"))
 	}
@@ -139,7 +158,7 @@ type alterFlags struct {
 	changeFlags
 	execute                 bool
 	skipChecksum            bool
-	checksumAfterCopy       bool
+	checksumDuringCopy      bool
 	deferIndexes            string
 	instantLockTimeoutSecs  int
 	instantAttempts         int
@@ -156,7 +175,6 @@ type alterFlags struct {
 	replicaServerID         uint32
 	postponeFlagFile        string
 	maxCommitLatency        time.Duration
-	maxRedoFill             int
 	operateFlags
 	// revert is set for tailor revert, which takes alter's flags.
 	revert bool
@@ -187,7 +205,7 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
-	fs.BoolVar(&f.checksumAfterCopy, "checksum-after-copy", false, "compare the whole table after the copy, instead of the copied ranges during it and then the rest and the rows changed since; slower, and it also sees rows of the new table that another session changed")
+	registerChecksumDuringCopy(fs, &f.checksumDuringCopy)
 	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
@@ -206,7 +224,6 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	// Beside --max-lag-millis, which operateFlags adds: alter's alone,
 	// since only the copy has workers to hold back.
 	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
-	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next chunk waits for the server to flush its redo log, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)
@@ -237,9 +254,6 @@ func (f *alterFlags) checkZeros() error {
 	}
 	if f.instantAttempts == 0 {
 		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
-	}
-	if f.maxRedoFill < 1 || f.maxRedoFill > 100 {
-		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %d", f.maxRedoFill))
 	}
 	errs = append(errs, f.operateFlags.checkZeros()...)
 	return errors.Join(errs...)
@@ -311,7 +325,7 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	}
 	cfg.ForceCutOverAfter = f.forceCutOverAfter
 	cfg.SkipChecksum = f.skipChecksum
-	cfg.ChecksumAfterCopy = f.checksumAfterCopy
+	cfg.ChecksumDuringCopy = f.checksumDuringCopy
 	cfg.DeferIndexes = f.deferIndexes
 	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	cfg.InstantAttempts = f.instantAttempts
@@ -324,7 +338,7 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg.ReconnectTimeout = f.reconnectTimeout
 	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
 	cfg.MaxCommitLatency = f.maxCommitLatency
-	cfg.MaxRedoFill = float64(f.maxRedoFill) / 100
+	cfg.MaxRedoFill = f.redoFill()
 	if f.maxCommitLatency == 0 {
 		cfg.MaxCommitLatency = migrate.NoMaxCommitLatency
 	}

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
-	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 type backfillFlags struct {
@@ -24,7 +22,6 @@ type backfillFlags struct {
 	resume, restart bool
 	chunkSize       int
 	chunkTime       time.Duration
-	maxRedoFill     int
 	logFormat       string
 	verbose         bool
 	operateFlags
@@ -70,7 +67,6 @@ duration, and changes nothing.`,
 	fs.BoolVar(&f.restart, "restart", false, "forget the saved state of the same backfill (stopped or finished) and start it over")
 	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows per batch (1 to 1000000); given, it fixes the size, else it is only the first batches' size and --chunk-time adapts it")
 	fs.DurationVar(&f.chunkTime, "chunk-time", backfill.DefaultChunkTime, "target time per batch when --chunk-size is not given, between 100 and 50000 rows (a batch holds its rows' locks that long)")
-	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next batch waits for the server to flush its redo log, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 	f.operateFlags.register(fs, "backfill")
@@ -84,9 +80,6 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 	}
 	if f.chunkTime <= 0 {
 		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))
-	}
-	if f.maxRedoFill < 1 || f.maxRedoFill > 100 {
-		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %d", f.maxRedoFill))
 	}
 	errs = append(errs, f.operateFlags.checkZeros()...)
 	if err := errors.Join(errs...); err != nil {
@@ -113,7 +106,7 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 		Set: f.set, Where: f.where, Delete: f.delete, Key: f.key,
 		Execute: f.execute, Resume: f.resume, Restart: f.restart,
 		ChunkSize:               f.chunkSize,
-		MaxRedoFill:             float64(f.maxRedoFill) / 100,
+		MaxRedoFill:             f.redoFill(),
 		MaxLag:                  time.Duration(f.maxLagMillis) * time.Millisecond,
 		ThrottleControlReplicas: f.replicas(),
 		MaxLoad:                 f.maxLoad, CriticalLoad: f.criticalLoad,

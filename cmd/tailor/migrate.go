@@ -39,6 +39,7 @@ type migrateFlags struct {
 	forceCopy              bool
 	recreateTriggers       bool
 	skipChecksum           bool
+	checksumDuringCopy     bool
 	deferIndexes           string
 	instantLockTimeoutSecs int
 	instantAttempts        int
@@ -163,6 +164,7 @@ func (f *migrateFlags) registerApply(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.dropGhost, "initially-drop-ghost-table", false, "start the online ALTER that the failed statement left over: drop its shadow table <table>_tailor_new and saved state instead of refusing")
 	fs.DurationVar(&f.lockWait, "lock-wait", versioned.DefaultLockWait, "how long to wait for another tailor migrate apply on the same database before refusing")
 	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
+	registerChecksumDuringCopy(fs, &f.checksumDuringCopy)
 	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
 	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
 	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
@@ -321,6 +323,7 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 		a.CutOverAttempts = migrate.CutOverAttemptsUnlimited
 	}
 	a.ForceCutOverAfter, a.SkipChecksum, a.DeferIndexes = f.forceCutOverAfter, f.skipChecksum, f.deferIndexes
+	a.ChecksumDuringCopy = f.checksumDuringCopy
 	a.InitiallyDropGhostTable = f.dropGhost
 	a.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
 	a.InstantAttempts, a.CheckpointInterval = f.instantAttempts, f.checkpointInterval
@@ -331,6 +334,7 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 	// The throttle, control and hooks are the same for both engines.
 	a.ProgressInterval, b.ProgressInterval = f.progressInterval, f.progressInterval
 	a.ReconnectTimeout, b.ReconnectTimeout = f.reconnectTimeout, f.reconnectTimeout
+	a.MaxRedoFill, b.MaxRedoFill = f.redoFill(), f.redoFill()
 	a.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
 	b.MaxLag = a.MaxLag
 	a.ThrottleControlReplicas, b.ThrottleControlReplicas = f.replicas(), f.replicas()

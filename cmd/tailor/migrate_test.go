@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -188,5 +191,45 @@ func TestExecCommand(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '"+dbName+"' AND TABLE_NAME = 'tailor_schema_history'"); n != 0 {
 		t.Errorf("exec made a history table")
+	}
+}
+
+// TestMigrateApplyEngineFlags checks that apply hands the copy's and the
+// backfill's flags to both engines as alter and backfill do, and refuses
+// what they refuse.
+func TestMigrateApplyEngineFlags(t *testing.T) {
+	t.Parallel()
+	parse := func(args ...string) (*migrateFlags, *cobra.Command) {
+		f := &migrateFlags{}
+		cmd := &cobra.Command{Use: "apply"}
+		f.register(cmd, true)
+		f.registerChecks(cmd.Flags(), true)
+		f.registerApply(cmd.Flags(), true)
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return f, cmd
+	}
+	f, cmd := parse("--max-redo-fill", "80", "--checksum-during-copy")
+	if err := f.checkApplyFlags(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.engineConfigs(cmd)
+	if a.MaxRedoFill != 0.8 || b.MaxRedoFill != 0.8 || !a.ChecksumDuringCopy {
+		t.Errorf("alter MaxRedoFill %v, ChecksumDuringCopy %v, backfill MaxRedoFill %v; want 0.8, true, 0.8", a.MaxRedoFill, a.ChecksumDuringCopy, b.MaxRedoFill)
+	}
+	f, cmd = parse()
+	if a, b := f.engineConfigs(cmd); a.MaxRedoFill != operate.DefaultMaxRedoFill || b.MaxRedoFill != operate.DefaultMaxRedoFill || a.ChecksumDuringCopy {
+		t.Errorf("defaults: alter MaxRedoFill %v, ChecksumDuringCopy %v, backfill MaxRedoFill %v", a.MaxRedoFill, a.ChecksumDuringCopy, b.MaxRedoFill)
+	}
+	// The old flag for what is now the default is still accepted.
+	if f, cmd = parse("--checksum-after-copy"); f.checkApplyFlags() != nil {
+		t.Error("--checksum-after-copy refused")
+	} else if a, _ := f.engineConfigs(cmd); a.ChecksumDuringCopy {
+		t.Error("--checksum-after-copy compares during the copy")
+	}
+	f, _ = parse("--max-redo-fill", "0")
+	if err := f.checkApplyFlags(); err == nil || !strings.Contains(err.Error(), "--max-redo-fill must be between 1 and 100 (percent), not 0") {
+		t.Errorf("--max-redo-fill 0: %v", err)
 	}
 }

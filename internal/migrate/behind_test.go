@@ -41,6 +41,7 @@ func TestChecksumBehindCopy(t *testing.T) {
 			mustExec(t, db, "INSERT INTO orders_control (id, customer, amount, created, updated) SELECT id, customer, amount, created, updated FROM orders WHERE id = 0")
 			cfg := testConfig(t, dbName, "orders", "MODIFY amount DECIMAL(14,2) NOT NULL")
 			cfg.Threads = 2
+			cfg.ChecksumDuringCopy = true
 			var hookErr error
 			cfg.testHooks = &testHooks{
 				checkBehindEvery: 50 * time.Millisecond,

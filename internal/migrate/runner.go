@@ -507,7 +507,7 @@ func (r *Runner) copyRows(ctx context.Context, low []any) (*checkedBehind, error
 	copied := make(chan struct{})
 	bctx, stopBehind := context.WithCancel(ctx)
 	defer stopBehind()
-	if low == nil && !r.cfg.SkipChecksum && !r.cfg.ChecksumAfterCopy && !r.cfg.Revert {
+	if low == nil && !r.cfg.SkipChecksum && r.cfg.ChecksumDuringCopy && !r.cfg.Revert {
 		behind = make(chan *checkedBehind, 1)
 		go func() { behind <- r.checkBehind(bctx, copied) }()
 	}

@@ -53,9 +53,8 @@ func TestChecksumMendsCorruptedRows(t *testing.T) {
 	load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: 2, Rate: 200, InitialRows: rows, Seed: 7})
 	cfg := testConfig(t, dbName, "orders", "MODIFY amount DECIMAL(14,2) NOT NULL")
 	// The damage is a write by another session to ranges already copied,
-	// which only the comparison after the copy sees (TestChecksumBehindCopy
-	// tests the one during it).
-	cfg.ChecksumAfterCopy = true
+	// which only the comparison after the copy (the default) sees
+	// (TestChecksumBehindCopy tests the one during it).
 	var corrupted []int64
 	cfg.testHooks = &testHooks{beforeChecksum: func(context.Context) {
 		// Three kinds of damage: a changed value, a missing row, and a
@@ -98,7 +97,6 @@ func TestChecksumStopsOnLastingMismatch(t *testing.T) {
 	g := guardTable(t, db, dbName, "t")
 	corrupt := func() { mustExec(t, db, "UPDATE t_tailor_new SET name = 'corrupted' WHERE id = 4242") }
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
-	cfg.ChecksumAfterCopy = true
 	recopies := 0
 	cfg.testHooks = &testHooks{
 		beforeChecksum: func(context.Context) { corrupt() },

@@ -156,9 +156,6 @@ func TestStatusShowsPhaseProgress(t *testing.T) {
 	}
 	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
 	cfg.ChunkSize = 100 // checksum chunks of 1000 rows: about 30 of them
-	// All of them after the copy: compared during it, the checksum phase
-	// may have too few left to be seen.
-	cfg.ChecksumAfterCopy = true
 	cfg.testHooks = &testHooks{
 		afterChunk: func(seq int) {
 			if seq == 20 {
