@@ -113,15 +113,15 @@ func TestMaxCommitLatency(t *testing.T) {
 func TestChecksumLabel(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		skip, after bool
-		want        string
+		skip, during bool
+		want         string
 	}{
 		{false, false, "after the copy (tailor's default)"},
 		{false, true, "mostly during the copy (--checksum-during-copy)"},
 		{true, false, "skipped (--skip-checksum)"},
 	} {
-		if got := checksumLabel(tc.skip, tc.after); got != tc.want {
-			t.Errorf("checksumLabel(%v, %v) = %q, want %q", tc.skip, tc.after, got, tc.want)
+		if got := checksumLabel(tc.skip, tc.during); got != tc.want {
+			t.Errorf("checksumLabel(%v, %v) = %q, want %q", tc.skip, tc.during, got, tc.want)
 		}
 	}
 }

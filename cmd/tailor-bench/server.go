@@ -125,7 +125,8 @@ func settle(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("read InnoDB's flushing settings: %w", err)
 	}
 	restore := func() {
-		// Max first: innodb_io_capacity may not exceed it.
+		// innodb_io_capacity may not exceed innodb_io_capacity_max: it
+		// goes down first here, and up second below.
 		for _, q := range []string{
 			"SET GLOBAL innodb_max_dirty_pages_pct = " + dirtyPct,
 			"SET GLOBAL innodb_io_capacity = " + capacity,

@@ -105,7 +105,7 @@ func (f *operateFlags) register(fs *pflag.FlagSet, what string) {
 	fs.StringVar(&f.controlSocket, "control-socket", "", "unix socket (mode 0600) for status and commands (default: $TMPDIR/tailor.<database>.<table>.sock)")
 	fs.StringVar(&f.httpAddr, "http", "", "also serve status (JSON), commands and Prometheus metrics over HTTP on this loopback address, e.g. 127.0.0.1:9187")
 	fs.StringVar(&f.hooksPath, "hooks-path", "", "directory of executables run at the "+what+"'s moments (see docs/hooks.md)")
-	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the "+what+" waits for the server to flush its redo log before writing more, at most 5s; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
+	fs.IntVar(&f.maxRedoFill, "max-redo-fill", int(math.Round(operate.DefaultMaxRedoFill*100)), "percent of InnoDB's checkpoint age limit (Innodb_checkpoint_max_age) above which the next write of the "+what+" waits, at most 5s, for the server to flush its redo log; at the limit InnoDB stalls every write on the server (1 to 100; 100 never waits)")
 }
 
 // registerChecksumDuringCopy adds --checksum-during-copy, and
