@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/sandbox"
+)
+
+var sbx *sandbox.Sandbox
+
+func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, &sbx)) }
+
+// TestSettle fills part of the redo log, as a run's restore does, and
+// settles: the checkpoint age ends under 5% of its limit, and InnoDB's
+// flushing settings are put back as they were.
+func TestSettle(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, _ := sbx.NewDatabase(t)
+	ctx := context.Background()
+	flushing := func() string {
+		var s string
+		if err := db.QueryRowContext(ctx, "SELECT CONCAT_WS(',', @@innodb_io_capacity, @@innodb_io_capacity_max, @@innodb_max_dirty_pages_pct)").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := flushing()
+	for _, q := range []string{
+		"CREATE TABLE fill (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB",
+		"INSERT INTO fill SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age, maxAge, ok, err := checkpointAge(ctx, db)
+	if err != nil || !ok {
+		t.Fatalf("checkpoint age: %v (reported: %v)", err, ok)
+	}
+	if age*20 <= maxAge {
+		t.Fatalf("the fill left the checkpoint age at %d of %d bytes, already under 5%%: nothing to settle", age, maxAge)
+	}
+	if err := settle(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	after, _, _, err := checkpointAge(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("checkpoint age %d MB before settling, %d MB after, of %d MB", age>>20, after>>20, maxAge>>20)
+	if after*20 > maxAge {
+		t.Errorf("checkpoint age %d of %d bytes after settling, want under 5%%", after, maxAge)
+	}
+	if got := flushing(); got != before {
+		t.Errorf("innodb_io_capacity, _max, max_dirty_pages_pct = %s after settling, want %s as before", got, before)
+	}
+}
