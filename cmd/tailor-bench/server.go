@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // durableArgs are the bench sandbox's durability settings: a production
@@ -147,15 +149,16 @@ func settle(ctx context.Context, db *sql.DB) error {
 	}
 	deadline := time.Now().Add(settleTimeout)
 	for {
-		age, maxAge, ok, err := checkpointAge(ctx, db)
-		if err != nil || !ok {
-			return err
-		}
-		if age*20 <= maxAge {
+		fill, err := operate.ReadRedoFill(ctx, db)
+		switch {
+		case errors.Is(err, operate.ErrNoCheckpointAge):
 			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("InnoDB's checkpoint age is still %d MB of %d MB after %s", age>>20, maxAge>>20, settleTimeout)
+		case err != nil:
+			return fmt.Errorf("read InnoDB's checkpoint age: %w", err)
+		case fill <= settledFill:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("InnoDB's redo log is still %.0f%% full after %s", fill*100, settleTimeout)
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
@@ -163,27 +166,5 @@ func settle(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// checkpointAge reads Innodb_checkpoint_age and Innodb_checkpoint_max_age;
-// ok is false when the server reports neither.
-func checkpointAge(ctx context.Context, db *sql.DB) (age, maxAge int64, ok bool, err error) {
-	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_checkpoint_age', 'Innodb_checkpoint_max_age')")
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("read InnoDB's checkpoint age: %w", err)
-	}
-	defer rows.Close()
-	seen := 0
-	for rows.Next() {
-		var name string
-		var v int64
-		if err := rows.Scan(&name, &v); err != nil {
-			return 0, 0, false, err
-		}
-		seen++
-		if name == "Innodb_checkpoint_age" {
-			age = v
-		} else {
-			maxAge = v
-		}
-	}
-	return age, maxAge, seen == 2 && maxAge > 0, rows.Err()
-}
+// settledFill is how full the redo log may be when a run starts.
+const settledFill = 0.05

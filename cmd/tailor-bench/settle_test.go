@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -35,23 +36,23 @@ func TestSettle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	age, maxAge, ok, err := checkpointAge(ctx, db)
-	if err != nil || !ok {
-		t.Fatalf("checkpoint age: %v (reported: %v)", err, ok)
+	fill, err := operate.ReadRedoFill(ctx, db)
+	if err != nil {
+		t.Fatalf("checkpoint age: %v", err)
 	}
-	if age*20 <= maxAge {
-		t.Fatalf("the fill left the checkpoint age at %d of %d bytes, already under 5%%: nothing to settle", age, maxAge)
+	if fill <= settledFill {
+		t.Fatalf("the fill left the redo log %.1f%% full, already settled: nothing to test", fill*100)
 	}
 	if err := settle(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	after, _, _, err := checkpointAge(ctx, db)
+	after, err := operate.ReadRedoFill(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("checkpoint age %d MB before settling, %d MB after, of %d MB", age>>20, after>>20, maxAge>>20)
-	if after*20 > maxAge {
-		t.Errorf("checkpoint age %d of %d bytes after settling, want under 5%%", after, maxAge)
+	t.Logf("redo log %.1f%% full before settling, %.1f%% after", fill*100, after*100)
+	if after > settledFill {
+		t.Errorf("redo log %.1f%% full after settling, want at most %.0f%%", after*100, settledFill*100)
 	}
 	if got := flushing(); got != before {
 		t.Errorf("innodb_io_capacity, _max, max_dirty_pages_pct = %s after settling, want %s as before", got, before)

@@ -83,8 +83,9 @@ func NewRedoGate(read func(context.Context) (float64, error), maxFill float64, l
 	return &RedoGate{log: log, read: read, maxFill: maxFill, poll: redoPoll, maxWait: redoMaxWait}
 }
 
-// errNoCheckpointAge is a server that does not report the checkpoint age.
-var errNoCheckpointAge = errors.New("the server reports no Innodb_checkpoint_age")
+// ErrNoCheckpointAge is a server that does not report the checkpoint age
+// (MySQL).
+var ErrNoCheckpointAge = errors.New("the server reports no Innodb_checkpoint_age")
 
 // Wait returns once the redo log is at most maxFill full, or after
 // maxWait. A maxFill of 1 or more never waits.
@@ -104,7 +105,7 @@ func (g *RedoGate) Wait(ctx context.Context) error {
 			switch {
 			case ctx.Err() != nil:
 				return ctx.Err()
-			case errors.Is(err, errNoCheckpointAge):
+			case errors.Is(err, ErrNoCheckpointAge):
 				g.off = true
 				g.log.Info("the server does not report InnoDB's checkpoint age; writes do not wait for its redo log")
 				return nil
@@ -185,13 +186,13 @@ func ReadRedoFill(ctx context.Context, db *sql.DB) (float64, error) {
 	return redoFill(status)
 }
 
-// redoFill is the fill the status variables say; errNoCheckpointAge when
+// redoFill is the fill the status variables say; ErrNoCheckpointAge when
 // they are missing.
 func redoFill(status map[string]string) (float64, error) {
 	ageText, ok1 := status["Innodb_checkpoint_age"]
 	maxText, ok2 := status["Innodb_checkpoint_max_age"]
 	if !ok1 || !ok2 {
-		return 0, errNoCheckpointAge
+		return 0, ErrNoCheckpointAge
 	}
 	age, err := strconv.ParseInt(ageText, 10, 64)
 	if err != nil {
@@ -202,7 +203,7 @@ func redoFill(status map[string]string) (float64, error) {
 		return 0, fmt.Errorf("Innodb_checkpoint_max_age = %q: %w", maxText, err)
 	}
 	if maxAge <= 0 {
-		return 0, errNoCheckpointAge
+		return 0, ErrNoCheckpointAge
 	}
 	return float64(age) / float64(maxAge), nil
 }

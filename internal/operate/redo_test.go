@@ -15,13 +15,13 @@ func TestRedoFill(t *testing.T) {
 		name   string
 		status map[string]string
 		want   float64
-		err    error // nil, errNoCheckpointAge, or any error (errAny)
+		err    error // nil, ErrNoCheckpointAge, or any error (errAny)
 	}{
 		{name: "half", status: map[string]string{"Innodb_checkpoint_age": "434506568", "Innodb_checkpoint_max_age": "869013136"}, want: 0.5},
 		{name: "empty log", status: map[string]string{"Innodb_checkpoint_age": "0", "Innodb_checkpoint_max_age": "869013136"}, want: 0},
-		{name: "MySQL has neither", status: map[string]string{}, err: errNoCheckpointAge},
-		{name: "only the age", status: map[string]string{"Innodb_checkpoint_age": "1"}, err: errNoCheckpointAge},
-		{name: "no limit", status: map[string]string{"Innodb_checkpoint_age": "1", "Innodb_checkpoint_max_age": "0"}, err: errNoCheckpointAge},
+		{name: "MySQL has neither", status: map[string]string{}, err: ErrNoCheckpointAge},
+		{name: "only the age", status: map[string]string{"Innodb_checkpoint_age": "1"}, err: ErrNoCheckpointAge},
+		{name: "no limit", status: map[string]string{"Innodb_checkpoint_age": "1", "Innodb_checkpoint_max_age": "0"}, err: ErrNoCheckpointAge},
 		{name: "not a number", status: map[string]string{"Innodb_checkpoint_age": "x", "Innodb_checkpoint_max_age": "1"}, err: errAny},
 	}
 	for _, c := range cases {
@@ -127,7 +127,7 @@ func TestRedoGateLetsThrough(t *testing.T) {
 		{name: "under the limit", maxFill: 0.9, f: &fills{seq: []float64{0.5}}, reads: 1},
 		{name: "at the limit", maxFill: 0.9, f: &fills{seq: []float64{0.9}}, reads: 1},
 		{name: "limit 100% never reads", maxFill: 1, f: &fills{seq: []float64{1}}, reads: 0},
-		{name: "a server without the age", maxFill: 0.9, f: &fills{err: errNoCheckpointAge}, reads: 1},
+		{name: "a server without the age", maxFill: 0.9, f: &fills{err: ErrNoCheckpointAge}, reads: 1},
 		{name: "a failed reading", maxFill: 0.9, f: &fills{err: errors.New("connection refused")}, reads: 1},
 	}
 	for _, c := range cases {
@@ -144,7 +144,7 @@ func TestRedoGateLetsThrough(t *testing.T) {
 		})
 	}
 	// A server without the age is not asked again.
-	f := &fills{err: errNoCheckpointAge}
+	f := &fills{err: ErrNoCheckpointAge}
 	g := testGate(0.9, f)
 	for range 3 {
 		_ = g.Wait(context.Background())
