@@ -243,7 +243,7 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 		}
 		return "check"
 	}
-	stopWatching := watchPhases(phase, run)
+	stopWatching := watchPhases(func() (string, float64) { return phase(), -1 }, run)
 	res, err := runner.Run(ctx)
 	stopWatching()
 	if err != nil {

@@ -176,10 +176,14 @@ func (b *bench) tailorRun(ctx context.Context, run *Run, timeout time.Duration) 
 	defer cancel()
 	stopProfile := b.startCPUProfile(run)
 	var applier applierWatch
-	stopWatching := watchPhases(func() string {
+	stopWatching := watchPhases(func() (string, float64) {
 		st := runner.Status()
 		applier.observe(time.Now(), st.Backlog, st.EventsApplied, st.ApplierLag)
-		return st.Phase.String()
+		latency := -1.0
+		if st.CommitLatency >= 0 {
+			latency = millis(st.CommitLatency)
+		}
+		return st.Phase.String(), latency
 	}, run)
 	res, err := runner.Run(runCtx)
 	stopWatching()
@@ -229,7 +233,7 @@ func hasPhase(phases []PhaseSpan, name string) bool {
 // watchPhases records when a runner enters each phase into run.Phases, by
 // polling phase (only from its own goroutine), until the returned function
 // is called.
-func watchPhases(phase func() string, run *Run) (stop func()) {
+func watchPhases(sample func() (phase string, commitLatencyMs float64), run *Run) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -238,8 +242,11 @@ func watchPhases(phase func() string, run *Run) (stop func()) {
 		defer tick.Stop()
 		last := ""
 		record := func(now time.Time) {
-			phase := phase()
+			phase, latency := sample()
 			if phase == last {
+				if n := len(run.Phases); n > 0 && latency > run.Phases[n-1].CommitLatencyMaxMs {
+					run.Phases[n-1].CommitLatencyMaxMs = latency
+				}
 				return
 			}
 			if n := len(run.Phases); n > 0 {

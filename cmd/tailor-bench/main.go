@@ -459,6 +459,10 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, 
 	if b.replica != nil {
 		lag = watchReplica(ctx, b.db, b.replica)
 	}
+	waitsBefore, err := readLockWaits(ctx, b.db)
+	if err != nil {
+		return run, err
+	}
 	t0 := time.Now()
 	switch kind {
 	case kindBaseline, kindCapacity:
@@ -483,6 +487,9 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, 
 	t1 := time.Now()
 	if lag != nil {
 		t1 = lag.markEnd(ctx)
+	}
+	if waitsAfter, err := readLockWaits(ctx, b.db); err == nil {
+		run.RowLockWaits, run.RowLockWaitMs = waitsAfter.waits-waitsBefore.waits, waitsAfter.millis-waitsBefore.millis
 	}
 	if load != nil {
 		_ = sleep(ctx, b.opts.settle)

@@ -45,6 +45,10 @@ type Run struct {
 	LoadMaxMs        float64 `json:"load_max_ms,omitempty"`
 	LoadErrors       int64   `json:"load_errors"`
 	LoadLastError    string  `json:"load_last_error,omitempty"`
+	// RowLockWaits and RowLockWaitMs are the server's row lock waits
+	// during the run, and their total time (see lockWaits).
+	RowLockWaits  int64 `json:"row_lock_waits"`
+	RowLockWaitMs int64 `json:"row_lock_wait_ms"`
 	// Equal is whether the table equals its control table afterwards; nil
 	// when it was not compared (the run failed or was refused).
 	Equal *bool  `json:"equal_to_control,omitempty"`
@@ -79,12 +83,16 @@ type Run struct {
 
 // PhaseSpan is one phase of a tailor run.
 type PhaseSpan struct {
-	Phase            string    `json:"phase"`
-	Seconds          float64   `json:"seconds"`
-	LoadTransactions int64     `json:"load_transactions,omitempty"`
-	LoadP99Ms        float64   `json:"load_p99_ms,omitempty"`
-	LoadMaxMs        float64   `json:"load_max_ms,omitempty"`
-	start, end       time.Time // of the phase
+	Phase            string  `json:"phase"`
+	Seconds          float64 `json:"seconds"`
+	LoadTransactions int64   `json:"load_transactions,omitempty"`
+	LoadP99Ms        float64 `json:"load_p99_ms,omitempty"`
+	LoadMaxMs        float64 `json:"load_max_ms,omitempty"`
+	// CommitLatencyMaxMs is the highest commit latency that tailor's copy
+	// gate read during the phase (the p90 of its heartbeat's commits over
+	// the last 2 s); 0 when unknown.
+	CommitLatencyMaxMs float64   `json:"commit_latency_max_ms,omitempty"`
+	start, end         time.Time // of the phase
 }
 
 // Median is the median of the repetitions of one kind and load condition.

@@ -168,3 +168,35 @@ func settle(ctx context.Context, db *sql.DB) error {
 
 // settledFill is how full the redo log may be when a run starts.
 const settledFill = 0.05
+
+// lockWaits is the server's count of row lock waits and their total time
+// so far (Innodb_row_lock_waits, Innodb_row_lock_time), read before and
+// after a run: under the load, the waits are mostly the application's
+// writes meeting the rows a tool holds locked (a chunk being copied), the
+// one cause of a slow write that the tool's locking alone decides.
+type lockWaits struct {
+	waits, millis int64
+}
+
+func readLockWaits(ctx context.Context, db *sql.DB) (lockWaits, error) {
+	var w lockWaits
+	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_row_lock_waits', 'Innodb_row_lock_time')")
+	if err != nil {
+		return w, fmt.Errorf("read the row lock waits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var value int64
+		if err := rows.Scan(&name, &value); err != nil {
+			return w, fmt.Errorf("read the row lock waits: %w", err)
+		}
+		switch name {
+		case "Innodb_row_lock_waits":
+			w.waits = value
+		case "Innodb_row_lock_time":
+			w.millis = value
+		}
+	}
+	return w, rows.Err()
+}

@@ -24,6 +24,7 @@ func summary(r Run) string {
 		if r.LoadErrors > 0 {
 			s += " (last: " + oneLine(r.LoadLastError) + ")"
 		}
+		s += fmt.Sprintf(", row lock waits %d (%d ms)", r.RowLockWaits, r.RowLockWaitMs)
 	}
 	s += ", equal to control: " + equalLabel(r.Equal)
 	if r.ReplicaLag != nil {
@@ -44,8 +45,15 @@ func summary(r Run) string {
 	var phases []string
 	for _, ph := range r.Phases {
 		p := fmt.Sprintf("%s %s", ph.Phase, seconds(ph.Seconds))
+		var notes []string
 		if r.Load && ph.LoadTransactions > 0 {
-			p += fmt.Sprintf(" (p99 %s, max %s)", msLabel(ph.LoadP99Ms), msLabel(ph.LoadMaxMs))
+			notes = append(notes, fmt.Sprintf("p99 %s, max %s", msLabel(ph.LoadP99Ms), msLabel(ph.LoadMaxMs)))
+		}
+		if ph.CommitLatencyMaxMs > 0 {
+			notes = append(notes, "commit latency up to "+msLabel(ph.CommitLatencyMaxMs))
+		}
+		if len(notes) > 0 {
+			p += " (" + strings.Join(notes, ", ") + ")"
 		}
 		phases = append(phases, p)
 	}

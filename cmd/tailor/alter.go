@@ -223,7 +223,7 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.postponeFlagFile, "postpone-cut-over-flag-file", "", "while this file exists, keep the new table in step and wait before the cut-over; remove it (or send cut-over) to swap")
 	// Beside --max-lag-millis, which operateFlags adds: alter's alone,
 	// since only the copy has workers to hold back.
-	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
+	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks, and checksum fewer ranges, at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; neither ever stops for it (0: no limit)")
 	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)

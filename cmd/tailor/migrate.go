@@ -175,7 +175,7 @@ func (f *migrateFlags) registerApply(fs *pflag.FlagSet, run bool) {
 	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
 	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
-	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; the copy never stops for it (0: no limit)")
+	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks, and checksum fewer ranges, at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; neither ever stops for it (0: no limit)")
 	f.operateFlags.register(fs, "copy and the backfills")
 }
 

@@ -29,6 +29,14 @@ type running struct {
 // current position. The Reader is stopped when the test ends.
 func startReader(t *testing.T, db *sql.DB, dbName, table string) *running {
 	t.Helper()
+	cfg, start := readerFromNow(t, db, dbName, table)
+	return startReaderAt(t, cfg, start)
+}
+
+// readerFromNow is the configuration of a Reader of table and the server's
+// current position.
+func readerFromNow(t *testing.T, db *sql.DB, dbName, table string) (ReaderConfig, Position) {
+	t.Helper()
 	ctx := context.Background()
 	tbl, err := schema.Load(ctx, db, dbName, table)
 	if err != nil {
@@ -42,7 +50,7 @@ func startReader(t *testing.T, db *sql.DB, dbName, table string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startReaderAt(t, ReaderConfig{Conn: sbx.Conn(dbName), Server: server, Table: tbl}, start)
+	return ReaderConfig{Conn: sbx.Conn(dbName), Server: server, Table: tbl}, start
 }
 
 func startReaderAt(t *testing.T, cfg ReaderConfig, start Position) *running {

@@ -96,6 +96,12 @@ type Status struct {
 	CopyWorkers int64 `json:"copy_workers"`
 	CopyThreads int64 `json:"copy_threads"`
 	CopyResting bool  `json:"copy_resting"`
+	// ChecksumWorkers, ChecksumThreads and ChecksumResting are the same
+	// for the checksum's sessions, which give way alike; all zero outside
+	// the checksum.
+	ChecksumWorkers int64 `json:"checksum_workers"`
+	ChecksumThreads int64 `json:"checksum_threads"`
+	ChecksumResting bool  `json:"checksum_resting"`
 
 	Replicas []ReplicaLag `json:"replicas"`
 	// Throttled is true while the copy is held back; ThrottleReasons says
@@ -285,7 +291,7 @@ func (s Status) String() string {
 		}
 		line("replica lag: %s%s", strings.Join(lags, ", "), hb)
 	}
-	if s.CommitLatency > 0 || s.CopyThreads > 0 {
+	if s.CommitLatency > 0 || s.CopyThreads > 0 || s.ChecksumThreads > 0 {
 		line("%s", s.commitLatencyLine())
 	}
 	switch {
@@ -349,16 +355,26 @@ func (s Status) commitLatencyLine() string {
 			out += " <= " + budget
 		}
 	}
-	switch {
-	case s.CopyThreads <= 0:
-	case s.CopyResting:
-		out += fmt.Sprintf(", copying 1 chunk at a time of %d, resting between chunks", s.CopyThreads)
-	case s.CopyWorkers == 1:
-		out += fmt.Sprintf(", copying 1 chunk at a time of %d", s.CopyThreads)
-	default:
-		out += fmt.Sprintf(", copying %d chunks at a time of %d", s.CopyWorkers, s.CopyThreads)
+	if s.CopyThreads > 0 {
+		out += gatedWork("copying", "chunk", "chunks", s.CopyWorkers, s.CopyThreads, s.CopyResting)
+	}
+	if s.ChecksumThreads > 0 {
+		out += gatedWork("checking", "range", "ranges", s.ChecksumWorkers, s.ChecksumThreads, s.ChecksumResting)
 	}
 	return out
+}
+
+// gatedWork describes how much of its work at once the commit latency lets
+// the copy or the checksum do: ", copying 2 chunks at a time of 4".
+func gatedWork(verb, one, many string, workers, threads int64, resting bool) string {
+	switch {
+	case resting:
+		return fmt.Sprintf(", %s 1 %s at a time of %d, resting between %s", verb, one, threads, many)
+	case workers == 1:
+		return fmt.Sprintf(", %s 1 %s at a time of %d", verb, one, threads)
+	default:
+		return fmt.Sprintf(", %s %d %s at a time of %d", verb, workers, many, threads)
+	}
 }
 
 // round shows a duration to the tenth of a second: enough for lag and ETA.

@@ -123,7 +123,17 @@ func (r *Runner) checksum(ctx context.Context, behind *checkedBehind, res *Resul
 
 // verifyConfig is what the checksum before the swap and the one behind the
 // copy share.
+//
+// Its sessions give way to the application as the copy's chunks do: the
+// comparison is the server's CPU work, which on a small server takes the
+// cores the application's transactions wait for.
 func (r *Runner) verifyConfig() verify.Config {
+	// As many sessions as the copy used, up to 4: past that the checksum
+	// takes more of the server's cores from the application than it saves
+	// time.
+	threads := min(max(r.cfg.Threads, 1), 4)
+	gate := r.newGate(threads)
+	r.checkGate.Store(gate)
 	return verify.Config{
 		DB:           r.db,
 		Mapping:      r.mapping,
@@ -131,12 +141,10 @@ func (r *Runner) verifyConfig() verify.Config {
 		LockTimeout:  r.cfg.CutOverLockTimeout,
 		LockAttempts: checksumLockAttempts,
 		CatchUp:      r.catchUpUnderLock,
-		// As many sessions as the copy used, up to 4: past that the
-		// checksum takes more of the server's cores from the application
-		// than it saves time.
-		Threads: min(r.cfg.Threads, 4),
-		Server:  r.server,
-		Logger:  r.log.With("phase", PhaseChecksum.String()),
+		Threads:      threads,
+		Server:       r.server,
+		Logger:       r.log.With("phase", PhaseChecksum.String()),
+		Gate:         gate,
 	}
 }
 

@@ -362,6 +362,9 @@ type testHooks struct {
 	// checksumProgress runs after each chunk the checksum checks, with the
 	// chunks checked so far, on the checking goroutine.
 	checksumProgress func(chunks int)
+	// commitLatency, when set, stands for the heartbeat's commit latency
+	// that the copy's and the checksum's gates read.
+	commitLatency func() (time.Duration, bool)
 	// afterRecopy runs after the checksum copied a mismatched chunk again.
 	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.

@@ -77,6 +77,9 @@ func (h controlHandler) Status() control.Status {
 	if g := r.copyGate.Load(); g != nil && st.Phase == PhaseCopy {
 		out.CopyWorkers, out.CopyThreads, out.CopyResting = int64(g.workers()), int64(g.max), g.resting()
 	}
+	if g := r.checkGate.Load(); g != nil && st.Phase == PhaseChecksum {
+		out.ChecksumWorkers, out.ChecksumThreads, out.ChecksumResting = int64(g.workers()), int64(g.max), g.resting()
+	}
 	out.CutOverAttempt = st.CutOverAttempt
 	if n := r.cfg.CutOverAttempts; n > 0 {
 		out.CutOverAttempts = int64(n)

@@ -19,7 +19,9 @@ const gateAdjustEvery = 500 * time.Millisecond
 // commit latency allows under Config.MaxCommitLatency: the copy's inserts
 // compete with the application's transactions for the CPUs, the redo log's
 // flushes and the binary log's group commit, and the one lever tailor has
-// is how much it writes at once.
+// is how much it writes at once. The checksum's sessions go through a gate
+// of their own on the same latency (verifyConfig): they write nothing, but
+// take the CPUs the application's transactions wait for.
 //
 // Its level is the number of chunks that may be copied at once, from 1 to
 // the copy's threads; level 0 is one chunk at a time with a rest as long as
@@ -48,6 +50,15 @@ type copyGate struct {
 
 func newCopyGate(threads int, budget time.Duration, latency func() (time.Duration, bool)) *copyGate {
 	return &copyGate{budget: budget, max: threads, latency: latency, level: threads, freed: make(chan struct{})}
+}
+
+// newGate is a gate of the run on the commit latency, for threads workers.
+func (r *Runner) newGate(threads int) *copyGate {
+	latency := r.throttler.CommitLatency
+	if h := r.cfg.testHooks; h != nil && h.commitLatency != nil {
+		latency = h.commitLatency
+	}
+	return newCopyGate(threads, r.cfg.MaxCommitLatency, latency)
 }
 
 // nextLevel is the gate's level after level, given the commit latency
@@ -135,28 +146,42 @@ func (g *copyGate) resting() bool {
 	return g.level == 0
 }
 
-// copyGatedChunk copies chunk once the gate lets it, and when the gate says
-// so rests as long as the copy took before letting the next chunk go.
-func (r *Runner) copyGatedChunk(ctx context.Context, gate *copyGate, copier *rowcopy.Copier, chunk rowcopy.Chunk) (int64, time.Duration, error) {
-	rest, err := gate.acquire(ctx)
+// Do runs work once the gate lets it and, when the gate says so, rests as
+// long as work says it kept the server busy before it returns: the copy's
+// chunks and the checksum's ranges go through it alike (verify.Gate).
+func (g *copyGate) Do(ctx context.Context, work func(context.Context) (busy time.Duration, err error)) error {
+	rest, err := g.acquire(ctx)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	defer gate.release()
-	// The throttle may have engaged while the worker waited for the gate.
-	if err := r.throttler.Wait(ctx); err != nil {
-		return 0, 0, err
-	}
-	n, took, err := r.copyChunk(ctx, copier, chunk)
+	// The slot is held through the rest: at level 0 no other worker may
+	// use the pause.
+	defer g.release()
+	busy, err := work(ctx)
 	if err != nil || !rest {
-		return n, took, err
+		return err
 	}
-	pause := time.NewTimer(took)
+	pause := time.NewTimer(busy)
 	defer pause.Stop()
 	select {
 	case <-ctx.Done():
-		return n, took, ctx.Err()
+		return ctx.Err()
 	case <-pause.C:
 	}
-	return n, took, nil
+	return nil
+}
+
+// copyGatedChunk copies chunk once the gate lets it, and when the gate says
+// so rests as long as the copy took before letting the next chunk go.
+func (r *Runner) copyGatedChunk(ctx context.Context, gate *copyGate, copier *rowcopy.Copier, chunk rowcopy.Chunk) (n int64, took time.Duration, err error) {
+	err = gate.Do(ctx, func(ctx context.Context) (time.Duration, error) {
+		// The throttle may have engaged while the worker waited for the
+		// gate; its wait is not the copy's.
+		if err := r.throttler.Wait(ctx); err != nil {
+			return 0, err
+		}
+		n, took, err = r.copyChunk(ctx, copier, chunk)
+		return took, err
+	})
+	return n, took, err
 }

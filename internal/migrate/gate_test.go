@@ -130,3 +130,53 @@ func TestCopyGate(t *testing.T) {
 		t.Errorf("running %d, level %d; want 0 and 2", g.running, g.level)
 	}
 }
+
+// TestGateDoRestsHoldingTheSlot drives Do at level 0: the work runs, the
+// gate rests as long as the work said it kept the server busy, and no
+// other work gets through during the rest; an error from the work is
+// returned without a rest.
+func TestGateDoRestsHoldingTheSlot(t *testing.T) {
+	t.Parallel()
+	g := newCopyGate(2, time.Millisecond, func() (time.Duration, bool) { return time.Second, true })
+	g.mu.Lock()
+	g.level, g.adjusted = 0, time.Now().Add(time.Hour) // no adjustment during the test
+	g.mu.Unlock()
+	const busy = 200 * time.Millisecond
+	ctx := context.Background()
+	first := make(chan time.Time, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Do(ctx, func(context.Context) (time.Duration, error) {
+			first <- time.Now()
+			return busy, nil
+		})
+	}()
+	started := <-first
+	var second time.Time
+	if err := g.Do(ctx, func(context.Context) (time.Duration, error) {
+		second = time.Now()
+		return 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if gap := second.Sub(started); gap < busy {
+		t.Errorf("the second work ran %v after the first, within the first's rest of %v", gap, busy)
+	}
+
+	failed := errors.New("the work failed")
+	began := time.Now()
+	if err := g.Do(ctx, func(context.Context) (time.Duration, error) { return time.Hour, failed }); !errors.Is(err, failed) {
+		t.Fatalf("Do = %v, want the work's error", err)
+	}
+	if took := time.Since(began); took > time.Minute {
+		t.Errorf("a failed work rested %v", took)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running != 0 {
+		t.Errorf("%d slots still held after Do returned", g.running)
+	}
+}

@@ -15,7 +15,7 @@ import (
 // TestCommitLatencyInStatus holds the copy after its first chunk and reads
 // the status meanwhile: the heartbeat writes' commit latency is measured
 // and shown, with the budget and the copy's workers, in the JSON and the
-// text status.
+// text status, and in Runner.Status.
 func TestCommitLatencyInStatus(t *testing.T) {
 	t.Parallel()
 	db, dbName := sbx.NewDatabase(t)
@@ -41,7 +41,12 @@ func TestCommitLatencyInStatus(t *testing.T) {
 		return st.Phase == PhaseCopy.String() && st.CommitLatency >= 0 && st.CopyThreads > 0
 	})
 	text := run.send(t, "status")
+	// The Runner's own Status (tailor-bench's) reads the same latency.
+	own := run.runner.Status().CommitLatency
 	letGo()
+	if own <= 0 {
+		t.Errorf("Runner.Status().CommitLatency = %v during the copy, want a measured latency", own)
+	}
 	if st.CommitLatency <= 0 || st.MaxCommitLatencyMillis != 40 || st.CopyThreads != 2 || st.CopyWorkers < 1 || st.CopyWorkers > 2 {
 		t.Errorf("status: commit latency %v, budget %d ms, workers %d of %d; want a latency, 40 ms, 1 or 2 of 2",
 			st.CommitLatency, st.MaxCommitLatencyMillis, st.CopyWorkers, st.CopyThreads)
@@ -51,6 +56,57 @@ func TestCommitLatencyInStatus(t *testing.T) {
 	}
 	if _, err := run.wait(t); err != nil {
 		t.Fatal(err)
+	}
+	compareWithControl(t, db, "orders")
+}
+
+// TestChecksumGivesWay runs a migration whose commit latency is always
+// over its budget: the checksum's sessions give way as the copy's chunks
+// do (the status shows one range compared at a time, of two sessions),
+// and the migration still finishes with the table equal.
+func TestChecksumGivesWay(t *testing.T) {
+	t.Parallel()
+	db, dbName := sbx.NewDatabase(t)
+	ctx := context.Background()
+	if err := workload.Create(ctx, db, "orders", 3_000); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
+	cfg.Threads = 2
+	cfg.ChunkSize = 100 // checksum ranges of 1,000 rows
+	cfg.MaxCommitLatency = 5 * time.Millisecond
+	held := make(chan struct{})
+	var release sync.Once
+	letGo := func() { release.Do(func() { close(held) }) }
+	t.Cleanup(letGo)
+	var first atomic.Bool
+	cfg.testHooks = &testHooks{
+		commitLatency: func() (time.Duration, bool) { return time.Second, true },
+		checksumProgress: func(int) {
+			if first.CompareAndSwap(false, true) {
+				<-held
+			}
+		},
+	}
+	run := startRun(t, cfg)
+	st := run.waitStatus(t, "the checksum under way", func(st control.Status) bool {
+		return st.Phase == PhaseChecksum.String() && st.ChecksumThreads > 0
+	})
+	text := run.send(t, "status")
+	letGo()
+	if st.ChecksumThreads != 2 || st.ChecksumWorkers != 1 || st.CopyThreads != 0 {
+		t.Errorf("status during the checksum: %d of %d sessions comparing, copy threads %d; want 1 of 2, and no copy",
+			st.ChecksumWorkers, st.ChecksumThreads, st.CopyThreads)
+	}
+	if !strings.Contains(text, "checking 1 range at a time of 2") {
+		t.Errorf("text status lacks the checksum's gate:\n%s", text)
+	}
+	res, err := run.wait(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ChecksumChunks < 3 {
+		t.Errorf("checksum chunks = %d, want 3 ranges or more", res.ChecksumChunks)
 	}
 	compareWithControl(t, db, "orders")
 }

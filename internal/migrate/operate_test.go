@@ -24,6 +24,7 @@ import (
 // running is a migration started in the background, watched through its
 // control socket.
 type running struct {
+	runner *Runner
 	socket string
 	done   chan struct{}
 	res    *Result
@@ -39,7 +40,7 @@ func startRun(t *testing.T, cfg Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &running{socket: cfg.ControlSocket, done: make(chan struct{})}
+	run := &running{runner: r, socket: cfg.ControlSocket, done: make(chan struct{})}
 	go func() {
 		defer close(run.done)
 		run.res, run.err = r.Run(context.Background())

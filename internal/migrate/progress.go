@@ -77,6 +77,9 @@ type Status struct {
 	// migration copied (0 for a new one); RowsCopied are this run's.
 	// Percent and ETA count both, RowsPerSecond this run's alone.
 	RowsCopiedBefore int64
+	// CommitLatency is the heartbeat's commit latency that the copy's
+	// gate reads (throttle.Throttler.CommitLatency); -1 when unknown.
+	CommitLatency time.Duration
 }
 
 // Status reports where the migration is.
@@ -92,6 +95,12 @@ func (r *Runner) Status() Status {
 		ApplierLag:    -1,
 		PhaseETA:      -1,
 		Paused:        r.knobs.Paused(),
+		CommitLatency: -1,
+	}
+	if t := r.throttlerSeen.Load(); t != nil {
+		if d, ok := t.CommitLatency(); ok {
+			st.CommitLatency = d
+		}
 	}
 	st.RowsCopiedBefore = r.progress.rowsBefore.Load()
 	st.CutOverAttempt = r.progress.cutOverAttempt.Load()

@@ -161,6 +161,9 @@ type Runner struct {
 	// copyGate is the copy's gate on the commit latency, once the copy
 	// runs.
 	copyGate atomic.Pointer[copyGate]
+	// checkGate is the checksum's gate on the same latency, once a
+	// checksum runs.
+	checkGate atomic.Pointer[copyGate]
 	// redo holds chunks back while InnoDB's redo log is nearly full.
 	redo *operate.RedoGate
 	// own are the connection ids of db's sessions, which a forced
@@ -512,7 +515,7 @@ func (r *Runner) copyRows(ctx context.Context, low []any) (*checkedBehind, error
 		go func() { behind <- r.checkBehind(bctx, copied) }()
 	}
 	copier := r.newCopier()
-	gate := newCopyGate(r.cfg.Threads, r.cfg.MaxCommitLatency, r.throttler.CommitLatency)
+	gate := r.newGate(r.cfg.Threads)
 	r.copyGate.Store(gate)
 	g, gctx := errgroup.WithContext(ctx)
 	chunks := make(chan rowcopy.Chunk)

@@ -58,7 +58,7 @@ func (v *verifier) work(ctx context.Context, conn querier, q *queue) error {
 		if err != nil || !ok {
 			return err
 		}
-		orig, shadow, err := v.plan.checksum(ctx, conn, c)
+		orig, shadow, err := v.checksum(ctx, conn, c)
 		if err != nil {
 			return err
 		}
@@ -75,6 +75,20 @@ func (v *verifier) work(ctx context.Context, conn querier, q *queue) error {
 		}
 		q.different(differing{chunk: c, orig: orig, shadow: shadow, diffs: diffs})
 	}
+}
+
+// checksum sums a chunk on both sides once the gate, if any, lets it.
+func (v *verifier) checksum(ctx context.Context, conn querier, c rowcopy.Chunk) (orig, shadow sum, err error) {
+	if v.cfg.Gate == nil {
+		return v.plan.checksum(ctx, conn, c)
+	}
+	err = v.cfg.Gate.Do(ctx, func(ctx context.Context) (time.Duration, error) {
+		started := time.Now()
+		var err error
+		orig, shadow, err = v.plan.checksum(ctx, conn, c)
+		return time.Since(started), err
+	})
+	return orig, shadow, err
 }
 
 // queue hands out a pass's chunks to its workers, round by round, and

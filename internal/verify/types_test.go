@@ -2,11 +2,13 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -296,5 +298,50 @@ func TestKeyOrderChangeComparesWhole(t *testing.T) {
 	_, err = Run(context.Background(), cfg)
 	if got, want := keyStrings(mismatch(t, err).Rows), []string{"B10 different"}; !slices.Equal(got, want) {
 		t.Errorf("rows %v, want %v", got, want)
+	}
+}
+
+// oneAtATime is a Gate that lets one work through at a time, counting
+// them and the most that ran at once.
+type oneAtATime struct {
+	mu            sync.Mutex
+	slot          sync.Mutex
+	works, atOnce int
+	running       int
+}
+
+func (g *oneAtATime) Do(ctx context.Context, work func(context.Context) (time.Duration, error)) error {
+	g.slot.Lock()
+	defer g.slot.Unlock()
+	g.mu.Lock()
+	g.works++
+	g.running++
+	g.atOnce = max(g.atOnce, g.running)
+	g.mu.Unlock()
+	busy, err := work(ctx)
+	g.mu.Lock()
+	g.running--
+	g.mu.Unlock()
+	if err == nil && busy <= 0 {
+		return errors.New("the work said it kept the server busy for no time")
+	}
+	return err
+}
+
+// TestGateLetsEveryChunk runs the pass on two sessions through a gate
+// that lets one range at a time: every range is compared through it, and
+// the verify still passes.
+func TestGateLetsEveryChunk(t *testing.T) {
+	f := newManyTypes(t, 500)
+	cfg := f.config(t)
+	cfg.Threads = 2
+	gate := &oneAtATime{}
+	cfg.Gate = gate
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gate.works != res.Chunks || res.Chunks < 5 || gate.atOnce != 1 {
+		t.Errorf("%d ranges through the gate, at most %d at once; the pass checked %d; want all of them, one at a time", gate.works, gate.atOnce, res.Chunks)
 	}
 }

@@ -196,6 +196,17 @@ type Config struct {
 	// a status to show. It is called from the checking goroutines, so it
 	// must be quick and safe for concurrent use.
 	Progress func(chunks int, rows int64)
+	// Gate, when set, lets each chunk of the pass be checked: it holds
+	// the sessions back while the application's commits are slow, as it
+	// does the copy (package migrate). Nil checks with every session.
+	Gate Gate
+}
+
+// Gate runs work when it lets it, and may then rest before it returns;
+// work returns how long it kept the server busy, which a resting gate
+// rests as long.
+type Gate interface {
+	Do(ctx context.Context, work func(context.Context) (busy time.Duration, err error)) error
 }
 
 func (c Config) withDefaults() Config {
