@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,24 +19,10 @@ import (
 // text status, and in Runner.Status.
 func TestCommitLatencyInStatus(t *testing.T) {
 	t.Parallel()
-	db, dbName := sbx.NewDatabase(t)
-	ctx := context.Background()
-	if err := workload.Create(ctx, db, "orders", 3_000); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
-	cfg.Threads = 2
+	db, cfg := ordersOnTwoThreads(t)
 	cfg.MaxCommitLatency = 40 * time.Millisecond
-	held := make(chan struct{})
-	var release sync.Once
-	letGo := func() { release.Do(func() { close(held) }) }
-	t.Cleanup(letGo) // a failed test lets the copy go on
-	var first atomic.Bool
-	cfg.testHooks = &testHooks{afterChunk: func(int) {
-		if first.CompareAndSwap(false, true) {
-			<-held
-		}
-	}}
+	holdFirst, letGo := holdOnce(t)
+	cfg.testHooks = &testHooks{afterChunk: func(int) { holdFirst() }}
 	run := startRun(t, cfg)
 	st := run.waitStatus(t, "a measured commit latency during the copy", func(st control.Status) bool {
 		return st.Phase == PhaseCopy.String() && st.CommitLatency >= 0 && st.CopyThreads > 0
@@ -66,31 +53,19 @@ func TestCommitLatencyInStatus(t *testing.T) {
 // and the migration still finishes with the table equal.
 func TestChecksumGivesWay(t *testing.T) {
 	t.Parallel()
-	db, dbName := sbx.NewDatabase(t)
-	ctx := context.Background()
-	if err := workload.Create(ctx, db, "orders", 3_000); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
-	cfg.Threads = 2
+	db, cfg := ordersOnTwoThreads(t)
 	cfg.ChunkSize = 100 // checksum ranges of 1,000 rows
 	cfg.MaxCommitLatency = 5 * time.Millisecond
-	held := make(chan struct{})
-	var release sync.Once
-	letGo := func() { release.Do(func() { close(held) }) }
-	t.Cleanup(letGo)
-	var first atomic.Bool
+	holdFirst, letGo := holdOnce(t)
 	cfg.testHooks = &testHooks{
-		commitLatency: func() (time.Duration, bool) { return time.Second, true },
-		checksumProgress: func(int) {
-			if first.CompareAndSwap(false, true) {
-				<-held
-			}
-		},
+		commitLatency:    func() (time.Duration, bool) { return time.Second, true },
+		checksumProgress: func(int) { holdFirst() },
 	}
 	run := startRun(t, cfg)
-	st := run.waitStatus(t, "the checksum under way", func(st control.Status) bool {
-		return st.Phase == PhaseChecksum.String() && st.ChecksumThreads > 0
+	// The gate's level falls at the first range it lets through; the
+	// first range's progress then holds the checksum.
+	st := run.waitStatus(t, "the checksum giving way", func(st control.Status) bool {
+		return st.Phase == PhaseChecksum.String() && st.ChecksumThreads > 0 && st.ChecksumWorkers < st.ChecksumThreads
 	})
 	text := run.send(t, "status")
 	letGo()
@@ -109,4 +84,33 @@ func TestChecksumGivesWay(t *testing.T) {
 		t.Errorf("checksum chunks = %d, want 3 ranges or more", res.ChecksumChunks)
 	}
 	compareWithControl(t, db, "orders")
+}
+
+// ordersOnTwoThreads is a table of 3,000 orders and the configuration of a
+// migration of it on two threads.
+func ordersOnTwoThreads(t *testing.T) (*sql.DB, Config) {
+	t.Helper()
+	db, dbName := sbx.NewDatabase(t)
+	if err := workload.Create(context.Background(), db, "orders", 3_000); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
+	cfg.Threads = 2
+	return db, cfg
+}
+
+// holdOnce returns a hook that holds its first caller until letGo, which
+// the test's end also calls (a failed test lets the run go on).
+func holdOnce(t *testing.T) (hold, letGo func()) {
+	held := make(chan struct{})
+	var release sync.Once
+	letGo = func() { release.Do(func() { close(held) }) }
+	t.Cleanup(letGo)
+	var first atomic.Bool
+	hold = func() {
+		if first.CompareAndSwap(false, true) {
+			<-held
+		}
+	}
+	return hold, letGo
 }
