@@ -33,6 +33,7 @@ const (
 	NameThrottledSeconds   = "tailor_throttled_seconds_total"
 	NameCommitLatency      = "tailor_commit_latency_seconds"
 	NameCopyWorkers        = "tailor_copy_workers"
+	NameChecksumWorkers    = "tailor_checksum_workers"
 	NameChunkDuration      = "tailor_chunk_duration_seconds"
 	NameChunkRows          = "tailor_chunk_rows"
 	NameChunkSize          = "tailor_chunk_size_rows"
@@ -50,7 +51,7 @@ func Names() []string {
 		NameInfo, NamePhase, NameStartTimestampSecs,
 		NameRowsCopied, NameRowsCopiedBefore, NameRowsEstimate, NameEventsApplied, NameBacklog,
 		NameReplicaLag, NameThrottled, NameThrottledSeconds,
-		NameCommitLatency, NameCopyWorkers,
+		NameCommitLatency, NameCopyWorkers, NameChecksumWorkers,
 		NameChunkDuration, NameChunkRows, NameChunkSize,
 		NameCutOverAttempts, NameCutOverLock, NameCutOverPostponed,
 		NameRetries,
@@ -74,6 +75,7 @@ type Metrics struct {
 	throttledSeconds *prometheus.CounterVec
 	commitLatency    prometheus.Gauge
 	copyWorkers      prometheus.Gauge
+	checksumWorkers  prometheus.Gauge
 	chunkDuration    prometheus.Histogram
 	chunkRows        prometheus.Histogram
 	chunkSize        prometheus.Gauge
@@ -146,6 +148,10 @@ func New() *Metrics {
 			Name: NameCopyWorkers,
 			Help: "Chunks the copy copies at once now; fewer than --threads while the commit latency is above --max-commit-latency.",
 		}),
+		checksumWorkers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: NameChecksumWorkers,
+			Help: "Key ranges the checksum compares at once now; fewer than its sessions while the commit latency is above --max-commit-latency.",
+		}),
 		// Chunks are sized to take about half a second; the buckets span
 		// 5 ms (tiny tables) to a minute (a badly chosen key).
 		chunkDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -185,7 +191,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		m.info, m.phase, m.start, m.rowsCopied, m.rowsBefore, m.rowsEstimate,
 		m.eventsApplied, m.backlog, m.replicaLag, m.throttled,
-		m.throttledSeconds, m.commitLatency, m.copyWorkers, m.chunkDuration, m.chunkRows, m.chunkSize,
+		m.throttledSeconds, m.commitLatency, m.copyWorkers, m.checksumWorkers, m.chunkDuration, m.chunkRows, m.chunkSize,
 		m.cutOverAttempts, m.cutOverLock, m.cutOverPostponed, m.retries,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -322,6 +328,15 @@ func (m *Metrics) SetCopyWorkers(n int) {
 		return
 	}
 	m.copyWorkers.Set(float64(n))
+}
+
+// SetChecksumWorkers records how many key ranges the checksum compares at
+// once.
+func (m *Metrics) SetChecksumWorkers(n int) {
+	if m == nil {
+		return
+	}
+	m.checksumWorkers.Set(float64(n))
 }
 
 // CutOverAttempt counts the start of one cut-over attempt.

@@ -49,6 +49,7 @@ func exercise(m *Metrics) {
 	m.AddThrottled("replica-lag", 2*time.Second)
 	m.SetCommitLatency(12500 * time.Microsecond)
 	m.SetCopyWorkers(2)
+	m.SetChecksumWorkers(1)
 	m.CutOverAttempt()
 	m.ObserveCutOverLock(120 * time.Millisecond)
 	m.SetCutOverPostponed(true)
@@ -78,6 +79,7 @@ func TestScrapeHasEveryMetric(t *testing.T) {
 		`tailor_throttled_seconds_total{reason="replica-lag"} 2`,
 		`tailor_commit_latency_seconds 0.0125`,
 		`tailor_copy_workers 2`,
+		`tailor_checksum_workers 1`,
 		`tailor_chunk_duration_seconds_count 2`,
 		`tailor_chunk_size_rows 100`,
 		`tailor_cutover_attempts_total 1`,

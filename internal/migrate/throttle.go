@@ -90,6 +90,9 @@ func (r *Runner) updateMetrics(ctx context.Context) error {
 		if g := r.copyGate.Load(); g != nil {
 			r.metrics.SetCopyWorkers(g.workers())
 		}
+		if g := r.checkGate.Load(); g != nil {
+			r.metrics.SetChecksumWorkers(g.workers())
+		}
 		for _, rep := range st.Replicas {
 			if rep.LagKnown {
 				r.metrics.SetReplicaLag(rep.Addr, rep.Lag)
