@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/operate"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // durableArgs are the bench sandbox's durability settings: a production
@@ -179,24 +180,9 @@ type lockWaits struct {
 }
 
 func readLockWaits(ctx context.Context, db *sql.DB) (lockWaits, error) {
-	var w lockWaits
-	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_row_lock_waits', 'Innodb_row_lock_time')")
+	status, _, err := throttle.ReadStatus(ctx, db, []string{"Innodb_row_lock_waits", "Innodb_row_lock_time"})
 	if err != nil {
-		return w, fmt.Errorf("read the row lock waits: %w", err)
+		return lockWaits{}, fmt.Errorf("read the row lock waits: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var value int64
-		if err := rows.Scan(&name, &value); err != nil {
-			return w, fmt.Errorf("read the row lock waits: %w", err)
-		}
-		switch name {
-		case "Innodb_row_lock_waits":
-			w.waits = value
-		case "Innodb_row_lock_time":
-			w.millis = value
-		}
-	}
-	return w, rows.Err()
+	return lockWaits{waits: status["innodb_row_lock_waits"], millis: status["innodb_row_lock_time"]}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
@@ -56,5 +57,67 @@ func TestSettle(t *testing.T) {
 	}
 	if got := flushing(); got != before {
 		t.Errorf("innodb_io_capacity, _max, max_dirty_pages_pct = %s after settling, want %s as before", got, before)
+	}
+}
+
+// TestReadLockWaits makes one write wait for another session's row lock:
+// the run's count of row lock waits goes up by it, with its time.
+func TestReadLockWaits(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, _ := sbx.NewDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{"CREATE TABLE t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO t VALUES (1, 0)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := readLockWaits(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ExecContext(ctx, "UPDATE t SET v = 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "UPDATE t SET v = 2 WHERE id = 1")
+		waited <- err
+	}()
+	// The second write is waiting (asked on the holder's own connection:
+	// the pool may have no third); it waits a little longer.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var name string
+		var waiting int
+		if err := holder.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_current_waits'").Scan(&name, &waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second write never waited for the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	after, err := readLockWaits(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.waits - before.waits; n < 1 {
+		t.Errorf("row lock waits went up by %d, want at least 1", n)
+	}
+	if ms := after.millis - before.millis; ms < 100 {
+		t.Errorf("row lock wait time went up by %d ms, want the ~300 ms the write waited", ms)
 	}
 }

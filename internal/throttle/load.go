@@ -98,11 +98,11 @@ func (l Load) unknown(names map[string]bool) string {
 	return ""
 }
 
-// readStatus reads the named global status variables of the server, keyed
+// ReadStatus reads the named global status variables of the server, keyed
 // by lower-cased name. With no name it reads them all (to learn which exist).
 // Values that are not whole numbers (some status variables are strings) are
 // left out.
-func readStatus(ctx context.Context, db *sql.DB, names []string) (map[string]int64, map[string]bool, error) {
+func ReadStatus(ctx context.Context, db *sql.DB, names []string) (map[string]int64, map[string]bool, error) {
 	q := "SHOW GLOBAL STATUS"
 	if len(names) > 0 {
 		quoted := make([]string, len(names))

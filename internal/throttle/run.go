@@ -97,7 +97,7 @@ func (t *Throttler) start(ctx context.Context) (*checker, error) {
 	if err := t.beat(ctx); err != nil {
 		return nil, err
 	}
-	_, names, err := readStatus(ctx, db, nil)
+	_, names, err := ReadStatus(ctx, db, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (t *Throttler) check(ctx context.Context, c *checker) error {
 	var statusErr error
 	if names := loadNames(maxLoad, t.cfg.CriticalLoad); len(names) > 0 {
 		qctx, cancel := context.WithTimeout(ctx, t.cfg.ReplicaTimeout)
-		status, _, statusErr = readStatus(qctx, t.cfg.DB, names)
+		status, _, statusErr = ReadStatus(qctx, t.cfg.DB, names)
 		cancel()
 	}
 	var critical string
