@@ -16,6 +16,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/operate"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // changeFlags are the flags that name the change, shared by alter and plan.
@@ -137,10 +138,22 @@ func (f *operateFlags) checkZeros() []error {
 	if f.maxLagMillis == 0 {
 		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
 	}
-	if f.criticalHibernateSecs < 0 {
-		errs = append(errs, fmt.Errorf("--critical-load-hibernate-seconds must not be negative, not %d", f.criticalHibernateSecs))
-	}
 	return errs
+}
+
+// limits are the throttle's flags, the same for every command that copies
+// or changes rows.
+func (f *operateFlags) limits() throttle.Limits {
+	return throttle.Limits{
+		MaxLag:                time.Duration(f.maxLagMillis) * time.Millisecond,
+		Replicas:              f.replicas(),
+		MaxLoad:               f.maxLoad,
+		CriticalLoad:          f.criticalLoad,
+		CriticalLoadHibernate: time.Duration(f.criticalHibernateSecs) * time.Second,
+		FlagFile:              f.throttleFlagFile,
+		PanicFlagFile:         f.panicFlagFile,
+		Query:                 f.throttleQuery,
+	}
 }
 
 // replicas is --throttle-control-replicas as a list; nil when not given.
@@ -157,24 +170,12 @@ func (f *operateFlags) replicas() []string {
 type alterFlags struct {
 	changeFlags
 	execute                 bool
-	skipChecksum            bool
-	checksumDuringCopy      bool
-	deferIndexes            string
-	instantLockTimeoutSecs  int
-	instantAttempts         int
-	chunkSize               int
-	chunkTime               time.Duration
-	threads                 int
-	cutOverLockTimeoutSecs  int
-	cutOverAttempts         int
-	forceCutOverAfter       time.Duration
 	okToDropTable           bool
 	initiallyDropGhostTable bool
 	resume                  bool
-	checkpointInterval      time.Duration
 	replicaServerID         uint32
 	postponeFlagFile        string
-	maxCommitLatency        time.Duration
+	copyFlags
 	operateFlags
 	// revert is set for tailor revert, which takes alter's flags.
 	revert bool
@@ -204,59 +205,21 @@ func (f *alterFlags) register(cmd *cobra.Command) {
 	f.changeFlags.register(cmd)
 	fs := cmd.Flags()
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
-	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
-	registerChecksumDuringCopy(fs, &f.checksumDuringCopy)
-	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
-	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
-	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
-	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
-	fs.DurationVar(&f.chunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
-	fs.IntVar(&f.threads, "threads", 0, "chunks copied at once, 1 to 64; 0 lets tailor choose: 4, or the server's CPU count when it is lower and the server tells it")
-	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
-	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
-	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
+	f.copyFlags.register(fs)
 	fs.BoolVar(&f.okToDropTable, "ok-to-drop-table", false, "drop the old table after the cut-over instead of keeping it as <table>_tailor_old")
 	fs.BoolVar(&f.initiallyDropGhostTable, "initially-drop-ghost-table", false, "drop a shadow table <table>_tailor_new and the saved state <table>_tailor_state left by an earlier run instead of refusing to start")
 	fs.BoolVar(&f.resume, "resume", false, "continue the stopped migration whose saved state <table>_tailor_state an earlier run left, from where it stopped")
-	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
 	fs.Uint32Var(&f.replicaServerID, "replica-server-id", 0, "server id the binary log reader registers with (default: random)")
 	fs.StringVar(&f.postponeFlagFile, "postpone-cut-over-flag-file", "", "while this file exists, keep the new table in step and wait before the cut-over; remove it (or send cut-over) to swap")
-	// Beside --max-lag-millis, which operateFlags adds: alter's alone,
-	// since only the copy has workers to hold back.
-	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks, and checksum fewer ranges, at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; neither ever stops for it (0: no limit)")
 	f.operateFlags.register(fs, "copy")
 	// Last: a gh-ost flag of a name tailor has is tailor's.
 	registerGhostFlags(fs)
 }
 
-// checkZeros refuses zeros that Config.Defaults would read as "not set"
-// and silently replace with the default: --chunk-size 0 must be an error,
-// not a chunk size of 1000. The messages are Config.Validate's.
+// checkZeros refuses zeros that the Config's Defaults would read as "not
+// set" (see copyFlags.checkZeros).
 func (f *alterFlags) checkZeros() error {
-	var errs []error
-	if f.chunkSize == 0 {
-		errs = append(errs, errors.New("--chunk-size must be between 1 and 1000000, not 0"))
-	}
-	if f.cutOverLockTimeoutSecs == 0 {
-		errs = append(errs, errors.New("--cut-over-lock-timeout-seconds must be between 1 and 3600, not 0"))
-	}
-	if f.cutOverAttempts < 0 {
-		errs = append(errs, fmt.Errorf("--cut-over-attempts must be 0 (unlimited) or more, not %d", f.cutOverAttempts))
-	}
-	if f.forceCutOverAfter < 0 {
-		errs = append(errs, fmt.Errorf("--force-cut-over-after must not be negative, not %s", f.forceCutOverAfter))
-	}
-	if f.instantLockTimeoutSecs == 0 {
-		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
-	}
-	if f.chunkTime <= 0 {
-		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))
-	}
-	if f.instantAttempts == 0 {
-		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
-	}
-	errs = append(errs, f.operateFlags.checkZeros()...)
-	return errors.Join(errs...)
+	return errors.Join(append(f.copyFlags.checkZeros(), f.operateFlags.checkZeros()...)...)
 }
 
 func runAlter(cmd *cobra.Command, f *alterFlags) error {
@@ -313,40 +276,16 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg := f.config(conn, logger)
 	cfg.Revert = f.revert
 	cfg.Execute = f.execute
-	cfg.ChunkSize = f.chunkSize
-	cfg.Threads = f.threads
-	if !cmd.Flags().Changed("chunk-size") {
-		cfg.ChunkTime = f.chunkTime
-	}
-	cfg.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
-	cfg.CutOverAttempts = f.cutOverAttempts
-	if f.cutOverAttempts == 0 {
-		cfg.CutOverAttempts = migrate.CutOverAttemptsUnlimited
-	}
-	cfg.ForceCutOverAfter = f.forceCutOverAfter
-	cfg.SkipChecksum = f.skipChecksum
-	cfg.ChecksumDuringCopy = f.checksumDuringCopy
-	cfg.DeferIndexes = f.deferIndexes
-	cfg.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
-	cfg.InstantAttempts = f.instantAttempts
+	f.copyFlags.apply(&cfg, cmd.Flags().Changed("chunk-size"))
 	cfg.OkToDropTable = f.okToDropTable
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
 	cfg.Resume = f.resume
-	cfg.CheckpointInterval = f.checkpointInterval
 	cfg.ProgressInterval = f.progressInterval
 	cfg.ReplicaServerID = f.replicaServerID
 	cfg.ReconnectTimeout = f.reconnectTimeout
-	cfg.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
-	cfg.MaxCommitLatency = f.maxCommitLatency
 	cfg.MaxRedoFill = f.redoFill()
-	if f.maxCommitLatency == 0 {
-		cfg.MaxCommitLatency = migrate.NoMaxCommitLatency
-	}
-	cfg.ThrottleControlReplicas = f.replicas()
-	cfg.MaxLoad, cfg.CriticalLoad = f.maxLoad, f.criticalLoad
-	cfg.CriticalLoadHibernate = time.Duration(f.criticalHibernateSecs) * time.Second
-	cfg.ThrottleFlagFile, cfg.ThrottleQuery = f.throttleFlagFile, f.throttleQuery
-	cfg.PostponeCutOverFlagFile, cfg.PanicFlagFile = f.postponeFlagFile, f.panicFlagFile
+	cfg.Throttle = f.limits()
+	cfg.PostponeCutOverFlagFile = f.postponeFlagFile
 	cfg.ControlSocket, cfg.HTTPAddr, cfg.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
 	return cfg, nil
 }

@@ -99,14 +99,14 @@ func TestGhostCommandLines(t *testing.T) {
 		words         []string
 	}{
 		{name: "value after a space", args: []string{"-alter", "DROP COLUMN note"}, want: func(c *migrate.Config) { c.Alter = "DROP COLUMN note" }},
-		{name: "a value that starts with a dash is not a flag", args: []string{"-throttle-query", "-execute"}, want: func(c *migrate.Config) { c.ThrottleQuery = "-execute" }},
+		{name: "a value that starts with a dash is not a flag", args: []string{"-throttle-query", "-execute"}, want: func(c *migrate.Config) { c.Throttle.Query = "-execute" }},
 		{name: "gh-ost flag of the same name", args: []string{"-chunk-size=500", "-max-lag-millis", "2000", "-max-load=Threads_running=30", "-critical-load=Threads_running=200", "-critical-load-hibernate-seconds=60", "-cut-over-lock-timeout-seconds=5", "-ok-to-drop-table", "-initially-drop-ghost-table", "-postpone-cut-over-flag-file=/tmp/pp", "-panic-flag-file=/tmp/pf", "-throttle-flag-file=/tmp/tf", "-throttle-control-replicas=r1:3306,r2:3306", "-replica-server-id=99999", "-hooks-path=/tmp"},
 			want: func(c *migrate.Config) {
-				c.ChunkSize, c.ChunkTime, c.MaxLag = 500, 0, 2_000_000_000
-				c.MaxLoad, c.CriticalLoad, c.CriticalLoadHibernate = "Threads_running=30", "Threads_running=200", 60_000_000_000
+				c.ChunkSize, c.ChunkTime, c.Throttle.MaxLag = 500, 0, 2_000_000_000
+				c.Throttle.MaxLoad, c.Throttle.CriticalLoad, c.Throttle.CriticalLoadHibernate = "Threads_running=30", "Threads_running=200", 60_000_000_000
 				c.CutOverLockTimeout, c.OkToDropTable, c.InitiallyDropGhostTable = 5_000_000_000, true, true
-				c.PostponeCutOverFlagFile, c.PanicFlagFile, c.ThrottleFlagFile = "/tmp/pp", "/tmp/pf", "/tmp/tf"
-				c.ThrottleControlReplicas, c.ReplicaServerID, c.HooksPath = []string{"r1:3306", "r2:3306"}, 99999, "/tmp"
+				c.PostponeCutOverFlagFile, c.Throttle.PanicFlagFile, c.Throttle.FlagFile = "/tmp/pp", "/tmp/pf", "/tmp/tf"
+				c.Throttle.Replicas, c.ReplicaServerID, c.HooksPath = []string{"r1:3306", "r2:3306"}, 99999, "/tmp"
 			}},
 
 		// Aliases.
@@ -124,7 +124,7 @@ func TestGhostCommandLines(t *testing.T) {
 		{name: "ask-pass", args: []string{"-ask-pass"}, refused: "--password without a value asks for the password, but standard input is not a terminal"},
 		{name: "ask-pass with password", args: []string{"-ask-pass", "-password=x"}, refused: "gh-ost's --ask-pass and --password set the same thing"},
 		{name: "throttle-additional-flag-file", args: []string{"-throttle-additional-flag-file=/tmp/gh-ost.throttle"}, info: "read as --throttle-flag-file",
-			want: func(c *migrate.Config) { c.ThrottleFlagFile = "/tmp/gh-ost.throttle" }},
+			want: func(c *migrate.Config) { c.Throttle.FlagFile = "/tmp/gh-ost.throttle" }},
 		{name: "two throttle flag files", args: []string{"-throttle-additional-flag-file=/tmp/a", "-throttle-flag-file=/tmp/b"}, refused: "gh-ost's --throttle-additional-flag-file and --throttle-flag-file set the same thing"},
 		{name: "serve-tcp-port", args: []string{"-serve-tcp-port=9187"}, info: "read as --http 127.0.0.1:9187",
 			want: func(c *migrate.Config) { c.HTTPAddr = "127.0.0.1:9187" }},

@@ -32,25 +32,13 @@ type migrateFlags struct {
 	allowDestructive bool
 	maxDirectRows    int64
 	// apply's
-	execute                bool
-	resume                 bool
-	dropGhost              bool
-	lockWait               time.Duration
-	forceCopy              bool
-	recreateTriggers       bool
-	skipChecksum           bool
-	checksumDuringCopy     bool
-	deferIndexes           string
-	instantLockTimeoutSecs int
-	instantAttempts        int
-	chunkSize              int
-	chunkTime              time.Duration
-	threads                int
-	cutOverLockTimeoutSecs int
-	cutOverAttempts        int
-	forceCutOverAfter      time.Duration
-	checkpointInterval     time.Duration
-	maxCommitLatency       time.Duration
+	execute          bool
+	resume           bool
+	dropGhost        bool
+	lockWait         time.Duration
+	forceCopy        bool
+	recreateTriggers bool
+	copyFlags
 	operateFlags
 }
 
@@ -163,19 +151,7 @@ func (f *migrateFlags) registerApply(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.resume, "resume", false, "continue an online ALTER that the failed statement left resumable (exit code 6), from its saved state")
 	fs.BoolVar(&f.dropGhost, "initially-drop-ghost-table", false, "start the online ALTER that the failed statement left over: drop its shadow table <table>_tailor_new and saved state instead of refusing")
 	fs.DurationVar(&f.lockWait, "lock-wait", versioned.DefaultLockWait, "how long to wait for another tailor migrate apply on the same database before refusing")
-	fs.BoolVar(&f.skipChecksum, "skip-checksum", false, "swap without first comparing the copy with the original chunk by chunk")
-	registerChecksumDuringCopy(fs, &f.checksumDuringCopy)
-	fs.StringVar(&f.deferIndexes, "defer-indexes", migrate.DeferIndexesAuto, "when the new table's plain secondary indexes are built: auto (after the copy unless replicas follow the binary log), always (after the copy), never (during it)")
-	fs.IntVar(&f.instantLockTimeoutSecs, "instant-lock-timeout-seconds", 2, "for a change made natively INSTANT: longest time the ALTER may wait for its lock (and so hold other queries queued behind it) before it gives up and is retried")
-	fs.IntVar(&f.instantAttempts, "instant-attempts", 10, "for a change made natively INSTANT: attempts before tailor gives up (with backoff between them)")
-	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows copied per chunk (1 to 1000000); given, it fixes the size, else it is only the first chunks' size and --chunk-time adapts it")
-	fs.DurationVar(&f.chunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk when --chunk-size is not given: the size follows the measured copy speed, between 100 and 50000 rows (a chunk holds its rows' locks that long)")
-	fs.IntVar(&f.threads, "threads", 0, "chunks copied at once, 1 to 64; 0 lets tailor choose: 4, or the server's CPU count when it is lower and the server tells it")
-	fs.IntVar(&f.cutOverLockTimeoutSecs, "cut-over-lock-timeout-seconds", 3, "longest time writers may be held at the cut-over; an attempt that needs longer gives up and is retried")
-	fs.IntVar(&f.cutOverAttempts, "cut-over-attempts", 5, "cut-over attempts before the migration fails (with backoff between them, at most 30s); 0 retries until stopped (abort, Ctrl-C)")
-	fs.DurationVar(&f.forceCutOverAfter, "force-cut-over-after", 0, "once sessions have held the cut-over up this long, kill them (KILL CONNECTION: their transactions are rolled back) and swap; 0 never kills")
-	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", migrate.DefaultCheckpointInterval, "how often the migration's state is saved in <table>_tailor_state (and at each phase change); a resume repeats about this much of the copy")
-	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks, and checksum fewer ranges, at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; neither ever stops for it (0: no limit)")
+	f.copyFlags.register(fs)
 	f.operateFlags.register(fs, "copy and the backfills")
 }
 
@@ -281,27 +257,7 @@ func (f *migrateFlags) runner(cmd *cobra.Command, needDir bool) (*versioned.Runn
 // checkApplyFlags refuses the zeros the engines' Defaults would take for
 // "not set", as alter does.
 func (f *migrateFlags) checkApplyFlags() error {
-	var errs []error
-	if f.chunkSize == 0 {
-		errs = append(errs, errors.New("--chunk-size must be between 1 and 1000000, not 0"))
-	}
-	if f.cutOverLockTimeoutSecs == 0 {
-		errs = append(errs, errors.New("--cut-over-lock-timeout-seconds must be between 1 and 3600, not 0"))
-	}
-	if f.instantLockTimeoutSecs == 0 {
-		errs = append(errs, errors.New("--instant-lock-timeout-seconds must be between 1 and 3600, not 0"))
-	}
-	if f.instantAttempts == 0 {
-		errs = append(errs, errors.New("--instant-attempts must be at least 1, not 0"))
-	}
-	if f.chunkTime <= 0 {
-		errs = append(errs, fmt.Errorf("--chunk-time must be positive, not %s", f.chunkTime))
-	}
-	if f.cutOverAttempts < 0 {
-		errs = append(errs, fmt.Errorf("--cut-over-attempts must be 0 (unlimited) or more, not %d", f.cutOverAttempts))
-	}
-	errs = append(errs, f.operateFlags.checkZeros()...)
-	return errors.Join(errs...)
+	return errors.Join(append(f.copyFlags.checkZeros(), f.operateFlags.checkZeros()...)...)
 }
 
 // engineConfigs are the templates of the ALTERs' and the backfills'
@@ -312,37 +268,18 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 	if cmd.Flags().Lookup("execute") == nil {
 		return a, b
 	}
-	a.ChunkSize, a.Threads = f.chunkSize, f.threads
-	b.ChunkSize = f.chunkSize
-	if !cmd.Flags().Changed("chunk-size") {
-		a.ChunkTime, b.ChunkTime = f.chunkTime, backfill.DefaultChunkTime
-	}
-	a.CutOverLockTimeout = time.Duration(f.cutOverLockTimeoutSecs) * time.Second
-	a.CutOverAttempts = f.cutOverAttempts
-	if f.cutOverAttempts == 0 {
-		a.CutOverAttempts = migrate.CutOverAttemptsUnlimited
-	}
-	a.ForceCutOverAfter, a.SkipChecksum, a.DeferIndexes = f.forceCutOverAfter, f.skipChecksum, f.deferIndexes
-	a.ChecksumDuringCopy = f.checksumDuringCopy
+	chunkSizeGiven := cmd.Flags().Changed("chunk-size")
+	f.copyFlags.apply(&a, chunkSizeGiven)
 	a.InitiallyDropGhostTable = f.dropGhost
-	a.InstantLockTimeout = time.Duration(f.instantLockTimeoutSecs) * time.Second
-	a.InstantAttempts, a.CheckpointInterval = f.instantAttempts, f.checkpointInterval
-	a.MaxCommitLatency = f.maxCommitLatency
-	if f.maxCommitLatency == 0 {
-		a.MaxCommitLatency = migrate.NoMaxCommitLatency
+	b.ChunkSize = f.chunkSize
+	if !chunkSizeGiven {
+		b.ChunkTime = backfill.DefaultChunkTime
 	}
 	// The throttle, control and hooks are the same for both engines.
 	a.ProgressInterval, b.ProgressInterval = f.progressInterval, f.progressInterval
 	a.ReconnectTimeout, b.ReconnectTimeout = f.reconnectTimeout, f.reconnectTimeout
 	a.MaxRedoFill, b.MaxRedoFill = f.redoFill(), f.redoFill()
-	a.MaxLag = time.Duration(f.maxLagMillis) * time.Millisecond
-	b.MaxLag = a.MaxLag
-	a.ThrottleControlReplicas, b.ThrottleControlReplicas = f.replicas(), f.replicas()
-	a.MaxLoad, a.CriticalLoad, b.MaxLoad, b.CriticalLoad = f.maxLoad, f.criticalLoad, f.maxLoad, f.criticalLoad
-	a.CriticalLoadHibernate = time.Duration(f.criticalHibernateSecs) * time.Second
-	b.CriticalLoadHibernate = a.CriticalLoadHibernate
-	a.ThrottleFlagFile, a.ThrottleQuery, a.PanicFlagFile = f.throttleFlagFile, f.throttleQuery, f.panicFlagFile
-	b.ThrottleFlagFile, b.ThrottleQuery, b.PanicFlagFile = f.throttleFlagFile, f.throttleQuery, f.panicFlagFile
+	a.Throttle, b.Throttle = f.limits(), f.limits()
 	a.ControlSocket, a.HTTPAddr, a.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
 	b.ControlSocket, b.HTTPAddr, b.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
 	return a, b

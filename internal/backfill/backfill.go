@@ -79,14 +79,8 @@ type Config struct {
 	// server to flush (operate.DefaultMaxRedoFill says why); 1 never waits. Zero
 	// is DefaultMaxRedoFill.
 	MaxRedoFill float64
-	// The throttle, as tailor alter's (migrate.Config documents them).
-	MaxLag                     time.Duration
-	ThrottleControlReplicas    []string
-	MaxLoad, CriticalLoad      string
-	CriticalLoadHibernate      time.Duration
-	ThrottleFlagFile           string
-	PanicFlagFile              string
-	ThrottleQuery              string
+	// Throttle holds the batches back, as tailor alter's copy.
+	Throttle                   throttle.Limits
 	ControlSocket, HTTPAddr    string
 	HooksPath                  string
 	ProgressInterval           time.Duration
@@ -118,9 +112,7 @@ func (c *Config) Defaults() {
 	if c.MaxRedoFill == 0 {
 		c.MaxRedoFill = operate.DefaultMaxRedoFill
 	}
-	if c.MaxLag == 0 {
-		c.MaxLag = 1500 * time.Millisecond
-	}
+	c.Throttle.Defaults()
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * time.Second
 	}
@@ -161,13 +153,8 @@ func (c *Config) Validate() error {
 	if c.MaxRedoFill < 0 || c.MaxRedoFill > 1 {
 		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %g", c.MaxRedoFill*100))
 	}
-	if c.MaxLag < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--max-lag-millis must be at least 100, not %d", c.MaxLag.Milliseconds()))
-	}
-	for flag, spec := range map[string]string{"--max-load": c.MaxLoad, "--critical-load": c.CriticalLoad} {
-		if _, err := throttle.ParseLoad(spec); spec != "" && err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
-		}
+	if err := c.Throttle.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ProgressInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))

@@ -394,7 +394,7 @@ func TestBackfillThrottledAndPaused(t *testing.T) {
 
 	cfg := testConfig(t, dbName, "users", "display_name = UPPER(full_name), n = n + 1", "display_name IS NULL")
 	cfg.ChunkSize = 200
-	cfg.MaxLag = 500 * time.Millisecond
+	cfg.Throttle.MaxLag = 500 * time.Millisecond
 	cfg.testBeforeCommit = func(batch int64) {
 		if batch == 10 {
 			mustExec(t, rdb, "STOP SLAVE SQL_THREAD")

@@ -25,17 +25,9 @@ func TestMain(m *testing.M) {
 	os.Exit(sandbox.RunTestsCheckingLeaks(m, &sbx, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener")))
 }
 
-type testWriter struct{ t testing.TB }
+func testLogger(t testing.TB) *slog.Logger { return sandbox.Logger(t, slog.LevelInfo) }
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
+var mustExec = sandbox.Exec
 
 // testConfig is a backfill of table on the sandbox, executed, with its
 // control socket in the test's own directory.
@@ -61,13 +53,6 @@ func runBackfill(ctx context.Context, t testing.TB, cfg Config) (*Result, error)
 		return nil, err
 	}
 	return r.Run(ctx)
-}
-
-func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
 }
 
 func queryInt(t testing.TB, db *sql.DB, q string, args ...any) int64 {

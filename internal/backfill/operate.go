@@ -107,24 +107,14 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 }
 
 func (r *Runner) newThrottler() error {
-	maxLoad, _ := throttle.ParseLoad(r.cfg.MaxLoad) // Config.Validate checked both
-	criticalLoad, _ := throttle.ParseLoad(r.cfg.CriticalLoad)
-	t, err := throttle.New(throttle.Config{
-		DB:                    r.db,
-		Conn:                  r.cfg.Conn,
-		Server:                r.server,
-		Database:              r.cfg.Database,
-		HeartbeatTable:        r.heartbeatName(),
-		MaxLag:                r.cfg.MaxLag,
-		Replicas:              r.cfg.ThrottleControlReplicas,
-		MaxLoad:               maxLoad,
-		CriticalLoad:          criticalLoad,
-		CriticalLoadHibernate: r.cfg.CriticalLoadHibernate,
-		FlagFile:              r.cfg.ThrottleFlagFile,
-		PanicFlagFile:         r.cfg.PanicFlagFile,
-		ThrottleQuery:         r.cfg.ThrottleQuery,
-		Logger:                r.log,
-	})
+	t, err := throttle.New(r.cfg.Throttle.Apply(throttle.Config{
+		DB:             r.db,
+		Conn:           r.cfg.Conn,
+		Server:         r.server,
+		Database:       r.cfg.Database,
+		HeartbeatTable: r.heartbeatName(),
+		Logger:         r.log,
+	}))
 	if err != nil {
 		return invalid(err)
 	}

@@ -82,7 +82,7 @@ func New(cfg Config) (*Runner, error) {
 		log:   cfg.Logger.With("table", cfg.Database+"."+cfg.Table),
 		runID: fmt.Sprintf("%016x", rand.Uint64()),
 	}
-	r.knobs.Init(cfg.ChunkSize, cfg.MaxLag, cfg.MaxLoad)
+	r.knobs.Init(cfg.ChunkSize, cfg.Throttle.MaxLag, cfg.Throttle.MaxLoad)
 	if cfg.ChunkTime > 0 {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minBatchRows, maxBatchRows)
 	}

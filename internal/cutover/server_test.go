@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
 type execer interface {
@@ -28,12 +29,7 @@ func run(c execer, query string, args ...any) <-chan error {
 	return done
 }
 
-func mustExec(t *testing.T, c execer, query string) {
-	t.Helper()
-	if _, err := c.ExecContext(context.Background(), query); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-}
+var mustExec = sandbox.Exec
 
 func receive(t *testing.T, what string, ch <-chan error) error {
 	t.Helper()

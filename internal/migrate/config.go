@@ -80,12 +80,10 @@ type Config struct {
 	InstantLockTimeout time.Duration
 	// InstantAttempts is how many times a native INSTANT change is tried.
 	InstantAttempts int
-	// MaxLag throttles the copy while a replica lags more (measured with a
-	// heartbeat); zero means 1500ms.
-	MaxLag time.Duration
 	// MaxCommitLatency is the commit latency of the application's small
 	// transactions, as the heartbeat writes measure it, above which the
-	// copy copies fewer chunks at once (it never stops for it); zero means
+	// copy copies fewer chunks at once (it never stops for it), while
+	// other sessions write (Runner.whileOthersWrite); zero means
 	// DefaultMaxCommitLatency, NoMaxCommitLatency (or any negative value)
 	// no limit.
 	MaxCommitLatency time.Duration
@@ -95,20 +93,9 @@ type Config struct {
 	// the server (operate.DefaultMaxRedoFill says why). 1 never waits;
 	// zero is operate.DefaultMaxRedoFill.
 	MaxRedoFill float64
-	// ThrottleControlReplicas are the replicas (host:port) whose lag
-	// throttles the copy; nil discovers them from the primary.
-	ThrottleControlReplicas []string
-	// MaxLoad throttles, and CriticalLoad aborts, when a global status
-	// variable reaches its threshold ("Threads_running=25,...").
-	MaxLoad, CriticalLoad string
-	// CriticalLoadHibernate, when set, pauses all work that long on a
-	// critical load instead of aborting.
-	CriticalLoadHibernate time.Duration
-	// ThrottleFlagFile throttles while the file exists; PanicFlagFile
-	// aborts the migration as soon as it exists.
-	ThrottleFlagFile, PanicFlagFile string
-	// ThrottleQuery throttles while it returns a number > 0.
-	ThrottleQuery string
+	// Throttle holds the copy back: replica lag (a heartbeat measures it),
+	// the server's load, a flag file, a query (package throttle).
+	Throttle throttle.Limits
 	// ControlSocket is the unix socket (mode 0600) that answers status and
 	// control commands while the copy runs; empty means
 	// DefaultControlSocket.
@@ -230,9 +217,7 @@ func (c *Config) Defaults() {
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * time.Second
 	}
-	if c.MaxLag == 0 {
-		c.MaxLag = 1500 * time.Millisecond
-	}
+	c.Throttle.Defaults()
 	if c.MaxRedoFill == 0 {
 		c.MaxRedoFill = operate.DefaultMaxRedoFill
 	}
@@ -309,13 +294,8 @@ func (c *Config) Validate() error {
 	if c.MaxCommitLatency > 0 && c.MaxCommitLatency < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--max-commit-latency must be at least 1ms, or 0 for no limit, not %s", c.MaxCommitLatency))
 	}
-	if c.MaxLag < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--max-lag-millis must be at least 100, not %d", c.MaxLag.Milliseconds()))
-	}
-	for flag, spec := range map[string]string{"--max-load": c.MaxLoad, "--critical-load": c.CriticalLoad} {
-		if _, err := throttle.ParseLoad(spec); spec != "" && err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
-		}
+	if err := c.Throttle.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.DeferIndexes {
 	case DeferIndexesAuto, DeferIndexesAlways, DeferIndexesNever:

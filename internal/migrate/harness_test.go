@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,17 +22,9 @@ func TestMain(m *testing.M) {
 }
 
 // testLogger sends the runner's log to the test log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
+func testLogger(t testing.TB) *slog.Logger { return sandbox.Logger(t, slog.LevelInfo) }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+var mustExec = sandbox.Exec
 
 // testConfig is a Config for table in database on the sandbox.
 //
@@ -70,28 +61,13 @@ func runMigration(ctx context.Context, t testing.TB, cfg Config) (*Result, error
 	return r.Run(ctx)
 }
 
-func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
 // tablesIn lists the tables of database, sorted.
 func tablesIn(t testing.TB, db *sql.DB, database string) []string {
 	return sandbox.Tables(t, db, database)
 }
 
 // checksum is CHECKSUM TABLE of table, to prove a table was left untouched.
-func checksum(t testing.TB, db *sql.DB, database, table string) int64 {
-	t.Helper()
-	var name string
-	var sum sql.NullInt64
-	if err := db.QueryRow("CHECKSUM TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &sum); err != nil {
-		t.Fatal(err)
-	}
-	return sum.Int64
-}
+var checksum = sandbox.Checksum
 
 // showCreate is the table's definition.
 func showCreate(t testing.TB, db *sql.DB, database, table string) string {

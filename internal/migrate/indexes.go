@@ -117,8 +117,8 @@ func undeferrable(shadow *schema.Table, keys []schema.KeyDefinition) string {
 // rows on 2 cores: 18.2 s instead of 7.6 s) for a replica that was not
 // there.
 func (r *Runner) replicasMayFollow(ctx context.Context) string {
-	if len(r.cfg.ThrottleControlReplicas) > 0 {
-		return followersReason(preflight.Followers{}, r.cfg.ThrottleControlReplicas)
+	if len(r.cfg.Throttle.Replicas) > 0 {
+		return followersReason(preflight.Followers{}, r.cfg.Throttle.Replicas)
 	}
 	in := preflight.Input{DB: r.db, Server: r.server, Conn: r.cfg.Conn}
 	// tailor's own reader has not started yet on a new run; excluded all

@@ -152,7 +152,7 @@ func TestReplicaLagThrottlesCopy(t *testing.T) {
 	load := workload.Start(ctx, db, workload.Options{Table: "orders", Writers: 2, Rate: 100, InitialRows: 30_000, Seed: 3})
 
 	cfg := testConfig(t, dbName, "orders", "ADD COLUMN refunded_at DATETIME NULL")
-	cfg.MaxLag = 500 * time.Millisecond
+	cfg.Throttle.MaxLag = 500 * time.Millisecond
 	cfg.testHooks = &testHooks{afterChunk: func(seq int) {
 		if seq == 10 {
 			mustExec(t, rdb, "STOP SLAVE SQL_THREAD")
@@ -228,7 +228,7 @@ func TestMaxLoadThrottles(t *testing.T) {
 	createTable(t, db, "t", 20_000)
 	limit := threadsConnected(t, db) + 15
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
-	cfg.MaxLoad = fmt.Sprintf("Threads_connected=%d", limit)
+	cfg.Throttle.MaxLoad = fmt.Sprintf("Threads_connected=%d", limit)
 	held := make(chan []*sql.Conn, 1)
 	cfg.testHooks = &testHooks{afterChunk: func(seq int) {
 		if seq == 5 {
@@ -255,7 +255,7 @@ func TestCriticalLoadAborts(t *testing.T) {
 	createTable(t, db, "t", 20_000)
 	g := guardTable(t, db, dbName, "t")
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
-	cfg.CriticalLoad = fmt.Sprintf("Threads_connected=%d", threadsConnected(t, db)+15)
+	cfg.Throttle.CriticalLoad = fmt.Sprintf("Threads_connected=%d", threadsConnected(t, db)+15)
 	cfg.testHooks = &testHooks{afterChunk: func(seq int) {
 		if seq == 3 {
 			holdConnections(t, db, 25)

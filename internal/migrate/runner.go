@@ -235,7 +235,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.ChunkTime > 0 {
 		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minChunkRows, maxChunkRows)
 	}
-	r.knobs.Init(cfg.ChunkSize, cfg.MaxLag, cfg.MaxLoad)
+	r.knobs.Init(cfg.ChunkSize, cfg.Throttle.MaxLag, cfg.Throttle.MaxLoad)
 	r.metrics = metrics.New()
 	r.metrics.SetChunkSize(int64(cfg.ChunkSize))
 	if cfg.HooksPath != "" {

@@ -18,25 +18,15 @@ func HeartbeatName(table string) string { return cutover.NameAfter(table, "_tail
 // Run goes beside the binary log reader; the copier waits on it before
 // each chunk.
 func (r *Runner) newThrottler() error {
-	maxLoad, _ := throttle.ParseLoad(r.cfg.MaxLoad) // Config.Validate checked both
-	criticalLoad, _ := throttle.ParseLoad(r.cfg.CriticalLoad)
-	t, err := throttle.New(throttle.Config{
-		DB:                    r.db,
-		Conn:                  r.cfg.Conn,
-		Server:                r.server,
-		Database:              r.cfg.Database,
-		HeartbeatTable:        HeartbeatName(r.cfg.Table),
-		MaxLag:                r.cfg.MaxLag,
-		Replicas:              r.cfg.ThrottleControlReplicas,
-		MaxLoad:               maxLoad,
-		CriticalLoad:          criticalLoad,
-		CriticalLoadHibernate: r.cfg.CriticalLoadHibernate,
-		FlagFile:              r.cfg.ThrottleFlagFile,
-		PanicFlagFile:         r.cfg.PanicFlagFile,
-		ThrottleQuery:         r.cfg.ThrottleQuery,
-		IgnoreServerIDs:       []uint32{r.cfg.ReplicaServerID},
-		Logger:                r.log,
-	})
+	t, err := throttle.New(r.cfg.Throttle.Apply(throttle.Config{
+		DB:              r.db,
+		Conn:            r.cfg.Conn,
+		Server:          r.server,
+		Database:        r.cfg.Database,
+		HeartbeatTable:  HeartbeatName(r.cfg.Table),
+		IgnoreServerIDs: []uint32{r.cfg.ReplicaServerID},
+		Logger:          r.log,
+	}))
 	if err != nil {
 		return invalid(err)
 	}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // DefaultMaxRedoFill is how full InnoDB's redo log may be, as a fraction
@@ -167,42 +167,20 @@ func (g *RedoGate) Reason() string {
 
 // ReadRedoFill is Innodb_checkpoint_age over Innodb_checkpoint_max_age.
 func ReadRedoFill(ctx context.Context, db *sql.DB) (float64, error) {
-	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_checkpoint_age', 'Innodb_checkpoint_max_age')")
+	status, _, err := throttle.ReadStatus(ctx, db, []string{"Innodb_checkpoint_age", "Innodb_checkpoint_max_age"})
 	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	status := map[string]string{}
-	for rows.Next() {
-		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
-			return 0, err
-		}
-		status[name] = value
-	}
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	return redoFill(status)
 }
 
-// redoFill is the fill the status variables say; ErrNoCheckpointAge when
-// they are missing.
-func redoFill(status map[string]string) (float64, error) {
-	ageText, ok1 := status["Innodb_checkpoint_age"]
-	maxText, ok2 := status["Innodb_checkpoint_max_age"]
-	if !ok1 || !ok2 {
-		return 0, ErrNoCheckpointAge
-	}
-	age, err := strconv.ParseInt(ageText, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("Innodb_checkpoint_age = %q: %w", ageText, err)
-	}
-	maxAge, err := strconv.ParseInt(maxText, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("Innodb_checkpoint_max_age = %q: %w", maxText, err)
-	}
-	if maxAge <= 0 {
+// redoFill is the fill the status variables (keyed by lower-cased name,
+// as throttle.ReadStatus reads them) say; ErrNoCheckpointAge when they are
+// missing (MySQL has neither).
+func redoFill(status map[string]int64) (float64, error) {
+	age, ok1 := status["innodb_checkpoint_age"]
+	maxAge, ok2 := status["innodb_checkpoint_max_age"]
+	if !ok1 || !ok2 || maxAge <= 0 {
 		return 0, ErrNoCheckpointAge
 	}
 	return float64(age) / float64(maxAge), nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -121,4 +122,43 @@ func Tables(t testing.TB, db *sql.DB, database string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Execer is what runs a statement: a *sql.DB, *sql.Conn or *sql.Tx.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Exec runs q on db and fails the test when it fails.
+func Exec(t testing.TB, db Execer, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// Logger sends the records at level and above to the test's log, which
+// shows them for a failed test (and with -v).
+func Logger(t testing.TB, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Checksum is CHECKSUM TABLE of database.table: equal before and after
+// means the table was left untouched.
+func Checksum(t testing.TB, db *sql.DB, database, table string) int64 {
+	t.Helper()
+	var name string
+	var sum sql.NullInt64
+	if err := db.QueryRow("CHECKSUM TABLE "+mysql.QuoteTable(database, table)).Scan(&name, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum.Int64
 }

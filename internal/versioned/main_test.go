@@ -1,8 +1,6 @@
 package versioned
 
 import (
-	"context"
-	"database/sql"
 	"log/slog"
 	"os"
 	"strings"
@@ -61,12 +59,7 @@ func newRunner(t testing.TB, cfg Config) *Runner {
 
 func file(text string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(text)} }
 
-func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
+var mustExec = sandbox.Exec
 
 // digits is a derived table of the numbers 0 to 9, to make rows with
 // cross joins in any MariaDB or MySQL.
