@@ -158,7 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.skipChecksum, "skip-checksum", false, "run tailor with --skip-checksum, to measure what the verify before the swap costs")
 	fs.BoolVar(&o.checksumDuringCopy, "checksum-during-copy", false, "run tailor with --checksum-during-copy: most of the verify during the copy rather than all of it after")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of every tailor run to `PREFIX`.<repetition>.<idle|load>.pprof")
-	fs.StringVar(&o.bufferPool, "buffer-pool", "2G", "the sandbox's innodb_buffer_pool_size (hold the template, the table, its control table and a shadow)")
+	fs.StringVar(&o.bufferPool, "buffer-pool", "auto", "the sandbox's innodb_buffer_pool_size; auto: enough to hold the template, the table, its control table and a shadow (2G at least, half the machine's memory at most)")
 	fs.DurationVar(&o.maxCommitLatency, "tailor-max-commit-latency", migrate.DefaultMaxCommitLatency, "tailor's --max-commit-latency: copy fewer chunks at once while the heartbeat's commits take longer (0: no limit)")
 	fs.BoolVar(&o.replica, "replica", false, "attach a replica sandbox to the bench's sandbox and report its peak lag in every run (not with --host)")
 	fs.BoolVar(&o.sweep, "sweep", false, "measure tailor's applier: find the load's highest rate alone, then migrate under --sweep-percent of it (replaces --runs)")
@@ -245,6 +245,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
 	if opts.host == "" {
+		if opts.bufferPool == "auto" {
+			servers := 1
+			if opts.replica {
+				servers = 2
+			}
+			opts.bufferPool = autoBufferPool(opts.rows, servers, memTotal())
+		}
 		progress("==> starting a throwaway MariaDB sandbox")
 		sbx, err := sandbox.Start(ctx, sandbox.Options{ExtraArgs: sandboxArgs(opts.bufferPool)})
 		if errors.Is(err, sandbox.ErrNoServer) {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
@@ -26,6 +28,45 @@ func durableArgs() []string {
 // log (see docs/benchmarks.md).
 func sandboxArgs(bufferPool string) []string {
 	return append(durableArgs(), "--innodb-buffer-pool-size="+bufferPool, "--innodb-log-file-size=1G")
+}
+
+// bytesPerRow is about what a sysbench row costs the buffer pool in each of
+// the four tables a run holds (the template, the table, its control table
+// and the shadow), index pages included: 10,000,000 rows in a 12 GiB pool
+// read nothing from disk (docs/benchmarks.md).
+const bytesPerRow = 300
+
+// autoBufferPool is the buffer pool of --buffer-pool auto: enough for the
+// four tables of rows rows, 2 GiB at least, and at most half of memTotal
+// (the machine's memory, 0 when unknown) shared by the servers the bench
+// starts. A pool smaller than the tables makes every tool read the disk,
+// and a run at 10,000,000 rows would then measure the disk rather than
+// how the tool scales from 1,000,000 (a 2 GiB pool made tailor's 10M run
+// 12.5 times its 1M run, a 12 GiB pool 9.6 times).
+func autoBufferPool(rows, servers int, memTotal int64) string {
+	const gib = 1 << 30
+	want := max(int64(rows)*4*bytesPerRow, 2*gib)
+	if memTotal > 0 {
+		want = min(want, memTotal/2/int64(max(servers, 1)))
+	}
+	return fmt.Sprintf("%dG", max((want+gib-1)/gib, 1))
+}
+
+// memTotal is the machine's memory from /proc/meminfo; 0 when unknown.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kib int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kib); err == nil {
+				return kib << 10
+			}
+		}
+	}
+	return 0
 }
 
 // ServerSettings are what the server says of its durability and sizing,
