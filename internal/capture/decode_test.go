@@ -7,6 +7,8 @@ import (
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
 // TestOnlyTheCapturedTableIsDecoded reads the binary log with the reader's
@@ -52,5 +54,59 @@ func TestOnlyTheCapturedTableIsDecoded(t *testing.T) {
 	}
 	if rows["t"] != 1 {
 		t.Errorf("the captured table's rows = %d, want 1", rows["t"])
+	}
+}
+
+// TestLastOtherWrite shows which rows tell the reader that another session
+// writes: the captured table's and any other table's, not those of the
+// tables tailor writes itself (OwnTables).
+func TestLastOtherWrite(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	exec(t, db,
+		"CREATE TABLE t (id INT PRIMARY KEY)",
+		"CREATE TABLE t_own (id INT PRIMARY KEY)",
+		"CREATE TABLE other (id INT PRIMARY KEY)")
+	cfg, start := readerFromNow(t, db, name, "t")
+	cfg.OwnTables = []string{"t_own"}
+	r := startReaderAt(t, cfg, start)
+	server, err := mysql.DetectServer(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// readPast waits until the reader has read what was written so far.
+	readPast := func() {
+		t.Helper()
+		end, err := CurrentPosition(context.Background(), db, server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for pos, _ := r.reader.Progress(); pos.Compare(end) < 0; pos, _ = r.reader.Progress() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the reader is at %v, not past %v", pos, end)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	exec(t, db, "INSERT INTO t_own VALUES (1), (2)", "UPDATE t_own SET id = 3 WHERE id = 2")
+	readPast()
+	if at := r.reader.LastOtherWrite(); !at.IsZero() {
+		t.Errorf("tailor's own rows counted as another session's write at %v", at)
+	}
+
+	before := time.Now()
+	exec(t, db, "INSERT INTO other VALUES (1)")
+	readPast()
+	if at := r.reader.LastOtherWrite(); at.Before(before) {
+		t.Errorf("a row of another table: LastOtherWrite = %v, want after %v", at, before)
+	}
+
+	before = time.Now()
+	exec(t, db, "INSERT INTO t VALUES (1)")
+	r.next(t)
+	readPast()
+	if at := r.reader.LastOtherWrite(); at.Before(before) {
+		t.Errorf("a row of the captured table: LastOtherWrite = %v, want after %v", at, before)
 	}
 }

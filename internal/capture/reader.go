@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,10 @@ type ReaderConfig struct {
 	ServerID uint32
 	// Table is the table to capture; changes to any other table are ignored.
 	Table *schema.Table
+	// OwnTables are the tables of Table's database that tailor itself
+	// writes (the shadow, the heartbeat, the saved state): their rows are
+	// not another session's (LastOtherWrite).
+	OwnTables []string
 	// Logger receives the reader's own messages and go-mysql's warnings.
 	Logger *slog.Logger
 
@@ -78,6 +83,9 @@ type Reader struct {
 	// upTo is the time up to which the server's binary log has been read
 	// (ReadUpTo).
 	upTo time.Time
+	// otherWrite is when a row of another session was last read
+	// (LastOtherWrite), in Unix nanoseconds; 0 before the first.
+	otherWrite atomic.Int64
 }
 
 // NewReader returns a Reader for cfg, filling in its defaults.
@@ -139,6 +147,32 @@ func (r *Reader) ReadUpTo() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.upTo
+}
+
+// LastOtherWrite is when the reader last read a row that a session other
+// than tailor's wrote: of the captured table, or of any table but
+// OwnTables. It is the reader's clock, not the event's: it says the
+// application writes now, as far as the reader keeps up. Zero before the
+// first such row.
+func (r *Reader) LastOtherWrite() time.Time {
+	if n := r.otherWrite.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// recordWrite moves LastOtherWrite on when ev holds another session's rows.
+func (r *Reader) recordWrite(ev *replication.BinlogEvent, now time.Time) {
+	e, ok := ev.Event.(*replication.RowsEvent)
+	if !ok || e.Table == nil || r.own(string(e.Table.Schema), string(e.Table.Table)) {
+		return
+	}
+	r.otherWrite.Store(now.UnixNano())
+}
+
+// own reports whether database.table is one of OwnTables.
+func (r *Reader) own(database, table string) bool {
+	return database == r.cfg.Table.Database && slices.Contains(r.cfg.OwnTables, table)
 }
 
 // recordTime moves ReadUpTo on for ev, read at now.
@@ -361,7 +395,9 @@ func (r *Reader) follow(ctx context.Context, logger *slog.Logger, txs *transacti
 		// Recorded only after the batch is out: whoever sees the new
 		// position also sees the batch counted.
 		r.record(next, len(changes) > 0)
-		r.recordTime(ev, time.Now())
+		now := time.Now()
+		r.recordTime(ev, now)
+		r.recordWrite(ev, now)
 		pos = next
 		if txs.between() {
 			*resume = pos

@@ -102,6 +102,11 @@ type Status struct {
 	ChecksumWorkers int64 `json:"checksum_workers"`
 	ChecksumThreads int64 `json:"checksum_threads"`
 	ChecksumResting bool  `json:"checksum_resting"`
+	// NoOtherWrites is set, during the copy or the checksum, while the
+	// binary log has shown no row of another session for the latency's
+	// window (2 s): the copy and the checksum then do not give way, since
+	// there are no commits of the application to protect.
+	NoOtherWrites bool `json:"no_other_writes"`
 
 	Replicas []ReplicaLag `json:"replicas"`
 	// Throttled is true while the copy is held back; ThrottleReasons says
@@ -353,6 +358,9 @@ func (s Status) commitLatencyLine() string {
 			out += " > " + budget
 		default:
 			out += " <= " + budget
+		}
+		if s.NoOtherWrites && s.CopyThreads+s.ChecksumThreads > 0 {
+			out += " (no other session writes: not giving way)"
 		}
 	}
 	if s.CopyThreads > 0 {

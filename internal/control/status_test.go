@@ -200,6 +200,8 @@ func TestStatusCommitLatency(t *testing.T) {
 			"commit latency: 90ms > 25ms, copying 1 chunk at a time of 2, resting between chunks\n"},
 		{Status{CommitLatency: -1, MaxCommitLatencyMillis: 25, CopyWorkers: 2, CopyThreads: 2},
 			"commit latency: unknown (max 25ms), copying 2 chunks at a time of 2\n"},
+		{Status{CommitLatency: Duration(40 * time.Millisecond), MaxCommitLatencyMillis: 25, ChecksumWorkers: 2, ChecksumThreads: 2, NoOtherWrites: true},
+			"commit latency: 40ms > 25ms (no other session writes: not giving way), checking 2 ranges at a time of 2\n"},
 		{Status{CommitLatency: Duration(2 * time.Millisecond)},
 			"commit latency: 2ms\n"},
 	}

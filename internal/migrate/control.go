@@ -80,6 +80,9 @@ func (h controlHandler) Status() control.Status {
 	if g := r.checkGate.Load(); g != nil && st.Phase == PhaseChecksum {
 		out.ChecksumWorkers, out.ChecksumThreads, out.ChecksumResting = int64(g.workers()), int64(g.max), g.resting()
 	}
+	if out.CopyThreads+out.ChecksumThreads > 0 {
+		out.NoOtherWrites = !r.othersWrite()
+	}
 	out.CutOverAttempt = st.CutOverAttempt
 	if n := r.cfg.CutOverAttempts; n > 0 {
 		out.CutOverAttempts = int64(n)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // gateAdjustEvery is how often the copy gate's level may change. The
@@ -58,7 +59,33 @@ func (r *Runner) newGate(threads int) *copyGate {
 	if h := r.cfg.testHooks; h != nil && h.commitLatency != nil {
 		latency = h.commitLatency
 	}
-	return newCopyGate(threads, r.cfg.MaxCommitLatency, latency)
+	return newCopyGate(threads, r.cfg.MaxCommitLatency, r.whileOthersWrite(latency))
+}
+
+// whileOthersWrite is latency while other sessions write, and a latency of
+// zero while the binary log has shown none of their rows for a
+// throttle.LatencyWindow (or cannot say, before the reader starts): the
+// budget protects the application's commits, and with none, the latency
+// tailor's own work gives the heartbeat slows no one. An idle table is
+// copied and compared at full speed whatever the storage's flushes cost.
+// (A 10,000,000-row checksum with no load once read 25 ms, above the
+// default budget, from its own reading of the disk.) Readers alone are not
+// protected: the gate's probe is a commit, which does not measure them.
+func (r *Runner) whileOthersWrite(latency func() (time.Duration, bool)) func() (time.Duration, bool) {
+	return func() (time.Duration, bool) {
+		d, known := latency()
+		if known && !r.othersWrite() {
+			return 0, true
+		}
+		return d, known
+	}
+}
+
+// othersWrite reports whether the binary log showed a row of a session
+// other than tailor's within the last throttle.LatencyWindow.
+func (r *Runner) othersWrite() bool {
+	s := r.streamSeen.Load()
+	return s != nil && time.Since(s.reader.LastOtherWrite()) <= throttle.LatencyWindow
 }
 
 // nextLevel is the gate's level after level, given the commit latency

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/apply"
 	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/cutover"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 )
@@ -72,8 +73,11 @@ func newStream(r *Runner) *stream {
 			Server:   r.server,
 			ServerID: r.cfg.ReplicaServerID,
 			Table:    r.table,
-			Logger:   r.cfg.Logger, // the reader adds the table itself
-			Retry:    r.retry(),
+			// Rows of these are tailor's, not the application's: the
+			// copy's gate gives way only to the application (newGate).
+			OwnTables: []string{r.shadow, HeartbeatName(r.cfg.Table), StateName(r.cfg.Table), cutover.SentryName(r.cfg.Table)},
+			Logger:    r.cfg.Logger, // the reader adds the table itself
+			Retry:     r.retry(),
 		}),
 		applier: applier,
 		batches: make(chan capture.Batch, streamBuffer),
