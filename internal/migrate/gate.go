@@ -62,11 +62,11 @@ func (r *Runner) newGate(threads int) *copyGate {
 	return newCopyGate(threads, r.cfg.MaxCommitLatency, r.whileOthersWrite(latency))
 }
 
-// whileOthersWrite is latency while other sessions write, and a latency of
-// zero while the binary log has shown none of their rows for a
-// throttle.LatencyWindow (or cannot say, before the reader starts): the
-// budget protects the application's commits, and with none, the latency
-// tailor's own work gives the heartbeat slows no one. An idle table is
+// whileOthersWrite is latency while other sessions may write, and a latency
+// of zero while the binary log has shown none of their rows for a
+// throttle.LatencyWindow (othersMayWrite): the budget protects the
+// application's commits, and with none, the latency tailor's own work gives
+// the heartbeat slows no one. An idle table is
 // copied and compared at full speed whatever the storage's flushes cost.
 // (A 10,000,000-row checksum with no load once read 25 ms, above the
 // default budget, from its own reading of the disk.) Readers alone are not
@@ -81,11 +81,26 @@ func (r *Runner) whileOthersWrite(latency func() (time.Duration, bool)) func() (
 	}
 }
 
-// othersWrite reports whether the binary log showed a row of a session
-// other than tailor's within the last throttle.LatencyWindow.
+// othersWrite reports whether sessions other than tailor's may be writing
+// now (othersMayWrite).
 func (r *Runner) othersWrite() bool {
 	s := r.streamSeen.Load()
-	return s != nil && time.Since(s.reader.LastOtherWrite()) <= throttle.LatencyWindow
+	if s == nil {
+		return false
+	}
+	return othersMayWrite(time.Now(), s.reader.ReadUpTo(), s.reader.LastOtherWrite())
+}
+
+// othersMayWrite reports, at now, whether the binary log showed a row of
+// another session within the last throttle.LatencyWindow (lastOther), or
+// cannot say: the reader has not read up to the window's start (readUpTo),
+// because its connection is lost or it is behind. Event times have whole
+// seconds, so a reader at the tip may look up to a second behind.
+func othersMayWrite(now, readUpTo, lastOther time.Time) bool {
+	if now.Sub(readUpTo) > throttle.LatencyWindow+time.Second {
+		return true
+	}
+	return now.Sub(lastOther) <= throttle.LatencyWindow
 }
 
 // nextLevel is the gate's level after level, given the commit latency

@@ -39,6 +39,30 @@ func TestNextLevel(t *testing.T) {
 	}
 }
 
+func TestOthersMayWrite(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	tests := []struct {
+		name                string
+		readUpTo, lastOther time.Time
+		want                bool
+	}{
+		{"a row of another session just now", ago(0), ago(100 * time.Millisecond), true},
+		{"one at the window's edge", ago(0), ago(2 * time.Second), true},
+		{"none for longer than the window", ago(0), ago(2*time.Second + time.Millisecond), false},
+		{"none ever", ago(0), time.Time{}, false},
+		{"event times have whole seconds: a reader 2.9 s behind still says", ago(2900 * time.Millisecond), time.Time{}, false},
+		{"a reader further behind cannot say", ago(3*time.Second + time.Millisecond), time.Time{}, true},
+		{"a reader that has read nothing yet cannot say", time.Time{}, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		if got := othersMayWrite(now, tt.readUpTo, tt.lastOther); got != tt.want {
+			t.Errorf("%s: othersMayWrite = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestCopyGate drives the gate with a latency the test sets and steps its
 // clock by hand: slots follow the level, a lowered level lets no new chunk
 // through until enough end, a raised one wakes a waiting worker, and the
