@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // keySpace is the range of the copy's first key column, when it is an
@@ -28,9 +29,7 @@ func (r *Runner) measureKeySpace(ctx context.Context) {
 	if !ok {
 		return
 	}
-	switch c.DataType {
-	case "tinyint", "smallint", "mediumint", "int", "bigint":
-	default:
+	if c.Family() != schema.FamInteger {
 		return
 	}
 	col := mysql.QuoteIdent(name)

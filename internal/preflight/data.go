@@ -96,15 +96,15 @@ func displayTarget(src, tgt schema.Column) string {
 
 // formatValue writes a value for Details: numbers bare, strings quoted and
 // cut short, binary strings that are not plain text in hex, NULL as NULL.
-func formatValue(v sql.NullString, f family) string {
+func formatValue(v sql.NullString, f schema.Family) string {
 	if !v.Valid {
 		return "NULL"
 	}
 	s := v.String
 	switch {
-	case f.numeric() && f != famBit:
+	case f.Numeric() && f != schema.FamBit:
 		return s
-	case f == famBinary || f == famBit || !utf8.ValidString(s):
+	case f == schema.FamBinary || f == schema.FamBit || !utf8.ValidString(s):
 		if printable(s) {
 			return mysql.QuoteString(shorten(s))
 		}

@@ -99,16 +99,16 @@ func TestFormatting(t *testing.T) {
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	values := []struct {
 		v    sql.NullString
-		f    family
+		f    schema.Family
 		want string
 	}{
-		{sql.NullString{}, famChar, "NULL"},
-		{str("42"), famInt, "42"},
-		{str("it's"), famChar, `'it\'s'`},
-		{str("ab\x00\x00"), famBinary, "0x61620000"},
-		{str("abc"), famBinary, "'abc'"},
-		{str(strings.Repeat("x", 50)), famChar, "'" + strings.Repeat("x", 40) + "…'"},
-		{str("😀"), famChar, "'😀'"},
+		{sql.NullString{}, schema.FamText, "NULL"},
+		{str("42"), schema.FamInteger, "42"},
+		{str("it's"), schema.FamText, `'it\'s'`},
+		{str("ab\x00\x00"), schema.FamBinary, "0x61620000"},
+		{str("abc"), schema.FamBinary, "'abc'"},
+		{str(strings.Repeat("x", 50)), schema.FamText, "'" + strings.Repeat("x", 40) + "…'"},
+		{str("😀"), schema.FamText, "'😀'"},
 	}
 	for _, c := range values {
 		if got := formatValue(c.v, c.f); got != c.want {

@@ -13,60 +13,15 @@ import (
 // of "may lose": a change it does not recognise is scanned, and the server
 // then decides value by value (see narrow_scan.go).
 
-// family groups the types whose values convert into one another by the
-// same rules.
-type family int
-
-const (
-	famOther   family = iota // geometry, INET6, UUID, ...: compared byte for byte
-	famInt                   // TINYINT .. BIGINT
-	famDecimal               // DECIMAL
-	famFloat                 // FLOAT, DOUBLE
-	famBit                   // BIT(n)
-	famYear                  // YEAR
-	famChar                  // CHAR, VARCHAR, the TEXT types
-	famBinary                // BINARY, VARBINARY, the BLOB types
-	famEnum                  // ENUM
-	famSet                   // SET
-	famDate                  // DATE, DATETIME, TIMESTAMP
-	famTime                  // TIME
-)
-
-func familyOf(c schema.Column) family {
-	switch c.DataType {
-	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
-		return famInt
-	case "decimal", "numeric":
-		return famDecimal
-	case "float", "double", "real":
-		return famFloat
-	case "bit":
-		return famBit
-	case "year":
-		return famYear
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-		return famChar
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return famBinary
-	case "enum":
-		return famEnum
-	case "set":
-		return famSet
-	case "date", "datetime", "timestamp":
-		return famDate
-	case "time":
-		return famTime
+// family is the column's type family, for the narrowing check: DATE,
+// DATETIME and TIMESTAMP are one family here (schema.FamDate), since their
+// values convert into one another by the same rules.
+func familyOf(c schema.Column) schema.Family {
+	if f := c.Family(); f != schema.FamTimestamp {
+		return f
 	}
-	return famOther
+	return schema.FamDate
 }
-
-// numeric reports whether values of the family are numbers.
-func (f family) numeric() bool {
-	return f == famInt || f == famDecimal || f == famFloat || f == famBit || f == famYear
-}
-
-// textual reports whether values of the family are character strings.
-func (f family) textual() bool { return f == famChar || f == famEnum || f == famSet }
 
 // definitionChanges reports whether the change of a column's definition can
 // touch its values: a different type, character set or nullability. A new
@@ -101,52 +56,52 @@ func valuesFit(src, tgt schema.Column) bool {
 	}
 	sf, tf := familyOf(src), familyOf(tgt)
 	switch {
-	case sf == famInt && tf == famInt:
+	case sf == schema.FamInteger && tf == schema.FamInteger:
 		return intWithin(src, tgt)
-	case sf == famInt && tf == famDecimal:
+	case sf == schema.FamInteger && tf == schema.FamDecimal:
 		return signFits(src, tgt) && tgt.NumericPrecision-tgt.NumericScale >= int64(intDigits(src))
-	case sf == famInt && tf == famFloat:
+	case sf == schema.FamInteger && tf == schema.FamFloat:
 		// A FLOAT holds integers exactly up to 2^24, a DOUBLE up to 2^53.
 		mantissa := 24
 		if tgt.DataType != "float" {
 			mantissa = 53
 		}
 		return signFits(src, tgt) && !hasFloatDigits(tgt) && magnitudeBits(src) <= mantissa
-	case sf == famDecimal && tf == famDecimal:
+	case sf == schema.FamDecimal && tf == schema.FamDecimal:
 		return signFits(src, tgt) && tgt.NumericScale >= src.NumericScale &&
 			tgt.NumericPrecision-tgt.NumericScale >= src.NumericPrecision-src.NumericScale
-	case sf == famDecimal && tf == famInt:
+	case sf == schema.FamDecimal && tf == schema.FamInteger:
 		// DECIMAL(p,0) holds up to 10^p-1, which fits when the type's largest
 		// value has more than p digits (its largest value is never all nines).
 		return src.NumericScale == 0 && signFits(src, tgt) && src.NumericPrecision < int64(intDigits(tgt))
-	case sf == famFloat && tf == famFloat:
+	case sf == schema.FamFloat && tf == schema.FamFloat:
 		// Every FLOAT is exactly a DOUBLE; a FLOAT(M,D) or DOUBLE(M,D) target
 		// rounds.
 		return src.DataType == "float" && tgt.DataType == "double" && signFits(src, tgt) && !hasFloatDigits(tgt)
-	case sf == famBit && tf == famBit:
+	case sf == schema.FamBit && tf == schema.FamBit:
 		return tgt.NumericPrecision >= src.NumericPrecision
-	case (sf == famInt || sf == famDecimal) && tf == famChar:
+	case (sf == schema.FamInteger || sf == schema.FamDecimal) && tf == schema.FamText:
 		// A number becomes its decimal text: digits, a sign and a point, in
 		// ASCII, which every character set tailor knows holds. ZEROFILL
 		// pads the text to the display width, which may be wider.
 		chars := int64(intDigits(src)) + 1
-		if sf == famDecimal {
+		if sf == schema.FamDecimal {
 			chars = src.NumericPrecision + 2
 		}
 		return knownCharset(tgt.Charset) && chars <= charCapacity(tgt) && !strings.Contains(src.ColumnType, "zerofill")
-	case sf == famChar && tf == famChar:
+	case sf == schema.FamText && tf == schema.FamText:
 		return charsetHolds(tgt.Charset, src.Charset) && stringFits(src, tgt)
-	case (sf == famEnum || sf == famSet) && tf == sf:
+	case (sf == schema.FamEnum || sf == schema.FamSet) && tf == sf:
 		return charsetHolds(tgt.Charset, src.Charset) && membersWithin(src.Values, tgt.Values)
-	case (sf == famEnum || sf == famSet) && tf == famChar:
+	case (sf == schema.FamEnum || sf == schema.FamSet) && tf == schema.FamText:
 		return charsetHolds(tgt.Charset, src.Charset) && memberTextFits(src, tgt)
-	case sf == famBinary && tf == famBinary:
+	case sf == schema.FamBinary && tf == schema.FamBinary:
 		// BINARY(n) pads with zero bytes, so a value moved into a BINARY of
 		// another length changes.
 		return tgt.DataType != "binary" && binaryBytes(src) <= binaryBytes(tgt)
-	case sf == famDate && tf == famDate:
+	case sf == schema.FamDate && tf == schema.FamDate:
 		return dateWithin(src, tgt)
-	case sf == famTime && tf == famTime:
+	case sf == schema.FamTime && tf == schema.FamTime:
 		return tgt.DatetimePrecision >= src.DatetimePrecision
 	}
 	return false

@@ -2,6 +2,8 @@ package preflight
 
 import (
 	"strings"
+
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // narrowingResult turns the findings on the changed columns into the
@@ -84,7 +86,7 @@ func remedy(col *changedColumn) string {
 		return "give " + them + " a value first, or keep the column nullable"
 	}
 	switch familyOf(col.tgt) {
-	case famChar, famBinary:
+	case schema.FamText, schema.FamBinary:
 		return "shorten or fix " + them + " first, or widen the new type"
 	}
 	return "fix " + them + " first, or widen the new type"

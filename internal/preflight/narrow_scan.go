@@ -468,9 +468,9 @@ func changeExample(key []schema.Column, keyVals []sql.NullString, c *changedColu
 	tf := familyOf(c.tgt)
 	s := rowPrefix(key, keyVals) + c.src.Name + " " + formatValue(from, familyOf(c.src))
 	switch {
-	case tf == famChar && !isTextType(c.tgt) && familyOf(c.src).textual():
+	case tf == schema.FamText && !isTextType(c.tgt) && familyOf(c.src).Textual():
 		s += " (" + countNoun(int64(utf8.RuneCountInString(from.String)), "character", "characters") + ")"
-	case tf == famBinary && familyOf(c.src) == famBinary:
+	case tf == schema.FamBinary && familyOf(c.src) == schema.FamBinary:
 		s += " (" + countNoun(int64(len(from.String)), "byte", "bytes") + ")"
 	}
 	return s + " does not fit " + displayTarget(c.src, c.tgt) + " (it would become " + formatValue(to, tf) + ")"

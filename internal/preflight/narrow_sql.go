@@ -24,24 +24,24 @@ func keyPartExpr(src, tgt schema.Column, col string, subPart int) string {
 	sf, tf := familyOf(src), familyOf(tgt)
 	e := col
 	switch {
-	case tf.textual() && tgt.Charset != "":
+	case tf.Textual() && tgt.Charset != "":
 		switch {
 		case !strings.EqualFold(charsetName(src.Charset), charsetName(tgt.Charset)):
 			e = "CONVERT(" + e + " USING " + sqlName(tgt.Charset) + ") COLLATE " + sqlName(tgt.Collation)
 		case !strings.EqualFold(src.Collation, tgt.Collation):
 			e += " COLLATE " + sqlName(tgt.Collation)
 		}
-	case tf == famBinary && sf != famBinary:
+	case tf == schema.FamBinary && sf != schema.FamBinary:
 		e = "CAST(" + e + " AS BINARY)"
-	case tf.numeric() && !sf.numeric():
+	case tf.Numeric() && !sf.Numeric():
 		// '1' and '1.0' become the same number.
 		e = "CAST(" + e + " AS DECIMAL(65,30))"
-	case tf == famDate && sf != famDate:
+	case tf == schema.FamDate && sf != schema.FamDate:
 		e = "CAST(" + e + " AS DATETIME(6))"
-	case tf == famTime && sf != famTime:
+	case tf == schema.FamTime && sf != schema.FamTime:
 		e = "CAST(" + e + " AS TIME(6))"
 	}
-	if subPart > 0 && (tf.textual() || tf == famBinary) {
+	if subPart > 0 && (tf.Textual() || tf == schema.FamBinary) {
 		e = "LEFT(" + e + ", " + strconv.Itoa(subPart) + ")"
 	}
 	return e
@@ -73,29 +73,29 @@ func differsExpr(src, tgt schema.Column, s, t string) string {
 	text := func(x string) string { return "CAST(CONVERT(" + x + " USING utf8mb4) AS BINARY)" }
 	notSame := func(a, b string) string { return "NOT (" + a + " <=> " + b + ")" }
 	switch {
-	case tf.numeric() && sf.numeric():
+	case tf.Numeric() && sf.Numeric():
 		return notSame(s, t)
-	case tf.numeric() && (sf == famDate || sf == famTime):
+	case tf.Numeric() && (sf == schema.FamDate || sf == schema.FamTime):
 		// The server compares a temporal value with a number as a temporal
 		// value: 20200101100000 is '2020-01-01 10:00:00'.
 		return notSame(s, t)
-	case tf.numeric():
+	case tf.Numeric():
 		// A string, or an ENUM or SET by its text (in a numeric context an
 		// ENUM would be its index).
 		str := s
-		if sf != famBinary {
+		if sf != schema.FamBinary {
 			str = "CONVERT(" + s + " USING utf8mb4)"
 		}
 		malformed := "(" + s + " IS NOT NULL AND " + str + " NOT REGEXP " + numberPattern + ")"
-		if tf == famFloat {
+		if tf == schema.FamFloat {
 			return "(" + notSame(str, t) + " OR " + malformed + ")"
 		}
 		return "(" + notSame("CAST("+str+" AS DECIMAL(65,30))", "CAST("+t+" AS DECIMAL(65,30))") + " OR " + malformed + ")"
-	case tf == famDate && sf != famTime:
+	case tf == schema.FamDate && sf != schema.FamTime:
 		return notSame("CAST("+s+" AS DATETIME(6))", "CAST("+t+" AS DATETIME(6))")
-	case tf == famTime && sf != famDate:
+	case tf == schema.FamTime && sf != schema.FamDate:
 		return notSame("CAST("+s+" AS TIME(6))", "CAST("+t+" AS TIME(6))")
-	case (tf == famBinary || sf == famBinary) && tf != famOther && sf != famOther:
+	case (tf == schema.FamBinary || sf == schema.FamBinary) && tf != schema.FamOther && sf != schema.FamOther:
 		return notSame("CAST("+s+" AS BINARY)", "CAST("+t+" AS BINARY)")
 	}
 	return notSame(text(s), text(t))
@@ -124,9 +124,9 @@ func columnDefinition(c schema.Column) string {
 // the new type's column already takes its share of.
 func originalDefinition(c schema.Column) string {
 	switch familyOf(c) {
-	case famChar:
+	case schema.FamText:
 		c.ColumnType = "longtext"
-	case famBinary:
+	case schema.FamBinary:
 		c.ColumnType = "longblob"
 	}
 	return columnDefinition(c)

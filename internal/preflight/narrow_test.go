@@ -34,7 +34,7 @@ func col(spec string) schema.Column {
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 	switch f := familyOf(c); f {
-	case famChar, famEnum, famSet:
+	case schema.FamText, schema.FamEnum, schema.FamSet:
 		if c.Charset == "" {
 			c.Charset = "utf8mb4"
 		}
@@ -58,7 +58,7 @@ func col(spec string) schema.Column {
 			c.MaxLength = num(args)
 			c.OctetLength = c.MaxLength * mb
 		}
-	case famBinary:
+	case schema.FamBinary:
 		switch base {
 		case "tinyblob":
 			c.MaxLength, c.OctetLength = 255, 255
@@ -69,13 +69,13 @@ func col(spec string) schema.Column {
 		default:
 			c.MaxLength, c.OctetLength = num(args), num(args)
 		}
-	case famDecimal, famFloat, famBit:
+	case schema.FamDecimal, schema.FamFloat, schema.FamBit:
 		if p, s, ok := strings.Cut(args, ","); ok {
 			c.NumericPrecision, c.NumericScale = num(p), num(s)
 		} else {
 			c.NumericPrecision = num(args)
 		}
-	case famDate, famTime:
+	case schema.FamDate, schema.FamTime:
 		c.DatetimePrecision = num(args)
 	}
 	return c

@@ -248,7 +248,7 @@ func duplicateExample(k *newKey, vals []sql.NullString, n int64) string {
 			names[i] += "(" + strconv.Itoa(p.subPart) + ")"
 		}
 		values[i] = formatValue(vals[i], familyOf(p.tgt))
-		if familyOf(p.tgt).numeric() && !familyOf(p.src).numeric() && strings.Contains(values[i], ".") {
+		if familyOf(p.tgt).Numeric() && !familyOf(p.src).Numeric() && strings.Contains(values[i], ".") {
 			// The value went through DECIMAL(65,30): drop its padding zeros.
 			values[i] = strings.TrimSuffix(strings.TrimRight(values[i], "0"), ".")
 		}

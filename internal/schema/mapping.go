@@ -179,36 +179,20 @@ func describeType(c Column) string {
 // 'a' would be two keys in a VARCHAR and one in a CHAR. Any other change
 // must leave the type as it is.
 func SameKeyOrder(old, new Column) bool {
-	if old.Unsigned != new.Unsigned && !(isInteger(old.DataType) && isInteger(new.DataType)) {
+	if old.Unsigned != new.Unsigned && !(old.Family() == FamInteger && new.Family() == FamInteger) {
 		return false
 	}
 	switch {
 	case strings.EqualFold(old.ColumnType, new.ColumnType) && old.Collation == new.Collation:
 		return true
-	case isInteger(old.DataType) && isInteger(new.DataType):
+	case old.Family() == FamInteger && new.Family() == FamInteger:
 		return true
 	case old.DataType == "decimal" && new.DataType == "decimal",
 		old.DataType == "varbinary" && new.DataType == "varbinary":
 		return true
-	case isText(old.DataType) && isText(new.DataType):
+	case old.Family() == FamText && new.Family() == FamText:
 		sameFamily := (old.DataType == "char") == (new.DataType == "char")
 		return sameFamily && old.Collation != "" && old.Collation == new.Collation
-	}
-	return false
-}
-
-func isInteger(dataType string) bool {
-	switch dataType {
-	case "tinyint", "smallint", "mediumint", "int", "bigint":
-		return true
-	}
-	return false
-}
-
-func isText(dataType string) bool {
-	switch dataType {
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-		return true
 	}
 	return false
 }

@@ -56,8 +56,7 @@ type Column struct {
 // other collation can hold different bytes that the server sees as the same
 // key ('a' and 'A ' under utf8mb4_general_ci).
 func (c Column) ComparesExactly() bool {
-	switch c.DataType {
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set":
+	if c.Family().Textual() {
 		return strings.HasSuffix(c.Collation, "_nopad_bin")
 	}
 	return true

@@ -8,56 +8,6 @@ import (
 	"github.com/tailor-osc/tailor/internal/schema"
 )
 
-// class groups the server's data types by how their values can be compared
-// across a type change.
-type class int
-
-const (
-	classOther class = iota
-	classInt
-	classBit
-	classDecimal
-	classFloat
-	classText
-	classBinary
-	classEnum
-	classSet
-	classDate // DATE, DATETIME
-	classTimestamp
-	classTime
-	classYear
-)
-
-func classOf(c schema.Column) class {
-	switch c.DataType {
-	case "tinyint", "smallint", "mediumint", "int", "bigint":
-		return classInt
-	case "bit":
-		return classBit
-	case "decimal":
-		return classDecimal
-	case "float", "double":
-		return classFloat
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-		return classText
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return classBinary
-	case "enum":
-		return classEnum
-	case "set":
-		return classSet
-	case "date", "datetime":
-		return classDate
-	case "timestamp":
-		return classTimestamp
-	case "time":
-		return classTime
-	case "year":
-		return classYear
-	}
-	return classOther
-}
-
 // Unverified is a copied column the checksum leaves out, because no
 // normalization makes its old and new values compare equal exactly when the
 // copy is right.
@@ -122,7 +72,7 @@ type pairNorm struct {
 //     that change): not verified.
 func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) {
 	oc, nc := mysql.QuoteIdent(p.Old), mysql.QuoteIdent(p.New)
-	co, cn := classOf(o), classOf(n)
+	co, cn := o.Family(), n.Family()
 	pn := pairNorm{pair: p, digest: mayBeLong(o) || mayBeLong(n), plain: isPlain(co) && isPlain(cn),
 		oldNull: o.Nullable, newNull: n.Nullable}
 	both := func(f func(string) string) (pairNorm, *Unverified) {
@@ -132,16 +82,16 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 	// Byte copies, integers' digits and text converted to utf8mb4 (an
 	// unconvertible character becomes '?') never turn a value into NULL;
 	// dates, decimals and floats keep the fallback.
-	pn.total = isIntLike(co) && isIntLike(cn) || co == classYear && cn == classYear ||
-		(co == classText || co == classBinary || co == classEnum || co == classSet) &&
-			(cn == classText || cn == classBinary || cn == classEnum || cn == classSet) ||
+	pn.total = isIntLike(co) && isIntLike(cn) || co == schema.FamYear && cn == schema.FamYear ||
+		(co == schema.FamText || co == schema.FamBinary || co == schema.FamEnum || co == schema.FamSet) &&
+			(cn == schema.FamText || cn == schema.FamBinary || cn == schema.FamEnum || cn == schema.FamSet) ||
 		o.ColumnType == n.ColumnType && !isPlain(co)
 	none := func(format string, args ...any) (pairNorm, *Unverified) {
 		return pairNorm{}, &Unverified{Old: p.Old, New: p.New, Reason: fmt.Sprintf(format, args...)}
 	}
 	sameType := o.ColumnType == n.ColumnType && o.Charset == n.Charset && o.Collation == n.Collation
 	switch {
-	case co == classFloat && cn == classFloat:
+	case co == schema.FamFloat && cn == schema.FamFloat:
 		if !sameType && (strings.Contains(o.ColumnType, "(") || strings.Contains(n.ColumnType, "(")) {
 			return none("%s becomes %s, and values with a fixed number of decimals are rounded in ways no exact comparison follows", o.ColumnType, n.ColumnType)
 		}
@@ -150,7 +100,7 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 			pn.oldExpr = asDouble("CAST(" + oc + " AS FLOAT)")
 		}
 		return pn, nil
-	case co == classTimestamp && cn == classTimestamp:
+	case co == schema.FamTimestamp && cn == schema.FamTimestamp:
 		// Trimmed like a decimal: TIMESTAMP(0) shows 1700000000 where
 		// TIMESTAMP(6) shows 1700000000.000000.
 		return both(func(c string) string { return decimalDigits("UNIX_TIMESTAMP(" + c + ")") })
@@ -158,16 +108,16 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		return both(asBinary)
 	case isIntLike(co) && isIntLike(cn):
 		return both(func(c string) string { return "(" + c + " + 0)" })
-	case (co == classDecimal || co == classInt) && (cn == classDecimal || cn == classInt):
+	case (co == schema.FamDecimal || co == schema.FamInteger) && (cn == schema.FamDecimal || cn == schema.FamInteger):
 		return both(decimalDigits)
-	case isTextLike(co) && isTextLike(cn):
-		if cn == classSet && (co != classSet || !keepsOrder(o.Values, n.Values)) {
+	case co.Textual() && cn.Textual():
+		if cn == schema.FamSet && (co != schema.FamSet || !keepsOrder(o.Values, n.Values)) {
 			return none("%s becomes %s, and a SET lists its members in its own order", o.ColumnType, n.ColumnType)
 		}
 		trim := n.DataType == "char" && o.DataType != "char"
 		pn.oldExpr, pn.newExpr = asText(oc, o, trim), asText(nc, n, trim)
 		return pn, nil
-	case (co == classBinary || co == classText) && (cn == classBinary || cn == classText):
+	case (co == schema.FamBinary || co == schema.FamText) && (cn == schema.FamBinary || cn == schema.FamText):
 		// The bytes carry over as they are, a BINARY(n) original's zero
 		// padding included, except that a BINARY(m) shadow pads them to m.
 		// Trimming zeros on both sides instead would hide the binary log's
@@ -180,27 +130,26 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		return both(asBinary)
 	case isDateLike(co) && isDateLike(cn):
 		return both(func(c string) string { return "CAST(" + c + " AS DATETIME(6))" })
-	case co == classTime && cn == classTime:
+	case co == schema.FamTime && cn == schema.FamTime:
 		return both(func(c string) string { return "CAST(" + c + " AS TIME(6))" })
-	case co == classYear && cn == classYear:
+	case co == schema.FamYear && cn == schema.FamYear:
 		return both(func(c string) string { return "(" + c + " + 0)" })
 	}
 	return none("%s becomes %s, and there is no exact comparison between them", o.ColumnType, n.ColumnType)
 }
 
-func isIntLike(c class) bool { return c == classInt || c == classBit }
+func isIntLike(c schema.Family) bool { return c == schema.FamInteger || c == schema.FamBit }
 
 // isPlain reports whether the class's values show as numbers, dates or
 // times (see pairNorm.plain).
-func isPlain(c class) bool {
+func isPlain(c schema.Family) bool {
 	switch c {
-	case classInt, classDecimal, classFloat, classDate, classTimestamp, classTime, classYear:
+	case schema.FamInteger, schema.FamDecimal, schema.FamFloat, schema.FamDate, schema.FamTimestamp, schema.FamTime, schema.FamYear:
 		return true
 	}
 	return false
 }
-func isDateLike(c class) bool { return c == classDate || c == classTimestamp }
-func isTextLike(c class) bool { return c == classText || c == classEnum || c == classSet }
+func isDateLike(c schema.Family) bool { return c == schema.FamDate || c == schema.FamTimestamp }
 
 // asBinary is a value's bytes as the server shows it. CONVERT ... USING
 // binary gives the same bytes as CAST ... AS BINARY, and costs less: 0.67s
@@ -270,14 +219,14 @@ const inlineBytes = 1024
 // mayBeLong reports whether a column can hold values long enough that they
 // are better hashed on their own than carried in the row's string.
 func mayBeLong(c schema.Column) bool {
-	switch classOf(c) {
-	case classText, classEnum, classSet:
+	switch c.Family() {
+	case schema.FamText, schema.FamEnum, schema.FamSet:
 		// MaxLength is in characters, compared as utf8mb4: up to 4
 		// bytes each.
 		return c.MaxLength*4 > inlineBytes
-	case classBinary:
+	case schema.FamBinary:
 		return c.MaxLength > inlineBytes
-	case classOther:
+	case schema.FamOther:
 		return true // JSON in MySQL, geometry, and types tailor does not know
 	}
 	return false
