@@ -88,7 +88,7 @@ func (r *Runner) othersWrite() bool {
 	if s == nil {
 		return false
 	}
-	return othersMayWrite(time.Now(), s.reader.ReadUpTo(), s.reader.LastOtherWrite())
+	return othersMayWrite(time.Now(), s.source.ReadUpTo(), s.source.LastOtherWrite())
 }
 
 // othersMayWrite reports, at now, whether the binary log showed a row of

@@ -106,7 +106,7 @@ func (r *Runner) Status() Status {
 	st.CutOverAttempt = r.progress.cutOverAttempt.Load()
 	if s := r.streamSeen.Load(); s != nil {
 		st.Backlog = s.backlog()
-		st.BinlogRead, _ = s.reader.Progress()
+		st.BinlogRead, _ = s.source.Progress()
 		st.BinlogApplied = s.appliedUpTo()
 		st.ApplierLag = s.lag(time.Now())
 	}

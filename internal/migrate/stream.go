@@ -27,9 +27,31 @@ const (
 	duplicateRetries = 3
 )
 
+// changeSource is where the stream's changes to the table come from: every
+// committed change, in commit order, as Batches of one transaction each.
+// The binary log reader (capture.Reader) is the one there is; capture by
+// triggers, where the binary log cannot be read, would be another.
+type changeSource interface {
+	// Run sends the changes committed from start on until ctx ends or it
+	// fails.
+	Run(ctx context.Context, start capture.Position, out chan<- capture.Batch) error
+	// Progress is how far the source has read, and the Batches sent
+	// before; Boundary the end of the last whole transaction read, and
+	// XAFloor where the earliest prepared, uncommitted XA transaction of
+	// the table began (capture.Reader documents each).
+	Progress() (capture.Position, uint64)
+	Boundary() (capture.Position, uint64)
+	XAFloor() capture.Position
+	// ReadUpTo is the server's time up to which changes were read (the
+	// applier's lag), and LastOtherWrite when a row of another session was
+	// last seen (the copy's gate).
+	ReadUpTo() time.Time
+	LastOtherWrite() time.Time
+}
+
 type stream struct {
 	r       *Runner
-	reader  *capture.Reader
+	source  changeSource
 	applier *apply.Applier
 	batches chan capture.Batch
 	// touched are the keys applied since the checksum behind the copy
@@ -67,23 +89,29 @@ func newStream(r *Runner) *stream {
 		applier.KeepUnmapped()
 	}
 	return &stream{
-		r: r,
-		reader: capture.NewReader(capture.ReaderConfig{
-			Conn:     r.connConfig(),
-			Server:   r.server,
-			ServerID: r.cfg.ReplicaServerID,
-			Table:    r.table,
-			// Rows of these are tailor's, not the application's: the
-			// copy's gate gives way only to the application (newGate).
-			OwnTables: []string{r.shadow, HeartbeatName(r.cfg.Table), StateName(r.cfg.Table), cutover.SentryName(r.cfg.Table)},
-			Logger:    r.cfg.Logger, // the reader adds the table itself
-			Retry:     r.retry(),
-		}),
+		r:       r,
+		source:  r.binlogSource(),
 		applier: applier,
 		batches: make(chan capture.Batch, streamBuffer),
 		touched: &touchedKeys{m: r.mapping, limit: maxTouched},
 		done:    make(chan struct{}),
 	}
+}
+
+// binlogSource is the stream's change source: the binary log, read as a
+// replica reads it.
+func (r *Runner) binlogSource() *capture.Reader {
+	return capture.NewReader(capture.ReaderConfig{
+		Conn:     r.connConfig(),
+		Server:   r.server,
+		ServerID: r.cfg.ReplicaServerID,
+		Table:    r.table,
+		// Rows of these are tailor's, not the application's: the copy's
+		// gate gives way only to the application (newGate).
+		OwnTables: []string{r.shadow, HeartbeatName(r.cfg.Table), StateName(r.cfg.Table), cutover.SentryName(r.cfg.Table)},
+		Logger:    r.cfg.Logger, // the reader adds the table itself
+		Retry:     r.retry(),
+	})
 }
 
 func (r *Runner) connConfig() mysql.ConnConfig {
@@ -98,7 +126,7 @@ func (s *stream) run(ctx context.Context, start capture.Position) error {
 	s.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		err := s.reader.Run(gctx, start, s.batches)
+		err := s.source.Run(gctx, start, s.batches)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("read the binary log: %w", err)
 		}
@@ -191,7 +219,7 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 			case b := <-s.batches:
 				group = append(group, b)
 			case <-time.After(100 * time.Millisecond):
-				if pos, _ := s.reader.Progress(); pos.Compare(target) >= 0 && len(s.batches) == 0 {
+				if pos, _ := s.source.Progress(); pos.Compare(target) >= 0 && len(s.batches) == 0 {
 					// Nothing more of this table up to the target, which
 					// is a transaction's boundary (the reader's position
 					// may be inside the next transaction: a resume from
@@ -212,7 +240,7 @@ func (s *stream) applyGroup(ctx context.Context, group []capture.Batch) error {
 // nothing left at all, and the copier relies on this, see
 // rowcopy.Copier).
 func (s *stream) caughtUp(target capture.Position) bool {
-	pos, sent := s.reader.Progress()
+	pos, sent := s.source.Progress()
 	s.mu.Lock()
 	applied, end, next := s.applied, s.appliedEnd, s.nextEnd
 	s.mu.Unlock()
@@ -257,7 +285,7 @@ func (s *stream) catchUpNow(ctx context.Context) error {
 // been applied, at a transaction's boundary: where a resumed applier may
 // start (package state).
 func (s *stream) checkpoint() capture.Position {
-	boundary, sent := s.reader.Boundary()
+	boundary, sent := s.source.Boundary()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pos := s.start
@@ -272,7 +300,7 @@ func (s *stream) checkpoint() capture.Position {
 	}
 	// Never past a prepared XA transaction of the table: its changes come
 	// with its XA COMMIT, and only a read from its start sees them.
-	if floor := s.reader.XAFloor(); !floor.IsZero() && floor.Compare(pos) < 0 {
+	if floor := s.source.XAFloor(); !floor.IsZero() && floor.Compare(pos) < 0 {
 		pos = floor
 	}
 	return pos
@@ -294,7 +322,7 @@ func (s *stream) appliedUpTo() capture.Position {
 
 // backlog is the number of captured transactions not yet applied.
 func (s *stream) backlog() int64 {
-	_, sent := s.reader.Progress()
+	_, sent := s.source.Progress()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return int64(sent) - int64(s.applied)
@@ -311,8 +339,8 @@ func (s *stream) lag(now time.Time) time.Duration {
 		return -1 // no longer following the server
 	default:
 	}
-	upTo := s.reader.ReadUpTo()
-	_, sent := s.reader.Progress()
+	upTo := s.source.ReadUpTo()
+	_, sent := s.source.Progress()
 	s.mu.Lock()
 	applied, appliedTime, nextTime := s.applied, s.appliedTime, s.nextTime
 	s.mu.Unlock()
