@@ -130,8 +130,8 @@ func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, erro
 		return nil, err
 	}
 	r.metrics.ObserveCutOverLock(res.LockHeld)
-	r.shadowCreated = false // it is the table now
-	r.swapped = true
+	r.run.shadowCreated = false // it is the table now
+	r.run.swapped = true
 	r.log.Info("swapped", "phase", PhaseCutOver.String(), "lock_held", res.LockHeld.Round(time.Microsecond).String(), "old_table", r.old)
 	moved := make([]string, len(r.triggers))
 	for i, t := range r.triggers {
@@ -156,7 +156,7 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 	if err := r.carryAutoIncrement(ctx); err != nil {
 		return err
 	}
-	r.caughtUpTo = target
+	r.run.caughtUpTo = target
 	return nil
 }
 

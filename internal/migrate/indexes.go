@@ -77,7 +77,7 @@ func (r *Runner) deferIndexes(ctx context.Context, shadow *schema.Table) error {
 	if _, err := r.db.ExecContext(ctx, "ALTER TABLE "+mysql.QuoteTable(r.cfg.Database, r.shadow)+" "+strings.Join(drops, ", ")); err != nil {
 		return fmt.Errorf("drop the shadow's secondary indexes for the copy: %w", err)
 	}
-	r.deferredKeys, r.shadowDefinition = keys, def
+	r.run.deferredKeys, r.run.shadowDefinition = keys, def
 	r.log.Info("secondary indexes deferred until after the copy", "phase", PhaseCreateShadow.String(), "indexes", keyNames(keys))
 	return nil
 }
@@ -154,14 +154,14 @@ func followersReason(f preflight.Followers, named []string) string {
 // of the shadow while the applier goes on writing it, and checks that the
 // shadow's definition is again the one the ALTER made.
 func (r *Runner) buildIndexes(ctx context.Context) error {
-	if len(r.deferredKeys) == 0 {
+	if len(r.run.deferredKeys) == 0 {
 		return nil
 	}
 	r.setPhase(PhaseBuildIndexes)
 	started := time.Now()
-	r.log.Info("building secondary indexes", "phase", PhaseBuildIndexes.String(), "indexes", keyNames(r.deferredKeys))
-	adds := make([]string, len(r.deferredKeys))
-	for i, k := range r.deferredKeys {
+	r.log.Info("building secondary indexes", "phase", PhaseBuildIndexes.String(), "indexes", keyNames(r.run.deferredKeys))
+	adds := make([]string, len(r.run.deferredKeys))
+	for i, k := range r.run.deferredKeys {
 		adds[i] = "ADD " + k.Definition
 	}
 	alter := "ALTER TABLE " + mysql.QuoteTable(r.cfg.Database, r.shadow) + " " + strings.Join(adds, ", ") + ", ALGORITHM=INPLACE, LOCK="
@@ -197,9 +197,9 @@ func (r *Runner) buildIndexes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if withoutAutoIncrement(def) != withoutAutoIncrement(r.shadowDefinition) {
+	if withoutAutoIncrement(def) != withoutAutoIncrement(r.run.shadowDefinition) {
 		r.log.Error("the shadow's definition changed when its secondary indexes were built again", "phase", PhaseBuildIndexes.String(),
-			"definition", def, "expected", r.shadowDefinition)
+			"definition", def, "expected", r.run.shadowDefinition)
 		return errors.New("the new table's definition after building its secondary indexes differs from the one the ALTER made (both are in the log); run again with --defer-indexes never")
 	}
 	r.log.Info("secondary indexes built", "phase", PhaseBuildIndexes.String(), "elapsed", time.Since(started).Round(time.Millisecond).String())

@@ -126,7 +126,7 @@ func (r *Runner) lateWrites(ctx context.Context, from capture.Position, rename s
 			var ddl *capture.DDLError
 			switch {
 			case errors.As(err, &ddl) && strings.TrimSpace(ddl.Statement) == strings.TrimSpace(rename):
-				r.swappedAt = ddl.End
+				r.run.swappedAt = ddl.End
 				return late, nil
 			case errors.As(err, &ddl):
 				return nil, &otherDDLError{statement: ddl.Statement}

@@ -175,7 +175,7 @@ func (r *Runner) unreachable(gone *mysql.UnreachableError, phase Phase) error {
 		// The server is away: the state saved last is what a resume
 		// starts from.
 		left += fmt.Sprintf("; the copy %s is kept as of its last checkpoint: --resume continues it once the server is back, --initially-drop-ghost-table starts over", mysql.QuoteIdent(r.shadow))
-	case r.shadowCreated:
+	case r.run.shadowCreated:
 		left += fmt.Sprintf(", and the shadow table %s was left as it was: drop it, or start again with --initially-drop-ghost-table", mysql.QuoteTable(r.cfg.Database, r.shadow))
 	}
 	return &Error{Kind: KindConnect, Err: &unreachableError{gone: gone, msg: fmt.Sprintf(

@@ -212,7 +212,7 @@ func binlogPresent(ctx context.Context, db *sql.DB, file string) (bool, error) {
 func (r *Runner) adoptShadow(ctx context.Context) error {
 	rec := r.saved.earlier
 	r.setPhase(PhaseCreateShadow)
-	// r.shadowCreated stays unset until the run owns the saved state
+	// r.run.shadowCreated stays unset until the run owns the saved state
 	// (startSavedState): a resume refused before then must leave the
 	// earlier runs' work as it is, not clean it up.
 	if err := r.killLeftoverStatements(ctx); err != nil {
@@ -237,10 +237,10 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 		return invalid(fmt.Errorf("the saved migration copied by the key (%s), and the tables now give (%s); start over with --initially-drop-ghost-table",
 			strings.Join(rec.KeyColumns, ", "), strings.Join(r.mapping.KeyOldNames(), ", ")))
 	}
-	r.shadowDefinition = rec.ShadowDefinition
+	r.run.shadowDefinition = rec.ShadowDefinition
 	for _, k := range schema.PlainKeys("\n" + strings.Join(rec.DeferredIndexes, "\n") + "\n") {
 		if !slices.ContainsFunc(shadowTable.Indexes, func(idx schema.Index) bool { return strings.EqualFold(idx.Name, k.Name) }) {
-			r.deferredKeys = append(r.deferredKeys, k)
+			r.run.deferredKeys = append(r.run.deferredKeys, k)
 		}
 	}
 	what := "resuming the saved migration"
@@ -249,7 +249,7 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 	}
 	r.log.Info(what, "phase", PhaseCreateShadow.String(), "run", rec.RunID, "kept_table", r.shadow,
 		"saved_phase", rec.Phase, "rows_copied_before", rec.RowsCopied, "copy_done", rec.CopyDone,
-		"checksum_passed", rec.ChecksumPassed, "position", rec.Position.String(), "indexes_to_build", keyNames(r.deferredKeys))
+		"checksum_passed", rec.ChecksumPassed, "position", rec.Position.String(), "indexes_to_build", keyNames(r.run.deferredKeys))
 	return nil
 }
 
@@ -352,14 +352,14 @@ func (r *Runner) startSavedState(ctx context.Context, start capture.Position) er
 		s.rec, s.rowsBefore = &rec, s.earlier.RowsCopied
 		s.mu.Unlock()
 		r.setRowsBefore(s.earlier.RowsCopied)
-		r.shadowCreated = true // this run's from now on
+		r.run.shadowCreated = true // this run's from now on
 		return nil
 	}
-	deferred := make([]string, len(r.deferredKeys))
-	for i, k := range r.deferredKeys {
+	deferred := make([]string, len(r.run.deferredKeys))
+	for i, k := range r.run.deferredKeys {
 		deferred[i] = k.Definition
 	}
-	def := r.shadowDefinition
+	def := r.run.shadowDefinition
 	if def == "" {
 		var err error
 		if def, err = showCreateTable(ctx, r.db, r.cfg.Database, r.shadow); err != nil {

@@ -176,7 +176,7 @@ func (r *Runner) describeRevert(rec *state.Record) *RevertPlan {
 // columns mapped back. With the old table dropped there is nothing to
 // revert to, and the state goes.
 func (r *Runner) saveRevertable(ctx context.Context, res *Result) {
-	if res.OldTable == "" || r.swappedAt.IsZero() {
+	if res.OldTable == "" || r.run.swappedAt.IsZero() {
 		// No old table, or no proof of where the swap is in the binary
 		// log: nothing a revert could start from.
 		r.dropSavedState(ctx)
@@ -209,7 +209,7 @@ func (r *Runner) saveRevertable(ctx context.Context, res *Result) {
 	}
 	rec.Phase, rec.Reverting = revertable, false
 	rec.Shadow, rec.ShadowDefinition, rec.RevertColumns = r.old, def, back
-	rec.Position = r.swappedAt
+	rec.Position = r.run.swappedAt
 	rec.KeyColumns, rec.LowWatermark, rec.DeferredIndexes = nil, nil, nil
 	rec.CopyDone, rec.ChecksumPassed = true, false
 	rec.Note = fmt.Sprintf("swapped at %s; tailor revert swaps %s back in with every write made since", time.Now().UTC().Format(time.DateTime), r.old)

@@ -128,6 +128,27 @@ type Result struct {
 	rename string
 }
 
+// runState is what a run has done on the server, moved forward by its
+// phases: what a failure must clean up or leave for a resume, and what the
+// cut-over, the proof and a revert need. The saved state (package state)
+// records what of it a resume needs.
+type runState struct {
+	// shadowCreated says the shadow is this run's to drop on a failure
+	// that leaves nothing to resume.
+	shadowCreated bool
+	// deferredKeys are the shadow's secondary indexes dropped for the
+	// copy, and shadowDefinition its definition before they were.
+	deferredKeys     []schema.KeyDefinition
+	shadowDefinition string
+	// swapped is set once the original has been swapped for the shadow;
+	// caughtUpTo is the position the cut-over's last catch-up reached.
+	swapped    bool
+	caughtUpTo capture.Position
+	// swappedAt is the position right after the cut-over's RENAME, as the
+	// proof found it: where a revert starts applying.
+	swappedAt capture.Position
+}
+
 // Runner runs one migration. It is used once.
 type Runner struct {
 	cfg    Config
@@ -183,18 +204,8 @@ type Runner struct {
 	saved     saved
 	watermark *watermark
 
-	shadowCreated bool
-	// swapped is set once the original has been swapped for the shadow;
-	// caughtUpTo is the position the cut-over's last catch-up reached.
-	swapped    bool
-	caughtUpTo capture.Position
-	// swappedAt is the position right after the cut-over's RENAME, as the
-	// proof found it: where a revert starts applying.
-	swappedAt capture.Position
-	// deferredKeys are the shadow's secondary indexes dropped for the
-	// copy, and shadowDefinition its definition before they were.
-	deferredKeys     []schema.KeyDefinition
-	shadowDefinition string
+	// run is what this run has done on the server so far.
+	run runState
 	// lockConn holds the migration lock; lockMu serialises its use by
 	// watchLock, the cut-over and the cleanup (one connection runs one
 	// statement at a time).
@@ -315,7 +326,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 // what became of the tables (and removes or keeps the work).
 func (r *Runner) executeAndReport(ctx context.Context) (*Result, error) {
 	res, err := r.execute(ctx)
-	if err != nil && r.swapped {
+	if err != nil && r.run.swapped {
 		// The new table is in place; the error says what the swap left
 		// (proveSwap), and there is no shadow to remove, nor anything to
 		// resume.
@@ -421,7 +432,7 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 	}
 	// Once the stream has stopped (the RENAME ended its reader), so that
 	// the proof may register under the same server id.
-	if err := r.proveSwap(ctx, r.caughtUpTo, res.rename); err != nil {
+	if err := r.proveSwap(ctx, r.run.caughtUpTo, res.rename); err != nil {
 		return nil, err
 	}
 	return res, r.finish(ctx, res)
@@ -653,7 +664,7 @@ func (r *Runner) finish(ctx context.Context, res *Result) error {
 // does: a session keeps a named lock until it ends, so the lock is held for
 // the whole DROP, and a lost lock leaves the shadow alone.
 func (r *Runner) cleanUpAfterFailure() string {
-	if !r.shadowCreated {
+	if !r.run.shadowCreated {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

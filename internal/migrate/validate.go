@@ -268,7 +268,7 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	if _, err := r.db.ExecContext(ctx, "CREATE TABLE "+shadow+" LIKE "+mysql.QuoteTable(r.cfg.Database, r.cfg.Table)); err != nil {
 		return fmt.Errorf("create the shadow table %s: %w", r.shadow, err)
 	}
-	r.shadowCreated = true
+	r.run.shadowCreated = true
 	if err := r.alterShadow(ctx, shadow); err != nil {
 		if mysql.ErrorNumber(err) != 0 {
 			return invalid(fmt.Errorf("the server rejected the ALTER: %s", serverMessage(err)))
