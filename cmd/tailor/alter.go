@@ -135,8 +135,10 @@ func (f *operateFlags) checkZeros() []error {
 	if f.reconnectTimeout == 0 {
 		errs = append(errs, errors.New("--reconnect-timeout must be between 1s and 24h, not 0s"))
 	}
-	if f.maxLagMillis == 0 {
-		errs = append(errs, errors.New("--max-lag-millis must be at least 100, not 0"))
+	// The throttle's limits, all of them, before a password is asked
+	// for; the Configs' Validate checks them again for callers in code.
+	if err := f.limits().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

@@ -212,6 +212,8 @@ func TestUsageErrors(t *testing.T) {
 		{"max load bad", full("--max-load", "Threads_running=abc"), []string{"--max-load", "Threads_running=abc"}},
 		{"critical load bad", full("--critical-load", "Threads_running"), []string{"--critical-load", "Threads_running"}},
 		{"hibernate negative", full("--critical-load-hibernate-seconds=-3"), []string{"--critical-load-hibernate-seconds must not be negative"}},
+		{"replica not an address", full("--throttle-control-replicas", "db1:replica"), []string{"--throttle-control-replicas", "'db1:replica' is not a host:port address"}},
+		{"backfill max lag zero", []string{"backfill", "--database", "d", "--table", "t", "--set", "a = 1", "--max-lag-millis", "0"}, []string{"--max-lag-millis must be at least 100, not 0"}},
 		{"instant attempts zero", full("--instant-attempts", "0"), []string{"--instant-attempts must be at least 1"}},
 		{"max redo fill zero", full("--max-redo-fill", "0"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 0"}},
 		{"max redo fill over 100", full("--max-redo-fill", "150"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 150"}},
