@@ -19,6 +19,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // The modes of the benchmark.
@@ -203,15 +204,15 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 	}
 	defer os.RemoveAll(dir)
 	runner, err := backfill.New(backfill.Config{
-		Conn:          b.conn,
-		Database:      b.opts.database,
-		Table:         benchTable,
-		Set:           backfillSet(),
-		Where:         backfillWhere(),
-		Execute:       true,
-		ChunkTime:     b.opts.backfillChunkTime,
-		ControlSocket: filepath.Join(dir, "tailor.sock"),
-		Logger:        b.logger,
+		Conn:      b.conn,
+		Database:  b.opts.database,
+		Table:     benchTable,
+		Set:       backfillSet(),
+		Where:     backfillWhere(),
+		Execute:   true,
+		ChunkTime: b.opts.backfillChunkTime,
+		Settings:  operate.Settings{ControlSocket: filepath.Join(dir, "tailor.sock")},
+		Logger:    b.logger,
 	})
 	if err != nil {
 		run.Status, run.Note = statusFailed, oneLine(err.Error())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // The kinds of run, in the order each repetition runs them.
@@ -162,7 +163,7 @@ func (b *bench) tailorRun(ctx context.Context, run *Run, timeout time.Duration) 
 		MaxCommitLatency:   maxCommitLatencyConfig(b.opts.maxCommitLatency),
 		// A run the sweep timed out leaves its shadow and saved state.
 		InitiallyDropGhostTable: true,
-		ControlSocket:           filepath.Join(dir, "tailor.sock"),
+		Settings:                operate.Settings{ControlSocket: filepath.Join(dir, "tailor.sock")},
 		Logger:                  b.logger,
 	})
 	if err != nil {

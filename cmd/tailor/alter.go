@@ -119,8 +119,20 @@ func registerChecksumDuringCopy(fs *pflag.FlagSet, during *bool) {
 	_ = fs.MarkDeprecated("checksum-after-copy", "the checksum compares after the copy by default; --checksum-during-copy compares most of it during the copy")
 }
 
-// redoFill is --max-redo-fill as the fraction the engines' Configs take.
-func (f *operateFlags) redoFill() float64 { return float64(f.maxRedoFill) / 100 }
+// settings are how the run is operated, the same for every command that
+// copies or changes rows: the throttle, the redo log's limit, the control
+// endpoints, the hooks, the progress and the reconnect timeout.
+func (f *operateFlags) settings() operate.Settings {
+	return operate.Settings{
+		Throttle:         f.limits(),
+		MaxRedoFill:      float64(f.maxRedoFill) / 100,
+		ControlSocket:    f.controlSocket,
+		HTTPAddr:         f.httpAddr,
+		HooksPath:        f.hooksPath,
+		ProgressInterval: f.progressInterval,
+		ReconnectTimeout: f.reconnectTimeout,
+	}
+}
 
 // checkZeros refuses the zeros that a Config's Defaults would take for
 // "not set" (see alterFlags.checkZeros), and values out of range.
@@ -282,13 +294,9 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg.OkToDropTable = f.okToDropTable
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
 	cfg.Resume = f.resume
-	cfg.ProgressInterval = f.progressInterval
 	cfg.ReplicaServerID = f.replicaServerID
-	cfg.ReconnectTimeout = f.reconnectTimeout
-	cfg.MaxRedoFill = f.redoFill()
-	cfg.Throttle = f.limits()
 	cfg.PostponeCutOverFlagFile = f.postponeFlagFile
-	cfg.ControlSocket, cfg.HTTPAddr, cfg.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
+	cfg.Settings = f.settings()
 	return cfg, nil
 }
 

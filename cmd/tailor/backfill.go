@@ -105,14 +105,11 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 		Conn: conn, Database: f.database, Table: f.table,
 		Set: f.set, Where: f.where, Delete: f.delete, Key: f.key,
 		Execute: f.execute, Resume: f.resume, Restart: f.restart,
-		ChunkSize:     f.chunkSize,
-		MaxRedoFill:   f.redoFill(),
-		Throttle:      f.limits(),
-		ControlSocket: f.controlSocket, HTTPAddr: f.httpAddr, HooksPath: f.hooksPath,
-		ProgressInterval: f.progressInterval, ReconnectTimeout: f.reconnectTimeout,
-		QuietProgress: bar != nil,
-		Logger:        logger,
+		ChunkSize: f.chunkSize,
+		Settings:  f.settings(),
+		Logger:    logger,
 	}
+	cfg.QuietProgress = bar != nil
 	if !cmd.Flags().Changed("chunk-size") {
 		cfg.ChunkTime = f.chunkTime
 	}

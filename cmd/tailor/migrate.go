@@ -276,12 +276,7 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 		b.ChunkTime = backfill.DefaultChunkTime
 	}
 	// The throttle, control and hooks are the same for both engines.
-	a.ProgressInterval, b.ProgressInterval = f.progressInterval, f.progressInterval
-	a.ReconnectTimeout, b.ReconnectTimeout = f.reconnectTimeout, f.reconnectTimeout
-	a.MaxRedoFill, b.MaxRedoFill = f.redoFill(), f.redoFill()
-	a.Throttle, b.Throttle = f.limits(), f.limits()
-	a.ControlSocket, a.HTTPAddr, a.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
-	b.ControlSocket, b.HTTPAddr, b.HooksPath = f.controlSocket, f.httpAddr, f.hooksPath
+	a.Settings, b.Settings = f.settings(), f.settings()
 	return a, b
 }
 

@@ -34,10 +34,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/operate"
-	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // Config is everything one backfill needs. Defaults fills the documented
@@ -74,18 +72,10 @@ type Config struct {
 	// ChunkTime, when set, adapts the batch size so that a batch takes
 	// about this long (and so holds its row locks about this long).
 	ChunkTime time.Duration
-	// MaxRedoFill is how full InnoDB's redo log may get, as a fraction
-	// of Innodb_checkpoint_max_age, before the next batch waits for the
-	// server to flush (operate.DefaultMaxRedoFill says why); 1 never waits. Zero
-	// is DefaultMaxRedoFill.
-	MaxRedoFill float64
-	// Throttle holds the batches back, as tailor alter's copy.
-	Throttle                   throttle.Limits
-	ControlSocket, HTTPAddr    string
-	HooksPath                  string
-	ProgressInterval           time.Duration
-	QuietProgress              bool
-	ReconnectTimeout           time.Duration
+	// Settings are the throttle, the redo log's limit, the control
+	// endpoints, the hooks, the progress reports and the reconnect timeout,
+	// as tailor alter's (package operate).
+	operate.Settings
 	Logger                     *slog.Logger
 	testBeforeCommit           func(batch int64)
 	testAfterSampleRolledBack  func()
@@ -109,16 +99,7 @@ func (c *Config) Defaults() {
 	if c.ChunkSize == 0 {
 		c.ChunkSize = 1000
 	}
-	if c.MaxRedoFill == 0 {
-		c.MaxRedoFill = operate.DefaultMaxRedoFill
-	}
-	c.Throttle.Defaults()
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = 5 * time.Second
-	}
-	if c.ReconnectTimeout == 0 {
-		c.ReconnectTimeout = migrate.DefaultReconnectTimeout
-	}
+	c.Settings.Defaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,17 +131,8 @@ func (c *Config) Validate() error {
 	if c.ChunkTime < 0 || c.ChunkTime > time.Minute {
 		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", c.ChunkTime))
 	}
-	if c.MaxRedoFill < 0 || c.MaxRedoFill > 1 {
-		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %g", c.MaxRedoFill*100))
-	}
-	if err := c.Throttle.Validate(); err != nil {
+	if err := c.Settings.Validate(); err != nil {
 		errs = append(errs, err)
-	}
-	if c.ProgressInterval < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))
-	}
-	if c.ReconnectTimeout < time.Second || c.ReconnectTimeout > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("--reconnect-timeout must be between 1s and 24h, not %v", c.ReconnectTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/control"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -33,16 +34,15 @@ var mustExec = sandbox.Exec
 // control socket in the test's own directory.
 func testConfig(t testing.TB, database, table, set, where string) Config {
 	return Config{
-		Conn:             sbx.Conn(database),
-		Database:         database,
-		Table:            table,
-		Set:              set,
-		Where:            where,
-		Execute:          true,
-		ChunkSize:        500,
-		ProgressInterval: time.Second,
-		ControlSocket:    filepath.Join(t.TempDir(), "ctl.sock"),
-		Logger:           testLogger(t),
+		Conn:      sbx.Conn(database),
+		Database:  database,
+		Table:     table,
+		Set:       set,
+		Where:     where,
+		Execute:   true,
+		ChunkSize: 500,
+		Settings:  operate.Settings{ProgressInterval: time.Second, ControlSocket: filepath.Join(t.TempDir(), "ctl.sock")},
+		Logger:    testLogger(t),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
@@ -115,17 +116,16 @@ func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, 
 	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
 	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --control-socket %s status)\n", socket)
 	runner, err := migrate.New(migrate.Config{
-		Conn:             conn,
-		Database:         "shop",
-		Table:            "orders",
-		Alter:            opts.Alter,
-		Execute:          true,
-		ControlSocket:    socket,
-		Threads:          opts.Threads,
-		ChunkSize:        opts.ChunkSize,
-		ChunkTime:        chunkTime(opts),
-		ProgressInterval: time.Second,
-		Logger:           opts.Logger,
+		Conn:      conn,
+		Database:  "shop",
+		Table:     "orders",
+		Alter:     opts.Alter,
+		Execute:   true,
+		Threads:   opts.Threads,
+		ChunkSize: opts.ChunkSize,
+		ChunkTime: chunkTime(opts),
+		Settings:  operate.Settings{ControlSocket: socket, ProgressInterval: time.Second},
+		Logger:    opts.Logger,
 	})
 	if err != nil {
 		return err

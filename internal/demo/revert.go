@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
@@ -37,15 +38,14 @@ func revertUnderLoad(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, d
 	fmt.Fprintf(out, "==> tailor revert --host 127.0.0.1 --port %d --user %s --database shop --table orders --execute --control-socket %s\n", conn.Port, conn.User, socket)
 	fmt.Fprintf(out, "    (it applies every write made since the cut-over to %s, columns mapped back, checks it against orders and swaps it back in)\n", migrated.OldTable)
 	runner, err := migrate.New(migrate.Config{
-		Conn:             conn,
-		Database:         "shop",
-		Table:            "orders",
-		Revert:           true,
-		Execute:          true,
-		ControlSocket:    socket,
-		Threads:          opts.Threads,
-		ProgressInterval: time.Second,
-		Logger:           opts.Logger,
+		Conn:     conn,
+		Database: "shop",
+		Table:    "orders",
+		Revert:   true,
+		Execute:  true,
+		Threads:  opts.Threads,
+		Settings: operate.Settings{ControlSocket: socket, ProgressInterval: time.Second},
+		Logger:   opts.Logger,
 	})
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
-	"github.com/tailor-osc/tailor/internal/throttle"
 )
 
 // Config is everything one migration needs. Defaults lives in Defaults and
@@ -87,25 +86,6 @@ type Config struct {
 	// DefaultMaxCommitLatency, NoMaxCommitLatency (or any negative value)
 	// no limit.
 	MaxCommitLatency time.Duration
-	// MaxRedoFill is how full InnoDB's redo log may get, as a fraction of
-	// its checkpoint age limit, before the next chunk waits (at most 5 s)
-	// for the server to flush: at the limit InnoDB stalls every write of
-	// the server (operate.DefaultMaxRedoFill says why). 1 never waits;
-	// zero is operate.DefaultMaxRedoFill.
-	MaxRedoFill float64
-	// Throttle holds the copy back: replica lag (a heartbeat measures it),
-	// the server's load, a flag file, a query (package throttle).
-	Throttle throttle.Limits
-	// ControlSocket is the unix socket (mode 0600) that answers status and
-	// control commands while the copy runs; empty means
-	// DefaultControlSocket.
-	ControlSocket string
-	// HTTPAddr, when set, also serves the status as JSON, the commands and
-	// Prometheus metrics over HTTP on this loopback address.
-	HTTPAddr string
-	// HooksPath is a directory of executables run at the migration's
-	// moments (package hooks); empty for none.
-	HooksPath string
 	// PostponeCutOverFlagFile, while the file exists, holds the migration
 	// before the cut-over, keeping the shadow in step, until the file is
 	// removed or the cut-over is released by the control command.
@@ -126,20 +106,14 @@ type Config struct {
 	// migration runs (and at every phase change); DefaultCheckpointInterval
 	// when zero.
 	CheckpointInterval time.Duration
-	// QuietProgress leaves the progress lines out of the log, for a caller
-	// that draws the progress itself (a terminal's progress bar).
-	QuietProgress bool
-	// ProgressInterval is how often progress is reported.
-	ProgressInterval time.Duration
 	// ReplicaServerID is the server id the binary log reader registers
 	// with; random when zero.
 	ReplicaServerID uint32
-	// ReconnectTimeout is how long the copy, the applier, the binary log
-	// reader and the checksum go on retrying work whose connection to the
-	// server was lost (a killed session, a network cut, a server restart)
-	// before the migration gives up; DefaultReconnectTimeout when zero.
-	ReconnectTimeout time.Duration
-	Logger           *slog.Logger
+	// Settings are the throttle, the redo log's limit, the control
+	// endpoints, the hooks, the progress reports and the reconnect timeout
+	// (package operate), as tailor backfill's.
+	operate.Settings
+	Logger *slog.Logger
 
 	// hooks for tests; nil in production.
 	testHooks *testHooks
@@ -192,10 +166,8 @@ const DefaultMaxCommitLatency = 20 * time.Millisecond
 // (--max-commit-latency 0): every copy thread copies whatever the latency.
 const NoMaxCommitLatency time.Duration = -1
 
-// DefaultReconnectTimeout is how long a migration waits out a server it
-// lost its connections to: a MariaDB restart with a warm buffer pool takes
-// seconds, one that recovers a large redo log longer.
-const DefaultReconnectTimeout = time.Minute
+// DefaultReconnectTimeout is operate.DefaultReconnectTimeout.
+const DefaultReconnectTimeout = operate.DefaultReconnectTimeout
 
 // The bounds of an adaptive chunk size, in rows.
 const (
@@ -214,13 +186,6 @@ func (c *Config) Defaults() {
 	if c.CutOverAttempts == 0 {
 		c.CutOverAttempts = 5
 	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = 5 * time.Second
-	}
-	c.Throttle.Defaults()
-	if c.MaxRedoFill == 0 {
-		c.MaxRedoFill = operate.DefaultMaxRedoFill
-	}
 	if c.MaxCommitLatency == 0 {
 		c.MaxCommitLatency = DefaultMaxCommitLatency
 	}
@@ -236,9 +201,7 @@ func (c *Config) Defaults() {
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
 	}
-	if c.ReconnectTimeout == 0 {
-		c.ReconnectTimeout = DefaultReconnectTimeout
-	}
+	c.Settings.Defaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -288,14 +251,8 @@ func (c *Config) Validate() error {
 	if c.InstantLockTimeout < time.Second || c.InstantLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--instant-lock-timeout-seconds must be between 1 and 3600, not %v", c.InstantLockTimeout.Seconds()))
 	}
-	if c.MaxRedoFill < 0 || c.MaxRedoFill > 1 {
-		errs = append(errs, fmt.Errorf("--max-redo-fill must be between 1 and 100 (percent), not %g", c.MaxRedoFill*100))
-	}
 	if c.MaxCommitLatency > 0 && c.MaxCommitLatency < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--max-commit-latency must be at least 1ms, or 0 for no limit, not %s", c.MaxCommitLatency))
-	}
-	if err := c.Throttle.Validate(); err != nil {
-		errs = append(errs, err)
 	}
 	switch c.DeferIndexes {
 	case DeferIndexesAuto, DeferIndexesAlways, DeferIndexesNever:
@@ -305,11 +262,8 @@ func (c *Config) Validate() error {
 	if c.InstantAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--instant-attempts must be at least 1, not %d", c.InstantAttempts))
 	}
-	if c.ProgressInterval < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--progress-interval must be at least 100ms, not %v", c.ProgressInterval))
-	}
-	if c.ReconnectTimeout < time.Second || c.ReconnectTimeout > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("--reconnect-timeout must be between 1s and 24h, not %v", c.ReconnectTimeout))
+	if err := c.Settings.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -39,10 +40,10 @@ func testConfig(t testing.TB, database string, dir fstest.MapFS) Config {
 		Execute:  true,
 		LockWait: 200 * time.Millisecond,
 		Alter: migrate.Config{
-			Threads: 1, ChunkSize: 500, ProgressInterval: time.Second,
+			Threads: 1, ChunkSize: 500,
 			// The tests' tables are small and live in one database per
 			// test; the default socket path is per table and shared.
-			ControlSocket: "",
+			Settings: operate.Settings{ProgressInterval: time.Second, ControlSocket: ""},
 		},
 		Logger: logger,
 	}
