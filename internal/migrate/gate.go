@@ -66,11 +66,11 @@ func (r *Runner) newGate(threads int) *copyGate {
 // of zero while the binary log has shown none of their rows for a
 // throttle.LatencyWindow (othersMayWrite): the budget protects the
 // application's commits, and with none, the latency tailor's own work gives
-// the heartbeat slows no one. An idle table is
-// copied and compared at full speed whatever the storage's flushes cost.
-// (A 10,000,000-row checksum with no load once read 25 ms, above the
-// default budget, from its own reading of the disk.) Readers alone are not
-// protected: the gate's probe is a commit, which does not measure them.
+// the heartbeat slows no one. An idle table is copied and compared at full
+// speed whatever the storage's flushes cost (a 10,000,000-row checksum with
+// no load read 25 ms, above the default budget, from its own work).
+// Readers alone are not protected: the gate's probe is a commit, which does
+// not measure them.
 func (r *Runner) whileOthersWrite(latency func() (time.Duration, bool)) func() (time.Duration, bool) {
 	return func() (time.Duration, bool) {
 		d, known := latency()
