@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // TestOnlyTheCapturedTableIsDecoded reads the binary log with the reader's
@@ -108,5 +109,19 @@ func TestLastOtherWrite(t *testing.T) {
 	readPast()
 	if at := r.reader.LastOtherWrite(); at.Before(before) {
 		t.Errorf("a row of the captured table: LastOtherWrite = %v, want after %v", at, before)
+	}
+}
+
+// TestOwnAllocatesNothing: own runs for every rows event of the binary log,
+// the copy's thousands a second into the shadow included.
+func TestOwnAllocatesNothing(t *testing.T) {
+	r := NewReader(ReaderConfig{Table: &schema.Table{Database: "shop", Name: "orders"}, OwnTables: []string{"orders_tailor_new", "orders_tailor_hb"}})
+	db, own, other := []byte("shop"), []byte("orders_tailor_new"), []byte("orders")
+	if !r.own(db, own) || r.own(db, other) || r.own([]byte("other"), own) {
+		t.Fatalf("own: shadow %v, captured table %v, shadow's name in another database %v; want true, false, false",
+			r.own(db, own), r.own(db, other), r.own([]byte("other"), own))
+	}
+	if n := testing.AllocsPerRun(100, func() { r.own(db, own); r.own(db, other) }); n != 0 {
+		t.Errorf("own allocates %v times a call, want 0", n)
 	}
 }

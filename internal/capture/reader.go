@@ -162,17 +162,20 @@ func (r *Reader) LastOtherWrite() time.Time {
 }
 
 // recordWrite moves LastOtherWrite on when ev holds another session's rows.
+// It runs for every event, the copy's rows into the shadow included.
 func (r *Reader) recordWrite(ev *replication.BinlogEvent, now time.Time) {
 	e, ok := ev.Event.(*replication.RowsEvent)
-	if !ok || e.Table == nil || r.own(string(e.Table.Schema), string(e.Table.Table)) {
+	if !ok || e.Table == nil || r.own(e.Table.Schema, e.Table.Table) {
 		return
 	}
 	r.otherWrite.Store(now.UnixNano())
 }
 
-// own reports whether database.table is one of OwnTables.
-func (r *Reader) own(database, table string) bool {
-	return database == r.cfg.Table.Database && slices.Contains(r.cfg.OwnTables, table)
+// own reports whether database.table is one of OwnTables. The names are
+// compared as bytes, which allocates nothing.
+func (r *Reader) own(database, table []byte) bool {
+	return string(database) == r.cfg.Table.Database &&
+		slices.ContainsFunc(r.cfg.OwnTables, func(t string) bool { return string(table) == t })
 }
 
 // recordTime moves ReadUpTo on for ev, read at now.
