@@ -94,7 +94,7 @@ type operateFlags struct {
 // register adds the flags; what names the work ("copy", "backfill").
 func (f *operateFlags) register(fs *pflag.FlagSet, what string) {
 	fs.DurationVar(&f.progressInterval, "progress-interval", 5*time.Second, "how often progress is reported")
-	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", migrate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before tailor gives up (1s to 24h)")
+	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", operate.DefaultReconnectTimeout, "how long work whose connection to the server was lost (a killed session, a network cut, a server restart) is retried before tailor gives up (1s to 24h)")
 	fs.IntVar(&f.maxLagMillis, "max-lag-millis", 1500, "throttle the "+what+" while a replica lags more than this, measured with a heartbeat")
 	fs.StringVar(&f.controlReplicas, "throttle-control-replicas", "", "comma-separated host:port of the replicas whose lag throttles the "+what+" (default: discovered from the primary)")
 	fs.StringVar(&f.maxLoad, "max-load", "", "throttle while a global status variable reaches its threshold, e.g. Threads_running=25,Threads_connected=500")

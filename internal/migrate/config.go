@@ -166,9 +166,6 @@ const DefaultMaxCommitLatency = 20 * time.Millisecond
 // (--max-commit-latency 0): every copy thread copies whatever the latency.
 const NoMaxCommitLatency time.Duration = -1
 
-// DefaultReconnectTimeout is operate.DefaultReconnectTimeout.
-const DefaultReconnectTimeout = operate.DefaultReconnectTimeout
-
 // The bounds of an adaptive chunk size, in rows.
 const (
 	minChunkRows = 100
