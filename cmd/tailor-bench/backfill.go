@@ -204,15 +204,14 @@ func (b *bench) tailorBackfill(ctx context.Context, run *Run) {
 	}
 	defer os.RemoveAll(dir)
 	runner, err := backfill.New(backfill.Config{
-		Conn:      b.conn,
-		Database:  b.opts.database,
-		Table:     benchTable,
-		Set:       backfillSet(),
-		Where:     backfillWhere(),
-		Execute:   true,
-		ChunkTime: b.opts.backfillChunkTime,
-		Settings:  operate.Settings{ControlSocket: filepath.Join(dir, "tailor.sock")},
-		Logger:    b.logger,
+		Conn:     b.conn,
+		Database: b.opts.database,
+		Table:    benchTable,
+		Set:      backfillSet(),
+		Where:    backfillWhere(),
+		Execute:  true,
+		Settings: operate.Settings{ChunkTime: b.opts.backfillChunkTime, ControlSocket: filepath.Join(dir, "tailor.sock")},
+		Logger:   b.logger,
 	})
 	if err != nil {
 		run.Status, run.Note = statusFailed, oneLine(err.Error())

@@ -155,16 +155,18 @@ func (b *bench) tailorRun(ctx context.Context, run *Run, timeout time.Duration) 
 		Execute:            true,
 		ForceCopy:          true,
 		OkToDropTable:      true,
-		ChunkSize:          b.opts.chunkSize,
-		ChunkTime:          b.chunkTime(),
 		SkipChecksum:       b.opts.skipChecksum,
 		ChecksumDuringCopy: b.opts.checksumDuringCopy,
 		Threads:            b.opts.threads,
 		MaxCommitLatency:   maxCommitLatencyConfig(b.opts.maxCommitLatency),
 		// A run the sweep timed out leaves its shadow and saved state.
 		InitiallyDropGhostTable: true,
-		Settings:                operate.Settings{ControlSocket: filepath.Join(dir, "tailor.sock")},
-		Logger:                  b.logger,
+		Settings: operate.Settings{
+			ChunkSize:     b.opts.chunkSize,
+			ChunkTime:     b.chunkTime(),
+			ControlSocket: filepath.Join(dir, "tailor.sock"),
+		},
+		Logger: b.logger,
 	})
 	if err != nil {
 		run.Status, run.Note = statusFailed, oneLine(err.Error())

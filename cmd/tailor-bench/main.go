@@ -24,9 +24,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 )
 
@@ -141,10 +141,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.runs, "runs", "all", "runs to make, comma-separated: baseline, native-copy, native-inplace, pt-osc, pt-osc-chunk1000, tailor; with --mode backfill: baseline, update, naive-loop, tailor-backfill")
 	fs.IntVar(&o.naiveBatch, "naive-batch", 10_000, "backfill mode: rows of ids per batch of the naive loop")
 	fs.DurationVar(&o.naiveSleep, "naive-sleep", 100*time.Millisecond, "backfill mode: the naive loop's sleep between batches")
-	fs.DurationVar(&o.backfillChunkTime, "backfill-chunk-time", backfill.DefaultChunkTime, "backfill mode: tailor backfill's target time per batch (--chunk-time of tailor backfill)")
+	fs.DurationVar(&o.backfillChunkTime, "backfill-chunk-time", operate.DefaultChunkTime, "backfill mode: tailor backfill's target time per batch (--chunk-time of tailor backfill)")
 	fs.IntVar(&o.threads, "threads", 0, "tailor's concurrent chunk copies (0: tailor's default)")
 	fs.IntVar(&o.chunkSize, "chunk-size", 0, "tailor's rows per chunk, fixed (0: adapted to --chunk-time, as tailor alter does by default)")
-	fs.DurationVar(&o.chunkTime, "chunk-time", migrate.DefaultChunkTime, "tailor's target time per chunk, when --chunk-size is not given")
+	fs.DurationVar(&o.chunkTime, "chunk-time", operate.DefaultChunkTime, "tailor's target time per chunk, when --chunk-size is not given")
 	fs.StringVar(&o.host, "host", "", "use this existing server instead of a sandbox (password from MYSQL_PWD)")
 	fs.IntVar(&o.port, "port", 0, "port of the existing server (with --host; 3306 when unset)")
 	fs.StringVar(&o.user, "user", "root", "user on the existing server")

@@ -24,8 +24,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tailor-osc/tailor/internal/demo"
-	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // Exit codes.
@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (demo.Options, error) {
 	fs.StringVar(&o.Alter, "alter", "ADD COLUMN refunded_at DATETIME NULL, ADD INDEX idx_status (status), MODIFY note MEDIUMTEXT", "the change the demo makes")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&o.Threads, "threads", 0, "chunks tailor copies at once; 0 lets tailor choose: 4, or the server's CPU count when lower")
-	fs.DurationVar(&o.ChunkTime, "chunk-time", migrate.DefaultChunkTime, "target time per chunk (adaptive chunk size)")
+	fs.DurationVar(&o.ChunkTime, "chunk-time", operate.DefaultChunkTime, "target time per chunk (adaptive chunk size)")
 	fs.IntVar(&o.ChunkSize, "chunk-size", 0, "fixed rows per chunk instead of --chunk-time (0: adaptive)")
 	fs.BoolVar(&o.CrashAndResume, "crash-and-resume", false, "run the tailor binary, kill it with SIGKILL in the middle of the copy, and resume the migration with --resume")
 	fs.StringVar(&o.Tailor, "tailor", "bin/tailor", "the tailor binary --crash-and-resume runs (make build makes it)")

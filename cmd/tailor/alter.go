@@ -290,13 +290,14 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	cfg := f.config(conn, logger)
 	cfg.Revert = f.revert
 	cfg.Execute = f.execute
+	// The Settings first: the copy's flags set their chunk size.
+	cfg.Settings = f.settings()
 	f.copyFlags.apply(&cfg, cmd.Flags().Changed("chunk-size"))
 	cfg.OkToDropTable = f.okToDropTable
 	cfg.InitiallyDropGhostTable = f.initiallyDropGhostTable
 	cfg.Resume = f.resume
 	cfg.ReplicaServerID = f.replicaServerID
 	cfg.PostponeCutOverFlagFile = f.postponeFlagFile
-	cfg.Settings = f.settings()
 	return cfg, nil
 }
 

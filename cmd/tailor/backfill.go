@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 type backfillFlags struct {
@@ -65,8 +66,8 @@ duration, and changes nothing.`,
 	fs.BoolVar(&f.execute, "execute", false, "make the change; without it, a dry run that changes nothing")
 	fs.BoolVar(&f.resume, "resume", false, "continue the stopped backfill of the same statement from its saved state")
 	fs.BoolVar(&f.restart, "restart", false, "forget the saved state of the same backfill (stopped or finished) and start it over")
-	fs.IntVar(&f.chunkSize, "chunk-size", 1000, "rows per batch (1 to 1000000); given, it fixes the size, else it is only the first batches' size and --chunk-time adapts it")
-	fs.DurationVar(&f.chunkTime, "chunk-time", backfill.DefaultChunkTime, "target time per batch when --chunk-size is not given, between 100 and 50000 rows (a batch holds its rows' locks that long)")
+	fs.IntVar(&f.chunkSize, "chunk-size", operate.DefaultChunkSize, "rows per batch (1 to 1000000); given, it fixes the size, else it is only the first batches' size and --chunk-time adapts it")
+	fs.DurationVar(&f.chunkTime, "chunk-time", operate.DefaultChunkTime, "target time per batch when --chunk-size is not given, between 100 and 50000 rows (a batch holds its rows' locks that long)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 	f.operateFlags.register(fs, "backfill")
@@ -105,10 +106,10 @@ func runBackfill(cmd *cobra.Command, f *backfillFlags) error {
 		Conn: conn, Database: f.database, Table: f.table,
 		Set: f.set, Where: f.where, Delete: f.delete, Key: f.key,
 		Execute: f.execute, Resume: f.resume, Restart: f.restart,
-		ChunkSize: f.chunkSize,
-		Settings:  f.settings(),
-		Logger:    logger,
+		Settings: f.settings(),
+		Logger:   logger,
 	}
+	cfg.ChunkSize = f.chunkSize
 	cfg.QuietProgress = bar != nil
 	if !cmd.Flags().Changed("chunk-size") {
 		cfg.ChunkTime = f.chunkTime

@@ -16,6 +16,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/history"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/preflight"
 	"github.com/tailor-osc/tailor/internal/versioned"
 )
@@ -268,15 +269,17 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 	if cmd.Flags().Lookup("execute") == nil {
 		return a, b
 	}
+	// The throttle, control and hooks are the same for both engines; the
+	// copy's flags then set the copy's chunk size, and the backfill's
+	// batches start at the same size.
+	a.Settings, b.Settings = f.settings(), f.settings()
 	chunkSizeGiven := cmd.Flags().Changed("chunk-size")
 	f.copyFlags.apply(&a, chunkSizeGiven)
 	a.InitiallyDropGhostTable = f.dropGhost
 	b.ChunkSize = f.chunkSize
 	if !chunkSizeGiven {
-		b.ChunkTime = backfill.DefaultChunkTime
+		b.ChunkTime = operate.DefaultChunkTime
 	}
-	// The throttle, control and hooks are the same for both engines.
-	a.Settings, b.Settings = f.settings(), f.settings()
 	return a, b
 }
 

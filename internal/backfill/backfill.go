@@ -30,7 +30,6 @@ package backfill
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -66,15 +65,9 @@ type Config struct {
 	// tailor migrate retrying a statement cannot know whether the attempt
 	// that failed got as far as its first batch.
 	ResumeIfStopped bool
-	// ChunkSize is the rows per batch; with ChunkTime set it is only the
-	// first batches' size.
-	ChunkSize int
-	// ChunkTime, when set, adapts the batch size so that a batch takes
-	// about this long (and so holds its row locks about this long).
-	ChunkTime time.Duration
-	// Settings are the throttle, the redo log's limit, the control
-	// endpoints, the hooks, the progress reports and the reconnect timeout,
-	// as tailor alter's (package operate).
+	// Settings are the batches' size, the throttle, the redo log's limit,
+	// the control endpoints, the hooks, the progress reports and the
+	// reconnect timeout, as tailor alter's (package operate).
 	operate.Settings
 	Logger                     *slog.Logger
 	testBeforeCommit           func(batch int64)
@@ -82,23 +75,8 @@ type Config struct {
 	testDisableStillMatchCount bool
 }
 
-// The bounds of an adaptive batch size, in rows.
-const (
-	minBatchRows = 100
-	maxBatchRows = 50_000
-)
-
-// DefaultChunkTime is the target time of a batch: a batch holds the locks
-// of the rows it changes until it commits, so an application write to one
-// of them waits up to that long. Kept well under the 100 ms a write should
-// ever wait, as the copy's (migrate.DefaultChunkTime).
-const DefaultChunkTime = 20 * time.Millisecond
-
 // Defaults fills the zero fields of c.
 func (c *Config) Defaults() {
-	if c.ChunkSize == 0 {
-		c.ChunkSize = 1000
-	}
 	c.Settings.Defaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -124,12 +102,6 @@ func (c *Config) Validate() error {
 	}
 	if (c.Resume || c.ResumeIfStopped) && c.Restart {
 		errs = append(errs, errors.New("--resume continues the saved backfill and --restart starts it over: give one of them"))
-	}
-	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {
-		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and 1000000, not %d", c.ChunkSize))
-	}
-	if c.ChunkTime < 0 || c.ChunkTime > time.Minute {
-		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", c.ChunkTime))
 	}
 	if err := c.Settings.Validate(); err != nil {
 		errs = append(errs, err)

@@ -34,15 +34,14 @@ var mustExec = sandbox.Exec
 // control socket in the test's own directory.
 func testConfig(t testing.TB, database, table, set, where string) Config {
 	return Config{
-		Conn:      sbx.Conn(database),
-		Database:  database,
-		Table:     table,
-		Set:       set,
-		Where:     where,
-		Execute:   true,
-		ChunkSize: 500,
-		Settings:  operate.Settings{ProgressInterval: time.Second, ControlSocket: filepath.Join(t.TempDir(), "ctl.sock")},
-		Logger:    testLogger(t),
+		Conn:     sbx.Conn(database),
+		Database: database,
+		Table:    table,
+		Set:      set,
+		Where:    where,
+		Execute:  true,
+		Settings: operate.Settings{ChunkSize: 500, ProgressInterval: time.Second, ControlSocket: filepath.Join(t.TempDir(), "ctl.sock")},
+		Logger:   testLogger(t),
 	}
 }
 

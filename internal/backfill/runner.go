@@ -83,12 +83,10 @@ func New(cfg Config) (*Runner, error) {
 		runID: fmt.Sprintf("%016x", rand.Uint64()),
 	}
 	r.knobs.Init(cfg.ChunkSize, cfg.Throttle.MaxLag, cfg.Throttle.MaxLoad)
-	if cfg.ChunkTime > 0 {
-		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minBatchRows, maxBatchRows)
-	}
+	r.sizer = cfg.Sizer()
 	r.metrics = metrics.New()
 	// The walk reads r.db, connected by then.
-	r.redo = operate.NewRedoGate(func(ctx context.Context) (float64, error) { return operate.ReadRedoFill(ctx, r.db) }, cfg.MaxRedoFill, r.log)
+	r.redo = operate.NewRedoGate(func(ctx context.Context) (float64, error) { return operate.ReadRedoFill(ctx, r.db) }, cfg.MaxRedoFill, nil, r.log)
 	if cfg.HooksPath != "" {
 		h, err := hooks.New(hooks.Config{Dir: cfg.HooksPath, Logger: r.log, Env: append(migrate.HookEnv(), "TAILOR_COMMAND=backfill")})
 		if err != nil {

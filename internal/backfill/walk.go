@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
@@ -308,7 +309,7 @@ func (r *Runner) matchingKeys(ctx context.Context, chunk rowcopy.Chunk) ([][]any
 // before anything is changed, with its row's key. It returns how long the
 // first batch took and its rows, for the estimate.
 func (r *Runner) sample(ctx context.Context) (time.Duration, int, error) {
-	n := max(r.cfg.ChunkSize, minBatchRows)
+	n := max(r.cfg.ChunkSize, operate.MinChunkRows)
 	first, ok, err := rowcopy.NewKeyChunker(r.db, r.key, n, r.lower, r.upper).Next(ctx)
 	if err != nil || !ok {
 		return 0, 0, err

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
@@ -145,7 +145,7 @@ func alterArgs(port int, socket string, opts Options) []string {
 	}
 	if opts.ChunkSize > 0 {
 		args = append(args, "--chunk-size", strconv.Itoa(opts.ChunkSize))
-	} else if ct := chunkTime(opts); ct != migrate.DefaultChunkTime {
+	} else if ct := chunkTime(opts); ct != operate.DefaultChunkTime {
 		args = append(args, "--chunk-time", ct.String())
 	}
 	if opts.LogFormat != "" && opts.LogFormat != "text" {

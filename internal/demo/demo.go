@@ -116,16 +116,14 @@ func migrateInProcess(ctx context.Context, out io.Writer, sbx *sandbox.Sandbox, 
 	fmt.Fprintf(out, "==> tailor alter --host 127.0.0.1 --port %d --user %s --database shop --table orders \\\n      --alter %q --execute --control-socket %s\n", conn.Port, conn.User, opts.Alter, socket)
 	fmt.Fprintf(out, "    (watch it from another terminal: tailor ctl --control-socket %s status)\n", socket)
 	runner, err := migrate.New(migrate.Config{
-		Conn:      conn,
-		Database:  "shop",
-		Table:     "orders",
-		Alter:     opts.Alter,
-		Execute:   true,
-		Threads:   opts.Threads,
-		ChunkSize: opts.ChunkSize,
-		ChunkTime: chunkTime(opts),
-		Settings:  operate.Settings{ControlSocket: socket, ProgressInterval: time.Second},
-		Logger:    opts.Logger,
+		Conn:     conn,
+		Database: "shop",
+		Table:    "orders",
+		Alter:    opts.Alter,
+		Execute:  true,
+		Threads:  opts.Threads,
+		Settings: operate.Settings{ChunkSize: opts.ChunkSize, ChunkTime: chunkTime(opts), ControlSocket: socket, ProgressInterval: time.Second},
+		Logger:   opts.Logger,
 	})
 	if err != nil {
 		return err
@@ -251,5 +249,5 @@ func chunkTime(opts Options) time.Duration {
 	case opts.ChunkTime > 0:
 		return opts.ChunkTime
 	}
-	return migrate.DefaultChunkTime
+	return operate.DefaultChunkTime
 }

@@ -26,13 +26,6 @@ type Config struct {
 	Alter    string
 	// Execute makes the changes; without it Run validates and describes.
 	Execute bool
-	// ChunkSize is the number of rows per copied chunk; with ChunkTime set
-	// it is only the first chunks' size.
-	ChunkSize int
-	// ChunkTime, when set, adapts the chunk size so that a chunk takes
-	// about this long to copy (and so holds its row locks about this
-	// long); zero keeps ChunkSize fixed.
-	ChunkTime time.Duration
 	// Threads is the number of chunks copied at once; zero chooses
 	// DefaultThreads, or fewer on a server with fewer CPUs.
 	Threads int
@@ -109,9 +102,9 @@ type Config struct {
 	// ReplicaServerID is the server id the binary log reader registers
 	// with; random when zero.
 	ReplicaServerID uint32
-	// Settings are the throttle, the redo log's limit, the control
-	// endpoints, the hooks, the progress reports and the reconnect timeout
-	// (package operate), as tailor backfill's.
+	// Settings are the chunks' size, the throttle, the redo log's limit,
+	// the control endpoints, the hooks, the progress reports and the
+	// reconnect timeout (package operate), as tailor backfill's.
 	operate.Settings
 	Logger *slog.Logger
 
@@ -134,17 +127,6 @@ const DefaultCheckpointInterval = 10 * time.Second
 // (MariaDB 10.11 on 2 cores: 2 and 4 copy threads took as long).
 const DefaultThreads = 4
 
-// DefaultChunkTime is the target time per chunk of the command line's
-// adaptive chunk size (Config leaves ChunkTime zero: a fixed size). A
-// chunk holds its rows' shared locks that long, and under load a chunk can
-// take several times its target, so the target stays well below the 100 ms
-// a write should ever wait (MariaDB 10.11, 2 cores, 300 writes/s, 1,000,000
-// rows: with 50 ms chunks one of nine runs had a write stall of 113 ms, with
-// 20 ms chunks five runs 15 ms at most, at the same speed within noise; the
-// copy of 10,000,000 rows stalled a write 114 and 124 ms once with either,
-// for a cause not found yet, see docs/benchmarks.md).
-const DefaultChunkTime = 20 * time.Millisecond
-
 // DefaultMaxCommitLatency is the commit latency (the 90th percentile of the
 // heartbeat writes of the last 2 s) above which the copy gives way. A small
 // load alone commits in a few ms (300 and 2,000 tx/s: p99 3.6 and 7.5 ms,
@@ -166,17 +148,8 @@ const DefaultMaxCommitLatency = 20 * time.Millisecond
 // (--max-commit-latency 0): every copy thread copies whatever the latency.
 const NoMaxCommitLatency time.Duration = -1
 
-// The bounds of an adaptive chunk size, in rows.
-const (
-	minChunkRows = 100
-	maxChunkRows = 50_000
-)
-
 // Defaults fills the zero fields of c with the documented defaults.
 func (c *Config) Defaults() {
-	if c.ChunkSize == 0 {
-		c.ChunkSize = 1000
-	}
 	if c.CutOverLockTimeout == 0 {
 		c.CutOverLockTimeout = 3 * time.Second
 	}
@@ -227,14 +200,8 @@ func (c *Config) Validate() error {
 	case !c.Revert && c.Alter == "":
 		errs = append(errs, errors.New("--alter is required"))
 	}
-	if c.ChunkSize < 1 || c.ChunkSize > 1_000_000 {
-		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and 1000000, not %d", c.ChunkSize))
-	}
 	if c.Threads < 0 || c.Threads > 64 {
 		errs = append(errs, fmt.Errorf("--threads must be between 1 and 64, not %d", c.Threads))
-	}
-	if c.ChunkTime < 0 || c.ChunkTime > time.Minute {
-		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", c.ChunkTime))
 	}
 	if c.CutOverLockTimeout < time.Second || c.CutOverLockTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("--cut-over-lock-timeout-seconds must be between 1 and 3600, not %v", c.CutOverLockTimeout.Seconds()))

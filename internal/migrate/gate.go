@@ -88,16 +88,21 @@ func (r *Runner) othersWrite() bool {
 	if s == nil {
 		return false
 	}
-	return othersMayWrite(time.Now(), s.source.ReadUpTo(), s.source.LastOtherWrite())
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	return othersMayWrite(time.Now(), started, s.source.ReadUpTo(), s.source.LastOtherWrite())
 }
 
 // othersMayWrite reports, at now, whether the binary log showed a row of
 // another session within the last throttle.LatencyWindow (lastOther), or
-// cannot say: the reader has not read up to the window's start (readUpTo),
-// because its connection is lost or it is behind. Event times have whole
-// seconds, so a reader at the tip may look up to a second behind.
-func othersMayWrite(now, readUpTo, lastOther time.Time) bool {
-	if now.Sub(readUpTo) > throttle.LatencyWindow+time.Second {
+// cannot say: the reader started (at started, zero if not yet) less than
+// a window ago and knows nothing of the writes before, or it has not read
+// up to the window's start (readUpTo) because its connection is lost or it
+// is behind. Event times have whole seconds, so a reader at the tip may
+// look up to a second behind.
+func othersMayWrite(now, started, readUpTo, lastOther time.Time) bool {
+	if started.IsZero() || now.Sub(started) < throttle.LatencyWindow || now.Sub(readUpTo) > throttle.LatencyWindow+time.Second {
 		return true
 	}
 	return now.Sub(lastOther) <= throttle.LatencyWindow

@@ -44,20 +44,23 @@ func TestOthersMayWrite(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	tests := []struct {
-		name                string
-		readUpTo, lastOther time.Time
-		want                bool
+		name                         string
+		started, readUpTo, lastOther time.Time
+		want                         bool
 	}{
-		{"a row of another session just now", ago(0), ago(100 * time.Millisecond), true},
-		{"one at the window's edge", ago(0), ago(2 * time.Second), true},
-		{"none for longer than the window", ago(0), ago(2*time.Second + time.Millisecond), false},
-		{"none ever", ago(0), time.Time{}, false},
-		{"event times have whole seconds: a reader 2.9 s behind still says", ago(2900 * time.Millisecond), time.Time{}, false},
-		{"a reader further behind cannot say", ago(3*time.Second + time.Millisecond), time.Time{}, true},
-		{"a reader that has read nothing yet cannot say", time.Time{}, time.Time{}, true},
+		{"a row of another session just now", ago(time.Minute), ago(0), ago(100 * time.Millisecond), true},
+		{"one at the window's edge", ago(time.Minute), ago(0), ago(2 * time.Second), true},
+		{"none for longer than the window", ago(time.Minute), ago(0), ago(2*time.Second + time.Millisecond), false},
+		{"none ever", ago(time.Minute), ago(0), time.Time{}, false},
+		{"none since a reader started a window ago", ago(2 * time.Second), ago(0), time.Time{}, false},
+		{"a reader started less than a window ago cannot say", ago(1900 * time.Millisecond), ago(0), time.Time{}, true},
+		{"a reader not started cannot say", time.Time{}, ago(0), time.Time{}, true},
+		{"event times have whole seconds: a reader 2.9 s behind still says", ago(time.Minute), ago(2900 * time.Millisecond), time.Time{}, false},
+		{"a reader further behind cannot say", ago(time.Minute), ago(3*time.Second + time.Millisecond), time.Time{}, true},
+		{"a reader that has read nothing yet cannot say", ago(time.Minute), time.Time{}, time.Time{}, true},
 	}
 	for _, tt := range tests {
-		if got := othersMayWrite(now, tt.readUpTo, tt.lastOther); got != tt.want {
+		if got := othersMayWrite(now, tt.started, tt.readUpTo, tt.lastOther); got != tt.want {
 			t.Errorf("%s: othersMayWrite = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -42,9 +42,8 @@ func testConfig(t testing.TB, database, table, alter string) Config {
 		ForceCopy: true,
 		// One worker: many tests act at exact chunks; the parallel copy
 		// has tests of its own (TestOnlineAlterUnderLoad).
-		Threads:   1,
-		ChunkSize: 500,
-		Settings:  operate.Settings{ProgressInterval: time.Second},
+		Threads:  1,
+		Settings: operate.Settings{ChunkSize: 500, ProgressInterval: time.Second},
 		// Above the default: under the race detector on a busy machine
 		// the heartbeat's commits often take 20 ms, and the copy would
 		// rest after every chunk in most tests.

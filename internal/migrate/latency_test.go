@@ -104,28 +104,32 @@ func TestIdleTableIsNotGivenWay(t *testing.T) {
 	holdCheck, letCheckGo := holdOnce(t)
 	cfg.testHooks = &testHooks{
 		commitLatency: func() (time.Duration, bool) { return time.Second, true },
-		// Every chunk takes 200 ms or more: the copy of 30 chunks lasts 3 s
+		// Every chunk takes 300 ms or more: the copy of 30 chunks lasts 4.5 s
 		// or more, and the gate adjusts (every half second, at a chunk's
-		// acquire) several times once the reader is current. Before that
-		// (its first event), the gate cannot tell and may give way once.
-		afterChunk:       func(int) { time.Sleep(200 * time.Millisecond) },
+		// acquire) several times after the reader's first 2 s. Before them
+		// the reader cannot tell what was written before it started, and the
+		// gate gives way.
+		afterChunk:       func(int) { time.Sleep(300 * time.Millisecond) },
 		checksumProgress: func(int) { holdCheck() },
 	}
 	run := startRun(t, cfg)
-	run.waitStatus(t, "the copy", func(st control.Status) bool {
-		return st.Phase == PhaseCopy.String() && st.CopyThreads > 0
+	copying, ended := false, false
+	st := run.waitStatus(t, "the copy to go at full speed", func(st control.Status) bool {
+		switch {
+		case st.Phase == PhaseCopy.String():
+			copying = true
+		case copying:
+			ended = true
+			return true
+		}
+		return copying && st.CopyWorkers == 2 && !st.CopyResting && st.NoOtherWrites
 	})
-	time.Sleep(1500 * time.Millisecond)
-	st := run.status(t)
-	text := run.send(t, "status")
-	if st.Phase != PhaseCopy.String() {
-		t.Fatalf("the copy ended within 1.5 s of its first status (phase %s): the gate's adjustments were not seen", st.Phase)
+	if ended {
+		letCheckGo()
+		t.Fatalf("the copy ended without copying 2 chunks at once with nobody else writing (phase %s)", st.Phase)
 	}
-	if st.CopyWorkers != 2 || st.CopyResting || !st.NoOtherWrites {
-		t.Errorf("copy status after 1.5 s: %d of %d chunks at once, resting %v, no other writes %v; want 2 of 2, no rest, true",
-			st.CopyWorkers, st.CopyThreads, st.CopyResting, st.NoOtherWrites)
-	}
-	if !strings.Contains(text, "(no other session writes: not giving way), copying 2 chunks at a time of 2") {
+	t.Logf("at %d rows: %d of %d chunks at once", st.RowsCopied, st.CopyWorkers, st.CopyThreads)
+	if text := run.send(t, "status"); !strings.Contains(text, "(no other session writes: not giving way), copying 2 chunks at a time of 2") {
 		t.Errorf("text status does not say why the copy does not give way:\n%s", text)
 	}
 	st = run.waitStatus(t, "the checksum held at its first range", func(st control.Status) bool {

@@ -511,11 +511,13 @@ func TestPausedCutOverWaits(t *testing.T) {
 }
 
 // TestCopyWaitsForTheRedoLog: while the server's redo log reads fuller
-// than --max-redo-fill, no chunk is copied and the status says why; once
-// it reads emptier, the copy goes on and the table is migrated whole.
+// than --max-redo-fill and another session writes, no chunk is copied and
+// the status says why; once it reads emptier, the copy goes on and the
+// table is migrated whole.
 func TestCopyWaitsForTheRedoLog(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 5000)
+	writeElsewhere(t, db)
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
 	var full atomic.Bool
 	full.Store(true)
@@ -545,5 +547,33 @@ func TestCopyWaitsForTheRedoLog(t *testing.T) {
 	}
 	if res.RowsCopied != 5000 || readings.Load() < 2 {
 		t.Errorf("copied %d rows after %d readings of the redo log", res.RowsCopied, readings.Load())
+	}
+}
+
+// TestIdleCopyDoesNotWaitForTheRedoLog: with no other session writing,
+// a redo log that reads fuller than --max-redo-fill holds no chunk back
+// (the wait protects other sessions' writes, and there are none). Not
+// parallel: the binary log is the server's, and other tests' writes count.
+func TestIdleCopyDoesNotWaitForTheRedoLog(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	createTable(t, db, "t", 5000)
+	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
+	logger, rec := recordingLogger(t)
+	cfg.Logger = logger
+	cfg.testHooks = &testHooks{
+		redoFill: func(context.Context) (float64, error) { return 0.99, nil },
+	}
+	res, err := runMigration(context.Background(), t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsCopied != 5000 {
+		t.Errorf("copied %d rows, want 5000", res.RowsCopied)
+	}
+	if gone := rec.lines("stays fuller than --max-redo-fill"); len(gone) > 0 {
+		t.Errorf("chunks waited out the redo log's limit with nobody else writing:\n%s", strings.Join(gone, "\n"))
+	}
+	if said := rec.lines("no other session writes: writes do not wait"); len(said) != 1 {
+		t.Errorf("the log said %d times that the chunks do not wait, want once", len(said))
 	}
 }

@@ -243,9 +243,7 @@ func New(cfg Config) (*Runner, error) {
 		releaseCutOver: make(chan struct{}),
 	}
 	r.saved.changed = make(chan struct{}, 1)
-	if cfg.ChunkTime > 0 {
-		r.sizer = rowcopy.NewSizer(cfg.ChunkTime, cfg.ChunkSize, minChunkRows, maxChunkRows)
-	}
+	r.sizer = cfg.Sizer()
 	r.knobs.Init(cfg.ChunkSize, cfg.Throttle.MaxLag, cfg.Throttle.MaxLoad)
 	r.metrics = metrics.New()
 	r.metrics.SetChunkSize(int64(cfg.ChunkSize))

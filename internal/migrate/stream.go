@@ -71,8 +71,10 @@ type stream struct {
 	// Time of the first batch of the group being applied (zero between
 	// groups): what the applier's lag is measured from.
 	appliedTime, nextTime time.Time
-	// start is where the reader started.
-	start capture.Position
+	// start is where the reader started, and started when: it knows
+	// nothing of the writes before (othersMayWrite).
+	start   capture.Position
+	started time.Time
 	// shownApplied is the furthest appliedUpTo has returned.
 	shownApplied capture.Position
 
@@ -122,7 +124,7 @@ func (r *Runner) connConfig() mysql.ConnConfig {
 
 func (s *stream) run(ctx context.Context, start capture.Position) error {
 	s.mu.Lock()
-	s.start = start
+	s.start, s.started = start, time.Now()
 	s.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -36,7 +36,7 @@ func (r *Runner) newThrottler() error {
 	if h := r.cfg.testHooks; h != nil && h.redoFill != nil {
 		redoFill = h.redoFill
 	}
-	r.redo = operate.NewRedoGate(redoFill, r.cfg.MaxRedoFill, r.log.With("phase", PhaseCopy.String()))
+	r.redo = operate.NewRedoGate(redoFill, r.cfg.MaxRedoFill, r.othersWrite, r.log.With("phase", PhaseCopy.String()))
 	return nil
 }
 

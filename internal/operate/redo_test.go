@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -54,7 +55,7 @@ func (f *fills) read(context.Context) (float64, error) {
 }
 
 func testGate(maxFill float64, f *fills) *RedoGate {
-	g := NewRedoGate(f.read, maxFill, slog.New(slog.DiscardHandler))
+	g := NewRedoGate(f.read, maxFill, nil, slog.New(slog.DiscardHandler))
 	g.poll, g.maxWait = time.Millisecond, time.Second
 	return g
 }
@@ -76,6 +77,40 @@ func TestRedoGateWaits(t *testing.T) {
 	g.poll = time.Hour
 	if err := g.Wait(context.Background()); err != nil || f.reads != 4 {
 		t.Fatalf("second Wait: err %v, readings %d, want none and 4", err, f.reads)
+	}
+}
+
+// TestRedoGateAlone: with nobody else writing, a full redo log holds no
+// write back; a write waiting while another session wrote goes as soon as
+// none does.
+func TestRedoGateAlone(t *testing.T) {
+	t.Parallel()
+	f := &fills{seq: []float64{0.99}}
+	g := testGate(0.9, f)
+	g.maxWait = time.Hour
+	var others atomic.Bool
+	g.othersWrite = others.Load
+	if err := g.Wait(context.Background()); err != nil || f.reads != 1 {
+		t.Fatalf("Wait alone: err %v after %d readings, want none after 1", err, f.reads)
+	}
+	others.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- g.Wait(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Reason() == "" && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned (%v) with the log 99%% full while another session writes", err)
+	default:
+	}
+	others.Store(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r := g.Reason(); r != "" {
+		t.Errorf("Reason() = %q once nobody else writes, want none", r)
 	}
 }
 

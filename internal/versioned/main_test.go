@@ -40,10 +40,10 @@ func testConfig(t testing.TB, database string, dir fstest.MapFS) Config {
 		Execute:  true,
 		LockWait: 200 * time.Millisecond,
 		Alter: migrate.Config{
-			Threads: 1, ChunkSize: 500,
+			Threads: 1,
 			// The tests' tables are small and live in one database per
 			// test; the default socket path is per table and shared.
-			Settings: operate.Settings{ProgressInterval: time.Second, ControlSocket: ""},
+			Settings: operate.Settings{ChunkSize: 500, ProgressInterval: time.Second, ControlSocket: ""},
 		},
 		Logger: logger,
 	}
