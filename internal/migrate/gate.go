@@ -82,11 +82,11 @@ func (r *Runner) whileOthersWrite(latency func() (time.Duration, bool)) func() (
 }
 
 // othersWrite reports whether sessions other than tailor's may be writing
-// now (othersMayWrite).
+// now (othersMayWrite); with no reader of the binary log yet, they may.
 func (r *Runner) othersWrite() bool {
 	s := r.streamSeen.Load()
 	if s == nil {
-		return false
+		return true
 	}
 	s.mu.Lock()
 	started := s.started
