@@ -75,8 +75,8 @@ type RedoGate struct {
 	mu   sync.Mutex
 	off  bool
 	told bool
-	// toldAlone is told for the writes that go with nobody else's to
-	// protect.
+	// toldAlone is told for the writes that go with no other session's
+	// to protect.
 	toldAlone bool
 	readAt    time.Time
 	fill      float64
@@ -149,13 +149,7 @@ func (g *RedoGate) Wait(ctx context.Context) error {
 			return nil
 		case g.othersWrite != nil && !g.othersWrite():
 			g.waiting.Store(0)
-			msg := "InnoDB's redo log is nearly full, but no other session writes: writes do not wait for it to flush"
-			if !g.toldAlone {
-				g.toldAlone = true
-				g.log.Info(msg+" (until another session writes)", "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
-			} else {
-				g.log.Debug(msg, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
-			}
+			g.say(&g.toldAlone, "InnoDB's redo log is nearly full, but no other session writes: writes do not wait for it to flush", " (until another session writes)")
 			return nil
 		case waited >= g.maxWait:
 			g.waiting.Store(0)
@@ -166,20 +160,24 @@ func (g *RedoGate) Wait(ctx context.Context) error {
 		case since.IsZero():
 			since = time.Now()
 			g.waiting.Store(math.Float64bits(g.fill))
-			msg := "InnoDB's redo log is nearly full; writes wait for it to flush"
-			if !g.told {
-				// Said once a run; it recurs as long as the run
-				// writes faster than the server flushes.
-				g.told = true
-				g.log.Info(msg+" (whenever it is fuller than --max-redo-fill)", "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
-			} else {
-				g.log.Debug(msg, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
-			}
+			g.say(&g.told, "InnoDB's redo log is nearly full; writes wait for it to flush", " (whenever it is fuller than --max-redo-fill)")
 		}
 		if err := mysql.Backoff(ctx, time.Until(g.readAt.Add(g.poll))); err != nil {
 			return err
 		}
 	}
+}
+
+// say logs msg with the fill: the first time (told false) at Info, with
+// more, and at Debug after that: it recurs as long as the run writes faster
+// than the server flushes.
+func (g *RedoGate) say(told *bool, msg, more string) {
+	if *told {
+		g.log.Debug(msg, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
+		return
+	}
+	*told = true
+	g.log.Info(msg+more, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
 }
 
 // Reason is the status's throttle reason while a batch waits, or "".
