@@ -13,6 +13,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/migrate"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // progressBar draws a migration's progress on the last line of a terminal,
@@ -99,13 +100,7 @@ func backfillBar(r *backfill.Runner) func() string {
 		}
 		const width = 24
 		filled := min(max(int(st.Percent/100*width), 0), width)
-		eta := "?"
-		switch {
-		case st.Paused:
-			eta = "paused"
-		case st.ETA >= 0:
-			eta = st.ETA.Round(time.Second).String()
-		}
+		eta := operate.ETALabel(st.ETA, st.Paused, "?")
 		done := st.RowsWalked + st.RowsWalkedBefore
 		line := fmt.Sprintf("backfill [%s%s] %5.1f%%  %d/%d rows walked, %d changed  %d rows/s  ETA %s",
 			strings.Repeat("#", filled), strings.Repeat(".", width-filled), st.Percent,

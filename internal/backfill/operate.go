@@ -76,22 +76,9 @@ func (r *Runner) Status() Status {
 // reportProgress logs the progress, and runs the on-status hooks, every
 // ProgressInterval until ctx ends.
 func (r *Runner) reportProgress(ctx context.Context) error {
-	tick := time.NewTicker(r.cfg.ProgressInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	operate.ReportEvery(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
 		st := r.Status()
-		eta := "unknown"
-		switch {
-		case st.Paused:
-			eta = "paused"
-		case st.ETA >= 0:
-			eta = st.ETA.Round(time.Second).String()
-		}
+		eta := operate.ETALabel(st.ETA, st.Paused, "unknown")
 		r.metrics.SetThrottled(r.throttler.State().Throttled)
 		if !r.cfg.QuietProgress {
 			r.log.Info("backfill progress", "rows_walked", st.RowsWalked+st.RowsWalkedBefore, "rows_changed", st.RowsChanged+st.RowsChangedBefore,
@@ -103,7 +90,8 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 			f.Status = fmt.Sprintf("backfill: %d of about %d rows walked (%.1f%%), %d changed, ETA %s", st.RowsWalked+st.RowsWalkedBefore, st.RowsEstimate, st.Percent, st.RowsChanged+st.RowsChangedBefore, eta)
 			_ = r.runHook(ctx, hooks.OnStatus, f)
 		}
-	}
+	})
+	return nil
 }
 
 func (r *Runner) newThrottler() error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/hooks"
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // progress holds the counters of a run. They are written by the copier and
@@ -155,24 +156,11 @@ func (r *Runner) setRowsBefore(n int64) {
 // reportProgress logs the status at the configured interval until ctx ends.
 func (r *Runner) reportProgress(ctx context.Context) error {
 	r.measureKeySpace(ctx)
-	tick := time.NewTicker(r.cfg.ProgressInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	operate.ReportEvery(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
 		st := r.Status()
 		// The current phase's: the copy's, the checksum's, the index
 		// build's.
-		eta := "unknown"
-		switch {
-		case st.PhaseETA >= 0:
-			eta = st.PhaseETA.Round(time.Second).String()
-		case st.Paused:
-			eta = "paused"
-		}
+		eta := operate.ETALabel(st.PhaseETA, st.Paused, "unknown")
 		if !r.cfg.QuietProgress {
 			r.logProgress(st, eta)
 		}
@@ -181,7 +169,8 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 			f.Status = fmt.Sprintf("%s: %d of about %d rows copied (%.1f%%), %d events applied, backlog %d, ETA %s", st.Phase, st.RowsCopied, st.RowsEstimate, st.Percent, st.EventsApplied, st.Backlog, eta)
 			_ = r.runHook(ctx, hooks.OnStatus, f)
 		}
-	}
+	})
+	return nil
 }
 
 func (r *Runner) logProgress(st Status, eta string) {
