@@ -16,7 +16,6 @@ import (
 	"github.com/tailor-osc/tailor/internal/backfill"
 	"github.com/tailor-osc/tailor/internal/history"
 	"github.com/tailor-osc/tailor/internal/migrate"
-	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/preflight"
 	"github.com/tailor-osc/tailor/internal/versioned"
 )
@@ -278,7 +277,7 @@ func (f *migrateFlags) engineConfigs(cmd *cobra.Command) (migrate.Config, backfi
 	a.InitiallyDropGhostTable = f.dropGhost
 	b.ChunkSize = f.chunkSize
 	if !chunkSizeGiven {
-		b.ChunkTime = operate.DefaultChunkTime
+		b.ChunkTime = f.chunkTime
 	}
 	return a, b
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -227,6 +228,16 @@ func TestMigrateApplyEngineFlags(t *testing.T) {
 		t.Error("--checksum-after-copy refused")
 	} else if a, _ := f.engineConfigs(cmd); a.ChecksumDuringCopy {
 		t.Error("--checksum-after-copy compares during the copy")
+	}
+	// The chunk flags reach both engines: a time adapts both sizes, a
+	// size given fixes both.
+	f, cmd = parse("--chunk-time", "50ms")
+	if a, b := f.engineConfigs(cmd); a.ChunkTime != 50*time.Millisecond || b.ChunkTime != 50*time.Millisecond || a.ChunkSize != operate.DefaultChunkSize || b.ChunkSize != operate.DefaultChunkSize {
+		t.Errorf("--chunk-time 50ms: alter %d rows, %v; backfill %d rows, %v", a.ChunkSize, a.ChunkTime, b.ChunkSize, b.ChunkTime)
+	}
+	f, cmd = parse("--chunk-size", "300")
+	if a, b := f.engineConfigs(cmd); a.ChunkTime != 0 || b.ChunkTime != 0 || a.ChunkSize != 300 || b.ChunkSize != 300 {
+		t.Errorf("--chunk-size 300: alter %d rows, %v; backfill %d rows, %v", a.ChunkSize, a.ChunkTime, b.ChunkSize, b.ChunkTime)
 	}
 	f, _ = parse("--max-redo-fill", "0")
 	if err := f.checkApplyFlags(); err == nil || !strings.Contains(err.Error(), "--max-redo-fill must be between 1 and 100 (percent), not 0") {

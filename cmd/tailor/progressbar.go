@@ -125,13 +125,8 @@ func renderBar(st migrate.Status, throttled []string) string {
 	}
 	filled := int(percent / 100 * width)
 	filled = min(max(filled, 0), width)
-	etaText := "?"
-	switch {
-	case eta >= 0:
-		etaText = eta.Round(time.Second).String()
-	case st.Paused:
-		etaText = "paused"
-	}
+	// A pause holds only the copy (reportProgress).
+	etaText := operate.ETALabel(eta, st.Paused && eta < 0, "?")
 	var what string
 	if own {
 		what = st.PhaseProgress

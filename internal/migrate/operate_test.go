@@ -552,16 +552,35 @@ func TestCopyWaitsForTheRedoLog(t *testing.T) {
 
 // TestIdleCopyDoesNotWaitForTheRedoLog: with no other session writing,
 // a redo log that reads fuller than --max-redo-fill holds no chunk back
-// (the wait protects other sessions' writes, and there are none). Not
+// (the wait protects other sessions' writes, and there are none). The log
+// reads full from 3 s after the first chunk on: the reader knows nothing of
+// the writes before it started, and says so for its first 2 s. Not
 // parallel: the binary log is the server's, and other tests' writes count.
 func TestIdleCopyDoesNotWaitForTheRedoLog(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
 	createTable(t, db, "t", 5000)
 	cfg := testConfig(t, dbName, "t", "ADD COLUMN x INT NULL")
+	cfg.ChunkSize = 100
 	logger, rec := recordingLogger(t)
 	cfg.Logger = logger
+	var fullFrom atomic.Int64 // Unix nanoseconds
+	full := func() bool { f := fullFrom.Load(); return f != 0 && time.Now().UnixNano() >= f }
+	var chunksWhileFull atomic.Int64
 	cfg.testHooks = &testHooks{
-		redoFill: func(context.Context) (float64, error) { return 0.99, nil },
+		redoFill: func(context.Context) (float64, error) {
+			fullFrom.CompareAndSwap(0, time.Now().Add(3*time.Second).UnixNano())
+			if full() {
+				return 0.99, nil
+			}
+			return 0.5, nil
+		},
+		// 50 chunks of 100 ms or more: 2 s or more of them while full.
+		afterChunk: func(int) {
+			time.Sleep(100 * time.Millisecond)
+			if full() {
+				chunksWhileFull.Add(1)
+			}
+		},
 	}
 	res, err := runMigration(context.Background(), t, cfg)
 	if err != nil {
@@ -569,6 +588,9 @@ func TestIdleCopyDoesNotWaitForTheRedoLog(t *testing.T) {
 	}
 	if res.RowsCopied != 5000 {
 		t.Errorf("copied %d rows, want 5000", res.RowsCopied)
+	}
+	if n := chunksWhileFull.Load(); n < 5 {
+		t.Fatalf("%d chunks copied while the redo log read full, want 5 or more for the test to say anything", n)
 	}
 	if gone := rec.lines("stays fuller than --max-redo-fill"); len(gone) > 0 {
 		t.Errorf("chunks waited out the redo log's limit with nobody else writing:\n%s", strings.Join(gone, "\n"))

@@ -159,8 +159,9 @@ func (r *Runner) reportProgress(ctx context.Context) error {
 	operate.ReportEvery(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
 		st := r.Status()
 		// The current phase's: the copy's, the checksum's, the index
-		// build's.
-		eta := operate.ETALabel(st.PhaseETA, st.Paused, "unknown")
+		// build's. A pause holds only the copy, whose time left is then
+		// unknown; the other phases go on and keep theirs.
+		eta := operate.ETALabel(st.PhaseETA, st.Paused && st.PhaseETA < 0, "unknown")
 		if !r.cfg.QuietProgress {
 			r.logProgress(st, eta)
 		}

@@ -24,9 +24,10 @@ func ReportEvery(ctx context.Context, interval time.Duration, report func(contex
 	}
 }
 
-// ETALabel is how progress shows a time left: "paused" while the run is
-// paused (a time left then means nothing), the time rounded to the second
-// when it is known (eta zero or more), and unknown otherwise.
+// ETALabel is how progress shows a time left: "paused" while the work the
+// time is for is paused (a rate-based time left then means nothing), the
+// time rounded to the second when it is known (eta zero or more), and
+// unknown otherwise.
 func ETALabel(eta time.Duration, paused bool, unknown string) string {
 	switch {
 	case paused:

@@ -90,14 +90,15 @@ type RedoGate struct {
 // othersWrite, when not nil, says whether sessions other than the caller's
 // may be writing now; while it says no, writes go whatever the fill. The
 // wait protects other sessions' writes from InnoDB's stall at the limit;
-// with none, it only slows the caller to the pace of InnoDB's background
-// flushing, which at the limit flushes as fast as the storage allows
-// instead (a 10,000,000-row copy on an idle server, 330,000 rows a second
-// below the limit, went on at about 140,000 waiting at it, and at 185,000
-// without waiting, held by InnoDB's own flushing). The price is a
-// write of another session that comes while the log is at the limit: it
-// waits for that flush, once, and the gate holds the caller from then on.
-// nil waits for every writer, as a caller that cannot tell must.
+// with none, it only slows the caller (a 10,000,000-row copy on an idle
+// server went on at about 140,000 rows a second waiting at the limit, at
+// 155,000 to 240,000 without waiting: its copy took 57 s against 45-48 s).
+// The price: a write of another session that comes while the log is at the
+// limit waits for InnoDB's flush, and the gate holds the caller again only
+// while othersWrite says so, so an application that writes less often
+// than othersWrite looks back may meet the stall each time; and a writer
+// othersWrite cannot see is not protected. nil waits for every writer, as
+// a caller that cannot tell must.
 func NewRedoGate(read func(context.Context) (float64, error), maxFill float64, othersWrite func() bool, log *slog.Logger) *RedoGate {
 	return &RedoGate{log: log, read: read, maxFill: maxFill, othersWrite: othersWrite, poll: redoPoll, maxWait: redoMaxWait}
 }
@@ -149,7 +150,13 @@ func (g *RedoGate) Wait(ctx context.Context) error {
 			return nil
 		case g.othersWrite != nil && !g.othersWrite():
 			g.waiting.Store(0)
-			g.say(&g.toldAlone, "InnoDB's redo log is nearly full, but no other session writes: writes do not wait for it to flush", " (until another session writes)")
+			if !g.toldAlone {
+				// Once a run: this holds for every chunk of an idle
+				// copy once the log is full.
+				g.toldAlone = true
+				g.log.Info("InnoDB's redo log is nearly full, but no other session writes: writes do not wait for it to flush (until another session writes)",
+					"redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
+			}
 			return nil
 		case waited >= g.maxWait:
 			g.waiting.Store(0)
@@ -160,24 +167,20 @@ func (g *RedoGate) Wait(ctx context.Context) error {
 		case since.IsZero():
 			since = time.Now()
 			g.waiting.Store(math.Float64bits(g.fill))
-			g.say(&g.told, "InnoDB's redo log is nearly full; writes wait for it to flush", " (whenever it is fuller than --max-redo-fill)")
+			msg := "InnoDB's redo log is nearly full; writes wait for it to flush"
+			if !g.told {
+				// Said once a run; it recurs as long as the run
+				// writes faster than the server flushes.
+				g.told = true
+				g.log.Info(msg+" (whenever it is fuller than --max-redo-fill)", "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
+			} else {
+				g.log.Debug(msg, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
+			}
 		}
 		if err := mysql.Backoff(ctx, time.Until(g.readAt.Add(g.poll))); err != nil {
 			return err
 		}
 	}
-}
-
-// say logs msg with the fill: the first time (told false) at Info, with
-// more, and at Debug after that: it recurs as long as the run writes faster
-// than the server flushes.
-func (g *RedoGate) say(told *bool, msg, more string) {
-	if *told {
-		g.log.Debug(msg, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
-		return
-	}
-	*told = true
-	g.log.Info(msg+more, "redo_fill_pct", percent(g.fill), "max_pct", percent(g.maxFill))
 }
 
 // Reason is the status's throttle reason while a batch waits, or "".
