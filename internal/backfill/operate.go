@@ -76,7 +76,7 @@ func (r *Runner) Status() Status {
 // reportProgress logs the progress, and runs the on-status hooks, every
 // ProgressInterval until ctx ends.
 func (r *Runner) reportProgress(ctx context.Context) error {
-	operate.ReportEvery(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
+	operate.Every(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
 		st := r.Status()
 		eta := operate.ETALabel(st.ETA, st.Paused, "unknown")
 		r.metrics.SetThrottled(r.throttler.State().Throttled)

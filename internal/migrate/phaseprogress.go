@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/tailor-osc/tailor/internal/operate"
 )
 
 // phaseProgress is what the build-indexes and checksum phases have done,
@@ -120,23 +122,16 @@ func (r *Runner) watchIndexBuild(ctx context.Context, id int64) {
 	if !r.server.ReportsAlterProgress() {
 		return
 	}
-	tick := time.NewTicker(indexProgressInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	operate.Every(ctx, indexProgressInterval, func(ctx context.Context) {
 		var stage, maxStage sql.NullInt64
 		var progress sql.NullFloat64
 		err := r.db.QueryRowContext(ctx, indexProgressSQL, id).Scan(&stage, &maxStage, &progress)
 		if err != nil || !maxStage.Valid || maxStage.Int64 <= 0 || !stage.Valid || !progress.Valid {
-			continue
+			return
 		}
 		done := (float64(max(stage.Int64, 1)-1) + progress.Float64/100) / float64(maxStage.Int64)
 		storeMax(&r.progress.steps.indexPermille, int64(math.Round(1000*min(max(done, 0), 1))))
 		text := fmt.Sprintf("stage %d of %d", max(stage.Int64, 1), maxStage.Int64)
 		r.progress.steps.indexStage.Store(&text)
-	}
+	})
 }

@@ -156,7 +156,7 @@ func (r *Runner) setRowsBefore(n int64) {
 // reportProgress logs the status at the configured interval until ctx ends.
 func (r *Runner) reportProgress(ctx context.Context) error {
 	r.measureKeySpace(ctx)
-	operate.ReportEvery(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
+	operate.Every(ctx, r.cfg.ProgressInterval, func(ctx context.Context) {
 		st := r.Status()
 		// The current phase's: the copy's, the checksum's, the index
 		// build's. A pause holds only the copy, whose time left is then

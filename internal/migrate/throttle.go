@@ -60,15 +60,8 @@ func (r *Runner) closeThrottler() {
 // updateMetrics copies what is measured elsewhere (the backlog, the
 // throttler's state) into the metrics every second until ctx ends.
 func (r *Runner) updateMetrics(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	last := map[string]float64{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	operate.Every(ctx, time.Second, func(context.Context) {
 		if r.stream != nil {
 			r.metrics.SetBacklog(r.stream.backlog())
 		}
@@ -92,7 +85,8 @@ func (r *Runner) updateMetrics(ctx context.Context) error {
 			r.metrics.AddThrottled(kind, time.Duration((secs-last[kind])*float64(time.Second)))
 			last[kind] = secs
 		}
-	}
+	})
+	return nil
 }
 
 // ThrottleReasons says what holds the copy back now; empty when nothing

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// ReportEvery calls report every interval (Settings.ProgressInterval) until
-// ctx ends: a run's progress lines and its status hook.
-func ReportEvery(ctx context.Context, interval time.Duration, report func(context.Context)) {
+// Every calls report every interval until ctx ends: a run's progress lines
+// and status hook (Settings.ProgressInterval), its metrics, the server's
+// progress of an index build.
+func Every(ctx context.Context, interval time.Duration, report func(context.Context)) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {

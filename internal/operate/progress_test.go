@@ -26,16 +26,16 @@ func TestETALabel(t *testing.T) {
 	}
 }
 
-// TestReportEvery: reports come at the interval, and none after the
+// TestEvery: reports come at the interval, and none after the
 // context ends.
-func TestReportEvery(t *testing.T) {
+func TestEvery(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ReportEvery(ctx, time.Millisecond, func(context.Context) {
+		Every(ctx, time.Millisecond, func(context.Context) {
 			if n.Add(1) == 3 {
 				cancel()
 			}
@@ -44,7 +44,7 @@ func TestReportEvery(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("ReportEvery did not return after its context ended")
+		t.Fatal("Every did not return after its context ended")
 	}
 	if got := n.Load(); got != 3 {
 		t.Errorf("%d reports, want 3 (the last one cancels)", got)
