@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,7 +277,7 @@ func TestConnectErrors(t *testing.T) {
 	})
 	t.Run("unreachable port", func(t *testing.T) {
 		t.Setenv("MYSQL_PWD", sandbox.Password)
-		port := closedPort(t)
+		port := sandbox.ClosedPort(t)
 		start := time.Now()
 		o := tailor(t, "alter", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--user", sandbox.User,
 			"--database", "d", "--table", "t", "--alter", "ADD COLUMN x INT")
@@ -295,18 +294,6 @@ func TestConnectErrors(t *testing.T) {
 		o.wantCode(t, exitConnect)
 		o.errorLine(t, "cannot reach the server", sock, "--socket")
 	})
-}
-
-// closedPort is a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
 }
 
 // TestInvalidTarget reaches the server but names what is not there, or

@@ -3,7 +3,6 @@ package preflight
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,13 +165,7 @@ func TestReplicasCheck(t *testing.T) {
 func TestProbeUnreachableReplica(t *testing.T) {
 	sandbox.Need(t, sbx)
 	t.Parallel()
-	// A port that was free a moment ago: nothing listens there.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := sandbox.ClosedPort(t)
 	s := probeReplica(context.Background(), sbx.Conn(""), "127.0.0.1", port, "2", sbx.Port)
 	want := fmt.Sprintf("replica 127.0.0.1:%d cannot be reached with tailor's user and password (connect: connection refused)", port)
 	if s.String() != want {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,4 +162,27 @@ func Checksum(t testing.TB, db *sql.DB, database, table string) int64 {
 		t.Fatal(err)
 	}
 	return sum.Int64
+}
+
+// ClosedPort is a loopback port that refuses connections until t ends. A
+// port a listener held and let go a moment ago is no such thing: while the
+// tests run in parallel, a sandbox or listener of another test may take it
+// and answer (a reset instead of a refusal, seen in CI). A socket bound and
+// never listening keeps the port out of everyone else's hands, and the
+// kernel refuses a connection to it.
+func ClosedPort(t testing.TB) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }

@@ -2,7 +2,7 @@ package throttle
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,12 +127,7 @@ func TestReplicaLag(t *testing.T) {
 // TestUnreachableReplica names a replica where nothing listens.
 func TestUnreachableReplica(t *testing.T) {
 	db, dbName := sbx.NewDatabase(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", sandbox.ClosedPort(t))
 
 	cfg, _ := baseConfig(t, db, dbName)
 	cfg.Replicas = []string{addr}
