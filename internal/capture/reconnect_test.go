@@ -130,7 +130,7 @@ func TestReaderGivesUp(t *testing.T) {
 	exec(t, db, "INSERT INTO t VALUES (1)")
 	r.next(t)
 
-	p.close()
+	p.cut()
 	began := time.Now()
 	err = r.stopped(t)
 	var gone *mysql.UnreachableError
@@ -143,10 +143,13 @@ func TestReaderGivesUp(t *testing.T) {
 	t.Log(err)
 }
 
-// proxy forwards TCP connections to a server until closed, then drops them
-// all and refuses new ones.
+// proxy forwards TCP connections to a server until cut, then drops them all
+// and resets new ones. It keeps its port until the test ends: a port let go
+// could be taken by another test's server, which would answer the reader.
 type proxy struct {
 	l net.Listener
+	// down is set by cut.
+	down atomic.Bool
 	// budget is how many more bytes the server may send before every
 	// connection open at that moment is cut; negative when unlimited.
 	budget atomic.Int64
@@ -169,12 +172,22 @@ func startProxy(t *testing.T, target string) *proxy {
 			if err != nil {
 				return
 			}
+			if p.down.Load() {
+				reset(c)
+				continue
+			}
 			s, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
 				continue
 			}
 			p.mu.Lock()
+			if p.down.Load() { // cut while this one was dialled
+				p.mu.Unlock()
+				s.Close()
+				reset(c)
+				continue
+			}
 			p.conns = append(p.conns, c, s)
 			p.mu.Unlock()
 			p.wg.Go(func() { _, _ = io.Copy(s, c); s.Close() })
@@ -211,6 +224,25 @@ func (p *proxy) forward(client, server net.Conn) {
 }
 
 func (p *proxy) port() int { return p.l.Addr().(*net.TCPAddr).Port }
+
+// cut drops every connection and resets every new one: the server is gone,
+// as the reader sees it.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	p.down.Store(true)
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+}
+
+// reset closes c with a TCP reset rather than an orderly close.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.Close()
+}
 
 func (p *proxy) close() {
 	p.l.Close()

@@ -167,12 +167,21 @@ func Checksum(t testing.TB, db *sql.DB, database, table string) int64 {
 // ClosedPort is a loopback port that refuses connections until t ends. A
 // port a listener held and let go a moment ago is no such thing: while the
 // tests run in parallel, a sandbox or listener of another test may take it
-// and answer (a reset instead of a refusal, seen in CI). A socket bound and
-// never listening keeps the port out of everyone else's hands, and the
+// and answer (a reset instead of a refusal, seen in CI), or a connection to
+// it may be given it as its own source port and meet itself. A socket bound
+// and never listening keeps the port out of everyone else's hands, and the
 // kernel refuses a connection to it.
 func ClosedPort(t testing.TB) int {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Under ForkLock, so that no child started meanwhile inherits the
+	// descriptor before it is marked close-on-exec (SOCK_CLOEXEC is not
+	// everywhere).
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		t.Fatal(err)
 	}
