@@ -509,18 +509,17 @@ func TestCancelDuringParallelPass(t *testing.T) {
 	cfg := f.config(t)
 	cfg.Threads = 3
 	cfg.ChunkSize = 1000
-	// Cancelled 50ms after the snapshots are taken (CatchUp is called
-	// once before the lock and once under it).
+	// Cancelled once the first chunk is checked: a timer from the
+	// snapshot came before any chunk on a busy machine.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var calls int
+	var once sync.Once
 	var cancelled time.Time
-	cfg.CatchUp = func(context.Context) error {
-		if calls++; calls == 2 {
-			cancelled = time.Now().Add(50 * time.Millisecond)
-			time.AfterFunc(50*time.Millisecond, cancel)
-		}
-		return nil
+	cfg.Progress = func(int, int64) {
+		once.Do(func() {
+			cancelled = time.Now()
+			cancel()
+		})
 	}
 	res, err := Run(ctx, cfg)
 	if !errors.Is(err, context.Canceled) {
