@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/control"
+	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
 
@@ -155,19 +156,12 @@ func writeElsewhere(t *testing.T, db *sql.DB) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+		operate.Every(ctx, 20*time.Millisecond, func(ctx context.Context) {
 			if _, err := db.ExecContext(ctx, "INSERT INTO elsewhere (at) VALUES (NOW(6))"); err != nil && ctx.Err() == nil {
 				t.Errorf("the other session's write: %v", err)
-				return
+				cancel() // one error says it; the writes stop
 			}
-		}
+		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 }
