@@ -48,9 +48,9 @@ func (f *copyFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.maxCommitLatency, "max-commit-latency", migrate.DefaultMaxCommitLatency, "copy fewer chunks, and checksum fewer ranges, at once while a one-row commit on the primary (the heartbeat, 90th percentile over 2s) takes longer than this; neither ever stops for it (0: no limit)")
 }
 
-// checkZeros refuses zeros that migrate.Config.Defaults would read as "not
+// checkZeros refuses zeros that operate.Settings.Defaults would read as "not
 // set" and silently replace with the default: --chunk-size 0 must be an
-// error, not a chunk size of 1000. The messages are Config.Validate's.
+// error, not a chunk size of 1000. The messages are Settings.Validate's.
 func (f *copyFlags) checkZeros() []error {
 	var errs []error
 	if f.chunkSize == 0 {

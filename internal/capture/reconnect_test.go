@@ -148,8 +148,8 @@ func TestReaderGivesUp(t *testing.T) {
 // could be taken by another test's server, which would answer the reader.
 type proxy struct {
 	l net.Listener
-	// down is set by cut.
-	down atomic.Bool
+	// down is set by cut; mu guards it.
+	down bool
 	// budget is how many more bytes the server may send before every
 	// connection open at that moment is cut; negative when unlimited.
 	budget atomic.Int64
@@ -172,17 +172,13 @@ func startProxy(t *testing.T, target string) *proxy {
 			if err != nil {
 				return
 			}
-			if p.down.Load() {
-				reset(c)
-				continue
-			}
 			s, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
 				continue
 			}
 			p.mu.Lock()
-			if p.down.Load() { // cut while this one was dialled
+			if p.down {
 				p.mu.Unlock()
 				s.Close()
 				reset(c)
@@ -229,7 +225,7 @@ func (p *proxy) port() int { return p.l.Addr().(*net.TCPAddr).Port }
 // as the reader sees it.
 func (p *proxy) cut() {
 	p.mu.Lock()
-	p.down.Store(true)
+	p.down = true
 	for _, c := range p.conns {
 		c.Close()
 	}

@@ -207,3 +207,12 @@ func TestGateDoRestsHoldingTheSlot(t *testing.T) {
 		t.Errorf("%d slots still held after Do returned", g.running)
 	}
 }
+
+// TestOthersWriteWithoutReader: before the binary log reader starts, nothing
+// says the application is idle, so the gates must assume it writes.
+func TestOthersWriteWithoutReader(t *testing.T) {
+	t.Parallel()
+	if !(&Runner{}).othersWrite() {
+		t.Error("othersWrite() = false with no binary log reader, want true")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tailor-osc/tailor/internal/control"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
@@ -103,8 +104,8 @@ func (s *Settings) Defaults() {
 // Validate says, in the flags' words, what in s cannot work.
 func (s Settings) Validate() error {
 	var errs []error
-	if s.ChunkSize < 1 || s.ChunkSize > 1_000_000 {
-		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and 1000000, not %d", s.ChunkSize))
+	if s.ChunkSize < 1 || s.ChunkSize > control.MaxChunkSize {
+		errs = append(errs, fmt.Errorf("--chunk-size must be between 1 and %d, not %d", control.MaxChunkSize, s.ChunkSize))
 	}
 	if s.ChunkTime < 0 || s.ChunkTime > time.Minute {
 		errs = append(errs, fmt.Errorf("--chunk-time must be between 0 and 1m, not %s", s.ChunkTime))
