@@ -16,7 +16,10 @@
 // insert: the key had no row in the shadow yet, and in READ COMMITTED the
 // delete locks nothing where there is no row. The insert then fails on the
 // shadow's unique key over the copy key's columns (schema.Mapping.ShadowKey)
-// once the copier commits. That row was read, under a shared lock, after
+// once the copier commits, or on a unique key the server checks before it
+// (the shadow's primary key, when the ALTER changes it, if the copier's row
+// equals the image); the delete run again finds the row then, where a
+// duplicate with another row finds none. That row was read, under a shared lock, after
 // the change being applied had reached the binary log, so it is at least as
 // new as the image, and any later change to it comes later in the log;
 // deleting it and inserting the image again within the same transaction
@@ -214,10 +217,19 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 			return err
 		}
 	}
+	var dup error
 	for round := 1; ; round++ {
-		err := a.deleteKeys(ctx, tx, ops)
+		removed, err := a.deleteKeys(ctx, tx, ops)
 		if err != nil {
 			return err
+		}
+		if dup != nil && removed == 0 && !rowcopy.IsDuplicateOn(dup, a.shadowKey) {
+			// A duplicate on another unique key (the shadow's primary
+			// key, when the ALTER changes it, is checked before the key
+			// over the copy key's columns) is the copier's row of these
+			// keys only if the delete found one; otherwise another row
+			// holds the value.
+			return dup
 		}
 		if a.afterDelete != nil {
 			a.afterDelete(ctx)
@@ -226,9 +238,10 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 		if err == nil && len(a.keep) > 0 {
 			err = a.putBackKept(ctx, tx)
 		}
-		if err == nil || round >= rowcopy.CopyKeyRetries || !rowcopy.IsDuplicateOn(err, a.shadowKey) {
+		if err == nil || round >= rowcopy.CopyKeyRetries || mysql.ErrorNumber(err) != mysql.ErrDupEntry {
 			return err
 		}
+		dup = err
 	}
 }
 
@@ -297,12 +310,21 @@ func (a *Applier) putBackKept(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) error {
+// deleteKeys deletes the shadow's rows of the keys of ops and returns how
+// many there were.
+func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) (int64, error) {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
-	return a.forKeys(ops, func(cond string, args []any) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...)
+	var removed int64
+	err := a.forKeys(ops, func(cond string, args []any) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM "+shadow+" WHERE "+cond, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		removed += n
 		return err
 	})
+	return removed, err
 }
 
 // forKeys calls do with the condition that selects the keys of ops in the
@@ -372,7 +394,7 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 	}
 	defer tx.Rollback() //nolint:errcheck // always rolled back: a probe
 	for _, ops := range groups {
-		if err := a.deleteKeys(ctx, tx, ops); err != nil {
+		if _, err := a.deleteKeys(ctx, tx, ops); err != nil {
 			return nil
 		}
 		for _, o := range ops {

@@ -267,3 +267,39 @@ func TestCopierRowWhenTheKeyIsExtended(t *testing.T) {
 		t.Errorf("after the later event: shadow = %s, want 1=b,2=c", got)
 	}
 }
+
+// TestCopierRowMeetsTheNewPrimaryKeyFirst: the ALTER gave the shadow a
+// primary key (v, id) over other columns than the copy key (id, kept
+// unique), and the server checks the primary key first. The copier's row
+// of the image's key and state, written between the batch's delete and its
+// insert, is then a duplicate on the primary key, not on the key over id;
+// the delete run again finds it, and the batch replaces it as for a
+// duplicate on the copy key.
+func TestCopierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
+	a, query := setup(t, "(id BIGINT NOT NULL, v VARCHAR(20) NOT NULL, PRIMARY KEY (v, id), UNIQUE KEY uid (id))")
+	if a.m.ShadowKey != "uid" {
+		t.Fatalf("the shadow's key over the copy key is %s, want uid", a.m.ShadowKey)
+	}
+	ctx := context.Background()
+	rounds := 0
+	a.afterDelete = func(context.Context) {
+		rounds++
+		if rounds == 1 {
+			if _, err := a.db.ExecContext(ctx, "INSERT INTO s VALUES (1, 'b')"); err != nil {
+				t.Errorf("copier's insert: %v", err)
+			}
+		}
+	}
+	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
+		{Kind: capture.Update, Before: []any{int64(1), capture.Text("a")}, After: []any{int64(1), capture.Text("b")}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rounds != 2 {
+		t.Errorf("delete and insert ran %d times, want 2", rounds)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=b" {
+		t.Errorf("shadow = %s, want 1=b", got)
+	}
+}

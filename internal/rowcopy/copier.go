@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,11 +51,14 @@ import (
 // inserted into the original and applied while the chunk is copied, common
 // where writers insert at the end of the table. Step 2 then fails on the
 // copy key (on the shadow's unique key that starts with the copy key's
-// columns, schema.Mapping.ShadowKey). The failed statement is rolled back
-// alone, the transaction keeps its locks, and the transaction runs steps 1
-// and 2 again: the row it deletes was committed before the applier saw it,
-// so the new read sees that row or a later version, and the argument holds
-// for the last round. When the shadow's key extends the copy key, a read
+// columns, schema.Mapping.ShadowKey), or on a unique key the server checks
+// before it (the shadow's primary key, when the ALTER changes it, meets an
+// applier's row equal to the copy's first); a step 1 run again that deletes
+// no row tells such a duplicate apart from one with another row. The failed
+// statement is rolled back alone, the transaction keeps its locks, and the
+// transaction runs steps 1 and 2 again: the row it deletes was committed
+// before the applier saw it, so the new read sees that row or a later
+// version, and the argument holds for the last round. When the shadow's key extends the copy key, a read
 // that sees a later version than the applier's image may differ from it in
 // the added columns and meet no duplicate: the key then has two rows until
 // the applier applies the later version's event, which comes after in the
@@ -95,7 +99,9 @@ import (
 // transaction that
 //
 //  1. reads the keys of the range's rows with a shared lock on each, so that
-//     none of them changes until the transaction ends;
+//     none of them changes until the transaction ends (on the row itself:
+//     InnoDB's shared lock on an index that holds every column read leaves
+//     the row's other columns free to change, so the read names one more);
 //  2. waits until the applier has applied every change up to a binary log
 //     position read after step 1; and
 //  3. deletes exactly those keys from the shadow and copies exactly those
@@ -144,6 +150,9 @@ type Copier struct {
 	// before its transaction commits, while its locks are held. Tests use it
 	// to race writes against the copy.
 	BeforeCommit func(ctx context.Context, chunk Chunk)
+	// afterDelete, when set, runs between a round's delete and its
+	// insert. Tests use it to write a row as the applier would.
+	afterDelete func(ctx context.Context)
 }
 
 // NewCopier returns a copier for m.
@@ -337,29 +346,77 @@ func (c *Copier) copyCaughtUp(ctx context.Context, chunk Chunk) (int64, error) {
 func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any, error) {
 	keyCols := c.m.KeyOldNames()
 	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
+	read := keyCols
+	if col := rowLockColumn(c.m); col != "" {
+		read = append(slices.Clone(keyCols), col)
+	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LOCK IN SHARE MODE",
-		mysql.QuoteIdents(keyCols), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
+		mysql.QuoteIdents(read), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
 		cond, sqlbuild.OrderBy(keyCols, false)), args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(rows, len(keyCols))
+	return scanKeys(rows, len(keyCols), len(read))
 }
 
-// scanKeys reads rows of key values and closes rows.
-func scanKeys(rows *sql.Rows, n int) ([][]any, error) {
+// rowLockColumn is a copied column of the original that the copy key's
+// index does not hold, or "" when there is none or the index is the
+// primary key. InnoDB locks only the index records of a locking read that
+// the index alone answers (MariaDB 10.11: an UPDATE of another column of a
+// row read so with LOCK IN SHARE MODE does not wait), so a read of the keys
+// names this column too, to reach and lock the row itself. A change to a
+// column not copied may go on: it changes nothing the copy writes.
+func rowLockColumn(m *schema.Mapping) string {
+	_, hasPrimary := m.Source.PrimaryKey()
+	covered := map[string]bool{}
+	for _, idx := range m.Source.Indexes {
+		// A secondary index's records hold the row's clustered key too:
+		// the primary key's columns or, without one, those of the first
+		// unique index over NOT NULL columns (which one InnoDB took is not
+		// known here, so any).
+		clustered := idx.IsPrimary() || (!hasPrimary && idx.Unique && !idx.Nullable)
+		if idx.Name != m.KeyName && !clustered {
+			continue
+		}
+		if idx.Name == m.KeyName && idx.IsPrimary() {
+			return ""
+		}
+		for i, col := range idx.Columns {
+			// A prefix leaves the rest of the value in the row.
+			if i >= len(idx.SubParts) || idx.SubParts[i] == 0 {
+				covered[strings.ToLower(col)] = true
+			}
+		}
+	}
+	// The narrowest such column: the read fetches its value for nothing.
+	best, width := "", int64(-1)
+	for _, name := range m.OldNames() {
+		col, ok := m.Source.Column(name)
+		if !ok || covered[strings.ToLower(name)] {
+			continue
+		}
+		if width < 0 || col.OctetLength < width {
+			best, width = name, col.OctetLength
+		}
+	}
+	return best
+}
+
+// scanKeys reads rows of width columns whose first n are key values, and
+// closes rows.
+func scanKeys(rows *sql.Rows, n, width int) ([][]any, error) {
 	defer rows.Close()
 	var keys [][]any
 	for rows.Next() {
-		vals := make([]any, n)
-		ptrs := make([]any, n)
+		vals := make([]any, width)
+		ptrs := make([]any, width)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		keys = append(keys, vals)
+		keys = append(keys, vals[:n:n])
 	}
 	return keys, rows.Err()
 }
@@ -368,24 +425,43 @@ func scanKeys(rows *sql.Rows, n int) ([][]any, error) {
 // original's rows matching selCond, the same keys, in their place.
 func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, delArgs []any, selCond string, selArgs []any) (int64, error) {
 	dst := c.m.Shadow
+	var dup error
 	for attempt := 1; ; attempt++ {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...); err != nil {
+		res, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...)
+		if err != nil {
 			return 0, err
+		}
+		if dup != nil && !IsDuplicateOn(dup, c.shadowKey) {
+			// A duplicate on another of the shadow's unique keys (its
+			// primary key, when the ALTER changes it, is checked first)
+			// is the applier's row of these keys only if it is here now;
+			// otherwise another row holds the value.
+			if removed, err := res.RowsAffected(); err != nil || removed == 0 {
+				return 0, dup
+			}
+		}
+		if c.afterDelete != nil {
+			c.afterDelete(ctx)
 		}
 		n, err := c.insertWhere(ctx, tx, selCond, selArgs)
 		if err == nil {
 			return n, nil
 		}
-		// The applier wrote a row of the range after the DELETE (READ
+		// The applier wrote a row of these keys after the DELETE (READ
 		// COMMITTED takes no gap locks): a row inserted into the original
 		// and applied while this chunk was being copied, common where
 		// writers insert at the end of the table. The failed statement
 		// was rolled back on its own, the transaction keeps its locks, and
 		// the copy's version of that row is at least as new as the
 		// applier's (see the Copier comment), so delete and copy again.
-		if attempt >= CopyKeyRetries || !IsDuplicateOn(err, c.shadowKey) {
+		// The server reports the first unique index the row fails on, so
+		// the applier's row of the same key shows as a duplicate on the
+		// shadow's key over the copy key's columns, or on one checked
+		// before it; the next DELETE tells the latter apart.
+		if attempt >= CopyKeyRetries || mysql.ErrorNumber(err) != mysql.ErrDupEntry {
 			return 0, err
 		}
+		dup = err
 	}
 }
 
@@ -491,7 +567,7 @@ func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 	if err != nil {
 		return nil
 	}
-	keys, err := scanKeys(rows, len(keyCols))
+	keys, err := scanKeys(rows, len(keyCols), len(keyCols))
 	if err != nil {
 		return nil
 	}

@@ -150,3 +150,120 @@ func TestIsDuplicateOn(t *testing.T) {
 		}
 	}
 }
+
+// newKeyFixture is src with a primary key (id) and a unique key
+// customer_id (customer, id), and dst whose primary key the ALTER made
+// (created, id): the copy walks customer_id, which dst keeps, and dst's
+// primary key is checked before it. src has 400 rows; customers 'c000' to
+// 'c199' are in the chunk (after 'c199', before it).
+func newKeyFixture(t *testing.T) (*sql.DB, *Copier) {
+	t.Helper()
+	db, m := newFixture(t, []string{
+		"CREATE TABLE src (id BIGINT NOT NULL PRIMARY KEY, customer VARCHAR(20) NOT NULL, created DATETIME(6) NOT NULL, UNIQUE KEY customer_id (customer, id))",
+		"CREATE TABLE dst (id BIGINT NOT NULL, customer VARCHAR(20) NOT NULL, created DATETIME(6) NOT NULL, PRIMARY KEY (created, id), UNIQUE KEY customer_id (customer, id))",
+		"INSERT INTO src SELECT seq, CONCAT('c', LPAD(seq % 400, 3, '0')), TIMESTAMP('2024-01-01') + INTERVAL seq SECOND FROM seq_0_to_399",
+	}, "id", "customer", "created")
+	if m.KeyName != "customer_id" || m.ShadowKey != "customer_id" {
+		t.Fatalf("the copy walks %s into %s, want customer_id into customer_id", m.KeyName, m.ShadowKey)
+	}
+	copier := NewCopier(db, m)
+	copier.LockWaitTimeout = 2 * time.Second
+	return db, copier
+}
+
+// chunkOfKeyFixture is the chunk of newKeyFixture's rows after 'c199'.
+var chunkOfKeyFixture = Chunk{Seq: 2, Lower: []any{"c199", int64(199)}}
+
+// wantSameRows fails unless dst holds exactly src's rows.
+func wantSameRows(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var rowsSrc, rowsDst, unmatched int
+	q := "SELECT (SELECT COUNT(*) FROM src), (SELECT COUNT(*) FROM dst), (SELECT COUNT(*) FROM src s LEFT JOIN dst d ON d.id = s.id AND d.customer = s.customer AND d.created = s.created WHERE d.id IS NULL)"
+	if err := db.QueryRow(q).Scan(&rowsSrc, &rowsDst, &unmatched); err != nil {
+		t.Fatal(err)
+	}
+	if rowsSrc != rowsDst || unmatched != 0 {
+		t.Errorf("dst differs from src: %d rows vs %d, %d rows of src not in dst", rowsDst, rowsSrc, unmatched)
+	}
+}
+
+// TestApplierRowMeetsTheNewPrimaryKeyFirst: the applier writes a row of the
+// chunk, equal to the original's, between the chunk's delete and its
+// insert. The insert meets it on dst's primary key, checked before the key
+// over the copy key; the delete run again finds the row, and the chunk is
+// copied in the same transaction, without waiting for the applier.
+func TestApplierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
+	db, copier := newKeyFixture(t)
+	ctx := context.Background()
+	rounds := 0
+	copier.afterDelete = func(context.Context) {
+		rounds++
+		if rounds == 1 {
+			exec(t, db, "INSERT INTO dst SELECT * FROM src WHERE id = 250")
+		}
+	}
+	waits := 0
+	copier.WaitForApplier = func(context.Context) error { waits++; return nil }
+	n, err := copier.Copy(ctx, chunkOfKeyFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rounds != 2 || waits != 0 {
+		t.Errorf("delete and insert ran %d times, waited for the applier %d times; want 2 and 0", rounds, waits)
+	}
+	if n != 200 {
+		t.Errorf("copied %d rows, want 200", n)
+	}
+	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
+		t.Fatal(err)
+	}
+	wantSameRows(t, db)
+}
+
+// TestCaughtUpLocksRows: a chunk copied again after a duplicate holds its
+// rows while it waits for the applier, also against a change to a column
+// the copy key's index does not hold (the new primary key's created here):
+// a shared lock through an index that answers the read alone would lock
+// only that index's records.
+func TestCaughtUpLocksRows(t *testing.T) {
+	db, copier := newKeyFixture(t)
+	ctx := context.Background()
+	// A row the applier has not yet moved out of the chunk's way: the
+	// original's row 250 as it was under another customer, before the
+	// chunk's range.
+	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
+	waits := 0
+	var lockErr error
+	copier.WaitForApplier = func(ctx context.Context) error {
+		waits++
+		switch waits {
+		case 1:
+			// What the applier does with the move.
+			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
+		case 2:
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+				return err
+			}
+			_, lockErr = conn.ExecContext(ctx, "UPDATE src SET created = created + INTERVAL 1 DAY WHERE id = 300")
+		}
+		return nil
+	}
+	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
+		t.Fatal(err)
+	}
+	if waits != 2 {
+		t.Errorf("waited for the applier %d times, want 2 (without locks, then holding the rows)", waits)
+	}
+	if mysql.ErrorNumber(lockErr) != mysql.ErrLockWaitTimeout {
+		t.Errorf("an update of a column outside the copy key's index did not wait for the rows the copy holds: %v", lockErr)
+	}
+	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
+		t.Fatal(err)
+	}
+	wantSameRows(t, db)
+}
