@@ -18,8 +18,9 @@
 // shadow's unique key over the copy key's columns (schema.Mapping.ShadowKey)
 // once the copier commits, or on a unique key the server checks before it
 // (the shadow's primary key, when the ALTER changes it, if the copier's row
-// equals the image); the delete run again finds the row then, where a
-// duplicate with another row finds none. That row was read, under a shared lock, after
+// equals the image), which the batch takes for the copier's row only while
+// its delete run again finds a row and the same entry does not come back
+// (rowcopy.OtherSidesRow). That row was read, under a shared lock, after
 // the change being applied had reached the binary log, so it is at least as
 // new as the image, and any later change to it comes later in the log;
 // deleting it and inserting the image again within the same transaction
@@ -217,31 +218,32 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 			return err
 		}
 	}
-	var dup error
+	var dup, prevDup error
+	var inserted int64
 	for round := 1; ; round++ {
 		removed, err := a.deleteKeys(ctx, tx, ops)
 		if err != nil {
 			return err
 		}
-		if dup != nil && removed == 0 && !rowcopy.IsDuplicateOn(dup, a.shadowKey) {
-			// A duplicate on another unique key (the shadow's primary
-			// key, when the ALTER changes it, is checked before the key
-			// over the copy key's columns) is the copier's row of these
-			// keys only if the delete found one; otherwise another row
-			// holds the value.
+		// A duplicate on another unique key (the shadow's primary key,
+		// when the ALTER changes it, is checked before the key over the
+		// copy key's columns) may be the copier's row of these keys only
+		// if the delete found one besides the rows this round's earlier
+		// statements inserted (rowcopy.OtherSidesRow).
+		if dup != nil && !rowcopy.IsDuplicateOn(dup, a.shadowKey) && !rowcopy.OtherSidesRow(dup, prevDup, removed-inserted) {
 			return dup
 		}
 		if a.afterDelete != nil {
 			a.afterDelete(ctx)
 		}
-		err = a.insertImages(ctx, tx, ops)
+		inserted, err = a.insertImages(ctx, tx, ops)
 		if err == nil && len(a.keep) > 0 {
 			err = a.putBackKept(ctx, tx)
 		}
 		if err == nil || round >= rowcopy.CopyKeyRetries || mysql.ErrorNumber(err) != mysql.ErrDupEntry {
 			return err
 		}
-		dup = err
+		dup, prevDup = err, dup
 	}
 }
 
@@ -353,10 +355,13 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 	return nil
 }
 
-func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) error {
+// insertImages inserts the images of ops and returns how many rows its
+// statements inserted, also when one fails.
+func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64, error) {
 	cols := a.m.NewNames()
 	per := max(1, maxPlaceholders/len(cols))
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
+	var inserted int64
 	var rows [][]any
 	for _, o := range ops {
 		if o.image != nil {
@@ -370,19 +375,20 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) error 
 			for i, c := range a.m.Columns {
 				v := img[c.Index]
 				if err := checkBindable(a.marks[i], v); err != nil {
-					return fmt.Errorf("column %s: %w", c.Old, err)
+					return inserted, fmt.Errorf("column %s: %w", c.Old, err)
 				}
 				args = append(args, v)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRowsMarks(shadow, cols, a.marks, end-start), args...); err != nil {
-			return err
+			return inserted, err
 		}
+		inserted += int64(end - start)
 		if err := rowcopy.CheckWarnings(ctx, tx); err != nil {
-			return err
+			return inserted, err
 		}
 	}
-	return nil
+	return inserted, nil
 }
 
 // locate repeats a failed batch in a transaction that is rolled back,
@@ -401,7 +407,7 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 			if o.image == nil {
 				continue
 			}
-			err := a.insertImages(ctx, tx, []op{o})
+			_, err := a.insertImages(ctx, tx, []op{o})
 			if err == nil {
 				continue
 			}

@@ -53,8 +53,9 @@ import (
 // copy key (on the shadow's unique key that starts with the copy key's
 // columns, schema.Mapping.ShadowKey), or on a unique key the server checks
 // before it (the shadow's primary key, when the ALTER changes it, meets an
-// applier's row equal to the copy's first); a step 1 run again that deletes
-// no row tells such a duplicate apart from one with another row. The failed
+// applier's row equal to the copy's first), which is taken for such a row
+// only while step 1 run again deletes a row and the same entry does not
+// come back (OtherSidesRow). The failed
 // statement is rolled back alone, the transaction keeps its locks, and the
 // transaction runs steps 1 and 2 again: the row it deletes was committed
 // before the applier saw it, so the new read sees that row or a later
@@ -111,7 +112,11 @@ import (
 // their keys had no row in the original at step 1, and every change to the
 // key before it is applied by step 2, so the shadow's row for such a key is
 // the applier's, which applies the key's events in order as for a key whose
-// chunk was copied long ago. A duplicate in step 3 is then a real one: the
+// chunk was copied long ago. A change after step 1 to columns the copy
+// does not write may go on (rowLockColumns), and its event be applied
+// between step 3's delete and insert: the round then meets the applier's
+// row of the same key, as in the chunk's first copy, and is run again
+// (OtherSidesRow). Any other duplicate in step 3 is a real one: the
 // copied row has held its value since step 1, and the row it meets holds
 // the state of its key at some moment after step 1 (the applier has passed
 // it), when the original therefore held both rows with the same value. Only
@@ -346,10 +351,7 @@ func (c *Copier) copyCaughtUp(ctx context.Context, chunk Chunk) (int64, error) {
 func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any, error) {
 	keyCols := c.m.KeyOldNames()
 	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
-	read := keyCols
-	if col := rowLockColumn(c.m); col != "" {
-		read = append(slices.Clone(keyCols), col)
-	}
+	read := append(slices.Clone(keyCols), rowLockColumns(c.m)...)
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LOCK IN SHARE MODE",
 		mysql.QuoteIdents(read), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
 		cond, sqlbuild.OrderBy(keyCols, false)), args...)
@@ -359,47 +361,78 @@ func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any
 	return scanKeys(rows, len(keyCols), len(read))
 }
 
-// rowLockColumn is a copied column of the original that the copy key's
-// index does not hold, or "" when there is none or the index is the
-// primary key. InnoDB locks only the index records of a locking read that
-// the index alone answers (MariaDB 10.11: an UPDATE of another column of a
-// row read so with LOCK IN SHARE MODE does not wait), so a read of the keys
-// names this column too, to reach and lock the row itself. A change to a
-// column not copied may go on: it changes nothing the copy writes.
-func rowLockColumn(m *schema.Mapping) string {
-	_, hasPrimary := m.Source.PrimaryKey()
-	covered := map[string]bool{}
-	for _, idx := range m.Source.Indexes {
-		// A secondary index's records hold the row's clustered key too:
-		// the primary key's columns or, without one, those of the first
-		// unique index over NOT NULL columns (which one InnoDB took is not
-		// known here, so any).
-		clustered := idx.IsPrimary() || (!hasPrimary && idx.Unique && !idx.Nullable)
-		if idx.Name != m.KeyName && !clustered {
-			continue
-		}
-		if idx.Name == m.KeyName && idx.IsPrimary() {
-			return ""
-		}
-		for i, col := range idx.Columns {
-			// A prefix leaves the rest of the value in the row.
-			if i >= len(idx.SubParts) || idx.SubParts[i] == 0 {
-				covered[strings.ToLower(col)] = true
+// rowLockColumns are copied columns of the original that the copy key's
+// index does not hold, none when the index is the primary key. InnoDB
+// locks only the index records of a locking read that the index alone
+// answers (MariaDB 10.11: an UPDATE of another column of a row read so
+// with LOCK IN SHARE MODE does not wait), so a read of the keys names these
+// columns too, to reach and lock the row itself. A change to a column not
+// copied may go on: it changes nothing the copy writes, though the applier
+// writes the key's row again for it (see the Copier comment).
+//
+// A secondary index's records also hold the row's clustered key: the
+// primary key's columns or, without one, those of the first unique index
+// over NOT NULL columns in the server's order, which the definition here
+// does not tell; so there must be a column outside the index and each
+// index that may be the clustered one, the narrowest (its value is read
+// for nothing). Where every copied column is in both, there is nothing to
+// lock beyond the index.
+func rowLockColumns(m *schema.Mapping) []string {
+	var walk schema.Index
+	if i := slices.IndexFunc(m.Source.Indexes, func(idx schema.Index) bool { return idx.Name == m.KeyName }); i >= 0 {
+		walk = m.Source.Indexes[i]
+	}
+	if walk.IsPrimary() {
+		return nil
+	}
+	var clustered []schema.Index
+	if primary, ok := m.Source.PrimaryKey(); ok {
+		clustered = []schema.Index{primary}
+	} else {
+		for _, idx := range m.Source.Indexes {
+			if idx.Unique && !idx.Nullable {
+				clustered = append(clustered, idx)
 			}
 		}
 	}
-	// The narrowest such column: the read fetches its value for nothing.
-	best, width := "", int64(-1)
-	for _, name := range m.OldNames() {
-		col, ok := m.Source.Column(name)
-		if !ok || covered[strings.ToLower(name)] {
+	// The narrowest copied column that none of the indexes holds (all but
+	// the walk when one is not enough); "" when there is none.
+	narrowest := func(of []schema.Index) string {
+		best, width := "", int64(-1)
+		for _, name := range m.OldNames() {
+			col, ok := m.Source.Column(name)
+			held := fullyIn(walk, name) || slices.ContainsFunc(of, func(idx schema.Index) bool { return fullyIn(idx, name) })
+			if ok && !held && (width < 0 || col.OctetLength < width) {
+				best, width = name, col.OctetLength
+			}
+		}
+		return best
+	}
+	if col := narrowest(clustered); col != "" {
+		return []string{col}
+	}
+	var picked []string
+	for _, c := range clustered {
+		outside := func(col string) bool { return !fullyIn(walk, col) && !fullyIn(c, col) }
+		if slices.ContainsFunc(picked, outside) {
 			continue
 		}
-		if width < 0 || col.OctetLength < width {
-			best, width = name, col.OctetLength
+		if col := narrowest([]schema.Index{c}); col != "" {
+			picked = append(picked, col)
 		}
 	}
-	return best
+	return picked
+}
+
+// fullyIn reports whether idx holds the whole value of column col (a
+// prefix leaves the rest of it in the row).
+func fullyIn(idx schema.Index, col string) bool {
+	for i, c := range idx.Columns {
+		if strings.EqualFold(c, col) {
+			return i >= len(idx.SubParts) || idx.SubParts[i] == 0
+		}
+	}
+	return false
 }
 
 // scanKeys reads rows of width columns whose first n are key values, and
@@ -425,7 +458,7 @@ func scanKeys(rows *sql.Rows, n, width int) ([][]any, error) {
 // original's rows matching selCond, the same keys, in their place.
 func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, delArgs []any, selCond string, selArgs []any) (int64, error) {
 	dst := c.m.Shadow
-	var dup error
+	var dup, prevDup error
 	for attempt := 1; ; attempt++ {
 		res, err := tx.ExecContext(ctx, "DELETE FROM "+mysql.QuoteTable(dst.Database, dst.Name)+" WHERE "+delCond, delArgs...)
 		if err != nil {
@@ -434,9 +467,11 @@ func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, de
 		if dup != nil && !IsDuplicateOn(dup, c.shadowKey) {
 			// A duplicate on another of the shadow's unique keys (its
 			// primary key, when the ALTER changes it, is checked first)
-			// is the applier's row of these keys only if it is here now;
-			// otherwise another row holds the value.
-			if removed, err := res.RowsAffected(); err != nil || removed == 0 {
+			// may be the applier's row of these keys only if the delete
+			// found one now (or it may be another row of the range the
+			// applier wrote, and the duplicate another row's value: see
+			// OtherSidesRow).
+			if removed, err := res.RowsAffected(); err != nil || !OtherSidesRow(dup, prevDup, removed) {
 				return 0, dup
 			}
 		}
@@ -461,8 +496,22 @@ func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, de
 		if attempt >= CopyKeyRetries || mysql.ErrorNumber(err) != mysql.ErrDupEntry {
 			return 0, err
 		}
-		dup = err
+		dup, prevDup = err, dup
 	}
+}
+
+// OtherSidesRow reports whether dup, a duplicate on a unique key of the
+// shadow other than the one over the copy key's columns, may be the other
+// side's row of the keys being written (the copier's for the applier, the
+// applier's for the copier), written between their delete and their
+// insert: the delete run again removed rows (besides any this round
+// inserted itself), and the same entry did not meet the last round's
+// insert too (prev). A delete also removes rows the other side wrote for
+// other keys of the range, so a duplicate with another row could pass the
+// first test round after round; the same entry met twice in a row, after
+// the delete, is never the other side's row.
+func OtherSidesRow(dup, prev error, removed int64) bool {
+	return removed > 0 && (prev == nil || prev.Error() != dup.Error())
 }
 
 // CopyKeyRetries bounds the delete-and-insert rounds of one transaction of

@@ -130,6 +130,31 @@ func TestCopyRealDuplicateAfterCatchUp(t *testing.T) {
 	}
 }
 
+// TestOtherSidesRow: a duplicate on another unique key may be the other
+// side's row only when the delete run again removed rows, and not when the
+// same entry comes back after such a delete.
+func TestOtherSidesRow(t *testing.T) {
+	dup := func(entry string) error {
+		return &driver.MySQLError{Number: mysql.ErrDupEntry, Message: "Duplicate entry '" + entry + "' for key 'PRIMARY'"}
+	}
+	tests := []struct {
+		name      string
+		dup, prev error
+		removed   int64
+		want      bool
+	}{
+		{"the first duplicate, a row removed", dup("a-1"), nil, 1, true},
+		{"the first duplicate, nothing removed", dup("a-1"), nil, 0, false},
+		{"another entry after the last round's", dup("b-2"), dup("a-1"), 3, true},
+		{"the same entry again, rows removed", dup("a-1"), dup("a-1"), 3, false},
+	}
+	for _, tt := range tests {
+		if got := OtherSidesRow(tt.dup, tt.prev, tt.removed); got != tt.want {
+			t.Errorf("%s: OtherSidesRow = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestIsDuplicateOn(t *testing.T) {
 	dup := func(msg string) error { return &driver.MySQLError{Number: mysql.ErrDupEntry, Message: msg} }
 	tests := []struct {
@@ -154,8 +179,8 @@ func TestIsDuplicateOn(t *testing.T) {
 // newKeyFixture is src with a primary key (id) and a unique key
 // customer_id (customer, id), and dst whose primary key the ALTER made
 // (created, id): the copy walks customer_id, which dst keeps, and dst's
-// primary key is checked before it. src has 400 rows; customers 'c000' to
-// 'c199' are in the chunk (after 'c199', before it).
+// primary key is checked before it. src has 400 rows, customers 'c000' to
+// 'c399'; chunkOfKeyFixture holds 'c200' to 'c399'.
 func newKeyFixture(t *testing.T) (*sql.DB, *Copier) {
 	t.Helper()
 	db, m := newFixture(t, []string{
@@ -261,6 +286,41 @@ func TestCaughtUpLocksRows(t *testing.T) {
 	}
 	if mysql.ErrorNumber(lockErr) != mysql.ErrLockWaitTimeout {
 		t.Errorf("an update of a column outside the copy key's index did not wait for the rows the copy holds: %v", lockErr)
+	}
+	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
+		t.Fatal(err)
+	}
+	wantSameRows(t, db)
+}
+
+// TestCaughtUpMeetsTheApplierRow: in the chunk's copy after the catch-up,
+// the applier writes a row of the chunk between the delete and the insert
+// (its event for a change the copy's locks let through: a column the copy
+// does not write). The insert meets it on dst's primary key; the delete
+// run again removes it, and the copy ends equal to the original rather
+// than taking it for a real duplicate.
+func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
+	db, copier := newKeyFixture(t)
+	ctx := context.Background()
+	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
+	waits, written := 0, false
+	copier.WaitForApplier = func(ctx context.Context) error {
+		if waits++; waits == 1 {
+			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
+		}
+		return nil
+	}
+	copier.afterDelete = func(context.Context) {
+		if waits == 2 && !written {
+			written = true
+			exec(t, db, "INSERT INTO dst SELECT * FROM src WHERE id = 300")
+		}
+	}
+	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
+		t.Fatal(err)
+	}
+	if waits != 2 || !written {
+		t.Errorf("waited for the applier %d times, applier's row written: %v; want 2 and true", waits, written)
 	}
 	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
 		t.Fatal(err)

@@ -1,16 +1,19 @@
 package rowcopy
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/schema"
 )
 
-// TestRowLockColumn: the column a read of keys names to lock the rows
-// themselves is a copied column outside the walked index and the clustered
-// key its records hold, the narrowest; none when the walk is the primary
-// key or nothing copied is outside.
-func TestRowLockColumn(t *testing.T) {
+// TestRowLockColumns: the columns a read of keys names to lock the rows
+// themselves are copied columns outside the walked index and the
+// clustered key its records hold, the narrowest; none when the walk is the
+// primary key or every copied column is in the index's records. Without a
+// primary key, any unique index over NOT NULL columns may be the clustered
+// one: a column outside each.
+func TestRowLockColumns(t *testing.T) {
 	cols := []schema.Column{
 		{Name: "id", DataType: "bigint"},
 		{Name: "customer", DataType: "varchar", OctetLength: 256},
@@ -20,6 +23,9 @@ func TestRowLockColumn(t *testing.T) {
 	}
 	primary := schema.Index{Name: "PRIMARY", Unique: true, Columns: []string{"id"}}
 	byCustomer := schema.Index{Name: "customer_id", Unique: true, Columns: []string{"customer", "id"}}
+	unique := func(name string, cols ...string) schema.Index {
+		return schema.Index{Name: name, Unique: true, Columns: cols}
+	}
 	mapping := func(key string, copied []string, indexes ...schema.Index) *schema.Mapping {
 		m := &schema.Mapping{Source: &schema.Table{Columns: cols, Indexes: indexes}, KeyName: key}
 		for _, c := range copied {
@@ -31,22 +37,25 @@ func TestRowLockColumn(t *testing.T) {
 	tests := []struct {
 		name string
 		m    *schema.Mapping
-		want string
+		want []string
 	}{
-		{"the walk is the primary key", mapping("PRIMARY", all, primary, byCustomer), ""},
-		{"the narrowest column outside", mapping("customer_id", all, primary, byCustomer), "created"},
-		{"only a wide one outside", mapping("customer_id", []string{"id", "customer", "note"}, primary, byCustomer), "note"},
-		{"everything copied is in the index", mapping("customer_id", []string{"id", "customer"}, primary, byCustomer), ""},
-		{"the primary key's columns are in every index", mapping("by_customer", []string{"id", "customer"}, primary,
-			schema.Index{Name: "by_customer", Unique: true, Columns: []string{"customer"}}), ""},
+		{"the walk is the primary key", mapping("PRIMARY", all, primary, byCustomer), nil},
+		{"the narrowest column outside", mapping("customer_id", all, primary, byCustomer), []string{"created"}},
+		{"only a wide one outside", mapping("customer_id", []string{"id", "customer", "note"}, primary, byCustomer), []string{"note"}},
+		{"everything copied is in the index", mapping("customer_id", []string{"id", "customer"}, primary, byCustomer), nil},
+		{"the primary key's columns are in every index", mapping("by_customer", []string{"id", "customer"}, primary, unique("by_customer", "customer")), nil},
 		{"a prefix leaves the column in the row", mapping("customer_id", []string{"id", "customer"}, primary,
-			schema.Index{Name: "customer_id", Unique: true, Columns: []string{"customer", "id"}, SubParts: []int{10, 0}}), "customer"},
-		{"without a primary key a unique NOT NULL key may be the clustered one", mapping("customer_id", []string{"id", "customer", "code", "note"},
-			byCustomer, schema.Index{Name: "by_code", Unique: true, Columns: []string{"code"}}), "note"},
+			schema.Index{Name: "customer_id", Unique: true, Columns: []string{"customer", "id"}, SubParts: []int{10, 0}}), []string{"customer"}},
+		// Walking uk_a (customer): the clustered key is uk_a, uk_m
+		// (code) or uk_z (created), whichever the server put first.
+		{"without a primary key, one column outside each possible clustered key", mapping("uk_a", []string{"customer", "code", "created"},
+			unique("uk_a", "customer"), unique("uk_m", "code"), unique("uk_z", "created")), []string{"created", "code"}},
+		{"without a primary key, one column may do for all", mapping("uk_a", []string{"customer", "code", "created", "id"},
+			unique("uk_a", "customer"), unique("uk_m", "code"), unique("uk_z", "created")), []string{"id"}},
 	}
 	for _, tt := range tests {
-		if got := rowLockColumn(tt.m); got != tt.want {
-			t.Errorf("%s: rowLockColumn = %q, want %q", tt.name, got, tt.want)
+		if got := rowLockColumns(tt.m); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: rowLockColumns = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
