@@ -228,8 +228,8 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 		// A duplicate on another unique key (the shadow's primary key,
 		// when the ALTER changes it, is checked before the key over the
 		// copy key's columns) may be the copier's row of these keys only
-		// if the delete found one besides the rows this round's earlier
-		// statements inserted (rowcopy.OtherSidesRow).
+		// if the delete found one besides the rows the failed round's
+		// statements inserted before it failed (rowcopy.OtherSidesRow).
 		if dup != nil && !rowcopy.IsDuplicateOn(dup, a.shadowKey) && !rowcopy.OtherSidesRow(dup, prevDup, removed-inserted) {
 			return dup
 		}

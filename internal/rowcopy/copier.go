@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -102,7 +103,8 @@ import (
 //  1. reads the keys of the range's rows with a shared lock on each, so that
 //     none of them changes until the transaction ends (on the row itself:
 //     InnoDB's shared lock on an index that holds every column read leaves
-//     the row's other columns free to change, so the read names one more);
+//     the row's other columns free to change, so the read names more,
+//     rowLockColumns);
 //  2. waits until the applier has applied every change up to a binary log
 //     position read after step 1; and
 //  3. deletes exactly those keys from the shadow and copies exactly those
@@ -112,11 +114,13 @@ import (
 // their keys had no row in the original at step 1, and every change to the
 // key before it is applied by step 2, so the shadow's row for such a key is
 // the applier's, which applies the key's events in order as for a key whose
-// chunk was copied long ago. A change after step 1 to columns the copy
-// does not write may go on (rowLockColumns), and its event be applied
-// between step 3's delete and insert: the round then meets the applier's
-// row of the same key, as in the chunk's first copy, and is run again
-// (OtherSidesRow). Any other duplicate in step 3 is a real one: the
+// chunk was copied long ago. Where every copied column is in the index's
+// records (rowLockColumns has none to add), a change after step 1 to
+// columns the copy does not write may go on, and its event be applied
+// between step 3's delete and insert for a key whose shadow row the delete
+// did not find: the round then meets the applier's row of the same key, as
+// in the chunk's first copy, and is run again (OtherSidesRow). Any other
+// duplicate in step 3 is a real one: the
 // copied row has held its value since step 1, and the row it meets holds
 // the state of its key at some moment after step 1 (the applier has passed
 // it), when the original therefore held both rows with the same value. Only
@@ -366,17 +370,19 @@ func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any
 // locks only the index records of a locking read that the index alone
 // answers (MariaDB 10.11: an UPDATE of another column of a row read so
 // with LOCK IN SHARE MODE does not wait), so a read of the keys names these
-// columns too, to reach and lock the row itself. A change to a column not
-// copied may go on: it changes nothing the copy writes, though the applier
-// writes the key's row again for it (see the Copier comment).
+// columns too, to reach and lock the row itself. Where there are none, a
+// change to a column not copied may go on: it changes nothing the copy
+// writes, though the applier writes the key's row again for it (see the
+// Copier comment).
 //
 // A secondary index's records also hold the row's clustered key: the
 // primary key's columns or, without one, those of the first unique index
 // over NOT NULL columns in the server's order, which the definition here
 // does not tell; so there must be a column outside the index and each
 // index that may be the clustered one, the narrowest (its value is read
-// for nothing). Where every copied column is in both, there is nothing to
-// lock beyond the index.
+// for nothing: a fixed-size type before a string, a string before a type
+// of unknown size). Where every copied column is in both, there is nothing
+// to lock beyond the index.
 func rowLockColumns(m *schema.Mapping) []string {
 	var walk schema.Index
 	if i := slices.IndexFunc(m.Source.Indexes, func(idx schema.Index) bool { return idx.Name == m.KeyName }); i >= 0 {
@@ -402,8 +408,8 @@ func rowLockColumns(m *schema.Mapping) []string {
 		for _, name := range m.OldNames() {
 			col, ok := m.Source.Column(name)
 			held := fullyIn(walk, name) || slices.ContainsFunc(of, func(idx schema.Index) bool { return fullyIn(idx, name) })
-			if ok && !held && (width < 0 || col.OctetLength < width) {
-				best, width = name, col.OctetLength
+			if w := readWidth(col); ok && !held && (width < 0 || w < width) {
+				best, width = name, w
 			}
 		}
 		return best
@@ -422,6 +428,19 @@ func rowLockColumns(m *schema.Mapping) []string {
 		}
 	}
 	return picked
+}
+
+// readWidth is about the most bytes a value of col takes to read: its
+// octet length for a string, 8 for the fixed-size types, and more than any
+// string for those of unknown size (geometry, ...).
+func readWidth(col schema.Column) int64 {
+	switch {
+	case col.OctetLength > 0:
+		return col.OctetLength
+	case col.Family() == schema.FamOther:
+		return math.MaxInt64
+	}
+	return 8
 }
 
 // fullyIn reports whether idx holds the whole value of column col (a
@@ -449,7 +468,9 @@ func scanKeys(rows *sql.Rows, n, width int) ([][]any, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		keys = append(keys, vals[:n:n])
+		// Not a slice of vals: the columns read to lock the row are not
+		// kept for the whole transaction.
+		keys = append(keys, slices.Clone(vals[:n]))
 	}
 	return keys, rows.Err()
 }
@@ -504,12 +525,16 @@ func (c *Copier) replaceRows(ctx context.Context, tx *sql.Tx, delCond string, de
 // shadow other than the one over the copy key's columns, may be the other
 // side's row of the keys being written (the copier's for the applier, the
 // applier's for the copier), written between their delete and their
-// insert: the delete run again removed rows (besides any this round
-// inserted itself), and the same entry did not meet the last round's
-// insert too (prev). A delete also removes rows the other side wrote for
-// other keys of the range, so a duplicate with another row could pass the
-// first test round after round; the same entry met twice in a row, after
-// the delete, is never the other side's row.
+// insert: the delete run again removed rows (besides any the failed round
+// inserted itself), and the same entry did not also meet the round before
+// (prev). A delete also removes rows the other side wrote for other keys
+// of the range, so a duplicate with another row could pass the first test
+// round after round. The same entry met again is never the other side's
+// row: the delete run again after the first meeting removed that row and
+// holds its lock, so the other side cannot write the key again before this
+// transaction ends. (The server shortens long entries in its message; two
+// different entries alike in their first part end the retries early,
+// which costs a catch-up, not a row.)
 func OtherSidesRow(dup, prev error, removed int64) bool {
 	return removed > 0 && (prev == nil || prev.Error() != dup.Error())
 }
@@ -522,8 +547,9 @@ const CopyKeyRetries = 20
 // key, the unique key over the copy key's columns. For the copier such a
 // duplicate can only be a row of the chunk's own range that the applier
 // wrote, and for the applier a row the copier wrote; one on another unique
-// key is a real conflict between two rows (or a change the applier has not
-// reached yet), which a second round cannot mend.
+// key may be that too (the server checks the primary key first) or a
+// conflict with another row (a change the applier has not reached yet, or
+// a real one), which OtherSidesRow tells apart.
 func IsDuplicateOn(err error, key string) bool {
 	got := duplicateKey(err)
 	if key == "" || got == "" {

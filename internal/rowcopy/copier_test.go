@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -294,16 +295,60 @@ func TestCaughtUpLocksRows(t *testing.T) {
 }
 
 // TestCaughtUpMeetsTheApplierRow: in the chunk's copy after the catch-up,
-// the applier writes a row of the chunk between the delete and the insert
-// (its event for a change the copy's locks let through: a column the copy
-// does not write). The insert meets it on dst's primary key; the delete
-// run again removes it, and the copy ends equal to the original rather
-// than taking it for a real duplicate.
+// the applier writes a row of the chunk between the delete and the insert,
+// equal to the original's (as it may where the copy's locks let a change
+// to a column it does not write go on; here the test writes it). The
+// insert meets it on dst's primary key, which the server checks first; the
+// delete run again removes it, and the copy ends equal to the original
+// rather than taking it for a real duplicate.
 func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
 	db, copier := newKeyFixture(t)
 	ctx := context.Background()
 	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
-	waits, written := 0, false
+	waits, rounds := 0, 0
+	copier.WaitForApplier = func(ctx context.Context) error {
+		if waits++; waits == 1 {
+			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
+		}
+		return nil
+	}
+	var dup error
+	copier.afterDelete = func(ctx context.Context) {
+		if waits < 2 {
+			return
+		}
+		if rounds++; rounds == 1 {
+			exec(t, db, "INSERT INTO dst SELECT * FROM src WHERE id = 300")
+			// What the copy's insert will meet.
+			_, dup = db.ExecContext(ctx, "INSERT INTO dst SELECT * FROM src WHERE id = 300")
+		}
+	}
+	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
+		t.Fatal(err)
+	}
+	if waits != 2 || rounds != 2 {
+		t.Errorf("waited for the applier %d times, then delete and insert ran %d times; want 2 and 2", waits, rounds)
+	}
+	if !IsDuplicateOn(dup, "PRIMARY") {
+		t.Errorf("the applier's row is not a duplicate on the primary key first: %v", dup)
+	}
+	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
+		t.Fatal(err)
+	}
+	wantSameRows(t, db)
+}
+
+// TestRealDuplicateWhileTheApplierWrites: the chunk's first copy meets a
+// row of another key on dst's primary key (a value the applier has not yet
+// moved away), while the applier writes a row of the range between every
+// delete and insert, so each delete run again removes a row. The same entry
+// met twice ends the retries there, and the chunk is copied again after
+// the catch-up, rather than round after round.
+func TestRealDuplicateWhileTheApplierWrites(t *testing.T) {
+	db, copier := newKeyFixture(t)
+	ctx := context.Background()
+	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
+	waits, rounds := 0, 0
 	copier.WaitForApplier = func(ctx context.Context) error {
 		if waits++; waits == 1 {
 			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
@@ -311,19 +356,22 @@ func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
 		return nil
 	}
 	copier.afterDelete = func(context.Context) {
-		if waits == 2 && !written {
-			written = true
-			exec(t, db, "INSERT INTO dst SELECT * FROM src WHERE id = 300")
+		if waits == 0 {
+			rounds++
+			exec(t, db, fmt.Sprintf("INSERT INTO dst VALUES (%d, 'c300', '2030-01-01')", 1000+rounds))
 		}
 	}
 	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
 		t.Fatal(err)
 	}
-	if waits != 2 || !written {
-		t.Errorf("waited for the applier %d times, applier's row written: %v; want 2 and true", waits, written)
+	if rounds != 2 || waits != 2 {
+		t.Errorf("the first copy ran %d rounds, then waited for the applier %d times; want 2 and 2", rounds, waits)
 	}
 	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
 		t.Fatal(err)
 	}
+	// The applier's rows (the failed rounds were rolled back), not in
+	// src, are the applier's to delete.
+	exec(t, db, "DELETE FROM dst WHERE id > 1000")
 	wantSameRows(t, db)
 }
