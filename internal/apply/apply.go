@@ -71,6 +71,10 @@ type Applier struct {
 	marks, keyMarks []string
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
+	// placeholders bounds the parameters of one statement:
+	// maxPlaceholders, less in tests that need a group split over
+	// statements.
+	placeholders int
 	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
 	LockWaitTimeout time.Duration
 	// keep are the shadow's columns whose values outlive a key's delete
@@ -80,7 +84,7 @@ type Applier struct {
 
 // New returns an applier for m.
 func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
-	a := &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+	a := &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second, placeholders: maxPlaceholders}
 	// Text values arrive as their bytes in the original column's character
 	// set and are read back so by the server (capture.Text).
 	for _, c := range m.Columns {
@@ -333,7 +337,7 @@ func (a *Applier) deleteKeys(ctx context.Context, tx *sql.Tx, ops []op) (int64, 
 // shadow, as many keys at a time as one statement can bind.
 func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) error {
 	keyCols := a.m.KeyNewNames()
-	per := max(1, maxPlaceholders/len(keyCols))
+	per := max(1, a.placeholders/len(keyCols))
 	for start := 0; start < len(ops); start += per {
 		end := min(start+per, len(ops))
 		keys := make([][]any, 0, end-start)
@@ -359,7 +363,7 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 // statements inserted, also when one fails.
 func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64, error) {
 	cols := a.m.NewNames()
-	per := max(1, maxPlaceholders/len(cols))
+	per := max(1, a.placeholders/len(cols))
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	var inserted int64
 	var rows [][]any

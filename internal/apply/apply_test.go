@@ -303,3 +303,34 @@ func TestCopierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
 		t.Errorf("shadow = %s, want 1=b", got)
 	}
 }
+
+// TestRealDuplicateAfterOwnRows: a group split over statements meets a
+// real duplicate (on a unique key other than the copy key's) in its last
+// statement. The delete run again then removes only the rows the group's
+// own earlier statements inserted, which are not the copier's: the group
+// stops at once, with the row named, rather than trying again.
+func TestRealDuplicateAfterOwnRows(t *testing.T) {
+	a, query := setup(t, "(id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL, UNIQUE KEY uv (v))")
+	ctx := context.Background()
+	if _, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: []any{int64(100), capture.Text("x")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	a.placeholders = 4 // two rows of two columns a statement
+	rounds := 0
+	a.afterDelete = func(context.Context) { rounds++ }
+	var changes []capture.Change
+	for i, v := range []string{"a", "b", "c", "d", "e", "x"} {
+		changes = append(changes, capture.Change{Kind: capture.Insert, After: []any{int64(i + 1), capture.Text(v)}})
+	}
+	_, err := a.Apply(ctx, []capture.Batch{{Changes: changes}})
+	var rowErr *rowcopy.RowError
+	if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "id=6") || !strings.Contains(err.Error(), "Duplicate entry 'x'") {
+		t.Errorf("duplicate = %v", err)
+	}
+	if rounds != 1 {
+		t.Errorf("the group's delete and insert ran %d times, want 1: the rows the delete removed again were its own", rounds)
+	}
+	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "100=x" {
+		t.Errorf("shadow after the refused duplicate = %s", got)
+	}
+}
