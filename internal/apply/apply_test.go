@@ -211,6 +211,21 @@ func TestCopierRowBetweenDeleteAndInsert(t *testing.T) {
 	}
 }
 
+// copierWritesOnce makes the copier insert row into the shadow, committed,
+// between the next group's first delete and its insert, and returns the
+// count of the group's rounds.
+func copierWritesOnce(t *testing.T, a *Applier, row string) *int {
+	rounds := new(int)
+	a.afterDelete = func(ctx context.Context) {
+		if *rounds++; *rounds == 1 {
+			if _, err := a.db.ExecContext(ctx, "INSERT INTO s VALUES "+row); err != nil {
+				t.Errorf("copier's insert: %v", err)
+			}
+		}
+	}
+	return rounds
+}
+
 // TestCopierRowWhenTheKeyIsExtended: the shadow's primary key extends the
 // copy key ((id) to (id, v)), so it does not tell on its own that the
 // copier wrote a row of the same key between the batch's delete and its
@@ -227,18 +242,7 @@ func TestCopierRowWhenTheKeyIsExtended(t *testing.T) {
 		t.Fatalf("mapping walks %v through %s, want id through PRIMARY", a.m.KeyOldNames(), a.m.ShadowKey)
 	}
 	ctx := context.Background()
-	copierWrites := func(row string) {
-		done := false
-		a.afterDelete = func(context.Context) {
-			if done {
-				return
-			}
-			done = true
-			if _, err := a.db.ExecContext(ctx, "INSERT INTO s VALUES "+row); err != nil {
-				t.Errorf("copier's insert: %v", err)
-			}
-		}
-	}
+	copierWrites := func(row string) { copierWritesOnce(t, a, row) }
 	update := func(id int64, before, after string) capture.Batch {
 		return capture.Batch{Changes: []capture.Change{{Kind: capture.Update,
 			Before: []any{id, capture.Text(before)}, After: []any{id, capture.Text(after)}}}}
@@ -280,24 +284,15 @@ func TestCopierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
 	if a.m.ShadowKey != "uid" {
 		t.Fatalf("the shadow's key over the copy key is %s, want uid", a.m.ShadowKey)
 	}
-	ctx := context.Background()
-	rounds := 0
-	a.afterDelete = func(context.Context) {
-		rounds++
-		if rounds == 1 {
-			if _, err := a.db.ExecContext(ctx, "INSERT INTO s VALUES (1, 'b')"); err != nil {
-				t.Errorf("copier's insert: %v", err)
-			}
-		}
-	}
-	_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{
+	rounds := copierWritesOnce(t, a, "(1, 'b')")
+	_, err := a.Apply(context.Background(), []capture.Batch{{Changes: []capture.Change{
 		{Kind: capture.Update, Before: []any{int64(1), capture.Text("a")}, After: []any{int64(1), capture.Text("b")}},
 	}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rounds != 2 {
-		t.Errorf("delete and insert ran %d times, want 2", rounds)
+	if *rounds != 2 {
+		t.Errorf("delete and insert ran %d times, want 2", *rounds)
 	}
 	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "1=b" {
 		t.Errorf("shadow = %s, want 1=b", got)

@@ -213,6 +213,39 @@ func wantSameRows(t *testing.T, db *sql.DB) {
 	}
 }
 
+// valueNotYetMoved puts in dst the original's row 250 as it was under
+// another customer, before the chunk's range: a value of dst's primary key
+// the applier has not yet moved out of the chunk's way, which the chunk's
+// first copy meets. The copier's first wait for the applier applies the
+// move; its second runs holding, if set. It returns the count of waits.
+func valueNotYetMoved(t *testing.T, db *sql.DB, copier *Copier, holding func(ctx context.Context) error) *int {
+	t.Helper()
+	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
+	waits := new(int)
+	copier.WaitForApplier = func(ctx context.Context) error {
+		switch *waits++; *waits {
+		case 1:
+			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
+		case 2:
+			if holding != nil {
+				return holding(ctx)
+			}
+		}
+		return nil
+	}
+	return waits
+}
+
+// copyRestAndCompare copies the rows before chunkOfKeyFixture and fails
+// unless dst then holds exactly src's rows.
+func copyRestAndCompare(t *testing.T, db *sql.DB, copier *Copier) {
+	t.Helper()
+	if _, err := copier.Copy(context.Background(), Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
+		t.Fatal(err)
+	}
+	wantSameRows(t, db)
+}
+
 // TestApplierRowMeetsTheNewPrimaryKeyFirst: the applier writes a row of the
 // chunk, equal to the original's, between the chunk's delete and its
 // insert. The insert meets it on dst's primary key, checked before the key
@@ -240,10 +273,7 @@ func TestApplierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
 	if n != 200 {
 		t.Errorf("copied %d rows, want 200", n)
 	}
-	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
-		t.Fatal(err)
-	}
-	wantSameRows(t, db)
+	copyRestAndCompare(t, db, copier)
 }
 
 // TestCaughtUpLocksRows: a chunk copied again after a duplicate holds its
@@ -254,44 +284,29 @@ func TestApplierRowMeetsTheNewPrimaryKeyFirst(t *testing.T) {
 func TestCaughtUpLocksRows(t *testing.T) {
 	db, copier := newKeyFixture(t)
 	ctx := context.Background()
-	// A row the applier has not yet moved out of the chunk's way: the
-	// original's row 250 as it was under another customer, before the
-	// chunk's range.
-	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
-	waits := 0
 	var lockErr error
-	copier.WaitForApplier = func(ctx context.Context) error {
-		waits++
-		switch waits {
-		case 1:
-			// What the applier does with the move.
-			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
-		case 2:
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
-				return err
-			}
-			_, lockErr = conn.ExecContext(ctx, "UPDATE src SET created = created + INTERVAL 1 DAY WHERE id = 300")
+	waits := valueNotYetMoved(t, db, copier, func(ctx context.Context) error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
 		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+			return err
+		}
+		_, lockErr = conn.ExecContext(ctx, "UPDATE src SET created = created + INTERVAL 1 DAY WHERE id = 300")
 		return nil
-	}
+	})
 	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
 		t.Fatal(err)
 	}
-	if waits != 2 {
-		t.Errorf("waited for the applier %d times, want 2 (without locks, then holding the rows)", waits)
+	if *waits != 2 {
+		t.Errorf("waited for the applier %d times, want 2 (without locks, then holding the rows)", *waits)
 	}
 	if mysql.ErrorNumber(lockErr) != mysql.ErrLockWaitTimeout {
 		t.Errorf("an update of a column outside the copy key's index did not wait for the rows the copy holds: %v", lockErr)
 	}
-	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
-		t.Fatal(err)
-	}
-	wantSameRows(t, db)
+	copyRestAndCompare(t, db, copier)
 }
 
 // TestCaughtUpMeetsTheApplierRow: in the chunk's copy after the catch-up,
@@ -304,17 +319,11 @@ func TestCaughtUpLocksRows(t *testing.T) {
 func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
 	db, copier := newKeyFixture(t)
 	ctx := context.Background()
-	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
-	waits, rounds := 0, 0
-	copier.WaitForApplier = func(ctx context.Context) error {
-		if waits++; waits == 1 {
-			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
-		}
-		return nil
-	}
+	waits := valueNotYetMoved(t, db, copier, nil)
+	rounds := 0
 	var dup error
 	copier.afterDelete = func(ctx context.Context) {
-		if waits < 2 {
+		if *waits < 2 {
 			return
 		}
 		if rounds++; rounds == 1 {
@@ -326,16 +335,13 @@ func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
 	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
 		t.Fatal(err)
 	}
-	if waits != 2 || rounds != 2 {
-		t.Errorf("waited for the applier %d times, then delete and insert ran %d times; want 2 and 2", waits, rounds)
+	if *waits != 2 || rounds != 2 {
+		t.Errorf("waited for the applier %d times, then delete and insert ran %d times; want 2 and 2", *waits, rounds)
 	}
 	if !IsDuplicateOn(dup, "PRIMARY") {
 		t.Errorf("the applier's row is not a duplicate on the primary key first: %v", dup)
 	}
-	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
-		t.Fatal(err)
-	}
-	wantSameRows(t, db)
+	copyRestAndCompare(t, db, copier)
 }
 
 // TestRealDuplicateWhileTheApplierWrites: the chunk's first copy meets a
@@ -347,16 +353,10 @@ func TestCaughtUpMeetsTheApplierRow(t *testing.T) {
 func TestRealDuplicateWhileTheApplierWrites(t *testing.T) {
 	db, copier := newKeyFixture(t)
 	ctx := context.Background()
-	exec(t, db, "INSERT INTO dst SELECT id, 'a', created FROM src WHERE id = 250")
-	waits, rounds := 0, 0
-	copier.WaitForApplier = func(ctx context.Context) error {
-		if waits++; waits == 1 {
-			exec(t, db, "DELETE FROM dst WHERE id = 250 AND customer = 'a'")
-		}
-		return nil
-	}
+	waits := valueNotYetMoved(t, db, copier, nil)
+	rounds := 0
 	copier.afterDelete = func(context.Context) {
-		if waits == 0 {
+		if *waits == 0 {
 			rounds++
 			exec(t, db, fmt.Sprintf("INSERT INTO dst VALUES (%d, 'c300', '2030-01-01')", 1000+rounds))
 		}
@@ -364,14 +364,11 @@ func TestRealDuplicateWhileTheApplierWrites(t *testing.T) {
 	if _, err := copier.Copy(ctx, chunkOfKeyFixture); err != nil {
 		t.Fatal(err)
 	}
-	if rounds != 2 || waits != 2 {
-		t.Errorf("the first copy ran %d rounds, then waited for the applier %d times; want 2 and 2", rounds, waits)
-	}
-	if _, err := copier.Copy(ctx, Chunk{Seq: 1, Upper: chunkOfKeyFixture.Lower}); err != nil {
-		t.Fatal(err)
+	if rounds != 2 || *waits != 2 {
+		t.Errorf("the first copy ran %d rounds, then waited for the applier %d times; want 2 and 2", rounds, *waits)
 	}
 	// The applier's rows (the failed rounds were rolled back), not in
 	// src, are the applier's to delete.
 	exec(t, db, "DELETE FROM dst WHERE id > 1000")
-	wantSameRows(t, db)
+	copyRestAndCompare(t, db, copier)
 }
