@@ -141,6 +141,7 @@ func (r *Runner) verifyConfig() verify.Config {
 		LockTimeout:  r.cfg.CutOverLockTimeout,
 		LockAttempts: checksumLockAttempts,
 		CatchUp:      r.catchUpUnderLock,
+		Settle:       func(ctx context.Context) error { return r.stream.settle(ctx, r.catchUpUnderLock) },
 		Threads:      threads,
 		Server:       r.server,
 		Logger:       r.log.With("phase", PhaseChecksum.String()),

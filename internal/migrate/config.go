@@ -276,6 +276,8 @@ type testHooks struct {
 	// to apply every change committed so far, once the position to wait
 	// for has been read.
 	waitingForApplier func(ctx context.Context)
+	// settled runs after stream.settle, with the catch-ups it ran.
+	settled func(rounds int)
 	// proofFrom changes where the proof after the swap starts reading the
 	// binary log (from the final catch-up's position): an earlier position
 	// makes the writes in between look like writes that reached the

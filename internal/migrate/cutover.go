@@ -108,10 +108,10 @@ func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
 var errNotStarted = errors.New("not started: sessions hold a lock on the table or its shadow (named above) and the cut-over would queue behind them")
 
 // cutOverAttempt is one attempt at the swap: the applier catches up
-// without a lock, then cutover.Swap takes the lock, lets it catch up
-// again (catchUpUnderLock) and renames.
+// without a lock (stream.settle), then cutover.Swap takes the lock, lets it
+// catch up again (catchUpUnderLock) and renames.
 func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, error) {
-	if err := r.stream.catchUpNow(ctx); err != nil {
+	if err := r.stream.settle(ctx, r.stream.catchUpNow); err != nil {
 		return nil, err
 	}
 	r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())

@@ -91,7 +91,7 @@ func (s *snapshotter) take(ctx context.Context, n int) error {
 func (s *snapshotter) attempt(ctx context.Context, n int) error {
 	// Most of the backlog is applied while writes flow, so that the hold
 	// covers only the changes of its last moments.
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.settle(ctx); err != nil {
 		return fmt.Errorf("apply the captured changes before the snapshot: %w", err)
 	}
 	if err := s.connect(ctx, n); err != nil {
@@ -170,6 +170,13 @@ func (s *snapshotter) attempt(ctx context.Context, n int) error {
 		"lock_wait", granted.Sub(requested).Round(time.Microsecond).String(),
 		"catch_up", caughtUp.Sub(granted).Round(time.Microsecond).String())
 	return nil
+}
+
+func (s *snapshotter) settle(ctx context.Context) error {
+	if s.cfg.Settle == nil {
+		return s.catchUp(ctx)
+	}
+	return s.cfg.Settle(ctx)
 }
 
 func (s *snapshotter) catchUp(ctx context.Context) error {

@@ -171,6 +171,11 @@ type Config struct {
 	// shadow, or when ctx ends. Nil means the shadow is kept in step by
 	// other means (in the original's own transactions).
 	CatchUp func(ctx context.Context) error
+	// Settle, when set, is what runs before the writers are held, in place
+	// of CatchUp: it brings the shadow close enough to the original that
+	// the CatchUp under the hold has little left, so that the hold is
+	// short.
+	Settle func(ctx context.Context) error
 	// Recopy copies a chunk of the original into the shadow again. Nil means
 	// a chunk that differs fails the verify at once.
 	Recopy func(ctx context.Context, c rowcopy.Chunk) error
