@@ -123,8 +123,8 @@ func (r *Runner) checkBehind(ctx context.Context, copied <-chan struct{}) *check
 	// The applier only: the cut-over's catch-up also carries the
 	// AUTO_INCREMENT counter, DDL on the shadow, which during the copy
 	// would wait for the chunks being copied while writes are held.
-	cfg.CatchUp = r.stream.catchUpToNow
-	cfg.Settle = func(ctx context.Context) error { return r.stream.settle(ctx, r.stream.catchUpToNow) }
+	cfg.CatchUp = r.stream.catchUpUnhooked
+	cfg.Settle = func(ctx context.Context) error { return r.stream.settle(ctx, r.stream.catchUpUnhooked) }
 	// A snapshot that cannot be had at once is tried again at the next
 	// turn rather than held out for: the copy goes on meanwhile.
 	cfg.LockTimeout, cfg.LockAttempts = min(cfg.LockTimeout, behindLockTimeout), 1

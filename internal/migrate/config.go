@@ -272,9 +272,10 @@ type testHooks struct {
 	cutOverBackoff time.Duration
 	// beforeApply runs before the applier applies a group of batches.
 	beforeApply func(ctx context.Context, group []capture.Batch)
-	// waitingForApplier runs when someone starts waiting for the applier
-	// to apply every change committed so far, once the position to wait
-	// for has been read.
+	// waitingForApplier runs when the copier, or a cut-over attempt's
+	// first catch-up, starts waiting for the applier to apply every change
+	// committed so far, once the position to wait for has been read (not
+	// for the catch-ups that settle repeats, nor the snapshots').
 	waitingForApplier func(ctx context.Context)
 	// settled runs after stream.settle, with the catch-ups it ran.
 	settled func(rounds int)

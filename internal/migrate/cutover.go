@@ -15,8 +15,8 @@ import (
 )
 
 // cutOver swaps the tables. Each attempt first lets the applier catch up
-// without any lock, so that the time writers are held covers only the few
-// changes made in the last moments. An attempt that cannot take the lock or
+// without any lock (stream.settle), so that the time writers are held
+// covers only the few changes made in the last moments. An attempt that cannot take the lock or
 // drain the backlog in time gives up cleanly (the original keeps serving)
 // and is retried with backoff; the binary log reader and the applier run
 // on streamCtx all the while, so the shadow stays in step however long the
@@ -47,6 +47,13 @@ func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
 		// holds the migration; the wait ends with the throttle.
 		if err := r.throttler.Wait(streamCtx); err != nil {
 			return nil, r.waitEnded(ctx, streamCtx, err)
+		}
+		// The applier catches up without a lock, so that the attempt's
+		// catch-up under it holds writers only briefly. Before the abort
+		// gate: an abort while it waits ends the wait, as it ends the
+		// throttle's, rather than letting the attempt swap after it.
+		if err := r.stream.settle(ctx, r.stream.catchUpNow); err != nil {
+			return nil, r.waitEnded(ctx, streamCtx, fmt.Errorf("cut-over: %w", err))
 		}
 		blockers, err := r.cutOverBlockers(ctx)
 		if err != nil {
@@ -107,13 +114,10 @@ func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
 // because of the sessions named just before it.
 var errNotStarted = errors.New("not started: sessions hold a lock on the table or its shadow (named above) and the cut-over would queue behind them")
 
-// cutOverAttempt is one attempt at the swap: the applier catches up
-// without a lock (stream.settle), then cutover.Swap takes the lock, lets it
-// catch up again (catchUpUnderLock) and renames.
+// cutOverAttempt is one attempt at the swap, once the applier has caught
+// up without a lock (cutOver): cutover.Swap takes the lock, lets it catch up
+// again (catchUpUnderLock) and renames.
 func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, error) {
-	if err := r.stream.settle(ctx, r.stream.catchUpNow); err != nil {
-		return nil, err
-	}
 	r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
 	r.metrics.CutOverAttempt()
 	res, err := cutover.Swap(ctx, r.db, r.server, cutover.Config{

@@ -17,6 +17,7 @@ import (
 // TestSettleRounds: the catch-ups before a lock go on while they get
 // shorter and are longer than settleWithin, up to maxSettleRounds.
 func TestSettleRounds(t *testing.T) {
+	t.Parallel()
 	ms := time.Millisecond
 	errLost := errors.New("connection lost")
 	cases := []struct {
@@ -36,6 +37,7 @@ func TestSettleRounds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			var seen []int
 			rounds, last, err := settleRounds(context.Background(), func(_ context.Context, round int) (time.Duration, error) {
 				seen = append(seen, round)
@@ -130,9 +132,9 @@ func TestSettleBeforeTheSnapshot(t *testing.T) {
 		},
 	}
 	res, stats := migrateUnderLoad(ctx, t, db, cfg, workload.Options{Table: "orders", Writers: 2, Rate: 100, InitialRows: rows, Seed: 11}, 300*time.Millisecond)
-	t.Logf("applied %d events; load: %d tx, %d errors; settles %v", res.EventsApplied, stats.Transactions, stats.Errors, settles)
 	mu.Lock()
 	defer mu.Unlock()
+	t.Logf("applied %d events; load: %d tx, %d errors; settles %v", res.EventsApplied, stats.Transactions, stats.Errors, settles)
 	if hookErr != nil {
 		t.Fatalf("write the marker row: %v", hookErr)
 	}

@@ -284,9 +284,11 @@ func (s *stream) catchUpNow(ctx context.Context) error {
 	return s.catchUp(ctx, target)
 }
 
-// catchUpToNow is catchUpNow without its test hook, which tests use to
-// stand for the copier's and the cut-over's waits.
-func (s *stream) catchUpToNow(ctx context.Context) error {
+// catchUpUnhooked is catchUpNow without its test hook (waitingForApplier),
+// which tests count as the copier's waits and each cut-over attempt's first
+// catch-up: settle's later rounds and the snapshots taken during the copy
+// are not those.
+func (s *stream) catchUpUnhooked(ctx context.Context) error {
 	target, err := capture.CurrentPosition(ctx, s.r.db, s.r.server)
 	if err != nil {
 		return err
@@ -296,7 +298,7 @@ func (s *stream) catchUpToNow(ctx context.Context) error {
 
 // The pace of settle: the lock-held catch-up that follows a settled one
 // applies what committed while the last catch-up ran, so writers are held
-// about as long as it took. settleWithin is the hold aimed at (the most a
+// at most about as long as it took (less while the applier gains). settleWithin is the hold aimed at (the most a
 // write should wait); maxSettleRounds bounds the catch-ups before the lock
 // is tried anyway.
 const (
@@ -314,7 +316,7 @@ const (
 // the others wait for the position read as they start.
 func (s *stream) settle(ctx context.Context, first func(context.Context) error) error {
 	rounds, last, err := settleRounds(ctx, func(ctx context.Context, round int) (time.Duration, error) {
-		catchUp := s.catchUpToNow
+		catchUp := s.catchUpUnhooked
 		if round == 1 {
 			catchUp = first
 		}

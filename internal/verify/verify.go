@@ -256,6 +256,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("verify: threads must be between 1 and %d, not %d", MaxThreads, c.Threads)
 	case c.LockTimeout < 0, c.SnapshotMaxAge < 0:
 		return fmt.Errorf("verify: negative lock timeout (%s) or snapshot age (%s)", c.LockTimeout, c.SnapshotMaxAge)
+	case c.Settle != nil && c.CatchUp == nil:
+		// The hold would then catch nothing up.
+		return errors.New("verify: a Settle without a CatchUp")
 	}
 	return nil
 }
