@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -327,5 +328,117 @@ func TestRealDuplicateAfterOwnRows(t *testing.T) {
 	}
 	if got := query("SELECT GROUP_CONCAT(id, '=', v ORDER BY id) FROM s"); got != "100=x" {
 		t.Errorf("shadow after the refused duplicate = %s", got)
+	}
+}
+
+// TestApart: changes to a key with a case-insensitive text column are split
+// into runs only where a key may be another key's row under other bytes
+// (the same id, another case); otherwise they stay together, to be
+// collapsed and applied as one.
+func TestApart(t *testing.T) {
+	t.Parallel()
+	m := testMapping()
+	m.Key = []schema.ColumnPair{m.Columns[1], m.Columns[0]} // (v, id)
+	a := &Applier{m: m}
+	row := func(id int64, v string) []any { return []any{id, capture.Text(v)} }
+	ins := func(id int64, v string) capture.Change {
+		return capture.Change{Kind: capture.Insert, After: row(id, v)}
+	}
+	upd := func(id int64, from, to string) capture.Change {
+		return capture.Change{Kind: capture.Update, Before: row(id, from), After: row(id, to)}
+	}
+	del := func(id int64, v string) capture.Change {
+		return capture.Change{Kind: capture.Delete, Before: row(id, v)}
+	}
+	cases := []struct {
+		name    string
+		changes []capture.Change
+		want    []int // the runs' lengths
+	}{
+		{name: "distinct ids", changes: []capture.Change{ins(1, "a"), ins(2, "a"), upd(3, "x", "y"), del(4, "z")}, want: []int{4}},
+		{name: "the same key again", changes: []capture.Change{ins(1, "a"), upd(1, "a", "a"), del(1, "a")}, want: []int{3}},
+		{name: "a case-only update is one change", changes: []capture.Change{upd(1, "a", "A"), ins(2, "b")}, want: []int{2}},
+		{name: "another case of an earlier key", changes: []capture.Change{ins(1, "a"), ins(2, "b"), upd(1, "a", "A"), del(1, "A")}, want: []int{2, 2}},
+		{name: "back to the first case", changes: []capture.Change{upd(1, "a", "A"), upd(1, "A", "a"), upd(1, "a", "A")}, want: []int{1, 1, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var got []int
+			for _, run := range a.apart(c.changes) {
+				got = append(got, len(run))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("runs %v, want %v", got, c.want)
+			}
+		})
+	}
+	// Without a column that compares byte for byte, keys of other bytes
+	// never share a run.
+	m2 := testMapping()
+	m2.Key = m2.Columns[1:] // (v)
+	a2 := &Applier{m: m2}
+	var got []int
+	for _, run := range a2.apart([]capture.Change{ins(1, "a"), ins(2, "b"), upd(3, "c", "c")}) {
+		got = append(got, len(run))
+	}
+	if !slices.Equal(got, []int{1, 1, 1}) {
+		t.Errorf("a text-only key: runs %v, want [1 1 1]", got)
+	}
+}
+
+// TestCaseChangesApplied: on a real server, a key of a case-insensitive
+// text column and an id, changes that change a key's case among others on
+// other ids end in the state the original has; the batch is applied in the
+// runs apart makes.
+func TestCaseChangesApplied(t *testing.T) {
+	db, name := sbx.NewDatabase(t)
+	ctx := context.Background()
+	def := "(id BIGINT NOT NULL, v VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, UNIQUE KEY vid (v, id))"
+	for _, q := range []string{"CREATE TABLE t " + def, "CREATE TABLE s " + def, "INSERT INTO s VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := schema.Load(ctx, db, name, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}, {"n", "n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.KeyComparesExactly() {
+		t.Fatalf("key %s compares exactly; the test needs one that does not", m.KeyName)
+	}
+	a := New(db, m, nil)
+	groups := 0
+	a.afterDelete = func(context.Context) { groups++ }
+	row := func(id int64, v string, n int64) []any { return []any{id, capture.Text(v), n} }
+	changes := []capture.Change{
+		{Kind: capture.Update, Before: row(1, "a", 0), After: row(1, "A", 1)},
+		{Kind: capture.Update, Before: row(2, "b", 0), After: row(2, "b", 1)},
+		{Kind: capture.Insert, After: row(4, "d", 1)},
+		{Kind: capture.Update, Before: row(1, "A", 1), After: row(1, "a", 2)}, // case back: a new run
+		{Kind: capture.Delete, Before: row(3, "c", 0)},
+		{Kind: capture.Update, Before: row(4, "d", 1), After: row(4, "D", 2)}, // one change: no new run
+		{Kind: capture.Update, Before: row(4, "D", 2), After: row(4, "d", 3)}, // case back: a new run
+	}
+	if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+		t.Fatal(err)
+	}
+	if groups != 3 {
+		t.Errorf("applied in %d runs, want 3", groups)
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(id, '=', CAST(v AS BINARY), ':', n ORDER BY id) FROM s").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1=a:2,2=b:1,4=d:3"; got != want {
+		t.Errorf("shadow = %s, want %s", got, want)
 	}
 }

@@ -87,14 +87,13 @@ func TestPrimaryKeyChangesUnderLoad(t *testing.T) {
 			// ranges already copied, being copied, and not yet copied.
 			cfg.testHooks = &testHooks{afterChunk: func(int) { time.Sleep(60 * time.Millisecond) }}
 			// The load runs until the migration ends, so it must stay
-			// below what the applier applies on a slow, busy machine. A
-			// key with a text column in a collation that equates
-			// different bytes is applied change by change (apply.Apply):
-			// with the race detector and two busy loops beside it that
-			// was 256 to 512 changes a second, and with 600 transactions
-			// a second two runs of the suite timed out with this
-			// migration still in its checksum, whose catch-ups wait for
-			// the applier.
+			// below what the applier applies on a slow, busy machine.
+			// When a key with a text column in a collation that equates
+			// different bytes was applied change by change, with the race
+			// detector and two busy loops beside it, that was 256 to 512
+			// changes a second, and with 600 transactions a second two
+			// runs of the suite timed out with this migration still in
+			// its checksum, whose catch-ups wait for the applier.
 			res, stats := migrateUnderLoad(ctx, t, db, cfg, workload.Options{Table: "orders", Writers: 4, Rate: 150, InitialRows: rows, Seed: 7}, 300*time.Millisecond)
 			t.Logf("walked %s; copied %d rows, applied %d events; load: %d tx (%d inserts, %d updates, %d key updates, %d deletes), %d errors",
 				res.Key, res.RowsCopied, res.EventsApplied, stats.Transactions, stats.Inserts, stats.Updates, stats.KeyUpdates, stats.Deletes, stats.Errors)
