@@ -35,11 +35,17 @@
 // Collapsing a batch to the last image of each key (a row updated ten times is
 // written once) also makes a transaction that swaps a unique value between two
 // rows apply cleanly: both rows are deleted before either is inserted.
-// Collapsing needs keys that can be told apart in memory exactly as the
-// server does; when the key holds a string in a collation that equates
-// different bytes ('a' = 'A'), the batch is split, in log order, into runs
-// that hold no two such keys (Applier.apart), and the runs are collapsed
-// and applied one after the other.
+// Keys are told apart by their bytes, also where the server equates
+// different bytes ('a' = 'A' in a case-insensitive collation, 'a' = 'a ' in
+// a PAD SPACE one): the original's unique key holds at most one row of such
+// a class of keys at a time, and the binary log's images carry that row's
+// stored bytes, so every change that moves the row off one spelling
+// touches that spelling (a delete, or an update whose key bytes change,
+// which collapse records as a delete of the old key). At the end of a
+// batch at most one spelling of a class has an image, the class's final
+// state; the delete, which compares in the column's collation
+// (capture.KeyPlaceholder), removes the shadow's row of the class whatever
+// its spelling, and the insert writes that image.
 package apply
 
 import (
@@ -115,14 +121,7 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 	if len(changes) == 0 {
 		return 0, nil
 	}
-	var groups [][]op
-	if a.m.KeyComparesExactly() {
-		groups = [][]op{a.collapse(changes)}
-	} else {
-		for _, run := range a.apart(changes) {
-			groups = append(groups, a.collapse(run))
-		}
-	}
+	groups := [][]op{a.collapse(changes)}
 	const attempts = 10
 	for attempt := 1; ; attempt++ {
 		err := a.applyOps(ctx, groups)
@@ -178,64 +177,6 @@ func (a *Applier) collapse(changes []capture.Change) []op {
 		}
 	}
 	return ops
-}
-
-// apart splits changes, in log order, into runs within which keys that
-// differ in bytes are different rows for the server too, so that each run
-// can be collapsed (collapse tells keys apart by their bytes). Two keys the
-// server may take for one row ('a' and 'A' in a case-insensitive
-// collation) agree in every key column that compares byte for byte (an
-// integer, a binary string): a change that touches such a key of an earlier
-// change of the run, with other bytes, starts a new run. A key of a
-// two-column text-and-id key then shares a run with every other id's;
-// without a column that compares exactly, only with its own bytes.
-func (a *Applier) apart(changes []capture.Change) [][]capture.Change {
-	var exact []int
-	for i, k := range a.m.Key {
-		if a.m.Source.Columns[k.Index].ComparesExactly() {
-			exact = append(exact, i)
-		}
-	}
-	// seen maps the exact columns' values of each key the run touches to
-	// the key's bytes.
-	seen := map[string]string{}
-	var runs [][]capture.Change
-	start := 0
-	for i, ch := range changes {
-		var keys [][]any
-		for _, img := range [][]any{ch.Before, ch.After} {
-			if img != nil {
-				keys = append(keys, a.m.KeyValues(img))
-			}
-		}
-		conflict := false
-		for _, key := range keys {
-			if whole, ok := seen[exactPart(key, exact)]; ok && whole != KeyString(key) {
-				conflict = true
-			}
-		}
-		if conflict {
-			runs = append(runs, changes[start:i])
-			start = i
-			clear(seen)
-		}
-		// One change's own keys may be one row (an update of the case
-		// only): collapse deletes both and inserts the image, which is
-		// right.
-		for _, key := range keys {
-			seen[exactPart(key, exact)] = KeyString(key)
-		}
-	}
-	return append(runs, changes[start:])
-}
-
-// exactPart is the KeyString of the key's values at positions exact.
-func exactPart(key []any, exact []int) string {
-	vals := make([]any, len(exact))
-	for i, p := range exact {
-		vals[i] = key[p]
-	}
-	return KeyString(vals)
 }
 
 // KeyString encodes key values so that equal keys (byte for byte) and only

@@ -331,114 +331,161 @@ func TestRealDuplicateAfterOwnRows(t *testing.T) {
 	}
 }
 
-// TestApart: changes to a key with a case-insensitive text column are split
-// into runs only where a key may be another key's row under other bytes
-// (the same id, another case); otherwise they stay together, to be
-// collapsed and applied as one.
-func TestApart(t *testing.T) {
-	t.Parallel()
-	m := testMapping()
-	m.Key = []schema.ColumnPair{m.Columns[1], m.Columns[0]} // (v, id)
-	a := &Applier{m: m}
-	row := func(id int64, v string) []any { return []any{id, capture.Text(v)} }
-	ins := func(id int64, v string) capture.Change {
-		return capture.Change{Kind: capture.Insert, After: row(id, v)}
-	}
-	upd := func(id int64, from, to string) capture.Change {
-		return capture.Change{Kind: capture.Update, Before: row(id, from), After: row(id, to)}
-	}
-	del := func(id int64, v string) capture.Change {
-		return capture.Change{Kind: capture.Delete, Before: row(id, v)}
-	}
+// TestKeySpellings: a key the server compares in a collation that equates
+// different bytes ('a' = 'A' = 'a ' in utf8mb4_general_ci) is collapsed by
+// its bytes like any other (see the package comment). A batch whose changes
+// move a row between spellings and back, delete it and insert it again in
+// another spelling, with and without an integer beside the text in the
+// key, leaves the shadow byte for byte as the same statements leave the
+// original, in one delete and one insert.
+func TestKeySpellings(t *testing.T) {
+	type step struct{ before, after []any }
+	ins := func(after ...any) step { return step{after: after} }
+	upd := func(before, after []any) step { return step{before, after} }
+	del := func(before ...any) step { return step{before: before} }
+	r := func(vals ...any) []any { return vals }
 	cases := []struct {
 		name    string
-		changes []capture.Change
-		want    []int // the runs' lengths
+		def     string // the columns of t and s, their only unique key last
+		cols    []string
+		initial [][]any
+		steps   []step
 	}{
-		{name: "distinct ids", changes: []capture.Change{ins(1, "a"), ins(2, "a"), upd(3, "x", "y"), del(4, "z")}, want: []int{4}},
-		{name: "the same key again", changes: []capture.Change{ins(1, "a"), upd(1, "a", "a"), del(1, "a")}, want: []int{3}},
-		{name: "a case-only update is one change", changes: []capture.Change{upd(1, "a", "A"), ins(2, "b")}, want: []int{2}},
-		{name: "another case of an earlier key", changes: []capture.Change{ins(1, "a"), ins(2, "b"), upd(1, "a", "A"), del(1, "A")}, want: []int{2, 2}},
-		{name: "back to the first case", changes: []capture.Change{upd(1, "a", "A"), upd(1, "A", "a"), upd(1, "a", "A")}, want: []int{1, 1, 1}},
+		{
+			name:    "text and id",
+			def:     "(id BIGINT NOT NULL, v VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, UNIQUE KEY vid (v, id))",
+			cols:    []string{"id", "v", "n"},
+			initial: [][]any{r(1, "a", 0), r(2, "b", 0), r(3, "c", 0)},
+			steps: []step{
+				upd(r(1, "a", 0), r(1, "A", 1)), // another case
+				upd(r(2, "b", 0), r(2, "b", 1)),
+				ins(4, "d", 1),
+				upd(r(1, "A", 1), r(1, "a ", 2)), // a trailing space, equal under PAD SPACE
+				del(3, "c", 0),
+				ins(3, "C", 1), // back in another case
+				upd(r(4, "d", 1), r(4, "D", 2)),
+				upd(r(4, "D", 2), r(5, "d", 3)), // id and case at once
+				ins(4, "d", 4),                  // the old key again
+				del(1, "a ", 2),
+				ins(1, "A", 5),
+			},
+		},
+		{
+			name:    "text alone",
+			def:     "(v VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, PRIMARY KEY (v))",
+			cols:    []string{"v", "n"},
+			initial: [][]any{r("a", 0), r("b", 0), r("c", 0)},
+			steps: []step{
+				upd(r("a", 0), r("A", 1)),
+				upd(r("b", 0), r("b", 1)),
+				ins("d", 1),
+				upd(r("A", 1), r("a ", 2)),
+				del("c", 0),
+				ins("C", 1),
+				upd(r("d", 1), r("D", 2)),
+				upd(r("D", 2), r("e", 3)),
+				ins("d", 4),
+				del("a ", 2),
+				ins("A", 5),
+				upd(r("b", 1), r("B", 2)),
+				upd(r("B", 2), r("b", 3)), // and back
+			},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			var got []int
-			for _, run := range a.apart(c.changes) {
-				got = append(got, len(run))
+			db, name := sbx.NewDatabase(t)
+			ctx := context.Background()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s %v: %v", q, args, err)
+				}
 			}
-			if !slices.Equal(got, c.want) {
-				t.Errorf("runs %v, want %v", got, c.want)
+			cols := strings.Join(c.cols, ", ")
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(c.cols)), ", ")
+			var match []string
+			for _, col := range c.cols {
+				match = append(match, "CAST("+col+" AS BINARY) = CAST(? AS BINARY)")
+			}
+			where := strings.Join(match, " AND ")
+			exec("CREATE TABLE t " + c.def)
+			exec("CREATE TABLE s " + c.def)
+			for _, row := range c.initial {
+				exec("INSERT INTO t ("+cols+") VALUES ("+marks+")", row...)
+				exec("INSERT INTO s ("+cols+") VALUES ("+marks+")", row...)
+			}
+			src, err := schema.Load(ctx, db, name, "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst, err := schema.Load(ctx, db, name, "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pairs [][2]string
+			for _, col := range c.cols {
+				pairs = append(pairs, [2]string{col, col})
+			}
+			m, err := schema.NewMapping(src, dst, pairs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The original's statements, and the images the binary log
+			// would carry for them.
+			image := func(vals []any) []any {
+				if vals == nil {
+					return nil
+				}
+				out := make([]any, len(vals))
+				for i, v := range vals {
+					switch v := v.(type) {
+					case int:
+						out[i] = int64(v)
+					case string:
+						out[i] = capture.Text(v)
+					}
+				}
+				return out
+			}
+			var changes []capture.Change
+			for _, st := range c.steps {
+				switch {
+				case st.before == nil:
+					exec("INSERT INTO t ("+cols+") VALUES ("+marks+")", st.after...)
+					changes = append(changes, capture.Change{Kind: capture.Insert, After: image(st.after)})
+				case st.after == nil:
+					exec("DELETE FROM t WHERE "+where, st.before...)
+					changes = append(changes, capture.Change{Kind: capture.Delete, Before: image(st.before)})
+				default:
+					var set []string
+					for _, col := range c.cols {
+						set = append(set, col+" = ?")
+					}
+					exec("UPDATE t SET "+strings.Join(set, ", ")+" WHERE "+where, append(slices.Clone(st.after), st.before...)...)
+					changes = append(changes, capture.Change{Kind: capture.Update, Before: image(st.before), After: image(st.after)})
+				}
+			}
+			a := New(db, m, nil)
+			rounds := 0
+			a.afterDelete = func(context.Context) { rounds++ }
+			if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+				t.Fatal(err)
+			}
+			if rounds != 1 {
+				t.Errorf("the batch took %d delete-and-insert rounds, want 1", rounds)
+			}
+			rows := func(table string) string {
+				var out string
+				q := "SELECT GROUP_CONCAT(HEX(CONCAT_WS('|', " + cols + ")) ORDER BY HEX(CONCAT_WS('|', " + cols + "))) FROM " + table
+				if err := db.QueryRowContext(ctx, q).Scan(&out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			if got, want := rows("s"), rows("t"); got != want {
+				t.Errorf("shadow %s, original %s (hex of each row)", got, want)
 			}
 		})
-	}
-	// Without a column that compares byte for byte, keys of other bytes
-	// never share a run.
-	m2 := testMapping()
-	m2.Key = m2.Columns[1:] // (v)
-	a2 := &Applier{m: m2}
-	var got []int
-	for _, run := range a2.apart([]capture.Change{ins(1, "a"), ins(2, "b"), upd(3, "c", "c")}) {
-		got = append(got, len(run))
-	}
-	if !slices.Equal(got, []int{1, 1, 1}) {
-		t.Errorf("a text-only key: runs %v, want [1 1 1]", got)
-	}
-}
-
-// TestCaseChangesApplied: on a real server, a key of a case-insensitive
-// text column and an id, changes that change a key's case among others on
-// other ids end in the state the original has; the batch is applied in the
-// runs apart makes.
-func TestCaseChangesApplied(t *testing.T) {
-	db, name := sbx.NewDatabase(t)
-	ctx := context.Background()
-	def := "(id BIGINT NOT NULL, v VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, UNIQUE KEY vid (v, id))"
-	for _, q := range []string{"CREATE TABLE t " + def, "CREATE TABLE s " + def, "INSERT INTO s VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0)"} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := schema.Load(ctx, db, name, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := schema.Load(ctx, db, name, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}, {"n", "n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.KeyComparesExactly() {
-		t.Fatalf("key %s compares exactly; the test needs one that does not", m.KeyName)
-	}
-	a := New(db, m, nil)
-	groups := 0
-	a.afterDelete = func(context.Context) { groups++ }
-	row := func(id int64, v string, n int64) []any { return []any{id, capture.Text(v), n} }
-	changes := []capture.Change{
-		{Kind: capture.Update, Before: row(1, "a", 0), After: row(1, "A", 1)},
-		{Kind: capture.Update, Before: row(2, "b", 0), After: row(2, "b", 1)},
-		{Kind: capture.Insert, After: row(4, "d", 1)},
-		{Kind: capture.Update, Before: row(1, "A", 1), After: row(1, "a", 2)}, // case back: a new run
-		{Kind: capture.Delete, Before: row(3, "c", 0)},
-		{Kind: capture.Update, Before: row(4, "d", 1), After: row(4, "D", 2)}, // one change: no new run
-		{Kind: capture.Update, Before: row(4, "D", 2), After: row(4, "d", 3)}, // case back: a new run
-	}
-	if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
-		t.Fatal(err)
-	}
-	if groups != 3 {
-		t.Errorf("applied in %d runs, want 3", groups)
-	}
-	var got string
-	if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(id, '=', CAST(v AS BINARY), ':', n ORDER BY id) FROM s").Scan(&got); err != nil {
-		t.Fatal(err)
-	}
-	if want := "1=a:2,2=b:1,4=d:3"; got != want {
-		t.Errorf("shadow = %s, want %s", got, want)
 	}
 }

@@ -30,10 +30,4 @@ func TestFamilyOf(t *testing.T) {
 			t.Errorf("family %d: numeric %v, textual %v; want textual only", f, f.Numeric(), f.Textual())
 		}
 	}
-	if c := (Column{DataType: "varchar", Collation: "utf8mb4_general_ci"}); c.ComparesExactly() {
-		t.Errorf("a varchar in a PAD SPACE, case-insensitive collation compares exactly")
-	}
-	if c := (Column{DataType: "enum", Collation: "utf8mb4_nopad_bin"}); !c.ComparesExactly() {
-		t.Errorf("an enum in a NO PAD binary collation does not compare exactly")
-	}
 }

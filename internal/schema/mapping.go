@@ -216,17 +216,6 @@ func (m *Mapping) KeyOldNames() []string { return names(m.Key, true) }
 // KeyNewNames are the key's column names in the shadow.
 func (m *Mapping) KeyNewNames() []string { return names(m.Key, false) }
 
-// KeyComparesExactly reports whether every key column compares byte for
-// byte, so that keys can be told apart in memory as the server would.
-func (m *Mapping) KeyComparesExactly() bool {
-	for _, k := range m.Key {
-		if !m.Source.Columns[k.Index].ComparesExactly() {
-			return false
-		}
-	}
-	return true
-}
-
 // KeyValues picks the key's values out of a row image of the original.
 func (m *Mapping) KeyValues(image []any) []any {
 	vals := make([]any, len(m.Key))

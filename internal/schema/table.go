@@ -50,18 +50,6 @@ type Column struct {
 	DatetimePrecision int64
 }
 
-// ComparesExactly reports whether two values of the column are equal for
-// the server exactly when their bytes are equal: numbers, temporal and
-// binary types, and strings in a NO PAD binary collation. A string in any
-// other collation can hold different bytes that the server sees as the same
-// key ('a' and 'A ' under utf8mb4_general_ci).
-func (c Column) ComparesExactly() bool {
-	if c.Family().Textual() {
-		return strings.HasSuffix(c.Collation, "_nopad_bin")
-	}
-	return true
-}
-
 // IsFixedBinary reports whether the column is BINARY(n): the binary log
 // drops its trailing zero bytes, which must be put back when applying.
 func (c Column) IsFixedBinary() bool { return c.DataType == "binary" }
