@@ -16,11 +16,11 @@ import (
 
 // cutOver swaps the tables. Each attempt first lets the applier catch up
 // without any lock (stream.settle), so that the time writers are held
-// covers only the few changes made in the last moments. An attempt that cannot take the lock or
-// drain the backlog in time gives up cleanly (the original keeps serving)
-// and is retried with backoff; the binary log reader and the applier run
-// on streamCtx all the while, so the shadow stays in step however long the
-// wait. The sessions that hold the cut-over up are named in the log and
+// covers only the few changes made in the last moments. An attempt that
+// cannot take the lock or drain the backlog in time gives up cleanly (the
+// original keeps serving) and is retried with backoff; the binary log
+// reader and the applier run on streamCtx all the while, so the shadow
+// stays in step however long the wait. The sessions that hold the cut-over up are named in the log and
 // the status (heldUp), and with ForceCutOverAfter killed once they have
 // held it up that long.
 //

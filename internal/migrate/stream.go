@@ -298,9 +298,9 @@ func (s *stream) catchUpUnhooked(ctx context.Context) error {
 
 // The pace of settle: the lock-held catch-up that follows a settled one
 // applies what committed while the last catch-up ran, so writers are held
-// at most about as long as it took (less while the applier gains). settleWithin is the hold aimed at (the most a
-// write should wait); maxSettleRounds bounds the catch-ups before the lock
-// is tried anyway.
+// at most about as long as it took (less while the applier gains).
+// settleWithin is the hold aimed at (the most a write should wait);
+// maxSettleRounds bounds the catch-ups before the lock is tried anyway.
 const (
 	settleWithin    = 100 * time.Millisecond
 	maxSettleRounds = 10
