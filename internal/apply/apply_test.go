@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"slices"
@@ -56,6 +57,25 @@ func TestCollapse(t *testing.T) {
 	}
 }
 
+// mappingOf maps table t of database name onto s, column by column.
+func mappingOf(t *testing.T, db *sql.DB, name string, pairs [][2]string) *schema.Mapping {
+	t.Helper()
+	ctx := context.Background()
+	src, err := schema.Load(ctx, db, name, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := schema.Load(ctx, db, name, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schema.NewMapping(src, dst, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func setup(t *testing.T, shadowDef string) (*Applier, func(q string) string) {
 	t.Helper()
 	db, name := sbx.NewDatabase(t)
@@ -68,18 +88,7 @@ func setup(t *testing.T, shadowDef string) (*Applier, func(q string) string) {
 			t.Fatal(err)
 		}
 	}
-	src, err := schema.Load(ctx, db, name, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := schema.Load(ctx, db, name, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schema.NewMapping(src, dst, [][2]string{{"id", "id"}, {"v", "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mappingOf(t, db, name, [][2]string{{"id", "id"}, {"v", "v"}})
 	query := func(q string) string {
 		var out string
 		if err := db.QueryRowContext(ctx, q).Scan(&out); err != nil {
@@ -415,22 +424,11 @@ func TestKeySpellings(t *testing.T) {
 				exec("INSERT INTO t ("+cols+") VALUES ("+marks+")", row...)
 				exec("INSERT INTO s ("+cols+") VALUES ("+marks+")", row...)
 			}
-			src, err := schema.Load(ctx, db, name, "t")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst, err := schema.Load(ctx, db, name, "s")
-			if err != nil {
-				t.Fatal(err)
-			}
 			var pairs [][2]string
 			for _, col := range c.cols {
 				pairs = append(pairs, [2]string{col, col})
 			}
-			m, err := schema.NewMapping(src, dst, pairs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := mappingOf(t, db, name, pairs)
 			// The original's statements, and the images the binary log
 			// would carry for them.
 			image := func(vals []any) []any {
