@@ -46,6 +46,17 @@
 // state; the delete, which compares in the column's collation
 // (capture.KeyPlaceholder), removes the shadow's row of the class whatever
 // its spelling, and the insert writes that image.
+//
+// An ENUM's error value (capture.EnumErrorValue: index 0, which a session
+// without strict mode stores for a string that is not a member) is written
+// into an ENUM column of the shadow as index 0, which is what the copy
+// (INSERT ... SELECT) stores for it whatever the new members, and which is
+// not the empty member an ENUM may also have. Only a statement without
+// strict mode can store it, so a row holding one is inserted on its own in
+// mysql.LenientSQLMode, and must raise exactly one warning, "data
+// truncated" (1265), for each such value and none for anything else: any
+// other warning is a value the shadow cannot hold as it is. A key compares
+// it as the number 0, which only the error value equals.
 package apply
 
 import (
@@ -69,6 +80,7 @@ const maxPlaceholders = 60000
 // Applier applies batches of changes to the shadow.
 type Applier struct {
 	db     *sql.DB
+	server mysql.Server
 	m      *schema.Mapping
 	logger *slog.Logger
 	// shadowKey is the shadow's unique index over the copy key.
@@ -76,6 +88,10 @@ type Applier struct {
 	// marks and keyMarks are the placeholder expressions of the copied
 	// columns and of the key columns (see capture.Placeholder).
 	marks, keyMarks []string
+	// enums and keyEnums tell which copied columns and which key
+	// columns are ENUMs in the shadow, where an ENUM's error value is
+	// written as index 0.
+	enums, keyEnums []bool
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
 	// placeholders bounds the parameters of one statement:
@@ -89,17 +105,20 @@ type Applier struct {
 	keep []string
 }
 
-// New returns an applier for m.
-func New(db *sql.DB, m *schema.Mapping, logger *slog.Logger) *Applier {
-	a := &Applier{db: db, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second, placeholders: maxPlaceholders}
+// New returns an applier for m on server.
+func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger) *Applier {
+	a := &Applier{db: db, server: server, m: m, logger: logger, shadowKey: rowcopy.ShadowKeyName(m), LockWaitTimeout: 10 * time.Second, placeholders: maxPlaceholders}
 	// Text values arrive as their bytes in the original column's character
 	// set and are read back so by the server (capture.Text).
 	for _, c := range m.Columns {
+		target, _ := m.Shadow.Column(c.New)
 		a.marks = append(a.marks, capture.Placeholder(m.Source.Columns[c.Index]))
+		a.enums = append(a.enums, target.Family() == schema.FamEnum)
 	}
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
 		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))
+		a.keyEnums = append(a.keyEnums, target.Family() == schema.FamEnum)
 	}
 	return a
 }
@@ -344,12 +363,15 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 		for _, o := range ops[start:end] {
 			keys = append(keys, o.key)
 		}
-		for _, k := range keys {
+		for j, k := range keys {
+			bound := make([]any, len(k))
 			for i, v := range k {
 				if err := checkBindable(a.keyMarks[i], v); err != nil {
 					return fmt.Errorf("key column %s: %w", keyCols[i], err)
 				}
+				bound[i] = enumErrorAsIndex(v, a.keyEnums[i])
 			}
+			keys[j] = bound
 		}
 		cond, args := sqlbuild.KeyInMarks(keyCols, a.keyMarks, keys)
 		if err := do(cond, args); err != nil {
@@ -366,9 +388,13 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 	per := max(1, a.placeholders/len(cols))
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	var inserted int64
-	var rows [][]any
+	var rows, alone [][]any
 	for _, o := range ops {
-		if o.image != nil {
+		switch {
+		case o.image == nil:
+		case a.enumErrors(o.image) > 0:
+			alone = append(alone, o.image)
+		default:
 			rows = append(rows, o.image)
 		}
 	}
@@ -392,7 +418,82 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 			return inserted, err
 		}
 	}
+	for _, img := range alone {
+		if err := a.insertWithEnumErrors(ctx, tx, shadow, img); err != nil {
+			return inserted, err
+		}
+		inserted++
+	}
 	return inserted, nil
+}
+
+// enumErrors counts the ENUM error values that image writes into ENUM
+// columns of the shadow.
+func (a *Applier) enumErrors(image []any) int {
+	n := 0
+	for i, c := range a.m.Columns {
+		if _, ok := image[c.Index].(capture.EnumErrorValue); ok && a.enums[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// enumErrorAsIndex is v as it is bound for a column of the shadow that is
+// an ENUM when enum is set: its error value as the number 0 (index 0),
+// which the column stores as the error value and compares equal to it
+// alone. Any other value is bound as it is.
+func enumErrorAsIndex(v any, enum bool) any {
+	if _, ok := v.(capture.EnumErrorValue); ok && enum {
+		return int64(0)
+	}
+	return v
+}
+
+// insertWithEnumErrors inserts one image that writes an ENUM's error value
+// (see the package doc): in lenient mode, where each such value raises
+// warning 1265 and is stored as index 0; any other warning, or a count
+// that differs, is a value the shadow does not hold as it is.
+func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow string, image []any) error {
+	args := make([]any, 0, len(a.m.Columns))
+	for i, c := range a.m.Columns {
+		v := image[c.Index]
+		if err := checkBindable(a.marks[i], v); err != nil {
+			return fmt.Errorf("column %s: %w", c.Old, err)
+		}
+		args = append(args, enumErrorAsIndex(v, a.enums[i]))
+	}
+	stmt := a.server.InSQLMode(mysql.LenientSQLMode, sqlbuild.InsertRowsMarks(shadow, a.m.NewNames(), a.marks, 1))
+	if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+		return err
+	}
+	want := a.enumErrors(image)
+	rows, err := tx.QueryContext(ctx, "SHOW WARNINGS")
+	if err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	defer rows.Close()
+	var msgs []string
+	others := 0
+	for rows.Next() {
+		var level, msg string
+		var code int
+		if err := rows.Scan(&level, &code, &msg); err != nil {
+			return fmt.Errorf("read warnings: %w", err)
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
+		if code != mysql.ErrWarnDataTrunc {
+			others++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	if len(msgs) != want || others > 0 {
+		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised %d warnings where they raise %d: another value does not fit the new table as it is (%s)",
+			want, len(msgs), want, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // locate repeats a failed batch in a transaction that is rolled back,

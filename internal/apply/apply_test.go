@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tailor-osc/tailor/internal/capture"
+	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/sandbox"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -96,7 +97,17 @@ func setup(t *testing.T, shadowDef string) (*Applier, func(q string) string) {
 		}
 		return out
 	}
-	return New(db, m, nil), query
+	return New(db, serverOf(t, db), m, nil), query
+}
+
+// serverOf is the flavour and version of the sandbox db talks to.
+func serverOf(t *testing.T, db *sql.DB) mysql.Server {
+	t.Helper()
+	server, err := mysql.DetectServer(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server
 }
 
 // TestAppliesImagesNotRereads: the shadow gets the row image the binary log
@@ -464,7 +475,7 @@ func TestKeySpellings(t *testing.T) {
 					changes = append(changes, capture.Change{Kind: capture.Update, Before: image(st.before), After: image(st.after)})
 				}
 			}
-			a := New(db, m, nil)
+			a := New(db, serverOf(t, db), m, nil)
 			rounds := 0
 			a.afterDelete = func(context.Context) { rounds++ }
 			if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
@@ -486,4 +497,166 @@ func TestKeySpellings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnumErrorValue: an ENUM's error value (index 0, which a session
+// without strict mode stores for a string that is not a member) is applied
+// as index 0, as the copy stores it, and never as the empty member; also
+// into an ENUM whose members change, and into a VARCHAR (where it is the
+// empty string). As a key, it selects its own row and not the empty
+// member's. A row whose other value does not fit is refused, not stored in
+// lenient mode.
+func TestEnumErrorValue(t *testing.T) {
+	bad := capture.EnumErrorValue{}
+	const orig = "(id BIGINT NOT NULL, e ENUM('','a') NOT NULL, g ENUM('a','b') NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (id))"
+	type row struct {
+		id   int64
+		e, g any // nil, a member's name, or bad
+		v    string
+	}
+	// sqlValue is how the original's statement writes v: a string that is
+	// no member stores the error value.
+	sqlValue := func(v any) any {
+		switch v := v.(type) {
+		case capture.EnumErrorValue:
+			return "no such member"
+		case string:
+			return v
+		}
+		return nil
+	}
+	image := func(r row) []any { return []any{r.id, r.e, r.g, capture.Text(r.v)} }
+	initial := []row{{1, "a", "a", "one"}, {2, "", nil, "two"}, {3, bad, "b", "three"}}
+	steps := []struct{ before, after *row }{
+		{nil, &row{4, bad, bad, "four"}},
+		{nil, &row{5, "", bad, "five"}},
+		{&row{1, "a", "a", "one"}, &row{1, bad, "a", "uno"}},
+		{&row{2, "", nil, "two"}, &row{2, "", "b", "dos"}},
+		{&row{3, bad, "b", "three"}, &row{3, "", nil, "tres"}},
+		{&row{5, "", bad, "five"}, &row{6, bad, bad, "six"}},
+		{&row{4, bad, bad, "four"}, nil},
+		{nil, &row{4, "a", bad, "cuatr"}},
+	}
+	for _, c := range []struct{ name, shadow string }{
+		{"same definition", orig},
+		{"members added", "(id BIGINT NOT NULL, e ENUM('','a','z') NOT NULL, g ENUM('a','b','c') NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (id))"},
+		{"to varchar", "(id BIGINT NOT NULL, e VARCHAR(10) NOT NULL, g ENUM('a','b') NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (id))"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, name := sbx.NewDatabase(t)
+			ctx := context.Background()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s %v: %v", q, args, err)
+				}
+			}
+			exec("CREATE TABLE t " + orig)
+			exec("CREATE TABLE s " + c.shadow)
+			exec("CREATE TABLE x " + c.shadow)
+			for _, r := range initial {
+				exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES (?, ?, ?, ?)", r.id, sqlValue(r.e), sqlValue(r.g), r.v)
+			}
+			exec("INSERT INTO s SELECT * FROM t")
+			var changes []capture.Change
+			for _, st := range steps {
+				switch {
+				case st.before == nil:
+					a := *st.after
+					exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES (?, ?, ?, ?)", a.id, sqlValue(a.e), sqlValue(a.g), a.v)
+					changes = append(changes, capture.Change{Kind: capture.Insert, After: image(a)})
+				case st.after == nil:
+					exec("DELETE FROM t WHERE id = ?", st.before.id)
+					changes = append(changes, capture.Change{Kind: capture.Delete, Before: image(*st.before)})
+				default:
+					a := *st.after
+					exec("SET STATEMENT sql_mode = '' FOR UPDATE t SET id = ?, e = ?, g = ?, v = ? WHERE id = ?", a.id, sqlValue(a.e), sqlValue(a.g), a.v, st.before.id)
+					changes = append(changes, capture.Change{Kind: capture.Update, Before: image(*st.before), After: image(a)})
+				}
+			}
+			// What the copy stores for the original's rows now.
+			exec("INSERT INTO x SELECT * FROM t")
+			a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"id", "id"}, {"e", "e"}, {"g", "g"}, {"v", "v"}}), nil)
+			if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+				t.Fatal(err)
+			}
+			rows := func(table string) string {
+				var out string
+				q := "SELECT GROUP_CONCAT(CONCAT_WS('|', id, HEX(e), IF(e = '' AND e + 0 = 0, 'index 0', ''), IFNULL(HEX(g), 'NULL'), g + 0, v) ORDER BY id SEPARATOR '; ') FROM " + table
+				if err := db.QueryRowContext(ctx, q).Scan(&out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			got, want := rows("s"), rows("x")
+			if got != want {
+				t.Errorf("shadow %s\ncopy   %s", got, want)
+			}
+			// The test's rows hold error values in both columns.
+			if c.name == "same definition" && (!strings.Contains(want, "|index 0|") || !strings.Contains(want, "|0|")) {
+				t.Errorf("the rows hold no error value: %s", want)
+			}
+		})
+	}
+
+	t.Run("key", func(t *testing.T) {
+		db, name := sbx.NewDatabase(t)
+		ctx := context.Background()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := db.ExecContext(ctx, q, args...); err != nil {
+				t.Fatalf("%s %v: %v", q, args, err)
+			}
+		}
+		const def = "(e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e, id))"
+		exec("CREATE TABLE t " + def)
+		exec("CREATE TABLE s " + def)
+		exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES ('no such', 1, 'err'), ('', 1, 'empty'), ('a', 1, 'a')")
+		exec("INSERT INTO s SELECT * FROM t")
+		exec("SET STATEMENT sql_mode = '' FOR UPDATE t SET v = 'err2' WHERE e + 0 = 0 AND id = 1")
+		exec("DELETE FROM t WHERE e = '' AND e + 0 = 1 AND id = 1")
+		exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES ('no such', 2, 'new')")
+		changes := []capture.Change{
+			{Kind: capture.Update, Before: []any{bad, int64(1), capture.Text("err")}, After: []any{bad, int64(1), capture.Text("err2")}},
+			{Kind: capture.Delete, Before: []any{"", int64(1), capture.Text("empty")}},
+			{Kind: capture.Insert, After: []any{bad, int64(2), capture.Text("new")}},
+		}
+		a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"e", "e"}, {"id", "id"}, {"v", "v"}}), nil)
+		if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+			t.Fatal(err)
+		}
+		rows := func(table string) string {
+			var out string
+			if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v) ORDER BY e + 0, id SEPARATOR '; ') FROM "+table).Scan(&out); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		if got, want := rows("s"), rows("t"); got != want || want != "0|1|err2; 0|2|new; 2|1|a" {
+			t.Errorf("shadow %s, original %s, want 0|1|err2; 0|2|new; 2|1|a", got, want)
+		}
+	})
+
+	t.Run("another value does not fit", func(t *testing.T) {
+		db, name := sbx.NewDatabase(t)
+		ctx := context.Background()
+		for _, q := range []string{
+			"CREATE TABLE t " + orig,
+			"CREATE TABLE s (id BIGINT NOT NULL, e ENUM('','a') NOT NULL, g ENUM('a','b') NULL, v VARCHAR(3) NOT NULL, PRIMARY KEY (id))",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"id", "id"}, {"e", "e"}, {"g", "g"}, {"v", "v"}}), nil)
+		_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: image(row{7, bad, "a", "seven"})}}}})
+		var rowErr *rowcopy.RowError
+		if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "1265") {
+			t.Fatalf("err = %v, want the row refused with the truncation of v", err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM s").Scan(&n); err != nil || n != 0 {
+			t.Errorf("shadow holds %d rows (%v), want none", n, err)
+		}
+	})
 }

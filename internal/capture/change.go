@@ -86,10 +86,11 @@ func (k Kind) String() string {
 // every column of the table in table order (schema.Column.Ordinal-1), already
 // normalised so that passing it as a statement parameter, through the
 // column's Placeholder, into a column of the same type stores exactly the
-// original value: NULL is nil, ENUM and SET are their member names, BINARY(n)
-// keeps its trailing zero bytes, DECIMAL is its exact decimal text, temporal
-// types are text in UTC, CHAR, VARCHAR, TEXT and JSON are Text (the bytes in
-// the column's character set).
+// original value: NULL is nil, ENUM and SET are their member names (an
+// ENUM's error value is EnumErrorValue, which needs its own statement: see
+// apply.Applier), BINARY(n) keeps its trailing zero bytes, DECIMAL is its
+// exact decimal text, temporal types are text in UTC, CHAR, VARCHAR, TEXT
+// and JSON are Text (the bytes in the column's character set).
 type Change struct {
 	Kind   Kind
 	Before []any

@@ -86,7 +86,7 @@ type stream struct {
 }
 
 func newStream(r *Runner) *stream {
-	applier := apply.New(r.db, r.mapping, r.log)
+	applier := apply.New(r.db, r.server, r.mapping, r.log)
 	if r.cfg.Revert {
 		// The kept table's columns the table lost keep their values.
 		applier.KeepUnmapped()

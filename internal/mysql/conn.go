@@ -23,6 +23,13 @@ import (
 // forbids is refused as the server would refuse it.
 const SQLMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
 
+// LenientSQLMode is SQLMode without strict mode: the only mode in which a
+// statement stores an ENUM's error value (index 0), which strict mode
+// refuses like any value that does not fit. It is used for one statement at
+// a time (Server.InSQLMode) whose warnings are then counted, so that no
+// other value is changed unseen.
+const LenientSQLMode = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
+
 // ConnConfig says how to reach a server. Password is never logged: use
 // LogValue or String when describing a ConnConfig.
 type ConnConfig struct {

@@ -196,7 +196,7 @@ func startStream(t *testing.T, f *fixture) *stream {
 	}
 	s := &stream{db: f.db, server: server, done: make(chan struct{}),
 		reader: capture.NewReader(capture.ReaderConfig{Conn: sbx.Conn(f.dbName), Server: server, Table: f.m.Source})}
-	applier := apply.New(f.db, f.m, testLogger(t))
+	applier := apply.New(f.db, server, f.m, testLogger(t))
 	batches := make(chan capture.Batch, 1024)
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -54,6 +54,9 @@ type pairNorm struct {
 //   - FLOAT and DOUBLE: as DOUBLE; a DOUBLE narrowed to FLOAT is rounded to
 //     FLOAT first, as the copy does; a FLOAT(M,D) or DOUBLE(M,D) that
 //     changes is not verified;
+//   - ENUM with ENUM: the text (as for the same type, or as for text), after
+//     whether it is the error value, index 0, which a copy keeps as index 0
+//     and which reads as the empty string like an empty member;
 //   - text, ENUM and SET: the characters in utf8mb4 (CONVERT USING utf8mb4,
 //     then the bytes), which is what a copy between character sets keeps; a
 //     value copied into CHAR loses its trailing spaces, so both sides are
@@ -104,6 +107,13 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		// Trimmed like a decimal: TIMESTAMP(0) shows 1700000000 where
 		// TIMESTAMP(6) shows 1700000000.000000.
 		return both(func(c string) string { return decimalDigits("UNIX_TIMESTAMP(" + c + ")") })
+	case co == schema.FamEnum && cn == schema.FamEnum:
+		text := func(c string, col schema.Column) string { return asText(c, col, false) }
+		if sameType {
+			text = func(c string, _ schema.Column) string { return asBinary(c) }
+		}
+		pn.oldExpr, pn.newExpr = withEnumError(oc, text(oc, o)), withEnumError(nc, text(nc, n))
+		return pn, nil
 	case sameType:
 		return both(asBinary)
 	case isIntLike(co) && isIntLike(cn):
@@ -184,6 +194,12 @@ func asText(c string, col schema.Column, trim bool) string {
 	}
 	return asBinary(e)
 }
+
+// withEnumError prefixes an ENUM's text with whether it is the error value
+// (index 0), which reads as the empty string like an empty member but is
+// another value: '1' or '0', one character, so the text after it is
+// unambiguous.
+func withEnumError(c, text string) string { return "CONCAT(" + c + " + 0 = 0, " + text + ")" }
 
 // keepsOrder reports whether the members of old that new also has appear in
 // new in the same order, so that a SET value's text is the same in both.

@@ -345,3 +345,42 @@ func TestGateLetsEveryChunk(t *testing.T) {
 		t.Errorf("%d ranges through the gate, at most %d at once; the pass checked %d; want all of them, one at a time", gate.works, gate.atOnce, res.Chunks)
 	}
 }
+
+// TestEnumErrorValueIsCompared: an ENUM's error value (index 0, stored by a
+// session without strict mode for a string that is no member) reads as the
+// empty string like the empty member, but is another value; a shadow that
+// holds one where the original holds the other differs, for an ENUM of the
+// same definition and for one whose members change.
+func TestEnumErrorValueIsCompared(t *testing.T) {
+	for _, c := range []struct{ name, shadow string }{
+		{"same definition", "id INT NOT NULL PRIMARY KEY, e ENUM('','a') NULL"},
+		{"members added", "id INT NOT NULL PRIMARY KEY, e ENUM('','a','b') CHARACTER SET latin1 NULL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, "id INT NOT NULL PRIMARY KEY, e ENUM('','a') NULL", c.shadow, nil)
+			// Row 1 holds the error value, row 2 the empty member.
+			exec(t, f.db, "SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES (1, 'no such member'), (2, ''), (3, 'a'), (4, NULL)")
+			f.copyAll(t, 2)
+			if _, err := Run(context.Background(), f.config(t)); err != nil {
+				t.Fatalf("the copy differs: %v", err)
+			}
+			copier := rowcopy.NewCopier(f.db, f.m)
+			for _, tc := range []struct{ name, update, want string }{
+				{"the member for the error value", "UPDATE _t_new SET e = '' WHERE id = 1", "1 different"},
+				{"the error value for the member", "SET STATEMENT sql_mode = '' FOR UPDATE _t_new SET e = 'no such member' WHERE id = 2", "2 different"},
+				{"the error value for NULL", "SET STATEMENT sql_mode = '' FOR UPDATE _t_new SET e = 'no such member' WHERE id = 4", "4 different"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					exec(t, f.db, tc.update)
+					_, err := Run(context.Background(), f.config(t))
+					if got, want := keyStrings(mismatch(t, err).Rows), []string{tc.want}; !slices.Equal(got, want) {
+						t.Errorf("rows %v, want %v", got, want)
+					}
+					if _, err := copier.Copy(context.Background(), rowcopy.Chunk{}); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		})
+	}
+}

@@ -74,12 +74,25 @@ func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+t+"), (SELECT COUNT(*) FROM "+c+")").Scan(&d.Rows, &d.ControlRows); err != nil {
 		return d, fmt.Errorf("count rows: %w", err)
 	}
+	tableEnums, err := enumColumns(ctx, db, table)
+	if err != nil {
+		return d, err
+	}
+	controlEnums, err := enumColumns(ctx, db, ControlTable(table))
+	if err != nil {
+		return d, err
+	}
 	var same []string
 	for _, p := range cols {
 		// <=> alone would call 'a ' and 'a' equal under a PAD SPACE
 		// collation; the binary casts compare the bytes too.
 		tc, cc := mysql.QuoteIdent(p.Table), mysql.QuoteIdent(p.Control)
 		same = append(same, fmt.Sprintf("t.%s <=> c.%s AND CAST(t.%s AS BINARY) <=> CAST(c.%s AS BINARY)", tc, cc, tc, cc))
+		// An ENUM's error value (index 0) reads as '' like a member '':
+		// between two ENUMs, whichever their members, it must stay itself.
+		if tableEnums[strings.ToLower(p.Table)] && controlEnums[strings.ToLower(p.Control)] {
+			same = append(same, fmt.Sprintf("(t.%s + 0 = 0) <=> (c.%s + 0 = 0)", tc, cc))
+		}
 	}
 	checks := []struct {
 		count *int64
@@ -112,4 +125,22 @@ func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (
 		}
 	}
 	return d, nil
+}
+
+// enumColumns is the set of table's ENUM columns, by lower-case name.
+func enumColumns(ctx context.Context, db Querier, table string) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND DATA_TYPE = 'enum'", table)
+	if err != nil {
+		return nil, fmt.Errorf("read the ENUM columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	enums := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		enums[strings.ToLower(name)] = true
+	}
+	return enums, rows.Err()
 }
