@@ -128,6 +128,10 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 type op struct {
 	key   []any
 	image []any
+	// fresh says the key did not hold the same row through the run: an
+	// insert, a delete or a key change touched it, so that a value kept
+	// across the delete and insert (KeepUnmapped) is not its row's.
+	fresh bool
 }
 
 // Apply applies the changes of batches, which must be in log order, and
@@ -172,27 +176,29 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 func (a *Applier) collapse(changes []capture.Change) []op {
 	index := map[string]int{}
 	var ops []op
-	set := func(key, image []any) {
+	set := func(key, image []any, fresh bool) {
 		k := KeyString(key)
 		if i, ok := index[k]; ok {
 			ops[i].image = image
+			ops[i].fresh = ops[i].fresh || fresh
 			return
 		}
 		index[k] = len(ops)
-		ops = append(ops, op{key: key, image: image})
+		ops = append(ops, op{key: key, image: image, fresh: fresh})
 	}
 	for _, ch := range changes {
 		switch ch.Kind {
 		case capture.Insert:
-			set(a.m.KeyValues(ch.After), ch.After)
+			set(a.m.KeyValues(ch.After), ch.After, true)
 		case capture.Update:
 			before, after := a.m.KeyValues(ch.Before), a.m.KeyValues(ch.After)
-			if KeyString(before) != KeyString(after) {
-				set(before, nil)
+			moved := KeyString(before) != KeyString(after)
+			if moved {
+				set(before, nil, true)
 			}
-			set(after, ch.After)
+			set(after, ch.After, moved)
 		case capture.Delete:
-			set(a.m.KeyValues(ch.Before), nil)
+			set(a.m.KeyValues(ch.Before), nil, true)
 		}
 	}
 	return ops
@@ -275,7 +281,8 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 // write: a revert's, where the kept table has columns the table no longer
 // has (a column the migration dropped), whose values the rows that existed
 // at the swap must keep. A row whose key changed, or that is new, gets the
-// column's default.
+// column's default, also when its key is one another row left in the same
+// batch (an op's fresh).
 //
 // The values are set aside in a temporary table of the applier's session
 // (which the binary log, in ROW format, does not record), and put back on
@@ -297,8 +304,12 @@ func (a *Applier) KeepUnmapped() {
 // lives in the applier's session only.
 const keptAside = "tailor_kept_aside"
 
-// setKeptAside copies the kept columns of the rows of ops' keys into the
-// session's temporary table.
+// setKeptAside copies the kept columns of the rows of ops' keys that held
+// the same row through the batch (not fresh) into the session's temporary
+// table. In a collation that equates different keys, the rows of such a
+// key's class are that row alone: another spelling of the class could only
+// have been inserted or deleted while the row stood, which its unique key
+// forbids.
 func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
@@ -311,7 +322,13 @@ func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error 
 			return fmt.Errorf("set aside the kept columns: %w", err)
 		}
 	}
-	return a.forKeys(ops, func(cond string, args []any) error {
+	var same []op
+	for _, o := range ops {
+		if !o.fresh {
+			same = append(same, o)
+		}
+	}
+	return a.forKeys(same, func(cond string, args []any) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO "+aside+" ("+cols+") SELECT "+cols+" FROM "+shadow+" WHERE "+cond, args...)
 		return err
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -659,4 +660,81 @@ func TestEnumErrorValue(t *testing.T) {
 			t.Errorf("shadow holds %d rows (%v), want none", n, err)
 		}
 	})
+}
+
+// TestKeepUnmappedOnlyForTheSameRow: a revert's applier (KeepUnmapped)
+// keeps a column the mapping does not write on a row that stayed under its
+// key through the batch, and gives the column's default to a row that is
+// new under its key, also where another row held that key earlier in the
+// same batch (deleted, or moved away), with an integer key and with a key
+// in a collation that equates different spellings.
+func TestKeepUnmappedOnlyForTheSameRow(t *testing.T) {
+	for _, c := range []struct {
+		name, keyType string
+		k             func(i int) any // the key's value i, as the table holds it
+		image         func(v any) any // and as a row image carries it
+		want          string
+	}{
+		{
+			name: "integer key", keyType: "INT",
+			k:     func(i int) any { return i },
+			image: func(v any) any { return int64(v.(int)) },
+			want:  "1|a2|kept 1; 2|b2|default; 4|c|default; 5|f|default; 7|g3|kept 7",
+		},
+		{
+			// Key i is spelled 'ki'; its other spelling, 'Ki', is the key
+			// reused in the batch.
+			name: "text key in a _ci collation", keyType: "VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+			k:     func(i int) any { return fmt.Sprintf("k%d", i) },
+			image: func(v any) any { return capture.Text(v.(string)) },
+			want:  "k1|a2|kept k1; K2|b2|default; k4|c|default; K5|f|default; k7|g3|kept k7",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, name := sbx.NewDatabase(t)
+			ctx := context.Background()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s %v: %v", q, args, err)
+				}
+			}
+			exec("CREATE TABLE t (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL)")
+			exec("CREATE TABLE s (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL, legacy VARCHAR(20) NOT NULL DEFAULT 'default')")
+			initial := map[int]string{1: "a", 2: "b", 3: "c", 5: "e", 6: "f", 7: "g"}
+			for i, v := range initial {
+				exec("INSERT INTO s VALUES (?, ?, CONCAT('kept ', ?))", c.k(i), v, c.k(i))
+			}
+			// other is key i's other spelling: the same key for integers.
+			other := func(i int) any {
+				if s, ok := c.k(i).(string); ok {
+					return strings.ToUpper(s[:1]) + s[1:]
+				}
+				return c.k(i)
+			}
+			row := func(k any, v string) []any { return []any{c.image(k), capture.Text(v)} }
+			changes := []capture.Change{
+				{Kind: capture.Update, Before: row(c.k(1), "a"), After: row(c.k(1), "a2")},  // in place: kept
+				{Kind: capture.Delete, Before: row(c.k(2), "b")},                            // deleted, and
+				{Kind: capture.Insert, After: row(other(2), "b2")},                          // a new row under its key
+				{Kind: capture.Update, Before: row(c.k(3), "c"), After: row(c.k(4), "c")},   // moved: the default
+				{Kind: capture.Delete, Before: row(c.k(5), "e")},                            // deleted, and
+				{Kind: capture.Update, Before: row(c.k(6), "f"), After: row(other(5), "f")}, // another row moved there
+				{Kind: capture.Update, Before: row(c.k(7), "g"), After: row(c.k(7), "g2")},
+				{Kind: capture.Update, Before: row(c.k(7), "g2"), After: row(c.k(7), "g3")},
+			}
+			a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"k", "k"}, {"v", "v"}}), nil)
+			a.KeepUnmapped()
+			if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', k, v, legacy) ORDER BY v SEPARATOR '; ') FROM s").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("shadow %s, want %s", got, c.want)
+			}
+		})
+	}
 }
