@@ -28,6 +28,9 @@ type loadOptions struct {
 	// InitialRows is the number of rows of the prepared table, ids 1..N.
 	InitialRows int
 	Seed        uint64
+	// Key is the table's primary key (keyInt, keyText): with keyText an
+	// insert writes the row's uid too.
+	Key string
 	// DualWrite, when set, is a column that every insert and every update
 	// of c also sets to c's new value: the application of the
 	// expand-contract playbook, which writes the new column before its
@@ -153,8 +156,11 @@ func (l *sbLoad) operation(rng *rand.Rand) (string, []any) {
 	switch r := rng.IntN(100); {
 	case r < 25:
 		id, k, c, pad := l.nextID.Add(1), rng.IntN(max(l.opts.InitialRows, 1))+1, digitGroups(rng, 10), digitGroups(rng, 5)
-		if dual != "" {
+		switch {
+		case dual != "":
 			return "INSERT INTO %s (id, k, c, pad, " + mysql.QuoteIdent(dual) + ") VALUES (?, ?, ?, ?, ?)", []any{id, k, c, pad, c}
+		case l.opts.Key == keyText:
+			return "INSERT INTO %s (id, uid, k, c, pad) VALUES (?, ?, ?, ?, ?)", []any{id, uidOf(id), k, c, pad}
 		}
 		return "INSERT INTO %s (id, k, c, pad) VALUES (?, ?, ?, ?)", []any{id, k, c, pad}
 	case r < 55:

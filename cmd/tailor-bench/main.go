@@ -36,13 +36,15 @@ type options struct {
 	mode                        string
 	rows, rate, writers, repeat int
 	alter, runs, database       string
-	threads, chunkSize          int
-	chunkTime                   time.Duration
-	host, user                  string
-	port                        int
-	baseline, warmup, settle    time.Duration
-	ptOSC                       string
-	json, verbose               bool
+	// key is the table's primary key: keyInt or keyText.
+	key                      string
+	threads, chunkSize       int
+	chunkTime                time.Duration
+	host, user               string
+	port                     int
+	baseline, warmup, settle time.Duration
+	ptOSC                    string
+	json, verbose            bool
 	// cpuProfile, when set, is the prefix of a CPU profile written for
 	// every tailor run.
 	cpuProfile string
@@ -95,7 +97,9 @@ type Report struct {
 	Build   string `json:"build,omitempty"`
 	Sandbox bool   `json:"sandbox"`
 	Rows    int    `json:"rows"`
-	Alter   string `json:"alter,omitempty"`
+	// Key is the table's primary key (--key): int or text.
+	Key   string `json:"key"`
+	Alter string `json:"alter,omitempty"`
 	// Backfill is backfill mode's change: its column and its statement.
 	Backfill  *BackfillSetup `json:"backfill,omitempty"`
 	Rate      int            `json:"rate"`
@@ -135,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mode, "mode", modeAlter, "what to measure: alter (a schema change, by every tool) or backfill (filling a new column: one UPDATE, a naive loop, tailor backfill)")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the sysbench-shaped table")
 	fs.StringVar(&o.alter, "alter", "MODIFY c VARCHAR(150) NOT NULL", "the change every tool makes")
+	fs.StringVar(&o.key, "key", keyInt, "the table's primary key: int (sysbench's id BIGINT) or text (uid CHAR(36) in utf8mb4_general_ci, UUID-shaped, with id a unique key)")
 	fs.IntVar(&o.rate, "rate", 300, "write transactions per second of the load")
 	fs.IntVar(&o.writers, "writers", 8, "concurrent writing sessions of the load")
 	fs.IntVar(&o.repeat, "repeat", 1, "repetitions of every run, interleaved; medians are reported")
@@ -195,6 +200,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--tailor-max-commit-latency must not be negative, not %s", o.maxCommitLatency)
 	case o.replica && (o.host != "" || o.port != 0):
 		return o, errors.New("--replica starts a replica of the bench's own sandbox, and cannot be used with --host or --port")
+	case o.key != keyInt && o.key != keyText:
+		return o, fmt.Errorf("--key must be %s or %s, not %q", keyInt, keyText, o.key)
+	case o.key != keyInt && o.mode != modeAlter:
+		return o, fmt.Errorf("--key %s is for --mode %s: the backfill's batches walk id", o.key, modeAlter)
 	case o.sweep && o.mode != modeAlter:
 		return o, fmt.Errorf("--sweep measures tailor alter's applier: it needs --mode %s", modeAlter)
 	case o.sweepTimeout <= 0:
@@ -231,7 +240,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.verbose {
 		b.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Build: buildRevision(), Rows: opts.rows, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
+	rep := &Report{Mode: opts.mode, Started: time.Now().UTC(), Build: buildRevision(), Rows: opts.rows, Key: opts.key, Rate: opts.rate, Writers: opts.writers, Repeat: opts.repeat}
 	if opts.mode == modeAlter {
 		rep.Alter, rep.Threads, rep.ChunkSize = opts.alter, opts.threads, opts.chunkSize
 		rep.MaxCommitLatencyMs = millis(opts.maxCommitLatency)
@@ -317,7 +326,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	progress("==> preparing %s with %d rows", templateTable, opts.rows)
 	start := time.Now()
-	filled, err := prepareTemplate(ctx, b.db, opts.rows)
+	filled, err := prepareTemplate(ctx, b.db, opts.rows, opts.key)
 	if err != nil {
 		return err
 	}
@@ -456,7 +465,7 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, 
 	var load *sbLoad
 	if withLoad {
 		load = startLoad(ctx, b.db, loadOptions{Table: benchTable, Writers: b.opts.writers, Rate: rate,
-			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano()), DualWrite: dualWrite})
+			InitialRows: b.opts.rows, Seed: uint64(time.Now().UnixNano()), Key: b.opts.key, DualWrite: dualWrite})
 		if err := sleep(ctx, b.opts.warmup); err != nil {
 			load.stopLoad()
 			return run, err
@@ -522,7 +531,7 @@ func (b *bench) runOne(ctx context.Context, kind string, withLoad bool, repeat, 
 	}
 	if run.Status != statusRefused {
 		// A failed tool should have left the table as it was: check that too.
-		if err := compare(ctx, b.db, &run); err != nil {
+		if err := compare(ctx, b.db, b.opts.key, &run); err != nil {
 			return run, err
 		}
 	}

@@ -147,6 +147,8 @@ func TestParseFlagsModes(t *testing.T) {
 		{[]string{"--sweep-percent", ","}, "--sweep-percent"},
 		{[]string{"--sweep-timeout", "0s"}, "--sweep-timeout"},
 		{[]string{"--tailor-max-commit-latency", "-1ms"}, "--tailor-max-commit-latency"},
+		{[]string{"--key", "uuid"}, "--key"},
+		{[]string{"--key", "text", "--mode", "backfill"}, "--key"},
 	} {
 		if _, err := parseFlags(tc.args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseFlags(%q) error = %v, want one about %s", tc.args, err, tc.want)

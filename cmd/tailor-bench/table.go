@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/backfill"
@@ -20,8 +22,33 @@ const (
 	probeTable    = "sbtest_probe"
 )
 
-// sbtestDefinition is sysbench's table.
-const sbtestDefinition = `(
+// The primary keys the table can have (--key).
+const (
+	// keyInt is sysbench's: id BIGINT.
+	keyInt = "int"
+	// keyText is a UUID-shaped CHAR(36) in a case-insensitive collation,
+	// as many applications key their tables: the applier then finds rows
+	// by a key the server compares in a collation, and the copy inserts in
+	// random key order.
+	keyText = "text"
+)
+
+// sbtestDefinition is sysbench's table, with its primary key by key. With
+// keyText, id stays as a unique key: the load finds rows by it.
+func sbtestDefinition(key string) string {
+	if key == keyText {
+		return `(
+  id BIGINT NOT NULL,
+  uid CHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
+  k INT NOT NULL DEFAULT 0,
+  c CHAR(120) NOT NULL DEFAULT '',
+  pad CHAR(60) NOT NULL DEFAULT '',
+  PRIMARY KEY (uid),
+  UNIQUE KEY id (id),
+  KEY k_1 (k)
+) ENGINE=InnoDB`
+	}
+	return `(
   id BIGINT NOT NULL AUTO_INCREMENT,
   k INT NOT NULL DEFAULT 0,
   c CHAR(120) NOT NULL DEFAULT '',
@@ -29,15 +56,41 @@ const sbtestDefinition = `(
   PRIMARY KEY (id),
   KEY k_1 (k)
 ) ENGINE=InnoDB`
+}
+
+// keyLabel describes the table's primary key in the report's header.
+func keyLabel(key string) string {
+	if key == keyText {
+		return "primary key uid CHAR(36) utf8mb4_general_ci (UUID-shaped; id a unique key) (--key text)"
+	}
+	return "sysbench's, primary key id BIGINT"
+}
+
+// uidOf is the text key of row id: its MD5 in the 8-4-4-4-12 shape of a
+// UUID, the same as uidSQL gives in the server.
+func uidOf(id int64) string {
+	h := fmt.Sprintf("%x", md5.Sum([]byte(strconv.FormatInt(id, 10))))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// uidSQL is uidOf in SQL, of the integer expression n.
+func uidSQL(n string) string {
+	h := "MD5(" + n + ")"
+	return fmt.Sprintf("CONCAT_WS('-', SUBSTR(%[1]s, 1, 8), SUBSTR(%[1]s, 9, 4), SUBSTR(%[1]s, 13, 4), SUBSTR(%[1]s, 17, 4), SUBSTR(%[1]s, 21, 12))", h)
+}
 
 // controlTable is the name of table's control table, as workload.Compare
 // expects it.
 func controlTable(table string) string { return workload.ControlTable(table) }
 
 // sbColumns are the compared columns, each with itself.
-func sbColumns() []workload.ColumnPair {
+func sbColumns(key string) []workload.ColumnPair {
+	cols := []string{"id", "k", "c", "pad"}
+	if key == keyText {
+		cols = append(cols, "uid")
+	}
 	var out []workload.ColumnPair
-	for _, c := range []string{"id", "k", "c", "pad"} {
+	for _, c := range cols {
 		out = append(out, workload.ColumnPair{Table: c, Control: c})
 	}
 	return out
@@ -52,18 +105,22 @@ func digitsSQL(n int) string {
 	return "CONCAT_WS('-', " + strings.Join(parts, ", ") + ")"
 }
 
-// prepareTemplate fills the template table with rows rows unless it already
-// holds exactly that many. It uses MariaDB's sequence engine, and a cross
-// join of digits where there is none (MySQL). It reports whether it filled.
-func prepareTemplate(ctx context.Context, db *sql.DB, rows int) (bool, error) {
-	var n int64
+// prepareTemplate fills the template table with rows rows and primary key
+// key unless it already holds exactly that. It uses MariaDB's sequence
+// engine, and a cross join of digits where there is none (MySQL). It
+// reports whether it filled.
+func prepareTemplate(ctx context.Context, db *sql.DB, rows int, key string) (bool, error) {
+	var n, uids int64
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysql.QuoteIdent(templateTable)).Scan(&n); err == nil && n == int64(rows) {
-		return false, nil
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'uid'", templateTable).Scan(&uids)
+		if err == nil && (uids == 1) == (key == keyText) {
+			return false, nil
+		}
 	}
 	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mysql.QuoteIdent(templateTable)); err != nil {
 		return false, fmt.Errorf("drop the old template table: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE "+mysql.QuoteIdent(templateTable)+" "+sbtestDefinition); err != nil {
+	if _, err := db.ExecContext(ctx, "CREATE TABLE "+mysql.QuoteIdent(templateTable)+" "+sbtestDefinition(key)); err != nil {
 		return false, fmt.Errorf("create the template table: %w", err)
 	}
 	_, seqErr := db.ExecContext(ctx, "SELECT COUNT(*) FROM seq_1_to_10")
@@ -78,6 +135,10 @@ func prepareTemplate(ctx context.Context, db *sql.DB, rows int) (bool, error) {
 		}
 		q := fmt.Sprintf("INSERT INTO %s (id, k, c, pad) SELECT n, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
 			mysql.QuoteIdent(templateTable), rows, digitsSQL(10), digitsSQL(5), source)
+		if key == keyText {
+			q = fmt.Sprintf("INSERT INTO %s (id, uid, k, c, pad) SELECT n, %s, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
+				mysql.QuoteIdent(templateTable), uidSQL("n"), rows, digitsSQL(10), digitsSQL(5), source)
+		}
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return false, fmt.Errorf("fill the template table: %w", err)
 		}
@@ -122,10 +183,10 @@ func restore(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// compare compares the table with its control on every column, by primary
-// key and NULL-safely, and records the outcome in run.
-func compare(ctx context.Context, db *sql.DB, run *Run) error {
-	d, err := workload.Compare(ctx, db, benchTable, sbColumns())
+// compare compares the table, whose primary key is key, with its control
+// on every column, by id and NULL-safely, and records the outcome in run.
+func compare(ctx context.Context, db *sql.DB, key string, run *Run) error {
+	d, err := workload.Compare(ctx, db, benchTable, sbColumns(key))
 	if err != nil {
 		return err
 	}

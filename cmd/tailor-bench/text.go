@@ -94,6 +94,7 @@ func printSettings(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "replica: %s\n", rep.ReplicaSettings)
 	}
 	if rep.Mode == modeAlter {
+		fmt.Fprintln(w, "table: "+keyLabel(rep.Key))
 		fmt.Fprintf(w, "tailor: --max-commit-latency %s; checksum %s\n", maxCommitLatencyLabel(time.Duration(rep.MaxCommitLatencyMs*float64(time.Millisecond))), rep.Checksum)
 	}
 }
