@@ -47,7 +47,7 @@
 // (capture.KeyPlaceholder), removes the shadow's row of the class whatever
 // its spelling, and the insert writes that image.
 //
-// An ENUM's error value (capture.EnumErrorValue: index 0, which a session
+// An ENUM's error value (schema.EnumErrorValue: index 0, which a session
 // without strict mode stores for a string that is not a member) is written
 // into an ENUM column of the shadow as index 0, which is what the copy
 // (INSERT ... SELECT) stores for it whatever the new members, and which is
@@ -55,8 +55,8 @@
 // strict mode can store it, so a row holding one is inserted on its own in
 // mysql.LenientSQLMode, and must raise exactly one warning, "data
 // truncated" (1265), for each such value and none for anything else: any
-// other warning is a value the shadow cannot hold as it is. A key compares
-// it as the number 0, which only the error value equals.
+// other warning is a value the shadow cannot hold as it is. In a key it is
+// the number 0, as every ENUM in a key is its index (schema.EnumKeyValue).
 package apply
 
 import (
@@ -64,6 +64,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,10 +89,9 @@ type Applier struct {
 	// marks and keyMarks are the placeholder expressions of the copied
 	// columns and of the key columns (see capture.Placeholder).
 	marks, keyMarks []string
-	// enums and keyEnums tell which copied columns and which key
-	// columns are ENUMs in the shadow, where an ENUM's error value is
-	// written as index 0.
-	enums, keyEnums []bool
+	// enums tells which copied columns are ENUMs in the shadow, where an
+	// ENUM's error value is written as index 0.
+	enums []bool
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
 	// placeholders bounds the parameters of one statement:
@@ -118,7 +118,6 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
 		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))
-		a.keyEnums = append(a.keyEnums, target.Family() == schema.FamEnum)
 	}
 	return a
 }
@@ -128,10 +127,10 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 type op struct {
 	key   []any
 	image []any
-	// fresh says the key did not hold the same row through the run: an
-	// insert, a delete or a key change touched it, so that a value kept
-	// across the delete and insert (KeepUnmapped) is not its row's.
-	fresh bool
+	// origin is the key that the row of the image held when the run
+	// began, nil for a row the run inserted: where a value kept across
+	// the delete and insert (KeepUnmapped) is its row's.
+	origin []any
 }
 
 // Apply applies the changes of batches, which must be in log order, and
@@ -173,32 +172,49 @@ func (a *Applier) Apply(ctx context.Context, batches []capture.Batch) (int, erro
 
 // collapse reduces changes to the final state of each key they touch, in
 // order of first touch. An update that changes the key deletes the old key.
+// It follows each row from key to key, for origin: a key first met by an
+// update or a delete held a row when the run began; an insert brings a new
+// row; an update takes its row, and that row's origin, to its new key.
 func (a *Applier) collapse(changes []capture.Change) []op {
 	index := map[string]int{}
 	var ops []op
-	set := func(key, image []any, fresh bool) {
+	// origins holds, for a key the run has met, the origin of the row it
+	// holds now (nil: a new row, or none).
+	origins := map[string][]any{}
+	originOf := func(key []any) []any {
+		if o, met := origins[KeyString(key)]; met {
+			return o
+		}
+		return key
+	}
+	set := func(key, image, origin []any) {
 		k := KeyString(key)
+		origins[k] = origin
 		if i, ok := index[k]; ok {
 			ops[i].image = image
-			ops[i].fresh = ops[i].fresh || fresh
 			return
 		}
 		index[k] = len(ops)
-		ops = append(ops, op{key: key, image: image, fresh: fresh})
+		ops = append(ops, op{key: key, image: image})
 	}
 	for _, ch := range changes {
 		switch ch.Kind {
 		case capture.Insert:
-			set(a.m.KeyValues(ch.After), ch.After, true)
+			set(a.m.KeyValues(ch.After), ch.After, nil)
 		case capture.Update:
 			before, after := a.m.KeyValues(ch.Before), a.m.KeyValues(ch.After)
-			moved := KeyString(before) != KeyString(after)
-			if moved {
-				set(before, nil, true)
+			origin := originOf(before)
+			if KeyString(before) != KeyString(after) {
+				set(before, nil, nil)
 			}
-			set(after, ch.After, moved)
+			set(after, ch.After, origin)
 		case capture.Delete:
-			set(a.m.KeyValues(ch.Before), nil, true)
+			set(a.m.KeyValues(ch.Before), nil, nil)
+		}
+	}
+	for i := range ops {
+		if ops[i].image != nil {
+			ops[i].origin = origins[KeyString(ops[i].key)]
 		}
 	}
 	return ops
@@ -280,13 +296,14 @@ func (a *Applier) applyGroup(ctx context.Context, tx *sql.Tx, ops []op) error {
 // key, the values of the shadow's columns that the mapping does not
 // write: a revert's, where the kept table has columns the table no longer
 // has (a column the migration dropped), whose values the rows that existed
-// at the swap must keep. A row whose key changed, or that is new, gets the
-// column's default, also when its key is one another row left in the same
-// batch (an op's fresh).
+// at the swap must keep, also when their key changes. A new row gets the
+// column's default, also under a key another row left in the same batch.
 //
 // The values are set aside in a temporary table of the applier's session
 // (which the binary log, in ROW format, does not record), and put back on
-// the inserted rows of the same keys, in the same transaction.
+// the inserted rows of the same keys, in the same transaction. Across
+// batches, a row whose key changed is found by its new key in the shadow,
+// where the last batch left it with its values.
 func (a *Applier) KeepUnmapped() {
 	mapped := map[string]bool{}
 	for _, c := range a.m.Columns {
@@ -304,12 +321,11 @@ func (a *Applier) KeepUnmapped() {
 // lives in the applier's session only.
 const keptAside = "tailor_kept_aside"
 
-// setKeptAside copies the kept columns of the rows of ops' keys that held
-// the same row through the batch (not fresh) into the session's temporary
-// table. In a collation that equates different keys, the rows of such a
-// key's class are that row alone: another spelling of the class could only
-// have been inserted or deleted while the row stood, which its unique key
-// forbids.
+// setKeptAside copies the kept columns of the rows the images of ops
+// continue (their origin) into the session's temporary table, under the
+// images' keys. In a collation that equates different keys, the shadow's
+// rows of an origin's class are the origin's row alone: the original held
+// no other row of the class while it held that one.
 func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
@@ -322,16 +338,42 @@ func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error 
 			return fmt.Errorf("set aside the kept columns: %w", err)
 		}
 	}
-	var same []op
+	// Rows under their own key, many a statement; rows that moved, one
+	// each, with their new key.
+	var stayed []op
 	for _, o := range ops {
-		if !o.fresh {
-			same = append(same, o)
+		switch {
+		case o.origin == nil:
+		case KeyString(o.origin) == KeyString(o.key):
+			stayed = append(stayed, o)
+		default:
+			if err := a.setAsideMoved(ctx, tx, shadow, aside, o); err != nil {
+				return fmt.Errorf("set aside the kept columns: %w", err)
+			}
 		}
 	}
-	return a.forKeys(same, func(cond string, args []any) error {
+	return a.forKeys(stayed, func(cond string, args []any) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO "+aside+" ("+cols+") SELECT "+cols+" FROM "+shadow+" WHERE "+cond, args...)
 		return err
 	})
+}
+
+// setAsideMoved copies the kept columns of the row of o's origin into the
+// temporary table under o's key, the row's key at the end of the batch.
+func (a *Applier) setAsideMoved(ctx context.Context, tx *sql.Tx, shadow, aside string, o op) error {
+	keyCols := a.m.KeyNewNames()
+	for i := range keyCols {
+		for _, v := range []any{o.key[i], o.origin[i]} {
+			if err := checkBindable(a.keyMarks[i], v); err != nil {
+				return fmt.Errorf("key column %s: %w", keyCols[i], err)
+			}
+		}
+	}
+	cond, condArgs := sqlbuild.KeyInMarks(keyCols, a.keyMarks, [][]any{o.origin})
+	q := "INSERT INTO " + aside + " (" + mysql.QuoteIdents(append(keyCols, a.keep...)) + ") SELECT " +
+		strings.Join(a.keyMarks, ", ") + ", " + mysql.QuoteIdents(a.keep) + " FROM " + shadow + " WHERE " + cond
+	_, err := tx.ExecContext(ctx, q, append(slices.Clone(o.key), condArgs...)...)
+	return err
 }
 
 // putBackKept sets the kept columns of the inserted rows to the values set
@@ -340,8 +382,15 @@ func (a *Applier) putBackKept(ctx context.Context, tx *sql.Tx) error {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
 	var on, set []string
-	for _, k := range a.m.KeyNewNames() {
-		on = append(on, "s."+mysql.QuoteIdent(k)+" = k."+mysql.QuoteIdent(k))
+	for _, k := range a.m.Key {
+		c := mysql.QuoteIdent(k.New)
+		on = append(on, "s."+c+" = k."+c)
+		if a.m.Source.Columns[k.Index].Family() == schema.FamEnum {
+			// Two ENUMs joined row by row compare their names, which
+			// the error value and an empty member share (see
+			// schema.EnumKeyValue); the index tells them apart.
+			on = append(on, "s."+c+" + 0 = k."+c+" + 0")
+		}
 	}
 	for _, c := range a.keep {
 		set = append(set, "s."+mysql.QuoteIdent(c)+" = k."+mysql.QuoteIdent(c))
@@ -380,15 +429,12 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 		for _, o := range ops[start:end] {
 			keys = append(keys, o.key)
 		}
-		for j, k := range keys {
-			bound := make([]any, len(k))
+		for _, k := range keys {
 			for i, v := range k {
 				if err := checkBindable(a.keyMarks[i], v); err != nil {
 					return fmt.Errorf("key column %s: %w", keyCols[i], err)
 				}
-				bound[i] = enumErrorAsIndex(v, a.keyEnums[i])
 			}
-			keys[j] = bound
 		}
 		cond, args := sqlbuild.KeyInMarks(keyCols, a.keyMarks, keys)
 		if err := do(cond, args); err != nil {
@@ -449,19 +495,19 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 func (a *Applier) enumErrors(image []any) int {
 	n := 0
 	for i, c := range a.m.Columns {
-		if _, ok := image[c.Index].(capture.EnumErrorValue); ok && a.enums[i] {
+		if _, ok := image[c.Index].(schema.EnumErrorValue); ok && a.enums[i] {
 			n++
 		}
 	}
 	return n
 }
 
-// enumErrorAsIndex is v as it is bound for a column of the shadow that is
-// an ENUM when enum is set: its error value as the number 0 (index 0),
-// which the column stores as the error value and compares equal to it
-// alone. Any other value is bound as it is.
+// enumErrorAsIndex is v as it is inserted into a column of the shadow that
+// is an ENUM when enum is set: its error value as the number 0, which the
+// column stores (in lenient mode) as the error value. Any other value is
+// inserted as it is.
 func enumErrorAsIndex(v any, enum bool) any {
-	if _, ok := v.(capture.EnumErrorValue); ok && enum {
+	if _, ok := v.(schema.EnumErrorValue); ok && enum {
 		return int64(0)
 	}
 	return v
@@ -506,9 +552,15 @@ func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow s
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read warnings: %w", err)
 	}
-	if len(msgs) != want || others > 0 {
-		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised %d warnings where they raise %d: another value does not fit the new table as it is (%s)",
-			want, len(msgs), want, strings.Join(msgs, "; "))
+	// Every warning is listed: the session's max_error_count is above any
+	// row's (mysql.ConnConfig).
+	switch {
+	case others > 0:
+		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised other warnings than theirs: a value does not fit the new table as it is (%s)",
+			want, strings.Join(msgs, "; "))
+	case len(msgs) != want:
+		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised %d warnings of data truncated, not one for each: a value does not fit the new table as it is (%s)",
+			want, len(msgs), strings.Join(msgs, "; "))
 	}
 	return nil
 }

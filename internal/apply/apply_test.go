@@ -508,7 +508,7 @@ func TestKeySpellings(t *testing.T) {
 // member's. A row whose other value does not fit is refused, not stored in
 // lenient mode.
 func TestEnumErrorValue(t *testing.T) {
-	bad := capture.EnumErrorValue{}
+	bad := schema.EnumErrorValue{}
 	const orig = "(id BIGINT NOT NULL, e ENUM('','a') NOT NULL, g ENUM('a','b') NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (id))"
 	type row struct {
 		id   int64
@@ -519,7 +519,7 @@ func TestEnumErrorValue(t *testing.T) {
 	// no member stores the error value.
 	sqlValue := func(v any) any {
 		switch v := v.(type) {
-		case capture.EnumErrorValue:
+		case schema.EnumErrorValue:
 			return "no such member"
 		case string:
 			return v
@@ -600,41 +600,113 @@ func TestEnumErrorValue(t *testing.T) {
 		})
 	}
 
-	t.Run("key", func(t *testing.T) {
+	// The key's shapes: the shadow holds few rows, so that the server
+	// reads the batch's keys row by row, where an ENUM bound by its name
+	// compares as a string ('' then meets the error value too); the error
+	// value's row of (e, id) is not in the batch, and must stay.
+	for _, k := range []struct {
+		name, def, initial string
+		changes            []capture.Change
+		statements         []string // the same changes, made to the original
+		want               string
+	}{
+		{
+			name:    "key (e, id)",
+			def:     "(e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e, id))",
+			initial: "('no such', 1, 'err'), ('', 1, 'empty'), ('a', 1, 'a')",
+			changes: append([]capture.Change{
+				{Kind: capture.Update, Before: []any{"", int64(1), capture.Text("empty")}, After: []any{"", int64(1), capture.Text("mt2")}},
+				{Kind: capture.Delete, Before: []any{"a", int64(1), capture.Text("a")}},
+				{Kind: capture.Insert, After: []any{bad, int64(2), capture.Text("new")}},
+			}, manyInserts(10)...),
+			statements: []string{
+				"UPDATE t SET v = 'mt2' WHERE e + 0 = 1 AND id = 1",
+				"DELETE FROM t WHERE e = 'a' AND id = 1",
+				"INSERT INTO t VALUES ('no such', 2, 'new')",
+				"INSERT INTO t SELECT 'a', seq, 'many' FROM seq_2_to_11",
+			},
+			want: "0|1|err; 0|2|new; 1|1|mt2; 2|2|many; 2|3|many; 2|4|many; 2|5|many; 2|6|many; 2|7|many; 2|8|many; 2|9|many; 2|10|many; 2|11|many",
+		},
+		{
+			name:    "key e alone",
+			def:     "(e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e))",
+			initial: "('no such', 1, 'err'), ('', 2, 'empty'), ('a', 3, 'a')",
+			changes: []capture.Change{
+				{Kind: capture.Update, Before: []any{"", int64(2), capture.Text("empty")}, After: []any{"", int64(2), capture.Text("mt2")}},
+				{Kind: capture.Delete, Before: []any{"a", int64(3), capture.Text("a")}},
+				{Kind: capture.Update, Before: []any{bad, int64(1), capture.Text("err")}, After: []any{"a", int64(1), capture.Text("moved")}},
+			},
+			statements: []string{
+				"UPDATE t SET v = 'mt2' WHERE e + 0 = 1",
+				"DELETE FROM t WHERE e = 'a'",
+				"UPDATE t SET e = 'a', v = 'moved' WHERE e + 0 = 0",
+			},
+			want: "1|2|mt2; 2|1|moved",
+		},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			db, name := sbx.NewDatabase(t)
+			ctx := context.Background()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s %v: %v", q, args, err)
+				}
+			}
+			exec("CREATE TABLE t " + k.def)
+			exec("CREATE TABLE s " + k.def)
+			exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES " + k.initial)
+			exec("INSERT INTO s SELECT * FROM t")
+			for _, q := range k.statements {
+				exec("SET STATEMENT sql_mode = '' FOR " + q)
+			}
+			a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"e", "e"}, {"id", "id"}, {"v", "v"}}), nil)
+			if _, err := a.Apply(ctx, []capture.Batch{{Changes: k.changes}}); err != nil {
+				t.Fatal(err)
+			}
+			rows := func(table string) string {
+				var out string
+				if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v) ORDER BY e + 0, id SEPARATOR '; ') FROM "+table).Scan(&out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			if got, want := rows("s"), rows("t"); got != want || want != k.want {
+				t.Errorf("shadow %s\noriginal %s\nwant %s", got, want, k.want)
+			}
+		})
+	}
+
+	t.Run("kept values", func(t *testing.T) {
+		// A revert's applier keeps a column only the kept table has on
+		// the row of the same key, and the error value's row and the
+		// empty member's are different rows.
 		db, name := sbx.NewDatabase(t)
 		ctx := context.Background()
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := db.ExecContext(ctx, q, args...); err != nil {
-				t.Fatalf("%s %v: %v", q, args, err)
+		for _, q := range []string{
+			"CREATE TABLE t (e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e, id))",
+			"CREATE TABLE s (e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, legacy VARCHAR(10) NOT NULL DEFAULT 'default', PRIMARY KEY (e, id))",
+			"SET STATEMENT sql_mode = '' FOR INSERT INTO s VALUES ('no such', 1, 'err', 'L-err'), ('', 1, 'empty', 'L-empty')",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
 			}
 		}
-		const def = "(e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e, id))"
-		exec("CREATE TABLE t " + def)
-		exec("CREATE TABLE s " + def)
-		exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES ('no such', 1, 'err'), ('', 1, 'empty'), ('a', 1, 'a')")
-		exec("INSERT INTO s SELECT * FROM t")
-		exec("SET STATEMENT sql_mode = '' FOR UPDATE t SET v = 'err2' WHERE e + 0 = 0 AND id = 1")
-		exec("DELETE FROM t WHERE e = '' AND e + 0 = 1 AND id = 1")
-		exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES ('no such', 2, 'new')")
-		changes := []capture.Change{
-			{Kind: capture.Update, Before: []any{bad, int64(1), capture.Text("err")}, After: []any{bad, int64(1), capture.Text("err2")}},
-			{Kind: capture.Delete, Before: []any{"", int64(1), capture.Text("empty")}},
-			{Kind: capture.Insert, After: []any{bad, int64(2), capture.Text("new")}},
-		}
 		a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"e", "e"}, {"id", "id"}, {"v", "v"}}), nil)
+		a.KeepUnmapped()
+		changes := []capture.Change{
+			{Kind: capture.Update, Before: []any{bad, int64(1), capture.Text("err")}, After: []any{bad, int64(1), capture.Text("e2")}},
+			{Kind: capture.Update, Before: []any{"", int64(1), capture.Text("empty")}, After: []any{"", int64(1), capture.Text("m2")}},
+		}
 		if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
 			t.Fatal(err)
 		}
-		rows := func(table string) string {
-			var out string
-			if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v) ORDER BY e + 0, id SEPARATOR '; ') FROM "+table).Scan(&out); err != nil {
-				t.Fatal(err)
-			}
-			return out
+		var got string
+		if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v, legacy) ORDER BY e + 0 SEPARATOR '; ') FROM s").Scan(&got); err != nil {
+			t.Fatal(err)
 		}
-		if got, want := rows("s"), rows("t"); got != want || want != "0|1|err2; 0|2|new; 2|1|a" {
-			t.Errorf("shadow %s, original %s, want 0|1|err2; 0|2|new; 2|1|a", got, want)
+		if want := "0|1|e2|L-err; 1|1|m2|L-empty"; got != want {
+			t.Errorf("shadow %s, want %s", got, want)
 		}
 	})
 
@@ -650,25 +722,36 @@ func TestEnumErrorValue(t *testing.T) {
 			}
 		}
 		a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"id", "id"}, {"e", "e"}, {"g", "g"}, {"v", "v"}}), nil)
-		_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: image(row{7, bad, "a", "seven"})}}}})
-		var rowErr *rowcopy.RowError
-		if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "1265") {
-			t.Fatalf("err = %v, want the row refused with the truncation of v", err)
-		}
-		var n int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM s").Scan(&n); err != nil || n != 0 {
-			t.Errorf("shadow holds %d rows (%v), want none", n, err)
+		// Also where the server lists one warning of a statement: the
+		// applier's sessions list them all.
+		t.Cleanup(func() { db.ExecContext(context.Background(), "SET GLOBAL max_error_count = DEFAULT") }) //nolint:errcheck // best effort
+		for _, maxErrors := range []int{64, 1} {
+			if _, err := db.ExecContext(ctx, "SET GLOBAL max_error_count = ?", maxErrors); err != nil {
+				t.Fatal(err)
+			}
+			db.SetMaxIdleConns(0) // new sessions, which start from the global value
+			db.SetMaxIdleConns(2)
+			_, err := a.Apply(ctx, []capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: image(row{7, bad, "a", "seven"})}}}})
+			var rowErr *rowcopy.RowError
+			if !errors.As(err, &rowErr) || !strings.Contains(err.Error(), "1265") || !strings.Contains(err.Error(), "'v'") {
+				t.Errorf("max_error_count %d: err = %v, want the row refused with the truncation of v", maxErrors, err)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM s").Scan(&n); err != nil || n != 0 {
+				t.Errorf("max_error_count %d: shadow holds %d rows (%v), want none", maxErrors, n, err)
+			}
 		}
 	})
 }
 
-// TestKeepUnmappedOnlyForTheSameRow: a revert's applier (KeepUnmapped)
-// keeps a column the mapping does not write on a row that stayed under its
-// key through the batch, and gives the column's default to a row that is
-// new under its key, also where another row held that key earlier in the
-// same batch (deleted, or moved away), with an integer key and with a key
-// in a collation that equates different spellings.
-func TestKeepUnmappedOnlyForTheSameRow(t *testing.T) {
+// TestKeepUnmappedFollowsTheRow: a revert's applier (KeepUnmapped) keeps
+// a column the mapping does not write on every row that was there before,
+// following it when its key changes (also to the other spelling of a key in
+// a collation that equates them, and in a swap of two keys, and over two
+// batches), and gives the column's default to a row that is new, also
+// under a key another row held earlier in the same batch (deleted, or
+// moved away); with an integer key and a text key in a _ci collation.
+func TestKeepUnmappedFollowsTheRow(t *testing.T) {
 	for _, c := range []struct {
 		name, keyType string
 		k             func(i int) any // the key's value i, as the table holds it
@@ -679,15 +762,17 @@ func TestKeepUnmappedOnlyForTheSameRow(t *testing.T) {
 			name: "integer key", keyType: "INT",
 			k:     func(i int) any { return i },
 			image: func(v any) any { return int64(v.(int)) },
-			want:  "1|a2|kept 1; 2|b2|default; 4|c|default; 5|f|default; 7|g3|kept 7",
+			want: "1|a2|kept 1; 2|b2|default; 4|c|kept 3; 5|f|kept 6; 7|g3|kept 7; 8|h|kept 8; " +
+				"10|i2|kept 9; 12|p|kept 11; 11|q|kept 12",
 		},
 		{
 			// Key i is spelled 'ki'; its other spelling, 'Ki', is the key
-			// reused in the batch.
+			// reused or moved to in the batch.
 			name: "text key in a _ci collation", keyType: "VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
 			k:     func(i int) any { return fmt.Sprintf("k%d", i) },
 			image: func(v any) any { return capture.Text(v.(string)) },
-			want:  "k1|a2|kept k1; K2|b2|default; k4|c|default; K5|f|default; k7|g3|kept k7",
+			want: "k1|a2|kept k1; K2|b2|default; k4|c|kept k3; K5|f|kept k6; k7|g3|kept k7; K8|h|kept k8; " +
+				"k10|i2|kept k9; k12|p|kept k11; k11|q|kept k12",
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -701,7 +786,7 @@ func TestKeepUnmappedOnlyForTheSameRow(t *testing.T) {
 			}
 			exec("CREATE TABLE t (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL)")
 			exec("CREATE TABLE s (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL, legacy VARCHAR(20) NOT NULL DEFAULT 'default')")
-			initial := map[int]string{1: "a", 2: "b", 3: "c", 5: "e", 6: "f", 7: "g"}
+			initial := map[int]string{1: "a", 2: "b", 3: "c", 5: "e", 6: "f", 7: "g", 8: "h", 9: "i", 11: "p", 12: "q"}
 			for i, v := range initial {
 				exec("INSERT INTO s VALUES (?, ?, CONCAT('kept ', ?))", c.k(i), v, c.k(i))
 			}
@@ -713,28 +798,47 @@ func TestKeepUnmappedOnlyForTheSameRow(t *testing.T) {
 				return c.k(i)
 			}
 			row := func(k any, v string) []any { return []any{c.image(k), capture.Text(v)} }
-			changes := []capture.Change{
-				{Kind: capture.Update, Before: row(c.k(1), "a"), After: row(c.k(1), "a2")},  // in place: kept
+			first := []capture.Change{
+				{Kind: capture.Update, Before: row(c.k(1), "a"), After: row(c.k(1), "a2")},  // in place
 				{Kind: capture.Delete, Before: row(c.k(2), "b")},                            // deleted, and
 				{Kind: capture.Insert, After: row(other(2), "b2")},                          // a new row under its key
-				{Kind: capture.Update, Before: row(c.k(3), "c"), After: row(c.k(4), "c")},   // moved: the default
+				{Kind: capture.Update, Before: row(c.k(3), "c"), After: row(c.k(4), "c")},   // moved
 				{Kind: capture.Delete, Before: row(c.k(5), "e")},                            // deleted, and
 				{Kind: capture.Update, Before: row(c.k(6), "f"), After: row(other(5), "f")}, // another row moved there
-				{Kind: capture.Update, Before: row(c.k(7), "g"), After: row(c.k(7), "g2")},
-				{Kind: capture.Update, Before: row(c.k(7), "g2"), After: row(c.k(7), "g3")},
+				{Kind: capture.Update, Before: row(c.k(7), "g"), After: row(c.k(7), "g2")},  // twice in place
+				{Kind: capture.Update, Before: row(c.k(7), "g2"), After: row(c.k(7), "g3")}, //
+				{Kind: capture.Update, Before: row(c.k(8), "h"), After: row(other(8), "h")}, // to its other spelling
+				{Kind: capture.Update, Before: row(c.k(9), "i"), After: row(c.k(10), "i")},  // moved, then changed next batch
+				{Kind: capture.Update, Before: row(c.k(11), "p"), After: row(c.k(13), "p")}, // a swap of 11 and 12
+				{Kind: capture.Update, Before: row(c.k(12), "q"), After: row(c.k(11), "q")}, //
+				{Kind: capture.Update, Before: row(c.k(13), "p"), After: row(c.k(12), "p")}, //
+			}
+			second := []capture.Change{
+				{Kind: capture.Update, Before: row(c.k(10), "i"), After: row(c.k(10), "i2")},
 			}
 			a := New(db, serverOf(t, db), mappingOf(t, db, name, [][2]string{{"k", "k"}, {"v", "v"}}), nil)
 			a.KeepUnmapped()
-			if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
-				t.Fatal(err)
+			for _, changes := range [][]capture.Change{first, second} {
+				if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			var got string
 			if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', k, v, legacy) ORDER BY v SEPARATOR '; ') FROM s").Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			if got != c.want {
-				t.Errorf("shadow %s, want %s", got, c.want)
+				t.Errorf("shadow %s\nwant   %s", got, c.want)
 			}
 		})
 	}
+}
+
+// manyInserts are the inserts of keys ('a', 2..1+n) with v 'many'.
+func manyInserts(n int) []capture.Change {
+	var out []capture.Change
+	for id := 2; id <= 1+n; id++ {
+		out = append(out, capture.Change{Kind: capture.Insert, After: []any{"a", int64(id), capture.Text("many")}})
+	}
+	return out
 }

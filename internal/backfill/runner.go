@@ -179,7 +179,7 @@ func (r *Runner) inspect(ctx context.Context) error {
 	if err != nil {
 		return invalid(err)
 	}
-	r.key = rowcopy.KeyWalk{Database: t.Database, Table: t.Name, Index: idx.Name, Columns: idx.Columns}
+	r.key = rowcopy.NewKeyWalk(t, idx.Name, idx.Columns)
 	r.stmt = Statement{Database: t.Database, Table: t.Name, Set: strings.TrimSpace(r.cfg.Set), Where: strings.TrimSpace(r.cfg.Where), Delete: r.cfg.Delete, Key: idx.Columns}
 	if _, err := r.stmt.parse(t); err != nil {
 		return invalid(err)
@@ -254,14 +254,16 @@ func (r *Runner) checkSaved() error {
 // up to the table's largest key now.
 func (r *Runner) findRange(ctx context.Context) error {
 	if e := r.earlier; e != nil {
-		r.lower, r.upper = e.Last, e.Upper
+		// A state saved by an older tailor holds an ENUM by its name.
+		r.lower = schema.KeyAsHeld(r.table, r.key.Columns, e.Last)
+		r.upper = schema.KeyAsHeld(r.table, r.key.Columns, e.Upper)
 		r.walkedBefore, r.changedBefore = e.RowsWalked, e.RowsChanged
 		return nil
 	}
 	cols := r.key.Columns
-	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) ORDER BY %s LIMIT 1", mysql.QuoteIdents(cols),
+	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) ORDER BY %s LIMIT 1", r.key.SelectList(),
 		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), sqlbuild.OrderBy(cols, true))
-	upper, err := scanKey(r.db.QueryRowContext(ctx, q), len(cols))
+	upper, err := scanKey(r.db.QueryRowContext(ctx, q), r.key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return invalid(fmt.Errorf("table %s is empty: there is nothing to backfill", mysql.QuoteIdent(r.cfg.Table)))
 	}
@@ -282,16 +284,16 @@ func (r *Runner) findRange(ctx context.Context) error {
 	return nil
 }
 
-func scanKey(row *sql.Row, n int) ([]any, error) {
-	vals := make([]any, n)
-	ptrs := make([]any, n)
+func scanKey(row *sql.Row, walk rowcopy.KeyWalk) ([]any, error) {
+	vals := make([]any, len(walk.Columns))
+	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
 	if err := row.Scan(ptrs...); err != nil {
 		return nil, err
 	}
-	return vals, nil
+	return walk.Scanned(vals), nil
 }
 
 // lockWait is how long a run waits for the backfill's lock: the session of

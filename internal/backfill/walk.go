@@ -279,7 +279,7 @@ func (r *Runner) try(ctx context.Context, lower, upper []any) error {
 func (r *Runner) matchingKeys(ctx context.Context, chunk rowcopy.Chunk) ([][]any, error) {
 	cols := r.key.Columns
 	cond, args := sqlbuild.Range(cols, chunk.Lower, chunk.Upper)
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s)", mysql.QuoteIdents(cols), mysql.QuoteTable(r.key.Database, r.key.Table), cond)
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s)", r.key.SelectList(), mysql.QuoteTable(r.key.Database, r.key.Table), cond)
 	if r.stmt.Where != "" {
 		q += " AND (\n" + r.stmt.Where + "\n)"
 	}
@@ -299,7 +299,7 @@ func (r *Runner) matchingKeys(ctx context.Context, chunk rowcopy.Chunk) ([][]any
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		keys = append(keys, vals)
+		keys = append(keys, r.key.Scanned(vals))
 	}
 	return keys, rows.Err()
 }
@@ -343,9 +343,9 @@ func (r *Runner) sample(ctx context.Context) (time.Duration, int, error) {
 func (r *Runner) lastChunk(ctx context.Context, n int) (rowcopy.Chunk, error) {
 	cols := r.key.Columns
 	cond, args := sqlbuild.Range(cols, r.lower, r.upper)
-	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", mysql.QuoteIdents(cols),
+	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", r.key.SelectList(),
 		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), cond, sqlbuild.OrderBy(cols, true), n)
-	lower, err := scanKey(r.db.QueryRowContext(ctx, q, args...), len(cols))
+	lower, err := scanKey(r.db.QueryRowContext(ctx, q, args...), r.key)
 	if err != nil {
 		return rowcopy.Chunk{}, err
 	}

@@ -87,10 +87,11 @@ func (k Kind) String() string {
 // normalised so that passing it as a statement parameter, through the
 // column's Placeholder, into a column of the same type stores exactly the
 // original value: NULL is nil, ENUM and SET are their member names (an
-// ENUM's error value is EnumErrorValue, which needs its own statement: see
-// apply.Applier), BINARY(n) keeps its trailing zero bytes, DECIMAL is its
-// exact decimal text, temporal types are text in UTC, CHAR, VARCHAR, TEXT
-// and JSON are Text (the bytes in the column's character set).
+// ENUM's error value is schema.EnumErrorValue, which needs its own
+// statement: see apply.Applier), BINARY(n) keeps its trailing zero bytes,
+// DECIMAL is its exact decimal text, temporal types are text in UTC, CHAR,
+// VARCHAR, TEXT and JSON are Text (the bytes in the column's character
+// set).
 type Change struct {
 	Kind   Kind
 	Before []any

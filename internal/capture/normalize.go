@@ -26,7 +26,8 @@ import (
 //     64 members need the top bit, so both become uint64 / member names.
 //   - ENUM arrives as its 1-based index; 0 is the "error" value a
 //     non-strict session stores for an invalid member, which reads as the
-//     empty string but is not an empty member: it becomes EnumErrorValue.
+//     empty string but is not an empty member: it becomes
+//     schema.EnumErrorValue.
 //   - CHAR/VARCHAR arrive as Go strings and TEXT (also JSON, which MariaDB
 //     stores as LONGTEXT) as []byte, all in the column's character set, not
 //     the connection's utf8mb4: they are kept as those bytes, as Text, which
@@ -261,7 +262,7 @@ func fixedBinaryDecoder(length int64) valueDecoder {
 
 // enumDecoder maps the logged 1-based index to the member's name, and
 // index 0, the value a non-strict session stores for an invalid member, to
-// EnumErrorValue.
+// schema.EnumErrorValue.
 func enumDecoder(members []string) valueDecoder {
 	return func(v any) (any, error) {
 		n, err := asInt64(v)
@@ -270,7 +271,7 @@ func enumDecoder(members []string) valueDecoder {
 		}
 		switch {
 		case n == 0:
-			return EnumErrorValue{}, nil
+			return schema.EnumErrorValue{}, nil
 		case n < 0 || n > int64(len(members)):
 			return nil, fmt.Errorf("ENUM index %d out of range 1..%d", n, len(members))
 		}

@@ -62,7 +62,7 @@ func TestDecodeValue(t *testing.T) {
 		{"inet6 zero", col("inet6", nil), "", "::"},
 		{"uuid zero", col("uuid", nil), "", "00000000-0000-0000-0000-000000000000"},
 		{"enum", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(2), "b"},
-		{"enum error value", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(0), EnumErrorValue{}},
+		{"enum error value", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(0), schema.EnumErrorValue{}},
 		{"set", col("set", func(c *schema.Column) { c.Values = []string{"p", "q", "r"} }), int64(5), "p,r"},
 		{"set empty", col("set", func(c *schema.Column) { c.Values = []string{"p"} }), int64(0), ""},
 	}

@@ -248,10 +248,10 @@ func compareTables(t *testing.T, db *sql.DB, tbl *schema.Table) {
 }
 
 // TestRoundTripEnumErrorValue covers ENUM index 0, which only a non-strict
-// session can store: the reader gives EnumErrorValue, bound as the empty
-// string, which a non-strict session stores back as index 0 into an ENUM
-// without an empty member and a strict one rejects (the applier writes it
-// itself: see apply.Applier).
+// session can store: the reader gives schema.EnumErrorValue, bound as the
+// empty string, which a non-strict session stores back as index 0 into an
+// ENUM without an empty member and a strict one rejects (the applier writes
+// it itself: see apply.Applier).
 func TestRoundTripEnumErrorValue(t *testing.T) {
 	db, name := sbx.NewDatabase(t)
 	ctx := context.Background()
@@ -264,7 +264,7 @@ func TestRoundTripEnumErrorValue(t *testing.T) {
 	defer conn.Close()
 	exec(t, conn, "SET sql_mode = ''", "INSERT INTO src VALUES (1, 'no such member')")
 	b := r.next(t)
-	if want := []any{int64(1), EnumErrorValue{}}; !reflect.DeepEqual(b.Changes[0].After, want) {
+	if want := []any{int64(1), schema.EnumErrorValue{}}; !reflect.DeepEqual(b.Changes[0].After, want) {
 		t.Fatalf("After = %#v, want %#v", b.Changes[0].After, want)
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO dst VALUES (?, ?)", b.Changes[0].After...); mysql.ErrorNumber(err) != mysql.ErrWarnDataTrunc {

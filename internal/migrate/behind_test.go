@@ -104,7 +104,8 @@ func damageAppliedRow(ctx context.Context, db *sql.DB) error {
 // the limit, the list is refused.
 func TestTouchedKeys(t *testing.T) {
 	t.Parallel()
-	m := &schema.Mapping{Key: []schema.ColumnPair{{Old: "id", New: "id", Index: 1}}}
+	m := &schema.Mapping{Key: []schema.ColumnPair{{Old: "id", New: "id", Index: 1}},
+		Source: &schema.Table{Columns: []schema.Column{{Name: "x", DataType: "varchar"}, {Name: "id", DataType: "bigint"}}}}
 	tk := &touchedKeys{m: m, limit: 4}
 	row := func(id int64) []any { return []any{"x", id} }
 	tk.record([]capture.Batch{{Changes: []capture.Change{{Kind: capture.Insert, After: row(1)}}}})

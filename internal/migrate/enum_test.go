@@ -28,8 +28,8 @@ type enumWriter struct {
 	writes int
 }
 
-// value is a random value for an ENUM of an empty member, 'a' and 'b':
-// 'bad' is none of them.
+// value is a random value for an ENUM of an empty member, 'a' and 'b' (in
+// some order): 'bad' is none of them.
 func (w *enumWriter) value(nullable bool) any {
 	switch n := w.rng.IntN(5); {
 	case n == 4 && nullable:
@@ -49,9 +49,12 @@ func (w *enumWriter) write(ctx context.Context) error {
 	switch op := w.rng.IntN(10); {
 	case op < 3:
 		w.nextID++
-		q, args = "INSERT INTO %s (id, e, g, v) VALUES (?, ?, ?, ?)", []any{w.nextID, w.value(false), w.value(true), fmt.Sprintf("v%d", w.nextID)}
-	case op < 9:
+		q, args = "INSERT INTO %s (id, k, e, g, v) VALUES (?, ?, ?, ?, ?)", []any{w.nextID, w.value(false), w.value(false), w.value(true), fmt.Sprintf("v%d", w.nextID)}
+	case op < 7:
 		q, args = "UPDATE %s SET e = ?, g = ?, v = CONCAT(v, '.') WHERE id = ?", []any{w.value(false), w.value(true), 1 + w.rng.IntN(w.nextID)}
+	case op < 9:
+		// The copy key's ENUM: the row moves in the key.
+		q, args = "UPDATE %s SET k = ?, v = CONCAT(v, 'k') WHERE id = ?", []any{w.value(false), 1 + w.rng.IntN(w.nextID)}
 	default:
 		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
 	}
@@ -79,9 +82,12 @@ func (w *enumWriter) write(ctx context.Context) error {
 // holds, the error value (index 0) where it holds it and the empty member
 // where it holds that: into ENUMs of the same definition, into an ENUM
 // whose members change, and into a VARCHAR (where it is the empty string).
-// The writes stop at the cut-over.
+// The copy key starts with an ENUM too, whose members the index orders
+// otherwise than their names sort, and rows move in it. The writes stop at
+// the cut-over.
 func TestEnumErrorValueUnderWrites(t *testing.T) {
-	const def = "(id INT NOT NULL PRIMARY KEY, e ENUM('','a','b') NOT NULL, g ENUM('','a','b') NULL, v VARCHAR(64) NOT NULL) ENGINE=InnoDB"
+	const def = `(id INT NOT NULL, k ENUM('b','','a') NOT NULL, e ENUM('','a','b') NOT NULL, g ENUM('','a','b') NULL,
+		v VARCHAR(64) NOT NULL, PRIMARY KEY (k, id), UNIQUE KEY id (id)) ENGINE=InnoDB`
 	for _, c := range []struct{ name, alter, check string }{
 		{"another column", "ADD COLUMN extra INT NULL", "`extra` int(11)"},
 		{"members added", "MODIFY g ENUM('','a','b','c') NULL", "`g` enum('','a','b','c')"},
@@ -103,10 +109,10 @@ func TestEnumErrorValueUnderWrites(t *testing.T) {
 				w.mu.Lock()
 				w.nextID++
 				id := w.nextID
-				e, g := w.value(false), w.value(true)
+				k, e, g := w.value(false), w.value(false), w.value(true)
 				w.mu.Unlock()
 				for _, tbl := range []string{"en", "en_control"} {
-					mustExec(t, conn, "INSERT INTO "+tbl+" VALUES (?, ?, ?, ?)", id, e, g, fmt.Sprintf("v%d", id))
+					mustExec(t, conn, "INSERT INTO "+tbl+" (id, k, e, g, v) VALUES (?, ?, ?, ?, ?)", id, k, e, g, fmt.Sprintf("v%d", id))
 				}
 			}
 
@@ -164,7 +170,10 @@ func TestEnumErrorValueUnderWrites(t *testing.T) {
 				t.Errorf("the new definition lacks %s:\n%s", c.check, def)
 			}
 			t.Logf("%d transactions during the migration, %d events applied", w.writes, res.EventsApplied)
-			wantEqualToControl(ctx, t, db, "en", []workload.ColumnPair{{Table: "e", Control: "e"}, {Table: "g", Control: "g"}, {Table: "v", Control: "v"}})
+			if res.Key != "PRIMARY" {
+				t.Errorf("the copy walked %s, want the primary key (k, id)", res.Key)
+			}
+			wantEqualToControl(ctx, t, db, "en", []workload.ColumnPair{{Table: "k", Control: "k"}, {Table: "e", Control: "e"}, {Table: "g", Control: "g"}, {Table: "v", Control: "v"}})
 			// The error value and the empty member were both written, and
 			// the comparison told them apart.
 			var errorValues, emptyMembers int

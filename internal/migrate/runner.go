@@ -392,7 +392,8 @@ func (r *Runner) execute(ctx context.Context) (*Result, error) {
 		}
 		// Every change before it is in the shadow (package state).
 		startPos = earlier.Position
-		r.watermark = newWatermark(earlier.LowWatermark)
+		// A state saved by an older tailor holds an ENUM by its name.
+		r.watermark = newWatermark(schema.KeyAsHeld(r.mapping.Source, r.mapping.KeyOldNames(), earlier.LowWatermark))
 	} else {
 		if err := r.createShadow(ctx); err != nil {
 			return nil, err

@@ -96,6 +96,11 @@ func (c ConnConfig) DriverConfig() (*driver.Config, error) {
 	cfg.Params = map[string]string{
 		"sql_mode":  "'" + SQLMode + "'",
 		"time_zone": "'+00:00'",
+		// Every warning of a statement is listed, whatever the server's
+		// max_error_count (0 would list none): tailor reads them to
+		// refuse a value stored differently (rowcopy.CheckWarnings, the
+		// applier's count of an ENUM's error values).
+		"max_error_count": "65535",
 		// Connection-level character set: binary-safe and able to hold any
 		// character a column may store.
 		"character_set_results": "utf8mb4",

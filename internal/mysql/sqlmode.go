@@ -66,7 +66,9 @@ func SQLModeStatement(mode, stmt string) string {
 // session's own mode unchanged, also inside a transaction and with
 // placeholders: on MariaDB as SET STATEMENT ... FOR (10.1+; checked with
 // a prepared INSERT on 10.11), on MySQL with the SET_VAR hint after the
-// statement's first keyword (8.0.3+; not run: no MySQL server was at hand).
+// statement's first keyword (8.0.3+, for SELECT, INSERT, REPLACE, UPDATE
+// and DELETE; not run: no MySQL server was at hand). Unlike
+// ExecInSQLMode, it needs no session of its own on MySQL.
 func (s Server) InSQLMode(mode, stmt string) string {
 	if s.Flavor == FlavorMariaDB {
 		return SQLModeStatement(mode, stmt)

@@ -17,7 +17,7 @@ import (
 // columns back to the old ones (shared columns as they are, renamed ones
 // back to their old names; a column only the new table has is left out of
 // the image; a column only the old table has keeps its value on rows that
-// existed at the swap and whose key has not changed, and gets its default on
+// existed at the swap (followed across key changes), and gets its default on
 // rows inserted since), then swaps back. It is strict: a row written since
 // the swap that the old definition cannot hold stops it, naming the row's
 // key, rather than being cut to fit. What can be lost or refused follows
@@ -52,7 +52,7 @@ const (
 	// it that the application gave, all of which a revert leaves behind.
 	RevertAddedNoDefaultColumn RevertKind = "added-no-default-column"
 	// RevertDroppedColumn: a column only the old table has; rows inserted
-	// since the swap get its default, rows whose key changed lose it.
+	// since the swap get its default (also one deleted and inserted again).
 	RevertDroppedColumn RevertKind = "dropped-column"
 	// RevertDroppedNoDefaultColumn: a dropped column that is NOT NULL
 	// without a default, so a row inserted since the swap has no value the
@@ -377,11 +377,11 @@ func (in revertInput) droppedColumns() []RevertFinding {
 		q := mysql.QuoteIdent(c.Name)
 		if slices.ContainsFunc(in.noDefaultOld, func(n string) bool { return strings.EqualFold(n, c.Name) }) {
 			out = append(out, RevertFinding{Kind: RevertDroppedNoDefaultColumn, Effect: EffectRefused, Columns: []string{c.Name},
-				Why: fmt.Sprintf("%s is dropped and NOT NULL without a default, so a row inserted since the swap has no value the old table accepts there and stops the revert, which names its key; rows whose key changed since lose their value.", q)})
+				Why: fmt.Sprintf("%s is dropped and NOT NULL without a default, so a row inserted since the swap has no value the old table accepts there and stops the revert, which names its key.", q)})
 			continue
 		}
 		out = append(out, RevertFinding{Kind: RevertDroppedColumn, Effect: EffectLost, Columns: []string{c.Name},
-			Why: fmt.Sprintf("%s is dropped: on revert, rows inserted since the swap get its default, and rows whose key changed since lose their value.", q)})
+			Why: fmt.Sprintf("%s is dropped: on revert, rows inserted since the swap (also rows deleted and inserted again) get its default; the others keep their value.", q)})
 	}
 	return out
 }

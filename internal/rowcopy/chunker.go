@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/schema"
@@ -50,11 +51,47 @@ type KeyWalk struct {
 	// queries must walk it, not whatever the optimizer prefers.
 	Index   string
 	Columns []string
+	// Enums tells which of Columns are ENUMs, which keys hold as their
+	// index (schema.EnumKeyValue).
+	Enums []bool
+}
+
+// NewKeyWalk is the walk over index, of columns cols, of table t.
+func NewKeyWalk(t *schema.Table, index string, cols []string) KeyWalk {
+	w := KeyWalk{Database: t.Database, Table: t.Name, Index: index, Columns: cols, Enums: make([]bool, len(cols))}
+	for i, name := range cols {
+		c, _ := t.Column(name)
+		w.Enums[i] = c.Family() == schema.FamEnum
+	}
+	return w
 }
 
 // WalkOf is the walk over the original's copy key of m.
-func WalkOf(m *schema.Mapping) KeyWalk {
-	return KeyWalk{Database: m.Source.Database, Table: m.Source.Name, Index: m.KeyName, Columns: m.KeyOldNames()}
+func WalkOf(m *schema.Mapping) KeyWalk { return NewKeyWalk(m.Source, m.KeyName, m.KeyOldNames()) }
+
+// SelectList is the key's columns as a SELECT list that reads them as keys
+// hold them: an ENUM as its index, under its own name.
+func (w KeyWalk) SelectList() string {
+	out := make([]string, len(w.Columns))
+	for i, c := range w.Columns {
+		out[i] = mysql.QuoteIdent(c)
+		if i < len(w.Enums) && w.Enums[i] {
+			out[i] = "(" + out[i] + " + 0) AS " + out[i]
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// Scanned turns key values read with SelectList, in place, into the values
+// keys are bound as: an ENUM's index is read back as digits by a query
+// without parameters.
+func (w KeyWalk) Scanned(key []any) []any {
+	for i := range key {
+		if i < len(w.Enums) && w.Enums[i] {
+			key[i] = schema.EnumKeyIndex(key[i])
+		}
+	}
+	return key
 }
 
 // Chunker hands out consecutive chunks of about Size rows.
@@ -135,7 +172,7 @@ func (c *Chunker) boundary(ctx context.Context) ([]any, int, error) {
 	cond, args := sqlbuild.Range(keyCols, c.next, c.upper)
 	src := mysql.QuoteTable(c.key.Database, c.key.Table)
 	q := fmt.Sprintf("SELECT %s, COUNT(*) OVER () FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
-		mysql.QuoteIdents(keyCols), mysql.QuoteIdents(keyCols), src, mysql.QuoteIdent(c.key.Index), cond,
+		mysql.QuoteIdents(keyCols), c.key.SelectList(), src, mysql.QuoteIdent(c.key.Index), cond,
 		sqlbuild.OrderBy(keyCols, false), c.size, sqlbuild.OrderBy(keyCols, true))
 	vals := make([]any, len(keyCols))
 	ptrs := make([]any, len(keyCols), len(keyCols)+1)
@@ -153,5 +190,5 @@ func (c *Chunker) boundary(ctx context.Context) ([]any, int, error) {
 	if rows < c.size {
 		return nil, rows, nil
 	}
-	return vals, rows, nil
+	return c.key.Scanned(vals), rows, nil
 }

@@ -353,16 +353,21 @@ func (c *Copier) copyCaughtUp(ctx context.Context, chunk Chunk) (int64, error) {
 // lockKeys reads the keys of the chunk's rows in the original, in key
 // order, with a shared lock on each row.
 func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any, error) {
-	keyCols := c.m.KeyOldNames()
+	walk := WalkOf(c.m)
+	keyCols := walk.Columns
 	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
-	read := append(slices.Clone(keyCols), rowLockColumns(c.m)...)
+	read := walk.SelectList()
+	lockCols := rowLockColumns(c.m)
+	if len(lockCols) > 0 {
+		read += ", " + mysql.QuoteIdents(lockCols)
+	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LOCK IN SHARE MODE",
-		mysql.QuoteIdents(read), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
+		read, mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
 		cond, sqlbuild.OrderBy(keyCols, false)), args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(rows, len(keyCols), len(read))
+	return scanKeys(rows, walk, len(keyCols)+len(lockCols))
 }
 
 // rowLockColumns are copied columns of the original that the copy key's
@@ -454,9 +459,10 @@ func fullyIn(idx schema.Index, col string) bool {
 	return false
 }
 
-// scanKeys reads rows of width columns whose first n are key values, and
-// closes rows.
-func scanKeys(rows *sql.Rows, n, width int) ([][]any, error) {
+// scanKeys reads rows of width columns whose first are walk's key values,
+// read with its SelectList, and closes rows.
+func scanKeys(rows *sql.Rows, walk KeyWalk, width int) ([][]any, error) {
+	n := len(walk.Columns)
 	defer rows.Close()
 	var keys [][]any
 	for rows.Next() {
@@ -470,7 +476,7 @@ func scanKeys(rows *sql.Rows, n, width int) ([][]any, error) {
 		}
 		// Not a slice of vals: the columns read to lock the row are not
 		// kept for the whole transaction.
-		keys = append(keys, slices.Clone(vals[:n]))
+		keys = append(keys, walk.Scanned(slices.Clone(vals[:n])))
 	}
 	return keys, rows.Err()
 }
@@ -635,14 +641,15 @@ func CheckWarnings(ctx context.Context, tx *sql.Tx) error {
 // locate finds the first row of a failed chunk that fails on its own, so the
 // error can name its key. Each probe is rolled back.
 func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
-	keyCols := c.m.KeyOldNames()
+	walk := WalkOf(c.m)
+	keyCols := walk.Columns
 	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
 	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
-		mysql.QuoteIdents(keyCols), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), cond, sqlbuild.OrderBy(keyCols, false)), args...)
+		walk.SelectList(), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), cond, sqlbuild.OrderBy(keyCols, false)), args...)
 	if err != nil {
 		return nil
 	}
-	keys, err := scanKeys(rows, len(keyCols), len(keyCols))
+	keys, err := scanKeys(rows, walk, len(keyCols))
 	if err != nil {
 		return nil
 	}

@@ -216,11 +216,12 @@ func (m *Mapping) KeyOldNames() []string { return names(m.Key, true) }
 // KeyNewNames are the key's column names in the shadow.
 func (m *Mapping) KeyNewNames() []string { return names(m.Key, false) }
 
-// KeyValues picks the key's values out of a row image of the original.
+// KeyValues picks the key's values out of a row image of the original, as
+// a key holds them (an ENUM as its index: EnumKeyValue).
 func (m *Mapping) KeyValues(image []any) []any {
 	vals := make([]any, len(m.Key))
 	for i, k := range m.Key {
-		vals[i] = image[k.Index]
+		vals[i] = EnumKeyValue(m.Source.Columns[k.Index], image[k.Index])
 	}
 	return vals
 }

@@ -1,0 +1,51 @@
+package schema
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestEnumKeyValue: an ENUM in a key is its index, the error value 0, an
+// empty string 0 only where no member is empty; other columns and values
+// pass unchanged.
+func TestEnumKeyValue(t *testing.T) {
+	t.Parallel()
+	withEmpty := Column{DataType: "enum", Values: []string{"b", "a", ""}}
+	without := Column{DataType: "enum", Values: []string{"b", "a"}}
+	text := Column{DataType: "varchar"}
+	for _, tc := range []struct {
+		name string
+		c    Column
+		v    any
+		want any
+	}{
+		{"a member", withEmpty, "a", int64(2)},
+		{"a member as bytes", withEmpty, []byte("b"), int64(1)},
+		{"the empty member", withEmpty, "", int64(3)},
+		{"the error value", withEmpty, EnumErrorValue{}, int64(0)},
+		{"empty without an empty member", without, "", int64(0)},
+		{"an index already", without, int64(2), int64(2)},
+		{"no such member", without, "c", "c"},
+		{"not an ENUM", text, "a", "a"},
+		{"not an ENUM, the error value", text, EnumErrorValue{}, EnumErrorValue{}},
+	} {
+		if got := EnumKeyValue(tc.c, tc.v); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: EnumKeyValue(%#v) = %#v, want %#v", tc.name, tc.v, got, tc.want)
+		}
+	}
+	for in, want := range map[any]any{"x": "x", int64(3): int64(3)} {
+		if got := EnumKeyIndex(in); got != want {
+			t.Errorf("EnumKeyIndex(%#v) = %#v", in, got)
+		}
+	}
+	if got := EnumKeyIndex([]byte("12")); got != int64(12) {
+		t.Errorf("EnumKeyIndex(digits) = %#v, want 12", got)
+	}
+	tbl := &Table{Columns: []Column{{Name: "k", DataType: "enum", Values: []string{"b", "a"}}, {Name: "id", DataType: "int"}}}
+	if got, want := KeyAsHeld(tbl, []string{"k", "id"}, []any{[]byte("a"), int64(7)}), []any{int64(2), int64(7)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("KeyAsHeld = %#v, want %#v", got, want)
+	}
+	if KeyAsHeld(tbl, []string{"k"}, nil) != nil {
+		t.Error("KeyAsHeld(nil) is not nil")
+	}
+}
