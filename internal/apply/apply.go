@@ -56,7 +56,8 @@
 // mysql.LenientSQLMode, and must raise exactly one warning, "data
 // truncated" (1265), for each such value and none for anything else: any
 // other warning is a value the shadow cannot hold as it is. In a key it is
-// the number 0, as every ENUM in a key is its index (schema.EnumKeyValue).
+// the number 0, as every ENUM in a key is its index (schema.HeldKeyValue).
+// A key's ENUM or SET is set aside as its number for the same reason.
 package apply
 
 import (
@@ -325,13 +326,17 @@ const keptAside = "tailor_kept_aside"
 // continue (their origin) into the session's temporary table, under the
 // images' keys. In a collation that equates different keys, the shadow's
 // rows of an origin's class are the origin's row alone: the original held
-// no other row of the class while it held that one.
+// no other row of the class while it held that one. An ENUM or a SET of
+// the key is set aside as its number, the form every key binds it in,
+// which a strict session can store also for the error value (index 0) and
+// which the join that puts the values back compares by number.
 func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
 	cols := mysql.QuoteIdents(append(a.m.KeyNewNames(), a.keep...))
+	read := rowcopy.NewKeyWalk(a.m.Shadow, a.m.ShadowKey, a.m.KeyNewNames()).SelectList() + ", " + mysql.QuoteIdents(a.keep)
 	for _, q := range []string{
-		"CREATE TEMPORARY TABLE IF NOT EXISTS " + aside + " ENGINE=InnoDB SELECT " + cols + " FROM " + shadow + " LIMIT 0",
+		"CREATE TEMPORARY TABLE IF NOT EXISTS " + aside + " ENGINE=InnoDB SELECT " + read + " FROM " + shadow + " LIMIT 0",
 		"DELETE FROM " + aside,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -353,7 +358,7 @@ func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error 
 		}
 	}
 	return a.forKeys(stayed, func(cond string, args []any) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+aside+" ("+cols+") SELECT "+cols+" FROM "+shadow+" WHERE "+cond, args...)
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+aside+" ("+cols+") SELECT "+read+" FROM "+shadow+" WHERE "+cond, args...)
 		return err
 	})
 }
@@ -382,15 +387,9 @@ func (a *Applier) putBackKept(ctx context.Context, tx *sql.Tx) error {
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
 	var on, set []string
-	for _, k := range a.m.Key {
-		c := mysql.QuoteIdent(k.New)
-		on = append(on, "s."+c+" = k."+c)
-		if a.m.Source.Columns[k.Index].Family() == schema.FamEnum {
-			// Two ENUMs joined row by row compare their names, which
-			// the error value and an empty member share (see
-			// schema.EnumKeyValue); the index tells them apart.
-			on = append(on, "s."+c+" + 0 = k."+c+" + 0")
-		}
+	for _, k := range a.m.KeyNewNames() {
+		// A number set aside compares with the ENUM or SET by number.
+		on = append(on, "s."+mysql.QuoteIdent(k)+" = k."+mysql.QuoteIdent(k))
 	}
 	for _, c := range a.keep {
 		set = append(set, "s."+mysql.QuoteIdent(c)+" = k."+mysql.QuoteIdent(c))
@@ -451,12 +450,12 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 	per := max(1, a.placeholders/len(cols))
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	var inserted int64
-	var rows, alone [][]any
+	var rows, withEnumErrors [][]any
 	for _, o := range ops {
 		switch {
 		case o.image == nil:
 		case a.enumErrors(o.image) > 0:
-			alone = append(alone, o.image)
+			withEnumErrors = append(withEnumErrors, o.image)
 		default:
 			rows = append(rows, o.image)
 		}
@@ -481,7 +480,7 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 			return inserted, err
 		}
 	}
-	for _, img := range alone {
+	for _, img := range withEnumErrors {
 		if err := a.insertWithEnumErrors(ctx, tx, shadow, img); err != nil {
 			return inserted, err
 		}

@@ -679,14 +679,15 @@ func TestEnumErrorValue(t *testing.T) {
 
 	t.Run("kept values", func(t *testing.T) {
 		// A revert's applier keeps a column only the kept table has on
-		// the row of the same key, and the error value's row and the
-		// empty member's are different rows.
+		// the row of the same key, the error value's row and the empty
+		// member's being different rows, and follows rows that move onto
+		// the error value and off it.
 		db, name := sbx.NewDatabase(t)
 		ctx := context.Background()
 		for _, q := range []string{
 			"CREATE TABLE t (e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, PRIMARY KEY (e, id))",
 			"CREATE TABLE s (e ENUM('','a') NOT NULL, id INT NOT NULL, v VARCHAR(5) NOT NULL, legacy VARCHAR(10) NOT NULL DEFAULT 'default', PRIMARY KEY (e, id))",
-			"SET STATEMENT sql_mode = '' FOR INSERT INTO s VALUES ('no such', 1, 'err', 'L-err'), ('', 1, 'empty', 'L-empty')",
+			"SET STATEMENT sql_mode = '' FOR INSERT INTO s VALUES ('no such', 1, 'err', 'L-err'), ('', 1, 'empty', 'L-empty'), ('a', 2, 'a', 'L-a2'), ('no such', 3, 'err3', 'L-err3')",
 		} {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
@@ -697,15 +698,17 @@ func TestEnumErrorValue(t *testing.T) {
 		changes := []capture.Change{
 			{Kind: capture.Update, Before: []any{bad, int64(1), capture.Text("err")}, After: []any{bad, int64(1), capture.Text("e2")}},
 			{Kind: capture.Update, Before: []any{"", int64(1), capture.Text("empty")}, After: []any{"", int64(1), capture.Text("m2")}},
+			{Kind: capture.Update, Before: []any{"a", int64(2), capture.Text("a")}, After: []any{bad, int64(2), capture.Text("toerr")}},
+			{Kind: capture.Update, Before: []any{bad, int64(3), capture.Text("err3")}, After: []any{"a", int64(3), capture.Text("offer")}},
 		}
 		if _, err := a.Apply(ctx, []capture.Batch{{Changes: changes}}); err != nil {
 			t.Fatal(err)
 		}
 		var got string
-		if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v, legacy) ORDER BY e + 0 SEPARATOR '; ') FROM s").Scan(&got); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT_WS('|', e + 0, id, v, legacy) ORDER BY e + 0, id SEPARATOR '; ') FROM s").Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if want := "0|1|e2|L-err; 1|1|m2|L-empty"; got != want {
+		if want := "0|1|e2|L-err; 0|2|toerr|L-a2; 1|1|m2|L-empty; 2|3|offer|L-err3"; got != want {
 			t.Errorf("shadow %s, want %s", got, want)
 		}
 	})

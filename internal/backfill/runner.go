@@ -21,7 +21,6 @@ import (
 	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
-	"github.com/tailor-osc/tailor/internal/sqlbuild"
 	"github.com/tailor-osc/tailor/internal/state"
 	"github.com/tailor-osc/tailor/internal/throttle"
 )
@@ -260,9 +259,8 @@ func (r *Runner) findRange(ctx context.Context) error {
 		r.walkedBefore, r.changedBefore = e.RowsWalked, e.RowsChanged
 		return nil
 	}
-	cols := r.key.Columns
 	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) ORDER BY %s LIMIT 1", r.key.SelectList(),
-		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), sqlbuild.OrderBy(cols, true))
+		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), r.key.OrderBy(true))
 	upper, err := scanKey(r.db.QueryRowContext(ctx, q), r.key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return invalid(fmt.Errorf("table %s is empty: there is nothing to backfill", mysql.QuoteIdent(r.cfg.Table)))

@@ -2,9 +2,12 @@ package backfill
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/tailor-osc/tailor/internal/migrate"
 	"github.com/tailor-osc/tailor/internal/sandbox"
+	"github.com/tailor-osc/tailor/internal/state"
 )
 
 // TestStatementParts takes apart what Statement.Text writes, and refuses
@@ -116,5 +119,67 @@ func TestSaved(t *testing.T) {
 	}
 	if got, err := Saved(ctx, db, dbName, "orders"); err != nil || got != nil {
 		t.Errorf("another table: %v, %v", got, err)
+	}
+}
+
+// TestResumeEnumKeySavedByName: a backfill over a key that starts with an
+// ENUM whose index order is not its names' order, stopped after a few
+// batches, resumes and changes every row once; also when its saved keys
+// hold the ENUM by name, as tailor saved them before keys held an ENUM
+// as its index.
+func TestResumeEnumKeySavedByName(t *testing.T) {
+	for _, byName := range []bool{false, true} {
+		t.Run(fmt.Sprintf("by name %v", byName), func(t *testing.T) {
+			sandbox.Need(t, sbx)
+			db, dbName := sbx.NewDatabase(t)
+			mustExec(t, db, "CREATE TABLE kv (e ENUM('z','b','a') NOT NULL, seq INT NOT NULL, n INT NOT NULL DEFAULT 0, PRIMARY KEY (e, seq))")
+			mustExec(t, db, "INSERT INTO kv (e, seq) SELECT ELT(1 + seq % 3, 'z', 'b', 'a'), seq FROM seq_1_to_1200")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := testConfig(t, dbName, "kv", "n = n + 1", "")
+			cfg.ChunkSize = 97
+			cfg.testBeforeCommit = func(batch int64) {
+				if batch == 5 { // past the first member's rows
+					cancel()
+				}
+			}
+			_, err := runBackfill(ctx, t, cfg)
+			wantKind(t, err, migrate.KindInterrupted, "--resume")
+			if byName {
+				members := []string{"", "z", "b", "a"}
+				for _, col := range []string{"upper_key", "last_key"} {
+					var saved string
+					if err := db.QueryRow("SELECT " + col + " FROM " + StateTable).Scan(&saved); err != nil {
+						t.Fatal(err)
+					}
+					key, err := state.DecodeKey(saved)
+					if err != nil || key == nil {
+						t.Fatalf("%s %q: %v", col, saved, err)
+					}
+					idx, ok := key[0].(int64)
+					if !ok {
+						t.Fatalf("%s holds the ENUM as %T, not its index", col, key[0])
+					}
+					key[0] = []byte(members[idx])
+					old, err := state.EncodeKey(key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mustExec(t, db, "UPDATE "+StateTable+" SET "+col+" = ?", old)
+				}
+			}
+			cfg.testBeforeCommit = nil
+			cfg.Resume = true
+			res, err := runBackfill(context.Background(), t, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Resumed {
+				t.Error("the run did not resume")
+			}
+			if n := queryInt(t, db, "SELECT COUNT(*) FROM kv WHERE n <> 1"); n != 0 {
+				t.Errorf("%d rows not changed exactly once", n)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/schema"
 	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
@@ -143,7 +144,8 @@ func (r *Runner) batch(ctx context.Context, chunk rowcopy.Chunk) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
-	if !sameKey(last, chunk.Lower) {
+	// A state saved by an older tailor holds an ENUM by its name.
+	if !sameKey(schema.KeyAsHeld(r.table, r.key.Columns, last), chunk.Lower) {
 		// Only this run moves the state while it owns it; anything else
 		// is a bug, and batching on would skip or repeat rows.
 		return 0, fmt.Errorf("the saved backfill is after key %s, and this batch starts after %s; stopping rather than skip or repeat rows", formatKey(last), formatKey(chunk.Lower))
@@ -283,7 +285,7 @@ func (r *Runner) matchingKeys(ctx context.Context, chunk rowcopy.Chunk) ([][]any
 	if r.stmt.Where != "" {
 		q += " AND (\n" + r.stmt.Where + "\n)"
 	}
-	q += " ORDER BY " + sqlbuild.OrderBy(cols, false)
+	q += " ORDER BY " + r.key.OrderBy(false)
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -344,7 +346,7 @@ func (r *Runner) lastChunk(ctx context.Context, n int) (rowcopy.Chunk, error) {
 	cols := r.key.Columns
 	cond, args := sqlbuild.Range(cols, r.lower, r.upper)
 	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", r.key.SelectList(),
-		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), cond, sqlbuild.OrderBy(cols, true), n)
+		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), cond, r.key.OrderBy(true), n)
 	lower, err := scanKey(r.db.QueryRowContext(ctx, q, args...), r.key)
 	if err != nil {
 		return rowcopy.Chunk{}, err

@@ -396,10 +396,20 @@ func (s *convScan) examples(ctx context.Context, i int) error {
 	return nil
 }
 
-// lastKey is the largest key of the chunk, where the next chunk starts.
+// lastKey is the largest key of the chunk, where the next chunk starts. An
+// ENUM or a SET is read as its number, as every key binds it
+// (schema.HeldKeyValue): bound by name, the next chunk's range would
+// compare it as a string and skip the rows the index orders after it.
 func (s *convScan) lastKey(ctx context.Context) ([]any, error) {
 	names := s.keyCols()
-	q := "SELECT " + mysql.QuoteIdents(names) + " FROM " + s.tmp + " ORDER BY " + sqlbuild.OrderBy(names, true) + " LIMIT 1"
+	read := make([]string, len(names))
+	for i, n := range names {
+		read[i] = mysql.QuoteIdent(n)
+		if schema.KeyHoldsNumber(s.key[i]) {
+			read[i] += " + 0"
+		}
+	}
+	q := "SELECT " + strings.Join(read, ", ") + " FROM " + s.tmp + " ORDER BY " + sqlbuild.OrderBy(names, true) + " LIMIT 1"
 	vals := make([]any, len(names))
 	ptrs := make([]any, len(names))
 	for i := range vals {
@@ -407,6 +417,11 @@ func (s *convScan) lastKey(ctx context.Context) ([]any, error) {
 	}
 	if err := s.conn.QueryRowContext(ctx, q).Scan(ptrs...); err != nil {
 		return nil, fmt.Errorf("find where the next chunk of %s starts: %w", s.in.Table, err)
+	}
+	for i := range vals {
+		if schema.KeyHoldsNumber(s.key[i]) {
+			vals[i] = schema.HeldKeyNumber(vals[i])
+		}
 	}
 	return vals, nil
 }

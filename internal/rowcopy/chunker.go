@@ -51,17 +51,17 @@ type KeyWalk struct {
 	// queries must walk it, not whatever the optimizer prefers.
 	Index   string
 	Columns []string
-	// Enums tells which of Columns are ENUMs, which keys hold as their
-	// index (schema.EnumKeyValue).
-	Enums []bool
+	// Numbered tells which of Columns a key holds as numbers: ENUMs and
+	// SETs (schema.HeldKeyValue).
+	Numbered []bool
 }
 
 // NewKeyWalk is the walk over index, of columns cols, of table t.
 func NewKeyWalk(t *schema.Table, index string, cols []string) KeyWalk {
-	w := KeyWalk{Database: t.Database, Table: t.Name, Index: index, Columns: cols, Enums: make([]bool, len(cols))}
+	w := KeyWalk{Database: t.Database, Table: t.Name, Index: index, Columns: cols, Numbered: make([]bool, len(cols))}
 	for i, name := range cols {
 		c, _ := t.Column(name)
-		w.Enums[i] = c.Family() == schema.FamEnum
+		w.Numbered[i] = schema.KeyHoldsNumber(c)
 	}
 	return w
 }
@@ -70,25 +70,42 @@ func NewKeyWalk(t *schema.Table, index string, cols []string) KeyWalk {
 func WalkOf(m *schema.Mapping) KeyWalk { return NewKeyWalk(m.Source, m.KeyName, m.KeyOldNames()) }
 
 // SelectList is the key's columns as a SELECT list that reads them as keys
-// hold them: an ENUM as its index, under its own name.
+// hold them: an ENUM or a SET as its number, under its own name.
 func (w KeyWalk) SelectList() string {
 	out := make([]string, len(w.Columns))
 	for i, c := range w.Columns {
 		out[i] = mysql.QuoteIdent(c)
-		if i < len(w.Enums) && w.Enums[i] {
+		if i < len(w.Numbered) && w.Numbered[i] {
 			out[i] = "(" + out[i] + " + 0) AS " + out[i]
 		}
 	}
 	return strings.Join(out, ", ")
 }
 
+// OrderBy is the ORDER BY list of the key's columns over the table, each
+// named with its table: a bare name would mean SelectList's expression of
+// an ENUM or a SET, which no index orders (MariaDB 10.11 sorted every
+// remaining row for it: 393 ms against 1 ms for one boundary of 1,000,000
+// rows).
+func (w KeyWalk) OrderBy(desc bool) string {
+	table := mysql.QuoteTable(w.Database, w.Table)
+	parts := make([]string, len(w.Columns))
+	for i, c := range w.Columns {
+		parts[i] = table + "." + mysql.QuoteIdent(c)
+		if desc {
+			parts[i] += " DESC"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Scanned turns key values read with SelectList, in place, into the values
-// keys are bound as: an ENUM's index is read back as digits by a query
-// without parameters.
+// keys are bound as: an ENUM's or a SET's number is read back as digits by
+// a query without parameters.
 func (w KeyWalk) Scanned(key []any) []any {
 	for i := range key {
-		if i < len(w.Enums) && w.Enums[i] {
-			key[i] = schema.EnumKeyIndex(key[i])
+		if i < len(w.Numbered) && w.Numbered[i] {
+			key[i] = schema.HeldKeyNumber(key[i])
 		}
 	}
 	return key
@@ -173,7 +190,7 @@ func (c *Chunker) boundary(ctx context.Context) ([]any, int, error) {
 	src := mysql.QuoteTable(c.key.Database, c.key.Table)
 	q := fmt.Sprintf("SELECT %s, COUNT(*) OVER () FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
 		mysql.QuoteIdents(keyCols), c.key.SelectList(), src, mysql.QuoteIdent(c.key.Index), cond,
-		sqlbuild.OrderBy(keyCols, false), c.size, sqlbuild.OrderBy(keyCols, true))
+		c.key.OrderBy(false), c.size, sqlbuild.OrderBy(keyCols, true))
 	vals := make([]any, len(keyCols))
 	ptrs := make([]any, len(keyCols), len(keyCols)+1)
 	for i := range vals {

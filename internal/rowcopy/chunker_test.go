@@ -222,76 +222,86 @@ func newFixture(t *testing.T, setup []string, cols ...string) (*sql.DB, *schema.
 
 // TestEnumKeyRangesAreThePlansOwn walks a key whose ENUM the index orders
 // otherwise than the names sort (b before a, the empty member last, the
-// error value first): the chunks' bounds are the ENUM's index, each chunk's
-// range selects the same rows read over the index as read row by row
-// without it, the rows of all chunks being every row once, and the copy of
-// the chunks holds every row. Bound as names, the bounds were placed by
-// the names' order (a covering index scan compares row by row) and the
-// copy read them by the index's (a range read), which lost rows.
+// error value first), and one whose SET does (its bits): the chunks' bounds
+// are numbers, each chunk's range selects the same rows read over the index
+// as read row by row without it, the rows of all chunks being every row
+// once, and the copy of the chunks holds every row. Bound as names, the
+// bounds were placed by the names' order (row by row, a string comparison)
+// where a lookup in the index compares numbers.
 func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
-	db, name := sbx.NewDatabase(t)
-	ctx := context.Background()
-	exec := func(q string) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec("CREATE TABLE src (e ENUM('b','a','') NOT NULL, id INT NOT NULL, PRIMARY KEY (e, id))")
-	exec("CREATE TABLE dst LIKE src")
-	exec("SET STATEMENT sql_mode = '' FOR INSERT INTO src SELECT ELT(1 + seq % 4, 'b', 'a', '', 'no such member'), seq FROM seq_1_to_4000")
-	src, err := schema.Load(ctx, db, name, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := schema.Load(ctx, db, name, "dst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schema.NewMapping(src, dst, [][2]string{{"e", "e"}, {"id", "id"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunker := NewChunker(db, m, 300)
-	copier := NewCopier(db, m)
-	total := 0
-	for {
-		chunk, ok, err := chunker.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		if chunk.Upper != nil {
-			if _, isIndex := chunk.Upper[0].(int64); !isIndex {
-				t.Fatalf("chunk %s: the ENUM's bound is %T, not its index", chunk, chunk.Upper[0])
+	for _, c := range []struct{ name, def, values string }{
+		{"enum", "ENUM('b','a','')", "ELT(1 + seq % 4, 'b', 'a', '', 'no such member')"},
+		{"set", "SET('b','a','c')", "ELT(1 + seq % 5, 'b', 'a', 'a,c', '', 'b,a,c')"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, name := sbx.NewDatabase(t)
+			ctx := context.Background()
+			exec := func(q string) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
 			}
-		}
-		cond, args := sqlbuild.Range([]string{"e", "id"}, chunk.Lower, chunk.Upper)
-		var viaIndex, rowByRow int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM src FORCE INDEX (PRIMARY) WHERE "+cond, args...).Scan(&viaIndex); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM src IGNORE INDEX (PRIMARY) WHERE "+cond, args...).Scan(&rowByRow); err != nil {
-			t.Fatal(err)
-		}
-		if viaIndex != rowByRow {
-			t.Errorf("chunk %s: %d rows over the index, %d row by row", chunk, viaIndex, rowByRow)
-		}
-		total += rowByRow
-		if _, err := copier.Copy(ctx, chunk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if total != 4000 {
-		t.Errorf("the chunks hold %d rows, want 4000", total)
-	}
-	var copied, missing int
-	if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM dst), (SELECT COUNT(*) FROM src s WHERE NOT EXISTS (SELECT 1 FROM dst d WHERE d.e + 0 = s.e + 0 AND d.id = s.id))").Scan(&copied, &missing); err != nil {
-		t.Fatal(err)
-	}
-	if copied != 4000 || missing != 0 {
-		t.Errorf("the copy holds %d rows, %d of the original's missing; want 4000 and none", copied, missing)
+			exec("CREATE TABLE src (e " + c.def + " NOT NULL, id INT NOT NULL, PRIMARY KEY (e, id))")
+			exec("CREATE TABLE dst LIKE src")
+			exec("SET STATEMENT sql_mode = '' FOR INSERT INTO src SELECT " + c.values + ", seq FROM seq_1_to_4000")
+			src, err := schema.Load(ctx, db, name, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst, err := schema.Load(ctx, db, name, "dst")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := schema.NewMapping(src, dst, [][2]string{{"e", "e"}, {"id", "id"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunker := NewChunker(db, m, 300)
+			copier := NewCopier(db, m)
+			total := 0
+			for {
+				chunk, ok, err := chunker.Next(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+				if chunk.Upper != nil {
+					if _, isNumber := chunk.Upper[0].(int64); !isNumber {
+						t.Fatalf("chunk %s: the bound is %T, not a number", chunk, chunk.Upper[0])
+					}
+				}
+				cond, args := sqlbuild.Range([]string{"e", "id"}, chunk.Lower, chunk.Upper)
+				var viaIndex, rowByRow int
+				if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM src FORCE INDEX (PRIMARY) WHERE "+cond, args...).Scan(&viaIndex); err != nil {
+					t.Fatal(err)
+				}
+				if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM src IGNORE INDEX (PRIMARY) WHERE "+cond, args...).Scan(&rowByRow); err != nil {
+					t.Fatal(err)
+				}
+				if viaIndex != rowByRow {
+					t.Errorf("chunk %s: %d rows over the index, %d row by row", chunk, viaIndex, rowByRow)
+				}
+				if chunk.Upper != nil && rowByRow > 300 {
+					t.Errorf("chunk %s holds %d rows, more than the chunk size", chunk, rowByRow)
+				}
+				total += rowByRow
+				if _, err := copier.Copy(ctx, chunk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if total != 4000 {
+				t.Errorf("the chunks hold %d rows, want 4000", total)
+			}
+			var copied, missing int
+			if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM dst), (SELECT COUNT(*) FROM src s WHERE NOT EXISTS (SELECT 1 FROM dst d WHERE d.e + 0 = s.e + 0 AND d.id = s.id))").Scan(&copied, &missing); err != nil {
+				t.Fatal(err)
+			}
+			if copied != 4000 || missing != 0 {
+				t.Errorf("the copy holds %d rows, %d of the original's missing; want 4000 and none", copied, missing)
+			}
+		})
 	}
 }

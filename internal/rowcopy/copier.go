@@ -363,7 +363,7 @@ func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LOCK IN SHARE MODE",
 		read, mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), mysql.QuoteIdent(c.m.KeyName),
-		cond, sqlbuild.OrderBy(keyCols, false)), args...)
+		cond, walk.OrderBy(false)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -645,7 +645,7 @@ func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 	keyCols := walk.Columns
 	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
 	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
-		walk.SelectList(), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), cond, sqlbuild.OrderBy(keyCols, false)), args...)
+		walk.SelectList(), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), cond, walk.OrderBy(false)), args...)
 	if err != nil {
 		return nil
 	}

@@ -2,7 +2,10 @@ package schema
 
 import (
 	"database/sql/driver"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // EnumErrorValue is an ENUM's value in a row image when the row holds the
@@ -17,7 +20,7 @@ import (
 // empty string), and wrong for an ENUM column, which would store the empty
 // member (or, in strict mode, refuse it). The applier writes an ENUM's
 // error value itself (see apply.Applier), and a key holds it as index 0
-// (EnumKeyValue).
+// (HeldKeyValue).
 type EnumErrorValue struct{}
 
 // Value returns the empty string, the text the error value reads as.
@@ -26,25 +29,31 @@ func (EnumErrorValue) Value() (driver.Value, error) { return "", nil }
 // String shows the value in messages.
 func (EnumErrorValue) String() string { return "'' (the ENUM's error value, index 0)" }
 
-// An ENUM in a key travels as its index, a number, wherever tailor binds a
-// key (the chunks' ranges, the applier's and the checksum's lookups, the
-// saved low watermark). Bound as its name, an ENUM is compared as a string
-// when the server evaluates the condition row by row (a scan, an index
-// scan, a join) but by its index when the condition becomes an index range,
-// so the same WHERE selects different rows under different plans: with
-// ENUM('b','a'), which the index orders b before a, "e > 'b'" found no row
-// 'a' over a covering index scan (MariaDB 10.11) while the copy's range
-// read found them all; and "e = ''" meets both the empty member and the
-// error value in a scan. Compared with a number, an ENUM compares its
-// index under every plan. A copy key keeps its ENUM's definition
-// (SameKeyOrder), so the index means the same member in both tables.
+// An ENUM or a SET in a key travels as its number (an ENUM's index, a
+// SET's bits), wherever tailor binds a key: the chunks' ranges, the
+// applier's and the checksum's lookups, the saved low watermark. Bound as
+// a name, such a column is compared as a string when the server evaluates
+// the condition row by row, as it does for an ENUM's "<" and ">" (MariaDB
+// 10.11 builds no index range for them) and in a scan, a covering index
+// scan or a join, but by its number when it looks the value up in an
+// index: the same WHERE then selects different rows under different plans.
+// With ENUM('b','a'), which the index orders b before a, "e > 'b'" found no
+// row 'a' over a covering index scan while a copy's read found them all;
+// "e = ''" met both the empty member and the error value in a scan. A
+// number compares by the number under every plan, which is the index's
+// order. A copy key keeps its columns' definitions (SameKeyOrder), so a
+// number means the same member in both tables.
 
-// EnumKeyValue is v, a value of column c in a key, as a key holds it: for
-// an ENUM, its index (the error value 0); a member's name is looked up in
-// c's members as the binary log and the server spell them. Any other value,
-// and any value of another column, is returned as it is.
-func EnumKeyValue(c Column, v any) any {
-	if c.Family() != FamEnum {
+// KeyHoldsNumber reports whether a key holds c's values as numbers: an
+// ENUM or a SET.
+func KeyHoldsNumber(c Column) bool { return c.Family() == FamEnum || c.Family() == FamSet }
+
+// HeldKeyValue is v, a value of column c in a key, as a key holds it: an
+// ENUM as its index (the error value 0), a SET as its bits, from the names
+// as the binary log and the server spell them. Any other value, and any
+// value of another column, is returned as it is.
+func HeldKeyValue(c Column, v any) any {
+	if !KeyHoldsNumber(c) {
 		return v
 	}
 	var name string
@@ -58,6 +67,9 @@ func EnumKeyValue(c Column, v any) any {
 	default:
 		return v
 	}
+	if c.Family() == FamSet {
+		return setBits(c, name, v)
+	}
 	for i, m := range c.Values {
 		if m == name {
 			return int64(i + 1)
@@ -69,9 +81,28 @@ func EnumKeyValue(c Column, v any) any {
 	return v
 }
 
+// setBits is the bits of a SET value spelled as its members' names joined
+// by commas (no member holds a comma), or v when a name is no member.
+func setBits(c Column, names string, v any) any {
+	var bits uint64
+	if names != "" {
+		for _, n := range strings.Split(names, ",") {
+			i := slices.Index(c.Values, n)
+			if i < 0 || i >= 64 {
+				return v
+			}
+			bits |= 1 << uint(i)
+		}
+	}
+	if bits > math.MaxInt64 {
+		return bits
+	}
+	return int64(bits)
+}
+
 // KeyAsHeld is key, values of t's columns cols, as a key holds them
-// (EnumKeyValue): for a key saved by an older tailor, which kept an ENUM's
-// name.
+// (HeldKeyValue): for a key saved by an older tailor, which kept an ENUM or
+// a SET by its names.
 func KeyAsHeld(t *Table, cols []string, key []any) []any {
 	if key == nil {
 		return nil
@@ -81,22 +112,25 @@ func KeyAsHeld(t *Table, cols []string, key []any) []any {
 		out[i] = v
 		if i < len(cols) {
 			if c, ok := t.Column(cols[i]); ok {
-				out[i] = EnumKeyValue(c, v)
+				out[i] = HeldKeyValue(c, v)
 			}
 		}
 	}
 	return out
 }
 
-// EnumKeyIndex is v, an ENUM key column's index read back with
-// EnumKeySelect's expression, as the number it is: a query without
-// parameters (the text protocol) returns it as its digits.
-func EnumKeyIndex(v any) any {
+// HeldKeyNumber is v, an ENUM's or a SET's number read back from the
+// server (rowcopy.KeyWalk.SelectList), as the number it is: a query
+// without parameters (the text protocol) returns it as its digits.
+func HeldKeyNumber(v any) any {
 	b, ok := v.([]byte)
 	if !ok {
 		return v
 	}
 	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return n
+	}
+	if n, err := strconv.ParseUint(string(b), 10, 64); err == nil {
 		return n
 	}
 	return v

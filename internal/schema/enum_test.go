@@ -1,18 +1,24 @@
 package schema
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
 
-// TestEnumKeyValue: an ENUM in a key is its index, the error value 0, an
+// TestHeldKeyValue: an ENUM in a key is its index, the error value 0, an
 // empty string 0 only where no member is empty; other columns and values
 // pass unchanged.
-func TestEnumKeyValue(t *testing.T) {
+func TestHeldKeyValue(t *testing.T) {
 	t.Parallel()
 	withEmpty := Column{DataType: "enum", Values: []string{"b", "a", ""}}
 	without := Column{DataType: "enum", Values: []string{"b", "a"}}
 	text := Column{DataType: "varchar"}
+	set := Column{DataType: "set", Values: []string{"a", "b", "c"}}
+	wide := Column{DataType: "set"}
+	for i := range 64 {
+		wide.Values = append(wide.Values, fmt.Sprintf("m%d", i))
+	}
 	for _, tc := range []struct {
 		name string
 		c    Column
@@ -28,18 +34,26 @@ func TestEnumKeyValue(t *testing.T) {
 		{"no such member", without, "c", "c"},
 		{"not an ENUM", text, "a", "a"},
 		{"not an ENUM, the error value", text, EnumErrorValue{}, EnumErrorValue{}},
+		{"a SET", set, "b,c", int64(6)},
+		{"an empty SET", set, "", int64(0)},
+		{"a SET as bytes", set, []byte("a"), int64(1)},
+		{"a SET with no such member", set, "a,x", "a,x"},
+		{"a SET's top bit", wide, "m63", uint64(1) << 63},
 	} {
-		if got := EnumKeyValue(tc.c, tc.v); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: EnumKeyValue(%#v) = %#v, want %#v", tc.name, tc.v, got, tc.want)
+		if got := HeldKeyValue(tc.c, tc.v); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: HeldKeyValue(%#v) = %#v, want %#v", tc.name, tc.v, got, tc.want)
 		}
 	}
 	for in, want := range map[any]any{"x": "x", int64(3): int64(3)} {
-		if got := EnumKeyIndex(in); got != want {
-			t.Errorf("EnumKeyIndex(%#v) = %#v", in, got)
+		if got := HeldKeyNumber(in); got != want {
+			t.Errorf("HeldKeyNumber(%#v) = %#v", in, got)
 		}
 	}
-	if got := EnumKeyIndex([]byte("12")); got != int64(12) {
-		t.Errorf("EnumKeyIndex(digits) = %#v, want 12", got)
+	if got := HeldKeyNumber([]byte("12")); got != int64(12) {
+		t.Errorf("HeldKeyNumber(digits) = %#v, want 12", got)
+	}
+	if got := HeldKeyNumber([]byte("9223372036854775808")); got != uint64(1)<<63 {
+		t.Errorf("HeldKeyNumber(a SET's top bit) = %#v", got)
 	}
 	tbl := &Table{Columns: []Column{{Name: "k", DataType: "enum", Values: []string{"b", "a"}}, {Name: "id", DataType: "int"}}}
 	if got, want := KeyAsHeld(tbl, []string{"k", "id"}, []any{[]byte("a"), int64(7)}), []any{int64(2), int64(7)}; !reflect.DeepEqual(got, want) {

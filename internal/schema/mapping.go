@@ -217,11 +217,11 @@ func (m *Mapping) KeyOldNames() []string { return names(m.Key, true) }
 func (m *Mapping) KeyNewNames() []string { return names(m.Key, false) }
 
 // KeyValues picks the key's values out of a row image of the original, as
-// a key holds them (an ENUM as its index: EnumKeyValue).
+// a key holds them (an ENUM or a SET as its number: HeldKeyValue).
 func (m *Mapping) KeyValues(image []any) []any {
 	vals := make([]any, len(m.Key))
 	for i, k := range m.Key {
-		vals[i] = EnumKeyValue(m.Source.Columns[k.Index], image[k.Index])
+		vals[i] = HeldKeyValue(m.Source.Columns[k.Index], image[k.Index])
 	}
 	return vals
 }
