@@ -530,36 +530,25 @@ func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow s
 		return err
 	}
 	want := a.enumErrors(image)
-	rows, err := tx.QueryContext(ctx, "SHOW WARNINGS")
+	warnings, err := rowcopy.ReadWarnings(ctx, tx, 0)
 	if err != nil {
-		return fmt.Errorf("read warnings: %w", err)
+		return err
 	}
-	defer rows.Close()
-	var msgs []string
 	others := 0
-	for rows.Next() {
-		var level, msg string
-		var code int
-		if err := rows.Scan(&level, &code, &msg); err != nil {
-			return fmt.Errorf("read warnings: %w", err)
-		}
-		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
-		if code != mysql.ErrWarnDataTrunc {
+	for _, w := range warnings {
+		if w.Code != mysql.ErrWarnDataTrunc {
 			others++
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read warnings: %w", err)
 	}
 	// Every warning is listed: the session's max_error_count is above any
 	// row's (mysql.ConnConfig).
 	switch {
 	case others > 0:
 		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised other warnings than theirs: a value does not fit the new table as it is (%s)",
-			want, strings.Join(msgs, "; "))
-	case len(msgs) != want:
+			want, rowcopy.JoinWarnings(warnings))
+	case len(warnings) != want:
 		return fmt.Errorf("a row holding %d ENUM error values, stored in lenient mode (the only one that stores them), raised %d warnings of data truncated, not one for each: a value does not fit the new table as it is (%s)",
-			want, len(msgs), strings.Join(msgs, "; "))
+			want, len(warnings), rowcopy.JoinWarnings(warnings))
 	}
 	return nil
 }

@@ -97,17 +97,7 @@ func (w *charsetWriter) write(ctx context.Context) error {
 			return "DELETE FROM " + mysql.QuoteIdent(tbl) + " WHERE id = ?", []any{id}
 		})
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for i, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q, args[i]...); err != nil {
-			return fmt.Errorf("%.200s: %w", q, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := inOneTransaction(ctx, w.db, stmts, args); err != nil {
 		return err
 	}
 	w.writes++

@@ -58,17 +58,11 @@ func (w *enumWriter) write(ctx context.Context) error {
 	default:
 		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
 	}
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var stmts []string
 	for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(q, mysql.QuoteIdent(tbl)), args...); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
+		stmts = append(stmts, fmt.Sprintf(q, mysql.QuoteIdent(tbl)))
 	}
-	if err := tx.Commit(); err != nil {
+	if err := inOneTransaction(ctx, w.conn, stmts, [][]any{args, args}); err != nil {
 		return err
 	}
 	w.writes++

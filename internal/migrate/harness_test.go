@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -99,6 +100,24 @@ func migrateUnderLoad(ctx context.Context, t *testing.T, db *sql.DB, cfg Config,
 		t.Error("no binlog event was applied: the test did not exercise the applier")
 	}
 	return res, stats
+}
+
+// inOneTransaction runs stmts, each with its args, in one transaction of
+// db (a pool or one session): a write to a table and its control table.
+func inOneTransaction(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, stmts []string, args [][]any) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for i, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q, args[i]...); err != nil {
+			return fmt.Errorf("%.200s: %w", q, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // wantEqualToControl fails the test unless table equals its control table.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -615,27 +616,59 @@ func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args 
 // one) are only noted, and a row stored differently from the original is a
 // wrong row.
 func CheckWarnings(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, "SHOW WARNINGS LIMIT 3")
+	warnings, err := ReadWarnings(ctx, tx, 3)
 	if err != nil {
-		return fmt.Errorf("read warnings: %w", err)
+		return err
 	}
-	defer rows.Close()
-	var msgs []string
-	for rows.Next() {
-		var level, msg string
-		var code int
-		if err := rows.Scan(&level, &code, &msg); err != nil {
-			return fmt.Errorf("read warnings: %w", err)
-		}
-		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read warnings: %w", err)
-	}
-	if len(msgs) > 0 {
-		return &warningError{msg: strings.Join(msgs, "; ")}
+	if len(warnings) > 0 {
+		return &warningError{msg: JoinWarnings(warnings)}
 	}
 	return nil
+}
+
+// Warning is one line of SHOW WARNINGS.
+type Warning struct {
+	Level   string
+	Code    int
+	Message string
+}
+
+func (w Warning) String() string { return fmt.Sprintf("%s %d: %s", w.Level, w.Code, w.Message) }
+
+// JoinWarnings shows warnings on one line.
+func JoinWarnings(warnings []Warning) string {
+	parts := make([]string, len(warnings))
+	for i, w := range warnings {
+		parts[i] = w.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ReadWarnings reads the warnings and notes of the last statement on tx, at
+// most limit of them (0: all that the session lists, which for tailor's
+// sessions is every one: mysql.ConnConfig sets max_error_count).
+func ReadWarnings(ctx context.Context, tx *sql.Tx, limit int) ([]Warning, error) {
+	q := "SHOW WARNINGS"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read warnings: %w", err)
+	}
+	defer rows.Close()
+	var out []Warning
+	for rows.Next() {
+		var w Warning
+		if err := rows.Scan(&w.Level, &w.Code, &w.Message); err != nil {
+			return nil, fmt.Errorf("read warnings: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read warnings: %w", err)
+	}
+	return out, nil
 }
 
 // locate finds the first row of a failed chunk that fails on its own, so the
