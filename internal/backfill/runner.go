@@ -197,7 +197,18 @@ func (r *Runner) inspect(ctx context.Context) error {
 // chooseKey is the index the backfill walks: --key, or the primary key,
 // or the first unique key on NOT NULL columns.
 func (r *Runner) chooseKey() (schema.Index, error) {
-	keys := r.table.IdentifyingKeys()
+	var keys []schema.Index
+	var refused []string
+	for _, k := range r.table.IdentifyingKeys() {
+		if why := r.table.UnwalkableKey(k); why != "" {
+			refused = append(refused, k.Name+": "+why)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 && len(refused) > 0 {
+		return schema.Index{}, fmt.Errorf("no key of %s can be walked (%s): add a PRIMARY KEY or a UNIQUE key on NOT NULL columns without such a column first (with tailor alter)", mysql.QuoteIdent(r.table.Name), strings.Join(refused, "; "))
+	}
 	if r.cfg.Key == "" {
 		if len(keys) == 0 {
 			return schema.Index{}, fmt.Errorf("table %s has no PRIMARY KEY and no UNIQUE key on NOT NULL columns for the backfill to walk: add one first (with tailor alter)", mysql.QuoteIdent(r.table.Name))

@@ -2,7 +2,7 @@ package schema
 
 import (
 	"database/sql/driver"
-	"math"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,8 +41,10 @@ func (EnumErrorValue) String() string { return "'' (the ENUM's error value, inde
 // row 'a' over a covering index scan while a copy's read found them all;
 // "e = ''" met both the empty member and the error value in a scan. A
 // number compares by the number under every plan, which is the index's
-// order. A copy key keeps its columns' definitions (SameKeyOrder), so a
-// number means the same member in both tables.
+// order (but for a SET of 64 members, whose index orders its bits
+// unsigned: no key of such a column is walked, UnwalkableKeyColumn). A copy
+// key keeps its columns' definitions (SameKeyOrder), so a number means the
+// same member in both tables.
 
 // KeyHoldsNumber reports whether a key holds c's values as numbers: an
 // ENUM or a SET.
@@ -82,7 +84,10 @@ func HeldKeyValue(c Column, v any) any {
 }
 
 // setBits is the bits of a SET value spelled as its members' names joined
-// by commas (no member holds a comma), or v when a name is no member.
+// by commas (no member holds a comma), or v when a name is no member. The
+// bits are a signed number, as the server shows and compares s + 0; only a
+// SET of 64 members needs the sign bit, and it is no walkable key
+// (UnwalkableKeyColumn).
 func setBits(c Column, names string, v any) any {
 	var bits uint64
 	if names != "" {
@@ -94,10 +99,38 @@ func setBits(c Column, names string, v any) any {
 			bits |= 1 << uint(i)
 		}
 	}
-	if bits > math.MaxInt64 {
-		return bits
-	}
 	return int64(bits)
+}
+
+// UnwalkableKeyColumn says why a key with column c cannot be walked in its
+// index's order by numbers, or "" when it can: a SET of 64 members, whose
+// index orders the bits unsigned while every comparison with a number is
+// signed; a SET with an empty member, which the binary log's names spell
+// like the empty set.
+func UnwalkableKeyColumn(c Column) string {
+	if c.Family() != FamSet {
+		return ""
+	}
+	if len(c.Values) >= 64 {
+		return fmt.Sprintf("column %s is a SET of %d members, which the index orders in a way no bound value can follow", c.Name, len(c.Values))
+	}
+	if slices.Contains(c.Values, "") {
+		return fmt.Sprintf("column %s is a SET with an empty member, whose values the binary log spells like the empty set", c.Name)
+	}
+	return ""
+}
+
+// UnwalkableKey is UnwalkableKeyColumn for the first of idx's columns that
+// cannot be walked, or "".
+func (t *Table) UnwalkableKey(idx Index) string {
+	for _, name := range idx.Columns {
+		if c, ok := t.Column(name); ok {
+			if why := UnwalkableKeyColumn(c); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
 }
 
 // KeyAsHeld is key, values of t's columns cols, as a key holds them
@@ -120,17 +153,14 @@ func KeyAsHeld(t *Table, cols []string, key []any) []any {
 }
 
 // HeldKeyNumber is v, an ENUM's or a SET's number read back from the
-// server (rowcopy.KeyWalk.SelectList), as the number it is: a query
-// without parameters (the text protocol) returns it as its digits.
+// server (rowcopy.KeyWalk.SelectList), as the number it is, should the
+// driver hand it over as its digits.
 func HeldKeyNumber(v any) any {
 	b, ok := v.([]byte)
 	if !ok {
 		return v
 	}
 	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		return n
-	}
-	if n, err := strconv.ParseUint(string(b), 10, 64); err == nil {
 		return n
 	}
 	return v

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -38,7 +39,7 @@ func TestHeldKeyValue(t *testing.T) {
 		{"an empty SET", set, "", int64(0)},
 		{"a SET as bytes", set, []byte("a"), int64(1)},
 		{"a SET with no such member", set, "a,x", "a,x"},
-		{"a SET's top bit", wide, "m63", uint64(1) << 63},
+		{"a SET's top bit, signed as the server shows it", wide, "m63", int64(math.MinInt64)},
 	} {
 		if got := HeldKeyValue(tc.c, tc.v); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: HeldKeyValue(%#v) = %#v, want %#v", tc.name, tc.v, got, tc.want)
@@ -52,8 +53,20 @@ func TestHeldKeyValue(t *testing.T) {
 	if got := HeldKeyNumber([]byte("12")); got != int64(12) {
 		t.Errorf("HeldKeyNumber(digits) = %#v, want 12", got)
 	}
-	if got := HeldKeyNumber([]byte("9223372036854775808")); got != uint64(1)<<63 {
+	if got := HeldKeyNumber([]byte("-9223372036854775808")); got != int64(math.MinInt64) {
 		t.Errorf("HeldKeyNumber(a SET's top bit) = %#v", got)
+	}
+	// A SET of 64 members or with an empty member is no walkable key.
+	emptyMember := Column{Name: "s", DataType: "set", Values: []string{"", "a"}}
+	for _, c := range []Column{wide, emptyMember} {
+		if UnwalkableKeyColumn(c) == "" {
+			t.Errorf("a key with %v is walkable", c.Values)
+		}
+	}
+	for _, c := range []Column{set, withEmpty, text} {
+		if why := UnwalkableKeyColumn(c); why != "" {
+			t.Errorf("a key with %s %v is not walkable: %s", c.DataType, c.Values, why)
+		}
 	}
 	tbl := &Table{Columns: []Column{{Name: "k", DataType: "enum", Values: []string{"b", "a"}}, {Name: "id", DataType: "int"}}}
 	if got, want := KeyAsHeld(tbl, []string{"k", "id"}, []any{[]byte("a"), int64(7)}), []any{int64(2), int64(7)}; !reflect.DeepEqual(got, want) {

@@ -123,6 +123,9 @@ func (m *Mapping) keyIn(idx Index) (key []ColumnPair, shadowKey, why string) {
 	for _, kp := range key {
 		oc, _ := m.Source.Column(kp.Old)
 		nc, _ := m.Shadow.Column(kp.New)
+		if why := UnwalkableKeyColumn(oc); why != "" {
+			return nil, "", "cannot be walked: " + why
+		}
 		if !SameKeyOrder(oc, nc) {
 			return nil, "", fmt.Sprintf("has column %s change from %s to %s, which orders or equates values differently", kp.Old, describeType(oc), describeType(nc))
 		}

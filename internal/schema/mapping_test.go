@@ -62,6 +62,11 @@ func TestNewMappingKeys(t *testing.T) {
 	}
 	base := []Column{intCol("id", 1, "int"), intCol("i", 2, "int"), text("email", 3, "utf8mb4_general_ci")}
 	same := [][2]string{{"id", "id"}, {"i", "i"}, {"email", "email"}}
+	var members []string
+	for i := range 64 {
+		members = append(members, string(rune('a'+i%26))+strings.Repeat("x", i/26))
+	}
+	wideSet := []Column{intCol("id", 1, "int"), {Name: "i", Ordinal: 2, DataType: "set", ColumnType: "set(...)", Values: members}, base[2]}
 	cases := []struct {
 		name                      string
 		source, shadow            *Table
@@ -93,6 +98,12 @@ func TestNewMappingKeys(t *testing.T) {
 		{name: "key collation changed", source: table("t", base, uk("email", "email")),
 			shadow:    table("s", []Column{base[0], base[1], text("email", 3, "utf8mb4_bin")}, uk("email", "email")),
 			errSubstr: "has column email change from varchar(20) utf8mb4_general_ci to varchar(20) utf8mb4_bin"},
+		{name: "a SET of 64 members cannot be walked, another key can", source: table("t", wideSet, pk("i", "id"), uk("email", "email")),
+			shadow: table("s", wideSet, pk("i", "id"), uk("email", "email")),
+			key:    "email", shadowKey: "email"},
+		{name: "a SET of 64 members cannot be walked", source: table("t", wideSet, pk("i", "id")),
+			shadow:    table("s", wideSet, pk("i", "id")),
+			errSubstr: "primary key (i, id) cannot be walked: column i is a SET of 64 members"},
 		{name: "new key keeps a prefix of the key column", source: table("t", base, uk("email", "email")),
 			shadow:    table("s", base, Index{Name: "email", Unique: true, Columns: []string{"email"}, SubParts: []int{5}}),
 			errSubstr: "is in no unique key"},

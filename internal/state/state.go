@@ -97,9 +97,9 @@ import (
 // change to the key encoding (EncodeKey), or a new meaning of a phase or of
 // the low-watermark. Adding a key value type to EncodeKey that older runs
 // never wrote does not bump it, nor did an ENUM or SET of the key becoming
-// its number (schema.HeldKeyValue) instead of its name: a run reading the
-// other form binds a value that selects the same rows in an index lookup,
-// and runs since convert a saved name (schema.KeyAsHeld).
+// its number (schema.HeldKeyValue) instead of its name: an older run that
+// reads a number binds it, which compares in the index's order, and runs
+// since convert a saved name (schema.KeyAsHeld).
 const FormatVersion = 1
 
 // Suffix makes the state table's name from the original's.
