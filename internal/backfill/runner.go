@@ -197,17 +197,16 @@ func (r *Runner) inspect(ctx context.Context) error {
 // chooseKey is the index the backfill walks: --key, or the primary key,
 // or the first unique key on NOT NULL columns.
 func (r *Runner) chooseKey() (schema.Index, error) {
-	var keys []schema.Index
-	var refused []string
-	for _, k := range r.table.IdentifyingKeys() {
-		if why := r.table.UnwalkableKey(k); why != "" {
-			refused = append(refused, k.Name+": "+why)
-			continue
-		}
-		keys = append(keys, k)
+	keys, unwalkable := r.table.WalkableKeys(r.table.IdentifyingKeys())
+	if len(keys) == 0 && unwalkable != nil {
+		return schema.Index{}, unwalkable
 	}
-	if len(keys) == 0 && len(refused) > 0 {
-		return schema.Index{}, fmt.Errorf("no key of %s can be walked (%s): add a PRIMARY KEY or a UNIQUE key on NOT NULL columns without such a column first (with tailor alter)", mysql.QuoteIdent(r.table.Name), strings.Join(refused, "; "))
+	if r.cfg.Key != "" && unwalkable != nil {
+		for _, k := range r.table.IdentifyingKeys() {
+			if why := r.table.UnwalkableKey(k); strings.EqualFold(k.Name, r.cfg.Key) && why != "" {
+				return schema.Index{}, fmt.Errorf("--key %s cannot be walked in its index's order: %s; name another key", mysql.QuoteIdent(r.cfg.Key), why)
+			}
+		}
 	}
 	if r.cfg.Key == "" {
 		if len(keys) == 0 {

@@ -3,6 +3,7 @@ package backfill
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/migrate"
@@ -181,5 +182,39 @@ func TestResumeEnumKeySavedByName(t *testing.T) {
 				t.Errorf("%d rows not changed exactly once", n)
 			}
 		})
+	}
+}
+
+// TestUnwalkableKeyRefused: a backfill refuses a key with a SET of 64
+// members, whose index orders values in a way no bound can follow, before
+// it changes anything: without another key, and when --key names it.
+func TestUnwalkableKeyRefused(t *testing.T) {
+	sandbox.Need(t, sbx)
+	db, dbName := sbx.NewDatabase(t)
+	var members []string
+	for i := range 64 {
+		members = append(members, fmt.Sprintf("'m%d'", i))
+	}
+	set := "SET(" + strings.Join(members, ",") + ")"
+	mustExec(t, db, "CREATE TABLE only_set (s "+set+" NOT NULL, id INT NOT NULL, n INT NOT NULL DEFAULT 0, PRIMARY KEY (s, id))")
+	mustExec(t, db, "CREATE TABLE with_id (s "+set+" NOT NULL, id INT NOT NULL, n INT NOT NULL DEFAULT 0, PRIMARY KEY (s, id), UNIQUE KEY id (id))")
+	for _, tbl := range []string{"only_set", "with_id"} {
+		mustExec(t, db, "INSERT INTO "+tbl+" (s, id) VALUES ('m63', 1), ('m0', 2)")
+	}
+	_, err := runBackfill(context.Background(), t, testConfig(t, dbName, "only_set", "n = n + 1", ""))
+	wantKind(t, err, migrate.KindInvalid, "can be walked in its index's order", "SET of 64 members")
+	cfg := testConfig(t, dbName, "with_id", "n = n + 1", "")
+	cfg.Key = "PRIMARY"
+	_, err = runBackfill(context.Background(), t, cfg)
+	wantKind(t, err, migrate.KindInvalid, "--key `PRIMARY` cannot be walked")
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM only_set WHERE n <> 0") + queryInt(t, db, "SELECT COUNT(*) FROM with_id WHERE n <> 0"); n != 0 {
+		t.Errorf("%d rows changed by a refused backfill", n)
+	}
+	// Without --key, the walkable key.
+	if _, err := runBackfill(context.Background(), t, testConfig(t, dbName, "with_id", "n = n + 1", "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM with_id WHERE n <> 1"); n != 0 {
+		t.Errorf("%d rows not changed once", n)
 	}
 }

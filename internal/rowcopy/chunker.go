@@ -100,8 +100,8 @@ func (w KeyWalk) OrderBy(desc bool) string {
 }
 
 // Scanned turns key values read with SelectList, in place, into the values
-// keys are bound as: an ENUM's or a SET's number is read back as digits by
-// a query without parameters.
+// keys are bound as: an ENUM's or a SET's number, should the driver hand it
+// over as its digits, becomes a number.
 func (w KeyWalk) Scanned(key []any) []any {
 	for i := range key {
 		if i < len(w.Numbered) && w.Numbered[i] {

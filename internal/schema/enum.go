@@ -112,12 +112,45 @@ func UnwalkableKeyColumn(c Column) string {
 		return ""
 	}
 	if len(c.Values) >= 64 {
-		return fmt.Sprintf("column %s is a SET of %d members, which the index orders in a way no bound value can follow", c.Name, len(c.Values))
+		return fmt.Sprintf("column %s is a SET of %d members, which the index sorts as unsigned numbers while the server compares them signed", c.Name, len(c.Values))
 	}
 	if slices.Contains(c.Values, "") {
-		return fmt.Sprintf("column %s is a SET with an empty member, whose values the binary log spells like the empty set", c.Name)
+		return fmt.Sprintf("column %s is a SET with an empty member, whose values the binary log cannot tell from the empty set", c.Name)
 	}
 	return ""
+}
+
+// UnwalkableKeyError says that every key that identifies the table's rows
+// has a column no walk can follow in its index's order
+// (UnwalkableKeyColumn).
+type UnwalkableKeyError struct {
+	Table string
+	// Reasons has one entry per key: the key and its column's reason.
+	Reasons []string
+}
+
+func (e *UnwalkableKeyError) Error() string {
+	return fmt.Sprintf("no key of %s can be walked in its index's order (%s): first add a UNIQUE key on NOT NULL columns without such a SET (a new AUTO_INCREMENT column, say)",
+		e.Table, strings.Join(e.Reasons, "; "))
+}
+
+// WalkableKeys splits keys into those a walk can follow and an error
+// naming why each other cannot, nil when all can.
+func (t *Table) WalkableKeys(keys []Index) ([]Index, *UnwalkableKeyError) {
+	var walkable []Index
+	var refused *UnwalkableKeyError
+	for _, k := range keys {
+		why := t.UnwalkableKey(k)
+		if why == "" {
+			walkable = append(walkable, k)
+			continue
+		}
+		if refused == nil {
+			refused = &UnwalkableKeyError{Table: t.Name}
+		}
+		refused.Reasons = append(refused.Reasons, describeIndex(k)+": "+why)
+	}
+	return walkable, refused
 }
 
 // UnwalkableKey is UnwalkableKeyColumn for the first of idx's columns that

@@ -71,8 +71,11 @@ func NewMapping(source, shadow *Table, pairs [][2]string) (*Mapping, error) {
 	if len(m.Columns) == 0 {
 		return nil, fmt.Errorf("the new table shares no column with %s: nothing to copy", source.Name)
 	}
-	candidates := source.IdentifyingKeys()
+	candidates, unwalkable := source.WalkableKeys(source.IdentifyingKeys())
 	if len(candidates) == 0 {
+		if unwalkable != nil {
+			return nil, unwalkable
+		}
 		_, err := source.CopyKey()
 		return nil, err
 	}
@@ -123,9 +126,6 @@ func (m *Mapping) keyIn(idx Index) (key []ColumnPair, shadowKey, why string) {
 	for _, kp := range key {
 		oc, _ := m.Source.Column(kp.Old)
 		nc, _ := m.Shadow.Column(kp.New)
-		if why := UnwalkableKeyColumn(oc); why != "" {
-			return nil, "", "cannot be walked: " + why
-		}
 		if !SameKeyOrder(oc, nc) {
 			return nil, "", fmt.Sprintf("has column %s change from %s to %s, which orders or equates values differently", kp.Old, describeType(oc), describeType(nc))
 		}

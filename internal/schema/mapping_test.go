@@ -67,6 +67,7 @@ func TestNewMappingKeys(t *testing.T) {
 		members = append(members, string(rune('a'+i%26))+strings.Repeat("x", i/26))
 	}
 	wideSet := []Column{intCol("id", 1, "int"), {Name: "i", Ordinal: 2, DataType: "set", ColumnType: "set(...)", Values: members}, base[2]}
+	emptyMemberSet := []Column{intCol("id", 1, "int"), {Name: "i", Ordinal: 2, DataType: "set", ColumnType: "set('','a')", Values: []string{"", "a"}}, base[2]}
 	cases := []struct {
 		name                      string
 		source, shadow            *Table
@@ -103,7 +104,10 @@ func TestNewMappingKeys(t *testing.T) {
 			key:    "email", shadowKey: "email"},
 		{name: "a SET of 64 members cannot be walked", source: table("t", wideSet, pk("i", "id")),
 			shadow:    table("s", wideSet, pk("i", "id")),
-			errSubstr: "primary key (i, id) cannot be walked: column i is a SET of 64 members"},
+			errSubstr: "no key of t can be walked in its index's order (primary key (i, id): column i is a SET of 64 members"},
+		{name: "a SET with an empty member cannot be walked", source: table("t", emptyMemberSet, pk("i", "id")),
+			shadow:    table("s", emptyMemberSet, pk("i", "id")),
+			errSubstr: "column i is a SET with an empty member"},
 		{name: "new key keeps a prefix of the key column", source: table("t", base, uk("email", "email")),
 			shadow:    table("s", base, Index{Name: "email", Unique: true, Columns: []string{"email"}, SubParts: []int{5}}),
 			errSubstr: "is in no unique key"},
@@ -117,8 +121,9 @@ func TestNewMappingKeys(t *testing.T) {
 			m, err := NewMapping(c.source, c.shadow, pairs)
 			if c.errSubstr != "" {
 				var nsk *NoSharedKeyError
-				if err == nil || !errors.As(err, &nsk) || !strings.Contains(err.Error(), c.errSubstr) {
-					t.Fatalf("err = %v, want a NoSharedKeyError containing %q", err, c.errSubstr)
+				var unw *UnwalkableKeyError
+				if err == nil || !(errors.As(err, &nsk) || errors.As(err, &unw)) || !strings.Contains(err.Error(), c.errSubstr) {
+					t.Fatalf("err = %v, want a NoSharedKeyError or UnwalkableKeyError containing %q", err, c.errSubstr)
 				}
 				return
 			}

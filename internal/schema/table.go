@@ -120,8 +120,12 @@ var ErrNoUsableKey = errors.New("no usable key")
 // are all NOT NULL. A unique key over a nullable column is not used because
 // it allows any number of rows with NULL there.
 func (t *Table) CopyKey() (Index, error) {
-	if keys := t.IdentifyingKeys(); len(keys) > 0 {
+	keys, unwalkable := t.WalkableKeys(t.IdentifyingKeys())
+	if len(keys) > 0 {
 		return keys[0], nil
+	}
+	if unwalkable != nil {
+		return Index{}, unwalkable
 	}
 	return Index{}, fmt.Errorf("table %s.%s has %w: add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first", t.Database, t.Name, ErrNoUsableKey)
 }
