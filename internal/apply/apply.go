@@ -91,8 +91,9 @@ type Applier struct {
 	// columns and of the key columns (see capture.Placeholder).
 	marks, keyMarks []string
 	// enums tells which copied columns are ENUMs in the shadow, where an
-	// ENUM's error value is written as index 0.
-	enums []bool
+	// ENUM's error value is written as index 0; anyEnum whether any is.
+	enums   []bool
+	anyEnum bool
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
 	// placeholders bounds the parameters of one statement:
@@ -115,6 +116,7 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 		target, _ := m.Shadow.Column(c.New)
 		a.marks = append(a.marks, capture.Placeholder(m.Source.Columns[c.Index]))
 		a.enums = append(a.enums, target.Family() == schema.FamEnum)
+		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
 	}
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
@@ -490,8 +492,12 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 }
 
 // enumErrors counts the ENUM error values that image writes into ENUM
-// columns of the shadow.
+// columns of the shadow. It runs for every image: a shadow without ENUMs
+// answers at once.
 func (a *Applier) enumErrors(image []any) int {
+	if !a.anyEnum {
+		return 0
+	}
 	n := 0
 	for i, c := range a.m.Columns {
 		if _, ok := image[c.Index].(schema.EnumErrorValue); ok && a.enums[i] {

@@ -101,6 +101,15 @@ func setup(t *testing.T, shadowDef string) (*Applier, func(q string) string) {
 	return New(db, serverOf(t, db), m, nil), query
 }
 
+// execOn returns a function that runs a statement on db and fails t when
+// it fails.
+func execOn(t *testing.T, db *sql.DB) func(q string, args ...any) {
+	return func(q string, args ...any) {
+		t.Helper()
+		sandbox.Exec(t, db, q, args...)
+	}
+}
+
 // serverOf is the flavour and version of the sandbox db talks to.
 func serverOf(t *testing.T, db *sql.DB) mysql.Server {
 	t.Helper()
@@ -417,12 +426,7 @@ func TestKeySpellings(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db, name := sbx.NewDatabase(t)
 			ctx := context.Background()
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s %v: %v", q, args, err)
-				}
-			}
+			exec := execOn(t, db)
 			cols := strings.Join(c.cols, ", ")
 			marks := strings.TrimSuffix(strings.Repeat("?, ", len(c.cols)), ", ")
 			var match []string
@@ -546,12 +550,7 @@ func TestEnumErrorValue(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db, name := sbx.NewDatabase(t)
 			ctx := context.Background()
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s %v: %v", q, args, err)
-				}
-			}
+			exec := execOn(t, db)
 			exec("CREATE TABLE t " + orig)
 			exec("CREATE TABLE s " + c.shadow)
 			exec("CREATE TABLE x " + c.shadow)
@@ -647,12 +646,7 @@ func TestEnumErrorValue(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			db, name := sbx.NewDatabase(t)
 			ctx := context.Background()
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s %v: %v", q, args, err)
-				}
-			}
+			exec := execOn(t, db)
 			exec("CREATE TABLE t " + k.def)
 			exec("CREATE TABLE s " + k.def)
 			exec("SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES " + k.initial)
@@ -781,12 +775,7 @@ func TestKeepUnmappedFollowsTheRow(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db, name := sbx.NewDatabase(t)
 			ctx := context.Background()
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s %v: %v", q, args, err)
-				}
-			}
+			exec := execOn(t, db)
 			exec("CREATE TABLE t (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL)")
 			exec("CREATE TABLE s (k " + c.keyType + " NOT NULL PRIMARY KEY, v VARCHAR(10) NOT NULL, legacy VARCHAR(20) NOT NULL DEFAULT 'default')")
 			initial := map[int]string{1: "a", 2: "b", 3: "c", 5: "e", 6: "f", 7: "g", 8: "h", 9: "i", 11: "p", 12: "q"}

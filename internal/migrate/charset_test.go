@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/workload"
@@ -144,25 +143,9 @@ func TestAllCharsetsUnderWrites(t *testing.T) {
 			}
 		}
 	}}
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if err := w.write(ctx); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
+	stopWriting := writeUntilStopped(ctx, w.write)
 	res, err := runMigration(ctx, t, cfg)
-	close(stop)
-	if werr := <-done; werr != nil {
+	if werr := stopWriting(); werr != nil {
 		t.Errorf("concurrent write: %v", werr)
 	}
 	if err != nil {

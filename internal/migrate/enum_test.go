@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/workload"
@@ -121,34 +120,13 @@ func TestEnumErrorValueUnderWrites(t *testing.T) {
 					}
 				}
 			}}
-			stop, exited := make(chan struct{}), make(chan struct{})
-			done := make(chan error, 1)
 			// The writer stops before the cut-over: after it, a string
 			// that is no member is stored as it is in a VARCHAR, and as
 			// the error value in the control's ENUM.
-			var stopOnce sync.Once
-			cfg.testHooks.beforeCutOver = func() {
-				stopOnce.Do(func() { close(stop) })
-				<-exited
-			}
-			go func() {
-				defer close(exited)
-				for {
-					select {
-					case <-stop:
-						done <- nil
-						return
-					case <-time.After(2 * time.Millisecond):
-					}
-					if err := w.write(ctx); err != nil {
-						done <- err
-						return
-					}
-				}
-			}()
+			stopWriting := writeUntilStopped(ctx, w.write)
+			cfg.testHooks.beforeCutOver = func() { _ = stopWriting() }
 			res, err := runMigration(ctx, t, cfg)
-			stopOnce.Do(func() { close(stop) })
-			if werr := <-done; werr != nil {
+			if werr := stopWriting(); werr != nil {
 				t.Errorf("concurrent write: %v", werr)
 			}
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,6 +119,34 @@ func inOneTransaction(ctx context.Context, db interface {
 		}
 	}
 	return tx.Commit()
+}
+
+// writeUntilStopped runs write every 2 ms in the background until the
+// returned stop is called, or until a write fails; stop waits for the
+// writer to end (its write in flight done) and returns the failure, and
+// may be called more than once.
+func writeUntilStopped(ctx context.Context, write func(context.Context) error) (stop func() error) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			if err = write(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() error {
+		once.Do(func() { close(quit) })
+		<-done
+		return err
+	}
 }
 
 // wantEqualToControl fails the test unless table equals its control table.

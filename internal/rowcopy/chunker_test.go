@@ -234,29 +234,12 @@ func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
 		{"set", "SET('b','a','c')", "ELT(1 + seq % 5, 'b', 'a', 'a,c', '', 'b,a,c')"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			db, name := sbx.NewDatabase(t)
+			db, m := newFixture(t, []string{
+				"CREATE TABLE src (e " + c.def + " NOT NULL, id INT NOT NULL, PRIMARY KEY (e, id))",
+				"CREATE TABLE dst LIKE src",
+				"SET STATEMENT sql_mode = '' FOR INSERT INTO src SELECT " + c.values + ", seq FROM seq_1_to_4000",
+			}, "e", "id")
 			ctx := context.Background()
-			exec := func(q string) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			exec("CREATE TABLE src (e " + c.def + " NOT NULL, id INT NOT NULL, PRIMARY KEY (e, id))")
-			exec("CREATE TABLE dst LIKE src")
-			exec("SET STATEMENT sql_mode = '' FOR INSERT INTO src SELECT " + c.values + ", seq FROM seq_1_to_4000")
-			src, err := schema.Load(ctx, db, name, "src")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst, err := schema.Load(ctx, db, name, "dst")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := schema.NewMapping(src, dst, [][2]string{{"e", "e"}, {"id", "id"}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			chunker := NewChunker(db, m, 300)
 			copier := NewCopier(db, m)
 			total := 0
