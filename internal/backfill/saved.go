@@ -10,6 +10,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 // The states of a saved backfill as tailor status reports them: the saved
@@ -175,7 +176,7 @@ func (b *SavedBackfill) findParts(t *schema.Table) {
 	if !ok {
 		return
 	}
-	s := Statement{Database: t.Database, Table: t.Name, Set: set, Where: where, Delete: del, Key: b.KeyColumns}
+	s := Statement{Database: t.Database, Table: t.Name, Set: set, Where: where, Delete: del, Key: sqlbuild.PlainKey(b.KeyColumns)}
 	if s.Job() == b.Job {
 		b.Set, b.Where, b.Delete, b.Exact = set, where, del, true
 	}

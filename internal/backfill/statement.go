@@ -29,8 +29,9 @@ type Statement struct {
 	// Where selects the rows to change; empty changes every row.
 	Where  string
 	Delete bool
-	// Key is the columns of the key the backfill walks, in order.
-	Key []string
+	// Key is the key the backfill walks (its columns, in order, and what
+	// sqlbuild.Range lists of them).
+	Key sqlbuild.Key
 }
 
 // Targets are the columns a statement's Set assigns, as parse found them.
@@ -79,7 +80,7 @@ func (s Statement) Text() string {
 // finished.
 func (s Statement) Job() string {
 	h := sha256.New()
-	for _, part := range []string{s.Database, s.Table, strings.Join(s.Key, ","), s.Set, s.Where, fmt.Sprint(s.Delete)} {
+	for _, part := range []string{s.Database, s.Table, strings.Join(s.Key.Columns, ","), s.Set, s.Where, fmt.Sprint(s.Delete)} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -98,7 +99,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // Columns inside subqueries are left to the server (they may be another
 // table's); the sample run that follows finds what this misses.
 func (s Statement) parse(t *schema.Table) (Targets, error) {
-	lower := make([]any, len(s.Key))
+	lower := make([]any, len(s.Key.Columns))
 	text, _ := s.Batch(lower, lower)
 	stmts, _, err := parser.New().Parse(text, "", "")
 	if err != nil {
@@ -126,7 +127,7 @@ func (s Statement) parse(t *schema.Table) (Targets, error) {
 				return nil, fmt.Errorf("--set assigns column %s, which %s does not have", mysql.QuoteIdent(name), mysql.QuoteIdent(s.Table))
 			case c.Generated:
 				return nil, fmt.Errorf("--set assigns %s, a generated column, which the server computes", mysql.QuoteIdent(name))
-			case slices.ContainsFunc(s.Key, func(k string) bool { return strings.EqualFold(k, name) }):
+			case slices.ContainsFunc(s.Key.Columns, func(k string) bool { return strings.EqualFold(k, name) }):
 				// A row whose key moves ahead of the walk would be
 				// changed again in a later batch.
 				return nil, fmt.Errorf("--set assigns %s, a column of the key the backfill walks: choose another key with --key, or change the key with tailor alter", mysql.QuoteIdent(name))
@@ -169,8 +170,9 @@ func (s Statement) checkWhere(where ast.ExprNode, t *schema.Table) error {
 		}
 		where, user = l, r.Expr
 	}
-	// The range part must be exactly the one tailor wrote.
-	lower := make([]any, len(s.Key))
+	// The range part must be exactly the one tailor wrote. Its bounds are
+	// placeholders here, as in parse's text, so no number is listed.
+	lower := make([]any, len(s.Key.Columns))
 	cond, _ := sqlbuild.Range(s.Key, lower, lower)
 	want, err := parser.New().ParseOneStmt("SELECT 1 FROM t WHERE ("+cond+")", "", "")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 func TestStatementParse(t *testing.T) {
@@ -38,7 +39,7 @@ func TestStatementParse(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := Statement{Database: "shop", Table: "users", Set: c.set, Where: c.where, Delete: c.del, Key: []string{"id"}}
+			s := Statement{Database: "shop", Table: "users", Set: c.set, Where: c.where, Delete: c.del, Key: sqlbuild.PlainKey([]string{"id"})}
 			_, err := s.parse(table)
 			switch {
 			case c.want == "" && err != nil:
@@ -54,7 +55,7 @@ func TestStatementParse(t *testing.T) {
 
 func TestStatementBatch(t *testing.T) {
 	t.Parallel()
-	s := Statement{Database: "shop", Table: "users", Set: "display_name = full_name", Where: "display_name IS NULL", Key: []string{"id"}}
+	s := Statement{Database: "shop", Table: "users", Set: "display_name = full_name", Where: "display_name IS NULL", Key: sqlbuild.PlainKey([]string{"id"})}
 	q, args := s.Batch([]any{int64(10)}, []any{int64(20)})
 	want := "UPDATE `shop`.`users` SET\ndisplay_name = full_name\nWHERE ((`id` > ?) AND (`id` <= ?)) AND (\ndisplay_name IS NULL\n)"
 	if q != want || len(args) != 2 {

@@ -12,7 +12,6 @@ import (
 	"github.com/tailor-osc/tailor/internal/operate"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
-	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 // walk runs the batches from r.lower to r.upper.
@@ -280,7 +279,7 @@ func (r *Runner) try(ctx context.Context, lower, upper []any) error {
 // matchingKeys are the keys of chunk's rows that match Where, in order.
 func (r *Runner) matchingKeys(ctx context.Context, chunk rowcopy.Chunk) ([][]any, error) {
 	cols := r.key.Columns
-	cond, args := sqlbuild.Range(cols, chunk.Lower, chunk.Upper)
+	cond, args := r.key.Range(chunk.Lower, chunk.Upper)
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s)", r.key.SelectList(), mysql.QuoteTable(r.key.Database, r.key.Table), cond)
 	if r.stmt.Where != "" {
 		q += " AND (\n" + r.stmt.Where + "\n)"
@@ -343,8 +342,7 @@ func (r *Runner) sample(ctx context.Context) (time.Duration, int, error) {
 
 // lastChunk is the range of the last n keys up to r.upper.
 func (r *Runner) lastChunk(ctx context.Context, n int) (rowcopy.Chunk, error) {
-	cols := r.key.Columns
-	cond, args := sqlbuild.Range(cols, r.lower, r.upper)
+	cond, args := r.key.Range(r.lower, r.upper)
 	q := fmt.Sprintf("SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", r.key.SelectList(),
 		mysql.QuoteTable(r.key.Database, r.key.Table), mysql.QuoteIdent(r.key.Index), cond, r.key.OrderBy(true), n)
 	lower, err := scanKey(r.db.QueryRowContext(ctx, q, args...), r.key)
@@ -384,7 +382,7 @@ func (r *Runner) dryRun(ctx context.Context, took time.Duration, sampleRows int)
 // inlined is chunk's statement with its bounds written in, on one line,
 // for the operator to read (never sent).
 func (r *Runner) inlined(chunk rowcopy.Chunk) string {
-	cond, args := sqlbuild.Range(r.key.Columns, chunk.Lower, chunk.Upper)
+	cond, args := r.key.Range(chunk.Lower, chunk.Upper)
 	var sb strings.Builder
 	for _, c := range cond {
 		if c == '?' && len(args) > 0 {

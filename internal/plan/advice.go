@@ -403,7 +403,7 @@ func keyRange(key []string) string {
 		return k + " > ? AND " + k + " <= ?"
 	}
 	bound := make([]any, len(key))
-	cond, _ := sqlbuild.Range(key, bound, bound)
+	cond, _ := sqlbuild.Range(sqlbuild.PlainKey(key), bound, bound)
 	return cond
 }
 

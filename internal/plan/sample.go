@@ -134,7 +134,7 @@ func (pr *probe) estimate(ctx context.Context, source, target *schema.Table, pai
 		if !ok {
 			break
 		}
-		cond, args := sqlbuild.Range(m.KeyOldNames(), chunk.Lower, chunk.Upper)
+		cond, args := sqlbuild.Range(m.OldRangeKey(), chunk.Lower, chunk.Upper)
 		res, err := pr.conn.ExecContext(ctx, insert+cond, args...)
 		if err != nil {
 			if mysql.ErrorNumber(err) == 0 || ctx.Err() != nil {

@@ -299,7 +299,7 @@ func (s *convScan) chunk(ctx context.Context, lower []any) (int64, []any, error)
 	var args []any
 	if len(s.key) > 0 {
 		names := columnNames(s.key)
-		cond, a := sqlbuild.Range(names, lower, nil)
+		cond, a := sqlbuild.Range(schema.RangeKey(s.in.Source, names), lower, nil)
 		args = a
 		q += " FORCE INDEX (" + mysql.QuoteIdent(s.keyIndex) + ") WHERE " + cond +
 			" ORDER BY " + sqlbuild.OrderBy(names, false) + " LIMIT " + strconv.Itoa(scanChunkRows)

@@ -54,16 +54,25 @@ type KeyWalk struct {
 	// Numbered tells which of Columns a key holds as numbers: ENUMs and
 	// SETs (schema.HeldKeyValue).
 	Numbered []bool
+	// Tops are the columns' highest numbers (schema.KeyTop), which Range
+	// lists.
+	Tops []int64
 }
 
 // NewKeyWalk is the walk over index, of columns cols, of table t.
 func NewKeyWalk(t *schema.Table, index string, cols []string) KeyWalk {
-	w := KeyWalk{Database: t.Database, Table: t.Name, Index: index, Columns: cols, Numbered: make([]bool, len(cols))}
+	w := KeyWalk{Database: t.Database, Table: t.Name, Index: index, Columns: cols, Numbered: make([]bool, len(cols)),
+		Tops: schema.RangeKey(t, cols).Tops}
 	for i, name := range cols {
 		c, _ := t.Column(name)
 		w.Numbered[i] = schema.KeyHoldsNumber(c)
 	}
 	return w
+}
+
+// Range is the condition for the key range (lower, upper] (sqlbuild.Range).
+func (w KeyWalk) Range(lower, upper []any) (string, []any) {
+	return sqlbuild.Range(sqlbuild.Key{Columns: w.Columns, Tops: w.Tops}, lower, upper)
 }
 
 // WalkOf is the walk over the original's copy key of m.
@@ -186,7 +195,7 @@ func (c *Chunker) Next(ctx context.Context) (chunk Chunk, ok bool, err error) {
 // a boundary.
 func (c *Chunker) boundary(ctx context.Context) ([]any, int, error) {
 	keyCols := c.key.Columns
-	cond, args := sqlbuild.Range(keyCols, c.next, c.upper)
+	cond, args := c.key.Range(c.next, c.upper)
 	src := mysql.QuoteTable(c.key.Database, c.key.Table)
 	q := fmt.Sprintf("SELECT %s, COUNT(*) OVER () FROM (SELECT %s FROM %s FORCE INDEX (%s) WHERE %s ORDER BY %s LIMIT %d) AS chunk ORDER BY %s LIMIT 1",
 		mysql.QuoteIdents(keyCols), c.key.SelectList(), src, mysql.QuoteIdent(c.key.Index), cond,

@@ -299,8 +299,8 @@ func (c *Copier) copyOnce(ctx context.Context, chunk Chunk) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	delCond, delArgs := sqlbuild.Range(c.m.KeyNewNames(), chunk.Lower, chunk.Upper)
-	selCond, selArgs := sqlbuild.Range(c.m.KeyOldNames(), chunk.Lower, chunk.Upper)
+	delCond, delArgs := sqlbuild.Range(c.m.NewRangeKey(), chunk.Lower, chunk.Upper)
+	selCond, selArgs := sqlbuild.Range(c.m.OldRangeKey(), chunk.Lower, chunk.Upper)
 	n, err := c.replaceRows(ctx, tx, delCond, delArgs, selCond, selArgs)
 	if err != nil {
 		return 0, err
@@ -356,7 +356,7 @@ func (c *Copier) copyCaughtUp(ctx context.Context, chunk Chunk) (int64, error) {
 func (c *Copier) lockKeys(ctx context.Context, tx *sql.Tx, chunk Chunk) ([][]any, error) {
 	walk := WalkOf(c.m)
 	keyCols := walk.Columns
-	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
+	cond, args := walk.Range(chunk.Lower, chunk.Upper)
 	read := walk.SelectList()
 	lockCols := rowLockColumns(c.m)
 	if len(lockCols) > 0 {
@@ -587,7 +587,7 @@ func duplicateKey(err error) string {
 // insertSelect copies the range (lower, upper], or the one row with key
 // exactly when key is not nil, and fails on any warning.
 func (c *Copier) insertSelect(ctx context.Context, tx *sql.Tx, lower, upper, key []any) (int64, error) {
-	cond, args := sqlbuild.Range(c.m.KeyOldNames(), lower, upper)
+	cond, args := sqlbuild.Range(c.m.OldRangeKey(), lower, upper)
 	if key != nil {
 		cond, args = sqlbuild.KeyEquals(c.m.KeyOldNames(), key)
 	}
@@ -676,7 +676,7 @@ func ReadWarnings(ctx context.Context, tx *sql.Tx, limit int) ([]Warning, error)
 func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 	walk := WalkOf(c.m)
 	keyCols := walk.Columns
-	cond, args := sqlbuild.Range(keyCols, chunk.Lower, chunk.Upper)
+	cond, args := walk.Range(chunk.Lower, chunk.Upper)
 	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
 		walk.SelectList(), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name), cond, walk.OrderBy(false)), args...)
 	if err != nil {

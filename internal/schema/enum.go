@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 // EnumErrorValue is an ENUM's value in a row image when the row holds the
@@ -100,6 +102,31 @@ func setBits(c Column, names string, v any) any {
 		}
 	}
 	return int64(bits)
+}
+
+// KeyTop is the highest number a key holds for c: an ENUM's last index, a
+// SET's every bit; 0 for a column a key does not hold as a number (and
+// for a SET of 63 members or more, whose numbers no list could name).
+func KeyTop(c Column) int64 {
+	switch {
+	case c.Family() == FamEnum:
+		return int64(len(c.Values))
+	case c.Family() == FamSet && len(c.Values) < 63:
+		return 1<<len(c.Values) - 1
+	}
+	return 0
+}
+
+// RangeKey is the key over t's columns cols, as sqlbuild.Range walks it:
+// with each ENUM's or SET's highest number (KeyTop).
+func RangeKey(t *Table, cols []string) sqlbuild.Key {
+	k := sqlbuild.Key{Columns: cols, Tops: make([]int64, len(cols))}
+	for i, name := range cols {
+		if c, ok := t.Column(name); ok {
+			k.Tops[i] = KeyTop(c)
+		}
+	}
+	return k
 }
 
 // UnwalkableKeyColumn says why a key with column c cannot be walked in its

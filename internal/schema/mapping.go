@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 // ColumnPair is one column the copy carries from the original to the shadow.
@@ -218,6 +220,19 @@ func (m *Mapping) KeyOldNames() []string { return names(m.Key, true) }
 
 // KeyNewNames are the key's column names in the shadow.
 func (m *Mapping) KeyNewNames() []string { return names(m.Key, false) }
+
+// OldRangeKey is the copy key over the original, as sqlbuild.Range walks
+// it.
+func (m *Mapping) OldRangeKey() sqlbuild.Key { return RangeKey(m.Source, m.KeyOldNames()) }
+
+// NewRangeKey is the copy key over the shadow, as sqlbuild.Range walks it:
+// its columns keep their definitions (SameKeyOrder), so the original's
+// tell their numbers.
+func (m *Mapping) NewRangeKey() sqlbuild.Key {
+	k := m.OldRangeKey()
+	k.Columns = m.KeyNewNames()
+	return k
+}
 
 // KeyValues picks the key's values out of a row image of the original, as
 // a key holds them (an ENUM or a SET as its number: HeldKeyValue).

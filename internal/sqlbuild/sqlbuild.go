@@ -5,24 +5,91 @@
 package sqlbuild
 
 import (
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
 
-// After builds "key > values" for a key over cols, expanded into
-// (a > ? OR (a = ? AND b > ?)) rather than a row constructor comparison, which
-// some servers (MariaDB among them) do not turn into an index range.
-func After(cols []string, values []any) (string, []any) {
-	return compare(cols, values, ">", ">")
+// Key is the columns of an index that a range walks, in the index's order.
+type Key struct {
+	Columns []string
+	// Tops has, for a column that the key holds as a number of few values
+	// (an ENUM's index, a SET's bits), the highest of them; 0 for any other
+	// column. It may be nil. MariaDB 10.11 builds no index range for such a
+	// column's "<" and ">" (it compares them row by row), so every chunk
+	// would read the whole index: Range names the numbers a bound leaves in
+	// an IN list instead, for which it builds ranges.
+	Tops []int64
 }
 
-// AtMost builds "key <= values" for a key over cols, expanded as After is.
-func AtMost(cols []string, values []any) (string, []any) {
-	return compare(cols, values, "<", "<=")
+// PlainKey is the key over cols, none of them held as a number.
+func PlainKey(cols []string) Key { return Key{Columns: cols} }
+
+// maxListed bounds an IN list of a column's numbers; a bound that would
+// leave more is compared with "<" or ">", which selects the same rows,
+// only without an index range.
+const maxListed = 1024
+
+// listed is the condition "col op v" as the IN list of the numbers in
+// [from, to] it leaves, and false when the column is not listed or the
+// list would be too long.
+func (k Key) listed(i int, op string, v any, from, to int64) (string, bool) {
+	if i >= len(k.Tops) || k.Tops[i] <= 0 {
+		return "", false
+	}
+	n, ok := number(v)
+	if !ok {
+		return "", false
+	}
+	switch op {
+	case ">":
+		from = max(from, n+1)
+	case "<":
+		to = min(to, n-1)
+	case "<=":
+		to = min(to, n)
+	default:
+		return "", false
+	}
+	if from > to {
+		return "FALSE", true
+	}
+	if to-from >= maxListed {
+		return "", false
+	}
+	list := make([]string, 0, to-from+1)
+	for x := from; x <= to; x++ {
+		list = append(list, strconv.FormatInt(x, 10))
+	}
+	return mysql.QuoteIdent(k.Columns[i]) + " IN (" + strings.Join(list, ",") + ")", true
 }
 
-func compare(cols []string, values []any, strict, last string) (string, []any) {
+// number is a held key value as the integer it is.
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case uint64:
+		return int64(n), n <= math.MaxInt64
+	}
+	return 0, false
+}
+
+// compare builds "key op values", expanded into (a > ? OR (a = ? AND
+// b > ?)) rather than a row constructor comparison, which some servers
+// (MariaDB among them) do not turn into an index range. A listed leading
+// column is listed within [from, to] only: the range's other bound
+// excludes the rest.
+func (k Key) compare(values []any, strict, last string, from, to int64) (string, []any) {
+	cols := k.Columns
 	var parts []string
 	var args []any
 	for i := range cols {
@@ -35,8 +102,19 @@ func compare(cols []string, values []any, strict, last string) (string, []any) {
 		if i == len(cols)-1 {
 			op = last
 		}
-		terms = append(terms, mysql.QuoteIdent(cols[i])+" "+op+" ?")
-		args = append(args, values[i])
+		lo, hi := int64(0), int64(math.MaxInt64)
+		if i < len(k.Tops) {
+			hi = k.Tops[i]
+		}
+		if i == 0 {
+			lo, hi = max(lo, from), min(hi, to)
+		}
+		if in, ok := k.listed(i, op, values[i], lo, hi); ok {
+			terms = append(terms, in)
+		} else {
+			terms = append(terms, mysql.QuoteIdent(cols[i])+" "+op+" ?")
+			args = append(args, values[i])
+		}
 		parts = append(parts, "("+strings.Join(terms, " AND ")+")")
 	}
 	if len(parts) == 1 {
@@ -48,16 +126,23 @@ func compare(cols []string, values []any, strict, last string) (string, []any) {
 // Range builds the condition for the key range (lower, upper]: a nil lower
 // means from the first row, a nil upper means through the last row, and
 // both nil means the whole table ("1=1").
-func Range(cols []string, lower, upper []any) (string, []any) {
+func Range(k Key, lower, upper []any) (string, []any) {
+	from, to := int64(0), int64(math.MaxInt64)
+	if n, ok := leading(lower); ok {
+		from = n
+	}
+	if n, ok := leading(upper); ok {
+		to = n
+	}
 	var conds []string
 	var args []any
 	if lower != nil {
-		c, a := After(cols, lower)
+		c, a := k.compare(lower, ">", ">", 0, to)
 		conds = append(conds, c)
 		args = append(args, a...)
 	}
 	if upper != nil {
-		c, a := AtMost(cols, upper)
+		c, a := k.compare(upper, "<", "<=", from, math.MaxInt64)
 		conds = append(conds, c)
 		args = append(args, a...)
 	}
@@ -65,6 +150,14 @@ func Range(cols []string, lower, upper []any) (string, []any) {
 		return "1=1", nil
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// leading is a bound's first value as a number, if it is one.
+func leading(bound []any) (int64, bool) {
+	if len(bound) == 0 {
+		return 0, false
+	}
+	return number(bound[0])
 }
 
 // KeyIn builds a condition that matches the rows whose key is one of keys:

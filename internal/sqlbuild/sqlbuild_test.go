@@ -25,7 +25,51 @@ func TestRange(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			got, args := Range(c.cols, c.lower, c.upper)
+			got, args := Range(PlainKey(c.cols), c.lower, c.upper)
+			if got != c.want || !reflect.DeepEqual(args, c.args) {
+				t.Errorf("Range = %s %v\nwant    %s %v", got, args, c.want, c.args)
+			}
+		})
+	}
+}
+
+func TestRangeListsNumbers(t *testing.T) {
+	t.Parallel()
+	// e: an ENUM of 5 members (0 is its error value); s: a SET of 3 (0-7).
+	k := Key{Columns: []string{"e", "id"}, Tops: []int64{5, 0}}
+	cases := []struct {
+		name         string
+		key          Key
+		lower, upper []any
+		want         string
+		args         []any
+	}{
+		{"between members", k, []any{int64(1), 10}, []any{int64(4), 20},
+			"((`e` IN (2,3,4)) OR (`e` = ? AND `id` > ?)) AND ((`e` IN (1,2,3)) OR (`e` = ? AND `id` <= ?))",
+			[]any{int64(1), 10, int64(4), 20}},
+		{"within one member", k, []any{int64(2), 10}, []any{int64(2), 20},
+			"((FALSE) OR (`e` = ? AND `id` > ?)) AND ((FALSE) OR (`e` = ? AND `id` <= ?))",
+			[]any{int64(2), 10, int64(2), 20}},
+		{"first chunk, from the error value", k, nil, []any{int64(2), 20},
+			"((`e` IN (0,1)) OR (`e` = ? AND `id` <= ?))", []any{int64(2), 20}},
+		{"last chunk", k, []any{int64(3), 10}, nil,
+			"((`e` IN (4,5)) OR (`e` = ? AND `id` > ?))", []any{int64(3), 10}},
+		{"past the last member", k, []any{int64(5), 10}, nil,
+			"((FALSE) OR (`e` = ? AND `id` > ?))", []any{int64(5), 10}},
+		{"alone in its key", Key{Columns: []string{"e"}, Tops: []int64{5}}, []any{int64(1)}, []any{int64(3)},
+			"(`e` IN (2,3)) AND (`e` IN (1,2,3))", nil},
+		{"a later column", Key{Columns: []string{"a", "s"}, Tops: []int64{0, 7}}, []any{1, int64(5)}, []any{2, int64(1)},
+			"((`a` > ?) OR (`a` = ? AND `s` IN (6,7))) AND ((`a` < ?) OR (`a` = ? AND `s` IN (0,1)))",
+			[]any{1, 1, 2, 2}},
+		{"too many numbers to list", Key{Columns: []string{"s"}, Tops: []int64{1<<20 - 1}}, []any{int64(3)}, nil,
+			"(`s` > ?)", []any{int64(3)}},
+		{"a bound that is no number", k, []any{"b", 10}, nil,
+			"((`e` > ?) OR (`e` = ? AND `id` > ?))", []any{"b", "b", 10}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, args := Range(c.key, c.lower, c.upper)
 			if got != c.want || !reflect.DeepEqual(args, c.args) {
 				t.Errorf("Range = %s %v\nwant    %s %v", got, args, c.want, c.args)
 			}

@@ -21,8 +21,9 @@ type side struct {
 	table string // quoted, schema-qualified
 	// index is the quoted name of the key's index to force, or "" to leave
 	// the choice to the optimizer.
-	index   string
-	keyCols []string
+	index string
+	// key is the key as its ranges walk it (sqlbuild.Range).
+	key sqlbuild.Key
 	// keyMarks are the placeholders of key values from the binary log
 	// (see capture.KeyPlaceholder).
 	keyMarks []string
@@ -68,15 +69,15 @@ func newPlan(m *schema.Mapping, crc bool) (*plan, error) {
 		norms = append(norms, pn)
 	}
 	p.orig = side{
-		table:   mysql.QuoteTable(m.Source.Database, m.Source.Name),
-		index:   mysql.QuoteIdent(m.KeyName),
-		keyCols: m.KeyOldNames(),
-		row:     rowString(norms, true),
+		table: mysql.QuoteTable(m.Source.Database, m.Source.Name),
+		index: mysql.QuoteIdent(m.KeyName),
+		key:   m.OldRangeKey(),
+		row:   rowString(norms, true),
 	}
 	p.shadow = side{
-		table:   mysql.QuoteTable(m.Shadow.Database, m.Shadow.Name),
-		keyCols: m.KeyNewNames(),
-		row:     rowString(norms, false),
+		table: mysql.QuoteTable(m.Shadow.Database, m.Shadow.Name),
+		key:   m.NewRangeKey(),
+		row:   rowString(norms, false),
 	}
 	p.orig.hash, p.shadow.hash = "MD5("+p.orig.row+")", "MD5("+p.shadow.row+")"
 	for _, k := range m.Key {
@@ -173,14 +174,14 @@ func rowString(norms []pairNorm, old bool) string {
 
 // rows is the FROM ... WHERE part that selects a chunk's rows on one side.
 func (s side) rows(c rowcopy.Chunk) (string, []any) {
-	cond, args := sqlbuild.Range(s.keyCols, c.Lower, c.Upper)
+	cond, args := sqlbuild.Range(s.key, c.Lower, c.Upper)
 	return s.where(cond), args
 }
 
 // keyRows is the FROM ... WHERE part that selects the rows of keys, values
 // from the binary log's row images, on one side.
 func (s side) keyRows(keys [][]any) (string, []any) {
-	cond, args := sqlbuild.KeyInMarks(s.keyCols, s.keyMarks, keys)
+	cond, args := sqlbuild.KeyInMarks(s.key.Columns, s.keyMarks, keys)
 	return s.where(cond), args
 }
 
@@ -254,8 +255,8 @@ func (p *plan) sumQuery(s side, from string) string {
 // keyedQuery selects a chunk's keys (as k0, k1, ...) and row hashes.
 func (s side) keyedQuery(c rowcopy.Chunk) (string, []any) {
 	from, args := s.rows(c)
-	cols := make([]string, len(s.keyCols))
-	for i, k := range s.keyCols {
+	cols := make([]string, len(s.key.Columns))
+	for i, k := range s.key.Columns {
 		cols[i] = mysql.QuoteIdent(k) + " AS " + keyAlias(i)
 	}
 	return "SELECT " + strings.Join(cols, ", ") + ", " + s.hash + " AS h " + from, args
@@ -271,7 +272,7 @@ func keyAlias(i int) string { return fmt.Sprintf("`k%d`", i) }
 func diffQueries(p *plan, c rowcopy.Chunk) (q1 string, a1 []any, q2 string, a2 []any) {
 	oq, oargs := p.orig.keyedQuery(c)
 	sq, sargs := p.shadow.keyedQuery(c)
-	n := len(p.orig.keyCols)
+	n := len(p.orig.key.Columns)
 	on := make([]string, n)
 	okeys := make([]string, n)
 	skeys := make([]string, n)
@@ -370,7 +371,7 @@ func (k DiffKind) String() string {
 // diff finds up to maxDiffRows rows of a chunk that differ.
 func (p *plan) diff(ctx context.Context, q querier, c rowcopy.Chunk) ([]RowDiff, error) {
 	q1, a1, q2, a2 := diffQueries(p, c)
-	n := len(p.orig.keyCols)
+	n := len(p.orig.key.Columns)
 	var out []RowDiff
 	read := func(query string, args []any, flag bool) error {
 		rows, err := q.QueryContext(ctx, query, args...)

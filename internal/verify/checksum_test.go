@@ -10,6 +10,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 func TestHasCRC32C(t *testing.T) {
@@ -34,7 +35,7 @@ func TestHasCRC32C(t *testing.T) {
 // its MD5 computed once, in a derived table the optimizer cannot merge.
 func TestSumQueries(t *testing.T) {
 	t.Parallel()
-	s := side{table: "`d`.`t`", index: "`PRIMARY`", keyCols: []string{"id"}, row: "ROW", hash: "MD5(ROW)"}
+	s := side{table: "`d`.`t`", index: "`PRIMARY`", key: sqlbuild.PlainKey([]string{"id"}), row: "ROW", hash: "MD5(ROW)"}
 	c := rowcopy.Chunk{Seq: 2, Lower: []any{1}, Upper: []any{5}}
 	from := " FROM (SELECT %s AS x FROM `d`.`t` FORCE INDEX (`PRIMARY`) WHERE (`id` > ?) AND (`id` <= ?) LIMIT 18446744073709551615) AS r"
 	rows, args := s.rows(c)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tailor-osc/tailor/internal/rowcopy"
 	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
 // col builds a column as schema.Load would describe it.
@@ -173,8 +174,8 @@ func TestRowStringTokens(t *testing.T) {
 func TestDiffQueries(t *testing.T) {
 	t.Parallel()
 	p := &plan{
-		orig:   side{table: "`d`.`t`", index: "`PRIMARY`", keyCols: []string{"a", "b"}, hash: "H1"},
-		shadow: side{table: "`d`.`_t_new`", index: "`PRIMARY`", keyCols: []string{"a", "b2"}, hash: "H2"},
+		orig:   side{table: "`d`.`t`", index: "`PRIMARY`", key: sqlbuild.PlainKey([]string{"a", "b"}), hash: "H1"},
+		shadow: side{table: "`d`.`_t_new`", index: "`PRIMARY`", key: sqlbuild.PlainKey([]string{"a", "b2"}), hash: "H2"},
 	}
 	c := rowcopy.Chunk{Seq: 2, Lower: []any{1, "x"}, Upper: []any{5, "y"}}
 	q1, a1, q2, a2 := diffQueries(p, c)

@@ -71,7 +71,7 @@ func (v *verifier) work(ctx context.Context, conn querier, q *queue) error {
 			return err
 		}
 		if v.cfg.Attempts == 0 {
-			return &MismatchError{Table: v.plan.orig.table, Chunk: c, KeyCols: v.plan.orig.keyCols, Rows: diffs}
+			return &MismatchError{Table: v.plan.orig.table, Chunk: c, KeyCols: v.plan.orig.key.Columns, Rows: diffs}
 		}
 		q.different(differing{chunk: c, orig: orig, shadow: shadow, diffs: diffs})
 	}
@@ -188,7 +188,7 @@ func (q *queue) report(chunks int, rows int64) {
 func (v *verifier) mend(ctx context.Context, d differing) (uint64, error) {
 	for recopies := 1; ; recopies++ {
 		v.cfg.Logger.Warn("chunk differs from the original; copying it again", "chunk", d.chunk.String(), "attempt", recopies,
-			"rows", d.orig.rows, "new_rows", d.shadow.rows, "examples", describe(v.plan.orig.keyCols, d.diffs))
+			"rows", d.orig.rows, "new_rows", d.shadow.rows, "examples", describe(v.plan.orig.key.Columns, d.diffs))
 		// Outside the snapshot, so that the re-copied rows (and the
 		// changes applied meanwhile) are in the next one.
 		if err := v.snap.end(ctx); err != nil {
@@ -212,7 +212,7 @@ func (v *verifier) mend(ctx context.Context, d differing) (uint64, error) {
 			return 0, err
 		}
 		if recopies >= v.cfg.Attempts {
-			return 0, &MismatchError{Table: v.plan.orig.table, Chunk: d.chunk, Recopies: recopies, KeyCols: v.plan.orig.keyCols, Rows: d.diffs}
+			return 0, &MismatchError{Table: v.plan.orig.table, Chunk: d.chunk, Recopies: recopies, KeyCols: v.plan.orig.key.Columns, Rows: d.diffs}
 		}
 	}
 }
