@@ -28,8 +28,8 @@ type loadOptions struct {
 	// InitialRows is the number of rows of the prepared table, ids 1..N.
 	InitialRows int
 	Seed        uint64
-	// Key is the table's primary key (keyInt, keyText): with keyText an
-	// insert writes the row's uid too.
+	// Key is the table's primary key (keyInt, keyText, keyEnum): an insert
+	// writes the column the key adds (keyColumn) too.
 	Key string
 	// DualWrite, when set, is a column that every insert and every update
 	// of c also sets to c's new value: the application of the
@@ -159,8 +159,9 @@ func (l *sbLoad) operation(rng *rand.Rand) (string, []any) {
 		switch {
 		case dual != "":
 			return "INSERT INTO %s (id, k, c, pad, " + mysql.QuoteIdent(dual) + ") VALUES (?, ?, ?, ?, ?)", []any{id, k, c, pad, c}
-		case l.opts.Key == keyText:
-			return "INSERT INTO %s (id, uid, k, c, pad) VALUES (?, ?, ?, ?, ?)", []any{id, uidOf(id), k, c, pad}
+		case l.opts.Key != keyInt:
+			name, _, inGo := keyColumn(l.opts.Key)
+			return "INSERT INTO %s (id, " + mysql.QuoteIdent(name) + ", k, c, pad) VALUES (?, ?, ?, ?, ?)", []any{id, inGo(id), k, c, pad}
 		}
 		return "INSERT INTO %s (id, k, c, pad) VALUES (?, ?, ?, ?)", []any{id, k, c, pad}
 	case r < 55:

@@ -139,7 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mode, "mode", modeAlter, "what to measure: alter (a schema change, by every tool) or backfill (filling a new column: one UPDATE, a naive loop, tailor backfill)")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the sysbench-shaped table")
 	fs.StringVar(&o.alter, "alter", "MODIFY c VARCHAR(150) NOT NULL", "the change every tool makes")
-	fs.StringVar(&o.key, "key", keyInt, "the table's primary key: int (sysbench's id BIGINT) or text (uid CHAR(36) in utf8mb4_general_ci, UUID-shaped, with id a unique key)")
+	fs.StringVar(&o.key, "key", keyInt, "the table's primary key: int (sysbench's id BIGINT), text (uid CHAR(36) in utf8mb4_general_ci, UUID-shaped, with id a unique key) or enum ((region ENUM, id), with id a unique key)")
 	fs.IntVar(&o.rate, "rate", 300, "write transactions per second of the load")
 	fs.IntVar(&o.writers, "writers", 8, "concurrent writing sessions of the load")
 	fs.IntVar(&o.repeat, "repeat", 1, "repetitions of every run, interleaved; medians are reported")
@@ -200,8 +200,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--tailor-max-commit-latency must not be negative, not %s", o.maxCommitLatency)
 	case o.replica && (o.host != "" || o.port != 0):
 		return o, errors.New("--replica starts a replica of the bench's own sandbox, and cannot be used with --host or --port")
-	case o.key != keyInt && o.key != keyText:
-		return o, fmt.Errorf("--key must be %s or %s, not %q", keyInt, keyText, o.key)
+	case o.key != keyInt && o.key != keyText && o.key != keyEnum:
+		return o, fmt.Errorf("--key must be %s, %s or %s, not %q", keyInt, keyText, keyEnum, o.key)
 	case o.key != keyInt && o.mode != modeAlter:
 		return o, fmt.Errorf("--key %s is for --mode %s: the backfill's batches walk id", o.key, modeAlter)
 	case o.sweep && o.mode != modeAlter:

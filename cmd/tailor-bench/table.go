@@ -31,12 +31,60 @@ const (
 	// by a key the server compares in a collation, and the copy inserts in
 	// random key order.
 	keyText = "text"
+	// keyEnum leads the primary key with an ENUM whose members the index
+	// orders otherwise than their names sort, (region, id): a key the
+	// server builds no index range for under "<" and ">".
+	keyEnum = "enum"
 )
+
+// regions are the ENUM's members of keyEnum, in their (unsorted) order.
+var regions = []string{"eu", "us", "ap", "sa", "af"}
+
+// regionOf is row id's region, the same as regionSQL gives in the server.
+func regionOf(id int64) string { return regions[id%int64(len(regions))] }
+
+// regionSQL is regionOf in SQL, of the integer expression n.
+func regionSQL(n string) string {
+	return fmt.Sprintf("ELT(1 + (%s) %% %d, '%s')", n, len(regions), strings.Join(regions, "', '"))
+}
+
+// keyColumn is the column key adds to sysbench's table ("" for keyInt),
+// and its value for row id in SQL (of the integer expression n) and in Go.
+func keyColumn(key string) (name string, inSQL func(n string) string, inGo func(id int64) any) {
+	switch key {
+	case keyText:
+		return "uid", uidSQL, func(id int64) any { return uidOf(id) }
+	case keyEnum:
+		return "region", regionSQL, func(id int64) any { return regionOf(id) }
+	}
+	return "", nil, nil
+}
+
+// leadingColumn is the first column of key's primary key, which tells the
+// key of a template table.
+func leadingColumn(key string) string {
+	if name, _, _ := keyColumn(key); name != "" {
+		return name
+	}
+	return "id"
+}
 
 // sbtestDefinition is sysbench's table, with its primary key by key. With
 // keyText, id stays as a unique key: the load finds rows by it.
 func sbtestDefinition(key string) string {
-	if key == keyText {
+	switch key {
+	case keyEnum:
+		return `(
+  id BIGINT NOT NULL,
+  region ENUM('` + strings.Join(regions, "','") + `') NOT NULL,
+  k INT NOT NULL DEFAULT 0,
+  c CHAR(120) NOT NULL DEFAULT '',
+  pad CHAR(60) NOT NULL DEFAULT '',
+  PRIMARY KEY (region, id),
+  UNIQUE KEY id (id),
+  KEY k_1 (k)
+) ENGINE=InnoDB`
+	case keyText:
 		return `(
   id BIGINT NOT NULL,
   uid CHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
@@ -60,8 +108,11 @@ func sbtestDefinition(key string) string {
 
 // keyLabel describes the table's primary key in the report's header.
 func keyLabel(key string) string {
-	if key == keyText {
+	switch key {
+	case keyText:
 		return "primary key uid CHAR(36) utf8mb4_general_ci (UUID-shaped; id a unique key) (--key text)"
+	case keyEnum:
+		return "primary key (region ENUM('" + strings.Join(regions, "','") + "'), id) (id a unique key) (--key enum)"
 	}
 	return "sysbench's, primary key id BIGINT"
 }
@@ -86,8 +137,8 @@ func controlTable(table string) string { return workload.ControlTable(table) }
 // sbColumns are the compared columns, each with itself.
 func sbColumns(key string) []workload.ColumnPair {
 	cols := []string{"id", "k", "c", "pad"}
-	if key == keyText {
-		cols = append(cols, "uid")
+	if name, _, _ := keyColumn(key); name != "" {
+		cols = append(cols, name)
 	}
 	var out []workload.ColumnPair
 	for _, c := range cols {
@@ -110,10 +161,11 @@ func digitsSQL(n int) string {
 // engine, and a cross join of digits where there is none (MySQL). It
 // reports whether it filled.
 func prepareTemplate(ctx context.Context, db *sql.DB, rows int, key string) (bool, error) {
-	var n, uids int64
+	var n int64
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysql.QuoteIdent(templateTable)).Scan(&n); err == nil && n == int64(rows) {
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'uid'", templateTable).Scan(&uids)
-		if err == nil && (uids == 1) == (key == keyText) {
+		var leading string
+		err := db.QueryRowContext(ctx, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1", templateTable).Scan(&leading)
+		if err == nil && leading == leadingColumn(key) {
 			return false, nil
 		}
 	}
@@ -135,9 +187,9 @@ func prepareTemplate(ctx context.Context, db *sql.DB, rows int, key string) (boo
 		}
 		q := fmt.Sprintf("INSERT INTO %s (id, k, c, pad) SELECT n, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
 			mysql.QuoteIdent(templateTable), rows, digitsSQL(10), digitsSQL(5), source)
-		if key == keyText {
-			q = fmt.Sprintf("INSERT INTO %s (id, uid, k, c, pad) SELECT n, %s, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
-				mysql.QuoteIdent(templateTable), uidSQL("n"), rows, digitsSQL(10), digitsSQL(5), source)
+		if name, inSQL, _ := keyColumn(key); name != "" {
+			q = fmt.Sprintf("INSERT INTO %s (id, %s, k, c, pad) SELECT n, %s, FLOOR(1 + RAND() * %d), %s, %s FROM %s",
+				mysql.QuoteIdent(templateTable), mysql.QuoteIdent(name), inSQL("n"), rows, digitsSQL(10), digitsSQL(5), source)
 		}
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return false, fmt.Errorf("fill the template table: %w", err)
