@@ -276,6 +276,9 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	}
 	p.RefusedBecause = refusals(alter, source, learned.target, p.Strategy, p.Checks)
 	p.OK = len(p.RefusedBecause) == 0
+	if p.Strategy.Kind == StrategyOnlineCopy {
+		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.pairs)...)
+	}
 
 	p.Advice = advise(adviceInput{
 		database:     opts.Database,
@@ -313,6 +316,21 @@ func reviewRevertOf(ctx context.Context, db *sql.DB, opts Options, alter *ddl.Al
 		}
 	}
 	return reviewRevert(in), nil
+}
+
+// emptySetMemberNotes say which copied columns are SETs with an empty
+// member, which no copy keeps: MariaDB 10.11's INSERT ... SELECT (and its
+// own ALTER ... ALGORITHM=COPY) stores a value holding it without it, even
+// into the same definition.
+func emptySetMemberNotes(source *schema.Table, pairs [][2]string) []string {
+	var out []string
+	for _, p := range pairs {
+		c, ok := source.Column(p[0])
+		if ok && c.Family() == schema.FamSet && slices.Contains(c.Values, "") {
+			out = append(out, fmt.Sprintf("Column %s is a SET with an empty member, which the copy does not keep, as the server's own ALTER ... ALGORITHM=COPY does not: a value holding it is stored without it.", mysql.QuoteIdent(c.Name)))
+		}
+	}
+	return out
 }
 
 // refusals are the sentences saying why tailor would refuse the change: the
