@@ -43,12 +43,14 @@ func (k Key) listed(i int, op string, v any, from, to int64) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	switch op {
-	case ">":
+	switch {
+	case op == ">" && n >= to, op == "<" && n <= from, op == "<=" && n < from:
+		return "FALSE", true // also keeps n+1 and n-1 from wrapping around
+	case op == ">":
 		from = max(from, n+1)
-	case "<":
+	case op == "<":
 		to = min(to, n-1)
-	case "<=":
+	case op == "<=":
 		to = min(to, n)
 	default:
 		return "", false

@@ -1,6 +1,7 @@
 package sqlbuild
 
 import (
+	"math"
 	"reflect"
 	"testing"
 )
@@ -63,6 +64,8 @@ func TestRangeListsNumbers(t *testing.T) {
 			[]any{1, 1, 2, 2}},
 		{"too many numbers to list", Key{Columns: []string{"s"}, Tops: []int64{1<<20 - 1}}, []any{int64(3)}, nil,
 			"(`s` > ?)", []any{int64(3)}},
+		{"bounds at the ends of int64", Key{Columns: []string{"e"}, Tops: []int64{5}}, []any{int64(math.MaxInt64)}, []any{int64(math.MinInt64)},
+			"(FALSE) AND (FALSE)", nil},
 		{"a bound that is no number", k, []any{"b", 10}, nil,
 			"((`e` > ?) OR (`e` = ? AND `id` > ?))", []any{"b", "b", 10}},
 	}
