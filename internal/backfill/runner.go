@@ -179,7 +179,7 @@ func (r *Runner) inspect(ctx context.Context) error {
 		return invalid(err)
 	}
 	r.key = rowcopy.NewKeyWalk(t, idx.Name, idx.Columns)
-	r.stmt = Statement{Database: t.Database, Table: t.Name, Set: strings.TrimSpace(r.cfg.Set), Where: strings.TrimSpace(r.cfg.Where), Delete: r.cfg.Delete, Key: schema.RangeKey(t, idx.Columns)}
+	r.stmt = Statement{Database: t.Database, Table: t.Name, Set: strings.TrimSpace(r.cfg.Set), Where: strings.TrimSpace(r.cfg.Where), Delete: r.cfg.Delete, Key: r.key.Key()}
 	if _, err := r.stmt.parse(t); err != nil {
 		return invalid(err)
 	}

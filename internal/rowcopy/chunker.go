@@ -70,9 +70,12 @@ func NewKeyWalk(t *schema.Table, index string, cols []string) KeyWalk {
 	return w
 }
 
+// Key is the walked key as sqlbuild.Range takes it.
+func (w KeyWalk) Key() sqlbuild.Key { return sqlbuild.Key{Columns: w.Columns, Tops: w.Tops} }
+
 // Range is the condition for the key range (lower, upper] (sqlbuild.Range).
 func (w KeyWalk) Range(lower, upper []any) (string, []any) {
-	return sqlbuild.Range(sqlbuild.Key{Columns: w.Columns, Tops: w.Tops}, lower, upper)
+	return sqlbuild.Range(w.Key(), lower, upper)
 }
 
 // WalkOf is the walk over the original's copy key of m.

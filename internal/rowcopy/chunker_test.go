@@ -240,14 +240,19 @@ func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
 				"SET STATEMENT sql_mode = '' FOR INSERT INTO src SELECT " + c.values + ", seq FROM seq_1_to_4000",
 			}, "e", "id")
 			ctx := context.Background()
+			// One connection, so that its session's handler counters are
+			// the reads of the chunker's and the copier's own statements.
+			db.SetMaxOpenConns(1)
 			chunker := NewChunker(db, m, 300)
 			copier := NewCopier(db, m)
-			total := 0
+			total, walkReads := 0, int64(0)
 			for {
+				before := rowsRead(t, db)
 				chunk, ok, err := chunker.Next(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
+				walkReads += rowsRead(t, db) - before
 				if !ok {
 					break
 				}
@@ -257,12 +262,13 @@ func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
 					}
 				}
 				// The walk's own range lists the ENUM's or the SET's numbers;
-				// the plain one compares them: both must select the same rows
-				// under either plan, and the listed one over an index range.
-				var rowByRow int
+				// the plain one compares them: both must select the same
+				// rows, each under either plan, and the listed one over an
+				// index range.
+				var counts []int
 				for _, key := range []sqlbuild.Key{m.OldRangeKey(), sqlbuild.PlainKey([]string{"e", "id"})} {
 					cond, args := sqlbuild.Range(key, chunk.Lower, chunk.Upper)
-					var viaIndex int
+					var viaIndex, rowByRow int
 					if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM src FORCE INDEX (PRIMARY) WHERE "+cond, args...).Scan(&viaIndex); err != nil {
 						t.Fatal(err)
 					}
@@ -272,7 +278,12 @@ func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
 					if viaIndex != rowByRow {
 						t.Errorf("chunk %s, %s: %d rows over the index, %d row by row", chunk, cond, viaIndex, rowByRow)
 					}
+					counts = append(counts, rowByRow)
 				}
+				if counts[0] != counts[1] {
+					t.Errorf("chunk %s: the listed range selects %d rows, the compared one %d", chunk, counts[0], counts[1])
+				}
+				rowByRow := counts[1]
 				if chunk.Lower != nil || chunk.Upper != nil {
 					cond, args := sqlbuild.Range(m.OldRangeKey(), chunk.Lower, chunk.Upper)
 					if access := explainAccess(t, db, "SELECT id FROM src FORCE INDEX (PRIMARY) WHERE "+cond, args...); access != "range" {
@@ -283,12 +294,20 @@ func TestEnumKeyRangesAreThePlansOwn(t *testing.T) {
 					t.Errorf("chunk %s holds %d rows, more than the chunk size", chunk, rowByRow)
 				}
 				total += rowByRow
+				before = rowsRead(t, db)
 				if _, err := copier.Copy(ctx, chunk); err != nil {
 					t.Fatal(err)
 				}
+				walkReads += rowsRead(t, db) - before
 			}
 			if total != 4000 {
 				t.Errorf("the chunks hold %d rows, want 4000", total)
+			}
+			// Over index ranges the chunker's boundaries and the copier's
+			// statements read about 5 entries a row here (20,800); with
+			// every chunk's read scanning the whole index, 54,000 to 60,000.
+			if walkReads > 8*4000 {
+				t.Errorf("the chunker and the copier read %d index entries for 4000 rows: not over index ranges", walkReads)
 			}
 			var copied, missing int
 			if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM dst), (SELECT COUNT(*) FROM src s WHERE NOT EXISTS (SELECT 1 FROM dst d WHERE d.e + 0 = s.e + 0 AND d.id = s.id))").Scan(&copied, &missing); err != nil {
@@ -331,4 +350,16 @@ func explainAccess(t *testing.T, db *sql.DB, query string, args ...any) string {
 	}
 	t.Fatalf("EXPLAIN %s: no type column in %v", query, cols)
 	return ""
+}
+
+// rowsRead is the index and table entries the session of db's one
+// connection has read so far (its handler counters).
+func rowsRead(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	var n sql.NullInt64
+	q := "SELECT SUM(VARIABLE_VALUE) FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME IN ('HANDLER_READ_NEXT', 'HANDLER_READ_PREV', 'HANDLER_READ_RND_NEXT', 'HANDLER_READ_KEY', 'HANDLER_READ_FIRST', 'HANDLER_READ_LAST')"
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n.Int64
 }

@@ -105,14 +105,14 @@ func setBits(c Column, names string, v any) any {
 }
 
 // KeyTop is the highest number a key holds for c: an ENUM's last index, a
-// SET's every bit; 0 for a column a key does not hold as a number (and
-// for a SET of 63 members or more, whose numbers no list could name).
+// SET's every bit; 0 for a column a key does not hold as a number, and for
+// a SET of 64 members, which no key walks (UnwalkableKeyColumn).
 func KeyTop(c Column) int64 {
 	switch {
 	case c.Family() == FamEnum:
 		return int64(len(c.Values))
-	case c.Family() == FamSet && len(c.Values) < 63:
-		return 1<<len(c.Values) - 1
+	case c.Family() == FamSet && len(c.Values) < 64:
+		return int64(uint64(1)<<len(c.Values) - 1)
 	}
 	return 0
 }

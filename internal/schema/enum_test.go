@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -75,5 +76,48 @@ func TestHeldKeyValue(t *testing.T) {
 	}
 	if KeyAsHeld(tbl, []string{"k"}, nil) != nil {
 		t.Error("KeyAsHeld(nil) is not nil")
+	}
+}
+
+// TestKeyTop: the highest number of each column a key holds as one, which
+// sqlbuild.Range lists up to, and the keys that carry them: the
+// original's and the shadow's, under the shadow's names.
+func TestKeyTop(t *testing.T) {
+	t.Parallel()
+	set := func(n int) Column {
+		c := Column{DataType: "set"}
+		for i := range n {
+			c.Values = append(c.Values, fmt.Sprintf("m%d", i))
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		c    Column
+		want int64
+	}{
+		{"an ENUM: its last index", Column{DataType: "enum", Values: []string{"b", "a", ""}}, 3},
+		{"a SET: every bit", set(3), 7},
+		{"a SET of 63 members", set(63), math.MaxInt64},
+		{"a SET of 64 members: never walked", set(64), 0},
+		{"an integer", Column{DataType: "int"}, 0},
+	} {
+		if got := KeyTop(tc.c); got != tc.want {
+			t.Errorf("%s: KeyTop = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	src := &Table{Name: "t", Columns: []Column{
+		{Name: "e", DataType: "enum", ColumnType: "enum('b','a')", Values: []string{"b", "a"}},
+		{Name: "id", DataType: "int", ColumnType: "int(11)"},
+	}}
+	if got := RangeKey(src, []string{"e", "id"}); !slices.Equal(got.Tops, []int64{2, 0}) {
+		t.Errorf("RangeKey tops %v, want [2 0]", got.Tops)
+	}
+	m := &Mapping{Source: src, Key: []ColumnPair{{Old: "e", New: "region", Index: 0}, {Old: "id", New: "id", Index: 1}}}
+	old, shadow := m.OldRangeKey(), m.NewRangeKey()
+	if !slices.Equal(old.Columns, []string{"e", "id"}) || !slices.Equal(shadow.Columns, []string{"region", "id"}) ||
+		!slices.Equal(old.Tops, []int64{2, 0}) || !slices.Equal(shadow.Tops, old.Tops) {
+		t.Errorf("OldRangeKey %+v, NewRangeKey %+v; want tops [2 0] under the original's and the shadow's names", old, shadow)
 	}
 }

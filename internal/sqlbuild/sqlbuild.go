@@ -32,9 +32,10 @@ func PlainKey(cols []string) Key { return Key{Columns: cols} }
 // only without an index range.
 const maxListed = 1024
 
-// listed is the condition "col op v" as the IN list of the numbers in
-// [from, to] it leaves, and false when the column is not listed or the
-// list would be too long.
+// listed is the condition "col op v" on the key's column i as the IN list
+// of the numbers it leaves of the column's own, 0 to its top, that also lie
+// in [from, to]; false when the column is not listed, v is no number, or
+// the list would be too long.
 func (k Key) listed(i int, op string, v any, from, to int64) (string, bool) {
 	if i >= len(k.Tops) || k.Tops[i] <= 0 {
 		return "", false
@@ -43,6 +44,7 @@ func (k Key) listed(i int, op string, v any, from, to int64) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	from, to = max(from, 0), min(to, k.Tops[i])
 	switch {
 	case op == ">" && n >= to, op == "<" && n <= from, op == "<=" && n < from:
 		return "FALSE", true // also keeps n+1 and n-1 from wrapping around
@@ -104,12 +106,9 @@ func (k Key) compare(values []any, strict, last string, from, to int64) (string,
 		if i == len(cols)-1 {
 			op = last
 		}
-		lo, hi := int64(0), int64(math.MaxInt64)
-		if i < len(k.Tops) {
-			hi = k.Tops[i]
-		}
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 		if i == 0 {
-			lo, hi = max(lo, from), min(hi, to)
+			lo, hi = from, to
 		}
 		if in, ok := k.listed(i, op, values[i], lo, hi); ok {
 			terms = append(terms, in)
