@@ -586,7 +586,7 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 			for _, c := range a.m.Columns {
 				values[c.New] = rowcopy.Printable(o.image[c.Index])
 			}
-			return &rowcopy.RowError{Changed: true, Key: o.key, KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
+			return &rowcopy.RowError{Changed: true, Key: schema.ShownKey(a.m.Source, a.m.KeyOldNames(), o.key), KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
 		}
 	}
 	return nil

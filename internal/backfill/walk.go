@@ -244,7 +244,7 @@ func (r *Runner) locate(ctx context.Context, chunk rowcopy.Chunk, be *batchError
 	if err := r.try(ctx, lower, keys[lo]); err != nil {
 		failure = err
 	}
-	return &RowError{Key: keys[lo], KeyCols: r.key.Columns, Err: failure}
+	return &RowError{Key: schema.ShownKey(r.table, r.key.Columns, keys[lo]), KeyCols: r.key.Columns, Err: failure}
 }
 
 // RowError is a row the statement fails or warns on.

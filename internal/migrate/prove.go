@@ -10,6 +10,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/capture"
 	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/rowcopy"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // Every swap is proved afterwards from the binary log, whatever the
@@ -146,7 +147,7 @@ func (r *Runner) describeKey(c capture.Change) string {
 		image = c.Before
 	}
 	cols := r.mapping.KeyOldNames()
-	vals := r.mapping.KeyValues(image)
+	vals := schema.ShownKey(r.mapping.Source, cols, r.mapping.KeyValues(image))
 	parts := make([]string, len(cols))
 	for i, col := range cols {
 		parts[i] = fmt.Sprintf("%s=%v", col, rowcopy.Printable(vals[i]))

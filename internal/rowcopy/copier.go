@@ -182,6 +182,7 @@ type RowError struct {
 	// Changed is true for a row written by the applier (a change captured
 	// from the binary log), false for a row the copy read.
 	Changed bool
+	// Key is the row's key as messages show it (schema.ShownKey).
 	Key     []any
 	KeyCols []string
 	// Values are the row's values by shadow column, when known.
@@ -698,7 +699,7 @@ func (c *Copier) locate(ctx context.Context, chunk Chunk) *RowError {
 		}
 		_ = tx.Rollback()
 		if err != nil && !mysql.IsRetryable(err) {
-			return &RowError{Key: key, KeyCols: keyCols, Message: err.Error(), Err: err}
+			return &RowError{Key: schema.ShownKey(c.m.Source, keyCols, key), KeyCols: keyCols, Message: err.Error(), Err: err}
 		}
 	}
 	return nil

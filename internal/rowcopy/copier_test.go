@@ -372,3 +372,22 @@ func TestRealDuplicateWhileTheApplierWrites(t *testing.T) {
 	exec(t, db, "DELETE FROM dst WHERE id > 1000")
 	copyRestAndCompare(t, db, copier)
 }
+
+// TestRowErrorShowsEnumKeyByName: the row a copy fails on is named by its
+// key with an ENUM's number and the member it stands for, which is how the
+// operator knows the row.
+func TestRowErrorShowsEnumKeyByName(t *testing.T) {
+	db, m := newFixture(t, []string{
+		"CREATE TABLE src (e ENUM('b','a') NOT NULL, id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (e, id))",
+		"CREATE TABLE dst (e ENUM('b','a') NOT NULL, id INT NOT NULL, v VARCHAR(2) NOT NULL, PRIMARY KEY (e, id))",
+		"INSERT INTO src VALUES ('b', 1, 'x'), ('a', 5, 'too long'), ('a', 6, 'y')",
+	}, "e", "id", "v")
+	_, err := NewCopier(db, m).Copy(context.Background(), Chunk{Seq: 1})
+	var rowErr *RowError
+	if !errors.As(err, &rowErr) {
+		t.Fatalf("want a row error, got %v", err)
+	}
+	if want := "e=2 ('a'), id=5"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error lacks %q: %v", want, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/sqlbuild"
 )
 
@@ -102,6 +103,55 @@ func setBits(c Column, names string, v any) any {
 		}
 	}
 	return int64(bits)
+}
+
+// ShownKey is key, the values of t's columns cols as a key holds them, as
+// messages show them: an ENUM's or a SET's number followed by what it
+// stands for ("2 ('a')", "0 (the error value)"), which the operator knows
+// the row by. Every other value is left as it is.
+func ShownKey(t *Table, cols []string, key []any) []any {
+	out := slices.Clone(key)
+	for i, v := range key {
+		if i >= len(cols) {
+			break
+		}
+		c, ok := t.Column(cols[i])
+		n, isNumber := v.(int64)
+		if ok && isNumber && KeyHoldsNumber(c) {
+			out[i] = shownNumber{n: n, stands: standsFor(c, n)}
+		}
+	}
+	return out
+}
+
+// shownNumber is an ENUM's or a SET's number in a key, with what it
+// stands for.
+type shownNumber struct {
+	n      int64
+	stands string
+}
+
+func (s shownNumber) String() string { return fmt.Sprintf("%d (%s)", s.n, s.stands) }
+
+// standsFor is what number n of column c stands for: an ENUM's member or
+// its error value, a SET's members.
+func standsFor(c Column, n int64) string {
+	if c.Family() == FamEnum {
+		if n == 0 {
+			return "the error value"
+		}
+		if n > 0 && n <= int64(len(c.Values)) {
+			return mysql.QuoteString(c.Values[n-1])
+		}
+		return "no member"
+	}
+	var names []string
+	for i, m := range c.Values {
+		if uint64(n)&(1<<uint(i)) != 0 {
+			names = append(names, m)
+		}
+	}
+	return mysql.QuoteString(strings.Join(names, ","))
 }
 
 // KeyTop is the highest number a key holds for c: an ENUM's last index, a

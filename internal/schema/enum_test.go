@@ -121,3 +121,22 @@ func TestKeyTop(t *testing.T) {
 		t.Errorf("OldRangeKey %+v, NewRangeKey %+v; want tops [2 0] under the original's and the shadow's names", old, shadow)
 	}
 }
+
+// TestShownKey: an ENUM's or a SET's number is shown with what it stands
+// for; other values as they are.
+func TestShownKey(t *testing.T) {
+	t.Parallel()
+	tbl := &Table{Columns: []Column{
+		{Name: "e", DataType: "enum", Values: []string{"b", "it's"}},
+		{Name: "s", DataType: "set", Values: []string{"x", "y", "z"}},
+		{Name: "id", DataType: "int"},
+	}}
+	got := fmt.Sprint(ShownKey(tbl, []string{"e", "s", "id"}, []any{int64(2), int64(5), int64(7)}))
+	if want := `[2 ('it\'s') 5 ('x,z') 7]`; got != want {
+		t.Errorf("ShownKey = %s, want %s", got, want)
+	}
+	got = fmt.Sprint(ShownKey(tbl, []string{"e", "s"}, []any{int64(0), int64(0)}))
+	if want := `[0 (the error value) 0 ('')]`; got != want {
+		t.Errorf("ShownKey = %s, want %s", got, want)
+	}
+}
