@@ -24,6 +24,10 @@ type side struct {
 	index string
 	// key is the key as its ranges walk it (sqlbuild.Range).
 	key sqlbuild.Key
+	// numbered tells the key's ENUMs and SETs that keep their definition,
+	// which the row diff reads and matches by number: by name, an ENUM's
+	// error value and its empty member read alike.
+	numbered []bool
 	// keyMarks are the placeholders of key values from the binary log
 	// (see capture.KeyPlaceholder).
 	keyMarks []string
@@ -35,7 +39,10 @@ type side struct {
 // plan is how both tables are checksummed.
 type plan struct {
 	orig, shadow side
-	unverified   []Unverified
+	// source is the original's definition, which tells what a key's
+	// numbers stand for in messages (schema.ShownKey).
+	source     *schema.Table
+	unverified []Unverified
 	// byChunks is false when key ranges of the original do not select the
 	// same rows in the shadow (the key's type or collation changes its
 	// order), and the tables are then compared whole.
@@ -85,7 +92,11 @@ func newPlan(m *schema.Mapping, crc bool) (*plan, error) {
 		target, _ := m.Shadow.Column(k.New)
 		p.orig.keyMarks = append(p.orig.keyMarks, capture.KeyPlaceholder(src, src))
 		p.shadow.keyMarks = append(p.shadow.keyMarks, capture.KeyPlaceholder(src, target))
+		numbered := schema.KeyHoldsNumber(src) && strings.EqualFold(src.ColumnType, target.ColumnType)
+		p.orig.numbered = append(p.orig.numbered, numbered)
+		p.shadow.numbered = append(p.shadow.numbered, numbered)
 	}
+	p.source = m.Source
 	idx, why := sameOrder(m)
 	p.byChunks = why == ""
 	p.whole = why
@@ -257,7 +268,11 @@ func (s side) keyedQuery(c rowcopy.Chunk) (string, []any) {
 	from, args := s.rows(c)
 	cols := make([]string, len(s.key.Columns))
 	for i, k := range s.key.Columns {
-		cols[i] = mysql.QuoteIdent(k) + " AS " + keyAlias(i)
+		expr := mysql.QuoteIdent(k)
+		if i < len(s.numbered) && s.numbered[i] {
+			expr = "(" + expr + " + 0)"
+		}
+		cols[i] = expr + " AS " + keyAlias(i)
 	}
 	return "SELECT " + strings.Join(cols, ", ") + ", " + s.hash + " AS h " + from, args
 }
@@ -340,7 +355,8 @@ func (p *plan) sums(ctx context.Context, q querier, what string, rows func(side)
 
 // RowDiff is one row that differs between the original and the shadow.
 type RowDiff struct {
-	// Key is the row's key, in the order of the mapping's key columns.
+	// Key is the row's key, in the order of the mapping's key columns, as
+	// messages show it (schema.ShownKey).
 	Key  []any
 	Kind DiffKind
 }
@@ -392,7 +408,12 @@ func (p *plan) diff(ctx context.Context, q querier, c rowcopy.Chunk) ([]RowDiff,
 			if err := rows.Scan(dest...); err != nil {
 				return fmt.Errorf("find the rows that differ in chunk %s: %w", c, err)
 			}
-			d := RowDiff{Key: key, Kind: Extra}
+			for i := range key {
+				if p.orig.numbered[i] {
+					key[i] = schema.HeldKeyNumber(key[i])
+				}
+			}
+			d := RowDiff{Key: schema.ShownKey(p.source, p.orig.key.Columns, key), Kind: Extra}
 			if flag {
 				d.Kind = Different
 				if missing {

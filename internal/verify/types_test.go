@@ -384,3 +384,20 @@ func TestEnumErrorValueIsCompared(t *testing.T) {
 		})
 	}
 }
+
+// TestEnumKeyRowsAreMatchedByNumber: with an ENUM in the key, the rows that
+// differ are found and named by the ENUM's number, so that the error
+// value's row is not matched with the empty member's, which reads alike.
+func TestEnumKeyRowsAreMatchedByNumber(t *testing.T) {
+	const def = "e ENUM('','a') NOT NULL, id INT NOT NULL, v INT NOT NULL, PRIMARY KEY (e, id)"
+	f := newFixture(t, def, def, nil)
+	// The error value's row and the empty member's, under the same id.
+	exec(t, f.db, "SET STATEMENT sql_mode = '' FOR INSERT INTO t VALUES ('no such member', 1, 10), ('', 1, 20), ('a', 1, 30)")
+	f.copyAll(t, 2)
+	exec(t, f.db, "DELETE FROM _t_new WHERE e + 0 = 0")
+	_, err := Run(context.Background(), f.config(t))
+	want := []string{"0 (the error value)/1 missing"}
+	if got := keyStrings(mismatch(t, err).Rows); !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+}
