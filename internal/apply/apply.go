@@ -94,6 +94,9 @@ type Applier struct {
 	// ENUM's error value is written as index 0; anyEnum whether any is.
 	enums   []bool
 	anyEnum bool
+	// setBits tells which copied columns are written a SET's bits rather
+	// than its names (schema.KeepsSetBits).
+	setBits []bool
 	// afterDelete, for tests, runs between a group's delete and insert.
 	afterDelete func(ctx context.Context)
 	// placeholders bounds the parameters of one statement:
@@ -116,6 +119,7 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 		target, _ := m.Shadow.Column(c.New)
 		a.marks = append(a.marks, capture.Placeholder(m.Source.Columns[c.Index]))
 		a.enums = append(a.enums, target.Family() == schema.FamEnum)
+		a.setBits = append(a.setBits, schema.KeepsSetBits(m.Source.Columns[c.Index], target))
 		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
 	}
 	for _, c := range m.Key {
@@ -471,7 +475,7 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 				if err := checkBindable(a.marks[i], v); err != nil {
 					return inserted, fmt.Errorf("column %s: %w", c.Old, err)
 				}
-				args = append(args, v)
+				args = append(args, a.setAsBits(i, v))
 			}
 		}
 		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRowsMarks(shadow, cols, a.marks, end-start), args...); err != nil {
@@ -507,6 +511,15 @@ func (a *Applier) enumErrors(image []any) int {
 	return n
 }
 
+// setAsBits is v, a value of copied column i, as it is inserted: a SET's
+// bits where the column keeps them (schema.SetValue), else v itself.
+func (a *Applier) setAsBits(i int, v any) any {
+	if sv, ok := v.(schema.SetValue); ok && a.setBits[i] {
+		return sv.Bits
+	}
+	return v
+}
+
 // enumErrorAsIndex is v as it is inserted into a column of the shadow that
 // is an ENUM when enum is set: its error value as the number 0, which the
 // column stores (in lenient mode) as the error value. Any other value is
@@ -529,7 +542,7 @@ func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow s
 		if err := checkBindable(a.marks[i], v); err != nil {
 			return fmt.Errorf("column %s: %w", c.Old, err)
 		}
-		args = append(args, enumErrorAsIndex(v, a.enums[i]))
+		args = append(args, enumErrorAsIndex(a.setAsBits(i, v), a.enums[i]))
 	}
 	stmt := a.server.InSQLMode(mysql.LenientSQLMode, sqlbuild.InsertRowsMarks(shadow, a.m.NewNames(), a.marks, 1))
 	if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
@@ -586,7 +599,8 @@ func (a *Applier) locate(ctx context.Context, groups [][]op) *rowcopy.RowError {
 			for _, c := range a.m.Columns {
 				values[c.New] = rowcopy.Printable(o.image[c.Index])
 			}
-			return &rowcopy.RowError{Changed: true, Key: schema.ShownKey(a.m.Source, a.m.KeyOldNames(), o.key), KeyCols: a.m.KeyOldNames(), Values: values, Message: err.Error(), Err: err}
+			keyCols := a.m.KeyOldNames()
+			return &rowcopy.RowError{Changed: true, Key: schema.ShownKey(a.m.Source, keyCols, o.key), KeyCols: keyCols, Values: values, Message: err.Error(), Err: err}
 		}
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"strings"
+	"slices"
 
 	"github.com/tailor-osc/tailor/internal/schema"
 )
@@ -23,7 +23,8 @@ import (
 //   - DECIMAL arrives as exact text, temporal types as text (TIMESTAMP in the
 //     location the syncer is given, UTC), YEAR as int, FLOAT as float32.
 //   - BIT arrives as int64 and SET as an int64 bit mask: BIT(64) and SET with
-//     64 members need the top bit, so both become uint64 / member names.
+//     64 members need the top bit, so both become uint64 / member names. A
+//     SET with an empty member becomes schema.SetValue, which keeps the bits.
 //   - ENUM arrives as its 1-based index; 0 is the "error" value a
 //     non-strict session stores for an invalid member, which reads as the
 //     empty string but is not an empty member: it becomes
@@ -280,28 +281,27 @@ func enumDecoder(members []string) valueDecoder {
 }
 
 // setDecoder maps the logged bit mask (bit i for member i) to the members'
-// names joined by commas, in definition order as the server shows them.
+// names joined by commas, in definition order as the server shows them; a
+// SET with an empty member, whose names are ambiguous, to a
+// schema.SetValue that keeps the bits.
 func setDecoder(members []string) (valueDecoder, error) {
 	if len(members) > 64 {
 		return nil, fmt.Errorf("SET has %d members, more than 64", len(members))
 	}
+	emptyMember := slices.Contains(members, "")
 	return func(v any) (any, error) {
 		n, err := asInt64(v)
 		if err != nil {
 			return nil, err
 		}
-		mask := uint64(n)
-		names := make([]string, 0, len(members))
-		for i, m := range members {
-			if mask&(1<<uint(i)) != 0 {
-				names = append(names, m)
-				mask &^= 1 << uint(i)
-			}
-		}
-		if mask != 0 {
+		if len(members) < 64 && uint64(n)>>uint(len(members)) != 0 {
 			return nil, fmt.Errorf("SET bit mask %#x has bits beyond its %d members", uint64(n), len(members))
 		}
-		return strings.Join(names, ","), nil
+		text := schema.SetText(members, uint64(n))
+		if emptyMember {
+			return schema.SetValue{Bits: n, Text: text}, nil
+		}
+		return text, nil
 	}, nil
 }
 

@@ -65,6 +65,11 @@ func TestDecodeValue(t *testing.T) {
 		{"enum error value", col("enum", func(c *schema.Column) { c.Values = []string{"a", "b"} }), int64(0), schema.EnumErrorValue{}},
 		{"set", col("set", func(c *schema.Column) { c.Values = []string{"p", "q", "r"} }), int64(5), "p,r"},
 		{"set empty", col("set", func(c *schema.Column) { c.Values = []string{"p"} }), int64(0), ""},
+		// With an empty member, names are ambiguous: the bits are kept.
+		{"set, the empty member alone", col("set", func(c *schema.Column) { c.Values = []string{"", "a"} }), int64(1), schema.SetValue{Bits: 1, Text: ""}},
+		{"set, the empty member first", col("set", func(c *schema.Column) { c.Values = []string{"", "a"} }), int64(3), schema.SetValue{Bits: 3, Text: "a"}},
+		{"set, the empty member between", col("set", func(c *schema.Column) { c.Values = []string{"a", "", "b"} }), int64(7), schema.SetValue{Bits: 7, Text: "a,,b"}},
+		{"set, the empty set", col("set", func(c *schema.Column) { c.Values = []string{"", "a"} }), int64(0), schema.SetValue{Bits: 0, Text: ""}},
 	}
 	for _, c := range cases {
 		d, err := newRowDecoder(&schema.Table{Database: "d", Name: "t", Columns: []schema.Column{c.col}})

@@ -277,7 +277,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	p.RefusedBecause = refusals(alter, source, learned.target, p.Strategy, p.Checks)
 	p.OK = len(p.RefusedBecause) == 0
 	if p.Strategy.Kind == StrategyOnlineCopy {
-		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.pairs)...)
+		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
 	}
 
 	p.Advice = advise(adviceInput{
@@ -319,18 +319,33 @@ func reviewRevertOf(ctx context.Context, db *sql.DB, opts Options, alter *ddl.Al
 }
 
 // emptySetMemberNotes say which copied columns are SETs with an empty
-// member, which no copy keeps: MariaDB 10.11's INSERT ... SELECT (and its
-// own ALTER ... ALGORITHM=COPY) stores a value holding it without it, even
-// into the same definition.
-func emptySetMemberNotes(source *schema.Table, pairs [][2]string) []string {
+// member whose definition the ALTER changes: there the copy writes the
+// values by name, as the server's own ALTER ... ALGORITHM=COPY does, and
+// names cannot tell the empty member from the empty set, so a value loses
+// it. Into the same SET the values travel as their bits
+// (schema.KeepsSetBits) and keep it.
+func emptySetMemberNotes(source, target *schema.Table, pairs [][2]string) []string {
 	var out []string
 	for _, p := range pairs {
 		c, ok := source.Column(p[0])
-		if ok && c.Family() == schema.FamSet && slices.Contains(c.Values, "") {
-			out = append(out, fmt.Sprintf("Column %s is a SET with an empty member, which the copy does not keep, as the server's own ALTER ... ALGORITHM=COPY does not: a value holding it is stored without it.", mysql.QuoteIdent(c.Name)))
+		if !ok || c.Family() != schema.FamSet || !slices.Contains(c.Values, "") {
+			continue
 		}
+		if n, ok := target.Column(p[1]); ok && schema.KeepsSetBits(c, n) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Column %s is a SET with an empty member and becomes %s%s: its values are copied by name, as the server's own ALTER ... ALGORITHM=COPY copies them, and a value holding the empty member loses it.",
+			mysql.QuoteIdent(c.Name), mysql.QuoteIdent(p[1]), describeTarget(target, p[1])))
 	}
 	return out
+}
+
+// describeTarget is " (TYPE)" of column name of t, or "" when t lacks it.
+func describeTarget(t *schema.Table, name string) string {
+	if c, ok := t.Column(name); ok {
+		return " " + c.ColumnType
+	}
+	return ""
 }
 
 // refusals are the sentences saying why tailor would refuse the change: the

@@ -600,7 +600,7 @@ func (c *Copier) insertSelect(ctx context.Context, tx *sql.Tx, lower, upper, key
 func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args []any) (int64, error) {
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s FORCE INDEX (%s) WHERE %s LOCK IN SHARE MODE",
 		mysql.QuoteTable(c.m.Shadow.Database, c.m.Shadow.Name), mysql.QuoteIdents(c.m.NewNames()),
-		mysql.QuoteIdents(c.m.OldNames()), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
+		CopiedValues(c.m), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
 		mysql.QuoteIdent(c.m.KeyName), cond)
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -610,6 +610,22 @@ func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args 
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// CopiedValues is the SELECT list of the copied columns of m's original:
+// each column by its name, and a SET that keeps its bits
+// (schema.KeepsSetBits) as its number, which the same SET stores as those
+// bits where its names would lose the empty member.
+func CopiedValues(m *schema.Mapping) string {
+	out := make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		out[i] = mysql.QuoteIdent(c.Old)
+		target, _ := m.Shadow.Column(c.New)
+		if schema.KeepsSetBits(m.Source.Columns[c.Index], target) {
+			out[i] = "(" + out[i] + " + 0)"
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // CheckWarnings fails when the last statement on tx raised a warning or a

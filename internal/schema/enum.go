@@ -32,6 +32,54 @@ func (EnumErrorValue) Value() (driver.Value, error) { return "", nil }
 // String shows the value in messages.
 func (EnumErrorValue) String() string { return "'' (the ENUM's error value, index 0)" }
 
+// SetValue is a value of a SET that has an empty member (a member named by
+// the empty string) in a row image: its bits, and its text as the server
+// shows it. Its names cannot tell the empty member from the empty set (the
+// empty string is both; with the empty member first and 'a' second, 'a' is
+// bits 2 and bits 3), so a statement that writes it by name into a SET
+// loses the member, as MariaDB's own INSERT ... SELECT does. A shadow
+// column with the same definition is written its bits instead (the
+// applier, and the copier's SELECT of the column's number).
+//
+// As a statement parameter it is its text, which a text column stores and
+// a SET column of another definition reads by name, as the copy's
+// conversion does.
+type SetValue struct {
+	Bits int64
+	Text string
+}
+
+// Value returns the value's text.
+func (v SetValue) Value() (driver.Value, error) { return v.Text, nil }
+
+// String shows the value in messages.
+func (v SetValue) String() string { return fmt.Sprintf("%q (bits %d)", v.Text, v.Bits) }
+
+// SetText is the text of a SET value of members, the names of its bits
+// joined as the server joins them: a comma before a name only once the text
+// is not empty, so that with the empty member first and 'a' second, bits 3
+// reads "a", and with 'a', the empty member and 'b', bits 3 reads "a,".
+func SetText(members []string, bits uint64) string {
+	var b strings.Builder
+	for i, m := range members {
+		if bits&(1<<uint(i)) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(m)
+	}
+	return b.String()
+}
+
+// KeepsSetBits reports whether a SET column's values must travel as their
+// bits from column old to column new: old has an empty member, which no
+// name keeps, and new is the same SET, which the bits mean the same in.
+func KeepsSetBits(old, new Column) bool {
+	return old.Family() == FamSet && slices.Contains(old.Values, "") && strings.EqualFold(old.ColumnType, new.ColumnType)
+}
+
 // An ENUM or a SET in a key travels as its number (an ENUM's index, a
 // SET's bits), wherever tailor binds a key: the chunks' ranges, the
 // applier's and the checksum's lookups, the saved low watermark. Bound as
@@ -132,6 +180,10 @@ type shownNumber struct {
 }
 
 func (s shownNumber) String() string { return fmt.Sprintf("%d (%s)", s.n, s.stands) }
+
+// MarshalText gives the same text to JSON, which would write a struct of
+// unexported fields as {}.
+func (s shownNumber) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // standsFor is what number n of column c stands for: an ENUM's member or
 // its error value, a SET's members.

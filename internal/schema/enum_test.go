@@ -140,3 +140,44 @@ func TestShownKey(t *testing.T) {
 		t.Errorf("ShownKey = %s, want %s", got, want)
 	}
 }
+
+// TestSetText: a SET's text as the server shows it (checked on MariaDB
+// 10.11: SELECT CONCAT(s) of each mask), and which columns keep bits.
+func TestSetText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		members []string
+		bits    uint64
+		want    string
+	}{
+		{[]string{"", "a"}, 1, ""},
+		{[]string{"", "a"}, 3, "a"},
+		{[]string{"a", "", "b"}, 3, "a,"},
+		{[]string{"a", "", "b"}, 6, "b"},
+		{[]string{"a", "", "b"}, 7, "a,,b"},
+		{[]string{"p", "q", "r"}, 5, "p,r"},
+		{[]string{"p"}, 0, ""},
+	} {
+		if got := SetText(tc.members, tc.bits); got != tc.want {
+			t.Errorf("SetText(%q, %d) = %q, want %q", tc.members, tc.bits, got, tc.want)
+		}
+	}
+	withEmpty := Column{DataType: "set", ColumnType: "set('','a')", Values: []string{"", "a"}}
+	widened := Column{DataType: "set", ColumnType: "set('','a','b')", Values: []string{"", "a", "b"}}
+	plain := Column{DataType: "set", ColumnType: "set('a','b')", Values: []string{"a", "b"}}
+	text := Column{DataType: "varchar", ColumnType: "varchar(10)"}
+	for _, tc := range []struct {
+		name     string
+		old, new Column
+		want     bool
+	}{
+		{"the same SET with an empty member", withEmpty, withEmpty, true},
+		{"its definition changes", withEmpty, widened, false},
+		{"into a VARCHAR", withEmpty, text, false},
+		{"no empty member", plain, plain, false},
+	} {
+		if got := KeepsSetBits(tc.old, tc.new); got != tc.want {
+			t.Errorf("%s: KeepsSetBits = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

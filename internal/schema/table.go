@@ -245,8 +245,9 @@ func (t *Table) loadIndexes(ctx context.Context, db *sql.DB) error {
 }
 
 // ParseEnumValues reads the members of an ENUM or SET out of its COLUMN_TYPE,
-// e.g. enum('a','it”s') → [a it's]. information_schema doubles quotes inside
-// members; backslashes are shown as they are stored.
+// e.g. the members a and it's of enum('a','it's') with the quote of it's
+// doubled: information_schema doubles quotes inside members; backslashes are
+// shown as they are stored.
 func ParseEnumValues(columnType string) ([]string, error) {
 	open := strings.IndexByte(columnType, '(')
 	if open < 0 || !strings.HasSuffix(columnType, ")") {

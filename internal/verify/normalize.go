@@ -62,7 +62,8 @@ type pairNorm struct {
 //     value copied into CHAR loses its trailing spaces, so both sides are
 //     compared without them then; a SET whose shared members change order,
 //     or a SET filled from another type, is not verified (the server
-//     reorders members);
+//     reorders members); a SET with an empty member into the same SET: its
+//     bits (schema.KeepsSetBits);
 //   - binary strings with binary strings or text: the bytes (text in its own
 //     character set, which is what the copy stores); BINARY(n) pads with
 //     zero bytes, so both sides are compared without trailing zero bytes
@@ -114,6 +115,9 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		}
 		pn.oldExpr, pn.newExpr = withEnumError(oc, text(oc, o)), withEnumError(nc, text(nc, n))
 		return pn, nil
+	case schema.KeepsSetBits(o, n):
+		// Its names read alike for the empty member and the empty set.
+		return both(func(c string) string { return "(" + c + " + 0)" })
 	case sameType:
 		return both(asBinary)
 	case isIntLike(co) && isIntLike(cn):

@@ -74,11 +74,11 @@ func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+t+"), (SELECT COUNT(*) FROM "+c+")").Scan(&d.Rows, &d.ControlRows); err != nil {
 		return d, fmt.Errorf("count rows: %w", err)
 	}
-	tableEnums, err := enumColumns(ctx, db, table)
+	tableTypes, err := numberedColumns(ctx, db, table)
 	if err != nil {
 		return d, err
 	}
-	controlEnums, err := enumColumns(ctx, db, ControlTable(table))
+	controlTypes, err := numberedColumns(ctx, db, ControlTable(table))
 	if err != nil {
 		return d, err
 	}
@@ -88,10 +88,16 @@ func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (
 		// collation; the binary casts compare the bytes too.
 		tc, cc := mysql.QuoteIdent(p.Table), mysql.QuoteIdent(p.Control)
 		same = append(same, fmt.Sprintf("t.%s <=> c.%s AND CAST(t.%s AS BINARY) <=> CAST(c.%s AS BINARY)", tc, cc, tc, cc))
+		tt, ct := tableTypes[strings.ToLower(p.Table)], controlTypes[strings.ToLower(p.Control)]
+		switch {
 		// An ENUM's error value (index 0) reads as '' like a member '':
 		// between two ENUMs, whichever their members, it must stay itself.
-		if tableEnums[strings.ToLower(p.Table)] && controlEnums[strings.ToLower(p.Control)] {
+		case strings.HasPrefix(tt, "enum") && strings.HasPrefix(ct, "enum"):
 			same = append(same, fmt.Sprintf("(t.%s + 0 = 0) <=> (c.%s + 0 = 0)", tc, cc))
+		// A SET's empty member reads as nothing: between two SETs of one
+		// definition, the bits must be the same.
+		case strings.HasPrefix(tt, "set") && strings.EqualFold(tt, ct):
+			same = append(same, fmt.Sprintf("t.%s + 0 <=> c.%s + 0", tc, cc))
 		}
 	}
 	checks := []struct {
@@ -127,20 +133,21 @@ func Compare(ctx context.Context, db Querier, table string, cols []ColumnPair) (
 	return d, nil
 }
 
-// enumColumns is the set of table's ENUM columns, by lower-case name.
-func enumColumns(ctx context.Context, db Querier, table string) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND DATA_TYPE = 'enum'", table)
+// numberedColumns are table's ENUM and SET columns, by lower-case name,
+// with their column types.
+func numberedColumns(ctx context.Context, db Querier, table string) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND DATA_TYPE IN ('enum', 'set')", table)
 	if err != nil {
-		return nil, fmt.Errorf("read the ENUM columns of %s: %w", table, err)
+		return nil, fmt.Errorf("read the ENUM and SET columns of %s: %w", table, err)
 	}
 	defer rows.Close()
-	enums := map[string]bool{}
+	types := map[string]string{}
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
 			return nil, err
 		}
-		enums[strings.ToLower(name)] = true
+		types[strings.ToLower(name)] = typ
 	}
-	return enums, rows.Err()
+	return types, rows.Err()
 }
