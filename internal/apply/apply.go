@@ -340,7 +340,7 @@ func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error 
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
 	cols := mysql.QuoteIdents(append(a.m.KeyNewNames(), a.keep...))
-	read := rowcopy.NewKeyWalk(a.m.Shadow, a.m.ShadowKey, a.m.KeyNewNames()).SelectList() + ", " + mysql.QuoteIdents(a.keep)
+	read := rowcopy.NewKeyWalk(a.m.Shadow, a.m.ShadowKey, a.m.KeyNewNames()).SelectList() + ", " + a.keptList()
 	for _, q := range []string{
 		"CREATE TEMPORARY TABLE IF NOT EXISTS " + aside + " ENGINE=InnoDB SELECT " + read + " FROM " + shadow + " LIMIT 0",
 		"DELETE FROM " + aside,
@@ -382,9 +382,24 @@ func (a *Applier) setAsideMoved(ctx context.Context, tx *sql.Tx, shadow, aside s
 	}
 	cond, condArgs := sqlbuild.KeyInMarks(keyCols, a.keyMarks, [][]any{o.origin})
 	q := "INSERT INTO " + aside + " (" + mysql.QuoteIdents(append(keyCols, a.keep...)) + ") SELECT " +
-		strings.Join(a.keyMarks, ", ") + ", " + mysql.QuoteIdents(a.keep) + " FROM " + shadow + " WHERE " + cond
+		strings.Join(a.keyMarks, ", ") + ", " + a.keptList() + " FROM " + shadow + " WHERE " + cond
 	_, err := tx.ExecContext(ctx, q, append(slices.Clone(o.key), condArgs...)...)
 	return err
+}
+
+// keptList is the SELECT list that sets the kept columns aside: each by
+// its name, and a SET with an empty member as its number, which the
+// temporary table then holds as a number and puts back as the same bits
+// (by name, the member would be lost: schema.SetValue).
+func (a *Applier) keptList() string {
+	out := make([]string, len(a.keep))
+	for i, name := range a.keep {
+		out[i] = mysql.QuoteIdent(name)
+		if c, ok := a.m.Shadow.Column(name); ok && schema.KeepsSetBits(c, c) {
+			out[i] = "(" + out[i] + " + 0) AS " + out[i]
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // putBackKept sets the kept columns of the inserted rows to the values set

@@ -88,7 +88,9 @@ func (k Kind) String() string {
 // column's Placeholder, into a column of the same type stores exactly the
 // original value: NULL is nil, ENUM and SET are their member names (an
 // ENUM's error value is schema.EnumErrorValue, which needs its own
-// statement: see apply.Applier), BINARY(n) keeps its trailing zero bytes,
+// statement: see apply.Applier; a SET with an empty member is
+// schema.SetValue, whose bits the applier writes, since its names may lose
+// that member), BINARY(n) keeps its trailing zero bytes,
 // DECIMAL is its exact decimal text, temporal types are text in UTC, CHAR,
 // VARCHAR, TEXT and JSON are Text (the bytes in the column's character
 // set).

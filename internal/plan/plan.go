@@ -334,7 +334,7 @@ func emptySetMemberNotes(source, target *schema.Table, pairs [][2]string) []stri
 		if n, ok := target.Column(p[1]); ok && schema.KeepsSetBits(c, n) {
 			continue
 		}
-		out = append(out, fmt.Sprintf("Column %s is a SET with an empty member and becomes %s%s: its values are copied by name, as the server's own ALTER ... ALGORITHM=COPY copies them, and a value holding the empty member loses it.",
+		out = append(out, fmt.Sprintf("Column %s is a SET with an empty member and becomes %s%s: its values are copied by name, as the server's own ALTER ... ALGORITHM=COPY copies them, and a value in which no member comes before the empty one loses it.",
 			mysql.QuoteIdent(c.Name), mysql.QuoteIdent(p[1]), describeTarget(target, p[1])))
 	}
 	return out

@@ -118,7 +118,7 @@ func (pr *probe) estimate(ctx context.Context, source, target *schema.Table, pai
 		return nil, pr.failed(err, "prepare the sample copy into")
 	}
 	insert := "INSERT INTO " + pr.quoted() + " (" + mysql.QuoteIdents(m.NewNames()) + ") SELECT " +
-		mysql.QuoteIdents(m.OldNames()) + " FROM " + mysql.QuoteTable(source.Database, source.Name) + " WHERE "
+		rowcopy.CopiedValues(m) + " FROM " + mysql.QuoteTable(source.Database, source.Name) + " WHERE "
 
 	chunkSize := min(firstSampleChunk, opts.SampleRows)
 	chunker := rowcopy.NewChunker(pr.db, m, chunkSize)

@@ -74,10 +74,12 @@ func SetText(members []string, bits uint64) string {
 }
 
 // KeepsSetBits reports whether a SET column's values must travel as their
-// bits from column old to column new: old has an empty member, which no
-// name keeps, and new is the same SET, which the bits mean the same in.
+// bits from column old to column new: old has an empty member, which a
+// value written by name may lose, and new is the same SET, in which the
+// bits mean the same members. The types must match exactly: members that
+// differ only in case are other members under a case-sensitive collation.
 func KeepsSetBits(old, new Column) bool {
-	return old.Family() == FamSet && slices.Contains(old.Values, "") && strings.EqualFold(old.ColumnType, new.ColumnType)
+	return old.Family() == FamSet && slices.Contains(old.Values, "") && old.ColumnType == new.ColumnType
 }
 
 // An ENUM or a SET in a key travels as its number (an ENUM's index, a

@@ -175,6 +175,7 @@ func TestSetText(t *testing.T) {
 		{"its definition changes", withEmpty, widened, false},
 		{"into a VARCHAR", withEmpty, text, false},
 		{"no empty member", plain, plain, false},
+		{"members that differ in case", withEmpty, Column{DataType: "set", ColumnType: "set('','A')", Values: []string{"", "A"}}, false},
 	} {
 		if got := KeepsSetBits(tc.old, tc.new); got != tc.want {
 			t.Errorf("%s: KeepsSetBits = %v, want %v", tc.name, got, tc.want)
