@@ -111,33 +111,10 @@ func TestEnumErrorValueUnderWrites(t *testing.T) {
 
 			cfg := testConfig(t, dbName, "en", c.alter)
 			cfg.ChunkSize = 100
-			var hookErr error
-			cfg.testHooks = &testHooks{afterChunk: func(int) {
-				// Writes behind and ahead of the copy, for certain.
-				for range 20 {
-					if err := w.write(ctx); err != nil && hookErr == nil {
-						hookErr = err
-					}
-				}
-			}}
 			// The writer stops before the cut-over: after it, a string
 			// that is no member is stored as it is in a VARCHAR, and as
 			// the error value in the control's ENUM.
-			stopWriting := writeUntilStopped(ctx, w.write)
-			cfg.testHooks.beforeCutOver = func() { _ = stopWriting() }
-			res, err := runMigration(ctx, t, cfg)
-			if werr := stopWriting(); werr != nil {
-				t.Errorf("concurrent write: %v", werr)
-			}
-			if err != nil {
-				t.Fatalf("migration failed: %v", err)
-			}
-			if hookErr != nil {
-				t.Errorf("write between chunks: %v", hookErr)
-			}
-			if res.EventsApplied == 0 {
-				t.Error("no binlog event was applied: the test did not exercise the applier")
-			}
+			res := migrateUnderWrites(ctx, t, cfg, w.write, 20, true)
 			if def := showCreate(t, db, dbName, "en"); !strings.Contains(def, c.check) {
 				t.Errorf("the new definition lacks %s:\n%s", c.check, def)
 			}

@@ -149,6 +149,44 @@ func writeUntilStopped(ctx context.Context, write func(context.Context) error) (
 	}
 }
 
+// migrateUnderWrites runs the migration of cfg while write runs in the
+// background and perChunk times after every chunk (writes behind and ahead
+// of the copy, for certain); with stopAtCutOver the background writer stops
+// before the cut-over. It fails the test on any failed write, on a failed
+// migration, and when no change reached the applier.
+func migrateUnderWrites(ctx context.Context, t *testing.T, cfg Config, write func(context.Context) error, perChunk int, stopAtCutOver bool) *Result {
+	t.Helper()
+	var hookErr error
+	if cfg.testHooks == nil {
+		cfg.testHooks = &testHooks{}
+	}
+	cfg.testHooks.afterChunk = func(int) {
+		for range perChunk {
+			if err := write(ctx); err != nil && hookErr == nil {
+				hookErr = err
+			}
+		}
+	}
+	stopWriting := writeUntilStopped(ctx, write)
+	if stopAtCutOver {
+		cfg.testHooks.beforeCutOver = func() { _ = stopWriting() }
+	}
+	res, err := runMigration(ctx, t, cfg)
+	if werr := stopWriting(); werr != nil {
+		t.Errorf("concurrent write: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("migration failed: %v", err)
+	}
+	if hookErr != nil {
+		t.Errorf("write between chunks: %v", hookErr)
+	}
+	if res.EventsApplied == 0 {
+		t.Error("no binlog event was applied: the test did not exercise the applier")
+	}
+	return res
+}
+
 // wantEqualToControl fails the test unless table equals its control table.
 func wantEqualToControl(ctx context.Context, t *testing.T, db *sql.DB, table string, cols []workload.ColumnPair) {
 	t.Helper()

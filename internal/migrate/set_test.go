@@ -75,28 +75,7 @@ func TestSetEmptyMemberUnderWrites(t *testing.T) {
 	cfg := testConfig(t, dbName, "st", "MODIFY v VARCHAR(100) NOT NULL")
 	cfg.ForceCopy = true
 	cfg.ChunkSize = 50
-	var hookErr error
-	cfg.testHooks = &testHooks{afterChunk: func(int) {
-		for range 10 {
-			if err := w.write(ctx); err != nil && hookErr == nil {
-				hookErr = err
-			}
-		}
-	}}
-	stopWriting := writeUntilStopped(ctx, w.write)
-	res, err := runMigration(ctx, t, cfg)
-	if werr := stopWriting(); werr != nil {
-		t.Errorf("concurrent write: %v", werr)
-	}
-	if err != nil {
-		t.Fatalf("migration failed: %v", err)
-	}
-	if hookErr != nil {
-		t.Errorf("write between chunks: %v", hookErr)
-	}
-	if res.EventsApplied == 0 {
-		t.Error("no binlog event was applied: the test did not exercise the applier")
-	}
+	migrateUnderWrites(ctx, t, cfg, w.write, 10, false)
 	wantEqualToControl(ctx, t, db, "st", []workload.ColumnPair{{Table: "s", Control: "s"}, {Table: "n", Control: "n"}, {Table: "v", Control: "v"}})
 	// The empty member alone, and beside another, was written.
 	var alone, beside int
