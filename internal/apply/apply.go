@@ -106,8 +106,10 @@ type Applier struct {
 	// LockWaitTimeout bounds how long a batch waits for the copier's locks.
 	LockWaitTimeout time.Duration
 	// keep are the shadow's columns whose values outlive a key's delete
-	// and insert (KeepUnmapped).
-	keep []string
+	// and insert (KeepUnmapped), and keepList the SELECT list that sets
+	// them aside (keptList), built once.
+	keep     []string
+	keepList string
 }
 
 // New returns an applier for m on server.
@@ -322,6 +324,7 @@ func (a *Applier) KeepUnmapped() {
 			a.keep = append(a.keep, c.Name)
 		}
 	}
+	a.keepList = a.keptList()
 }
 
 // keptAside is the temporary table KeepUnmapped sets values aside in; it
@@ -340,7 +343,7 @@ func (a *Applier) setKeptAside(ctx context.Context, tx *sql.Tx, ops []op) error 
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	aside := mysql.QuoteTable(a.m.Shadow.Database, keptAside)
 	cols := mysql.QuoteIdents(append(a.m.KeyNewNames(), a.keep...))
-	read := rowcopy.NewKeyWalk(a.m.Shadow, a.m.ShadowKey, a.m.KeyNewNames()).SelectList() + ", " + a.keptList()
+	read := rowcopy.NewKeyWalk(a.m.Shadow, a.m.ShadowKey, a.m.KeyNewNames()).SelectList() + ", " + a.keepList
 	for _, q := range []string{
 		"CREATE TEMPORARY TABLE IF NOT EXISTS " + aside + " ENGINE=InnoDB SELECT " + read + " FROM " + shadow + " LIMIT 0",
 		"DELETE FROM " + aside,
@@ -382,7 +385,7 @@ func (a *Applier) setAsideMoved(ctx context.Context, tx *sql.Tx, shadow, aside s
 	}
 	cond, condArgs := sqlbuild.KeyInMarks(keyCols, a.keyMarks, [][]any{o.origin})
 	q := "INSERT INTO " + aside + " (" + mysql.QuoteIdents(append(keyCols, a.keep...)) + ") SELECT " +
-		strings.Join(a.keyMarks, ", ") + ", " + a.keptList() + " FROM " + shadow + " WHERE " + cond
+		strings.Join(a.keyMarks, ", ") + ", " + a.keepList + " FROM " + shadow + " WHERE " + cond
 	_, err := tx.ExecContext(ctx, q, append(slices.Clone(o.key), condArgs...)...)
 	return err
 }

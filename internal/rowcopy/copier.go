@@ -141,6 +141,8 @@ import (
 type Copier struct {
 	db *sql.DB
 	m  *schema.Mapping
+	// values is the SELECT list of every copy (CopiedValues), built once.
+	values string
 	// shadowKey is the name of the shadow's unique index over the copy
 	// key's columns.
 	shadowKey string
@@ -167,7 +169,7 @@ type Copier struct {
 
 // NewCopier returns a copier for m.
 func NewCopier(db *sql.DB, m *schema.Mapping) *Copier {
-	return &Copier{db: db, m: m, shadowKey: ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
+	return &Copier{db: db, m: m, values: CopiedValues(m), shadowKey: ShadowKeyName(m), LockWaitTimeout: 10 * time.Second}
 }
 
 // ShadowKeyName is the name of the shadow's unique index that starts with
@@ -600,7 +602,7 @@ func (c *Copier) insertSelect(ctx context.Context, tx *sql.Tx, lower, upper, key
 func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args []any) (int64, error) {
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s FORCE INDEX (%s) WHERE %s LOCK IN SHARE MODE",
 		mysql.QuoteTable(c.m.Shadow.Database, c.m.Shadow.Name), mysql.QuoteIdents(c.m.NewNames()),
-		CopiedValues(c.m), mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
+		c.values, mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
 		mysql.QuoteIdent(c.m.KeyName), cond)
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
