@@ -25,6 +25,7 @@ type changeFlags struct {
 	database, table, alter string
 	forceCopy              bool
 	recreateTriggers       bool
+	timeZone               string
 	logFormat              string
 	verbose                bool
 }
@@ -37,6 +38,7 @@ func (f *changeFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.alter, "alter", "", "the change, as ALTER TABLE clauses: \"ADD COLUMN x INT, DROP COLUMN y\" (required)")
 	fs.BoolVar(&f.forceCopy, "force-copy", false, "copy the table online even when the server could make the change INSTANT")
 	fs.BoolVar(&f.recreateTriggers, "recreate-triggers", false, "move the table's triggers to the new table at the cut-over (without it, a table with triggers is refused)")
+	fs.StringVar(&f.timeZone, "time-zone", "", "time zone in which a value that moves between a TIMESTAMP and another type (a TIMESTAMP that becomes a DATETIME) is converted, as the server's own ALTER converts it in its session's: an offset (+02:00), SYSTEM or a zone the server knows (default: the server's @@global.time_zone)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
 }
@@ -311,6 +313,7 @@ func (f *changeFlags) config(conn mysql.ConnConfig, logger *slog.Logger) migrate
 		Alter:            f.alter,
 		ForceCopy:        f.forceCopy,
 		RecreateTriggers: f.recreateTriggers,
+		TimeZone:         f.timeZone,
 		Logger:           logger,
 	}
 }

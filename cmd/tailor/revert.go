@@ -12,7 +12,7 @@ import (
 // revertHidden are alter's flags that mean nothing to a revert, which
 // copies no row and makes no ALTER; they are left out of its help.
 var revertHidden = []string{"alter", "force-copy", "recreate-triggers", "defer-indexes", "instant-lock-timeout-seconds",
-	"instant-attempts", "chunk-size", "chunk-time", "initially-drop-ghost-table", "max-commit-latency"}
+	"instant-attempts", "chunk-size", "chunk-time", "initially-drop-ghost-table", "max-commit-latency", "time-zone"}
 
 func newRevertCommand() *cobra.Command {
 	f := &alterFlags{revert: true}

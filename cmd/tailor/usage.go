@@ -23,7 +23,7 @@ type flagGroup struct {
 // it back, how the swap is made, how to watch and steer it, and hooks.
 var flagGroups = []flagGroup{
 	{"Connection", []string{"host", "port", "socket", "user", "password", "defaults-file", "ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"}},
-	{"Change", []string{"database", "table", "alter", "dir", "file", "from-statement", "allow-destructive", "max-direct-rows", "out-of-order", "lock-wait", "set", "where", "delete", "key", "execute", "resume", "restart", "force-copy", "defer-indexes", "recreate-triggers",
+	{"Change", []string{"database", "table", "alter", "dir", "file", "from-statement", "allow-destructive", "max-direct-rows", "out-of-order", "lock-wait", "set", "where", "delete", "key", "execute", "resume", "restart", "force-copy", "defer-indexes", "recreate-triggers", "time-zone",
 		"instant-attempts", "instant-lock-timeout-seconds", "initially-drop-ghost-table", "ok-to-drop-table"}},
 	{"Copy", []string{"chunk-size", "chunk-time", "threads", "skip-checksum", "checksum-during-copy", "checkpoint-interval", "reconnect-timeout", "replica-server-id"}},
 	{"Throttling", []string{"max-lag-millis", "max-commit-latency", "max-redo-fill", "throttle-control-replicas", "max-load", "critical-load", "critical-load-hibernate-seconds",

@@ -88,8 +88,18 @@ type Applier struct {
 	// shadowKey is the shadow's unique index over the copy key.
 	shadowKey string
 	// marks and keyMarks are the placeholder expressions of the copied
-	// columns and of the key columns (see capture.Placeholder).
+	// columns and of the key columns (see capture.Placeholder), a copied
+	// column's converted in the mapping's time zone where its value
+	// crosses between a TIMESTAMP and another type (schema.InZone).
 	marks, keyMarks []string
+	// valueMarks are the plain placeholder expressions of the copied
+	// columns (capture.Placeholder: what their values must be bound as),
+	// and binds how many times each mark binds its value: a converted
+	// mark names its placeholder twice.
+	valueMarks []string
+	binds      []int
+	// rowBinds is the parameters one row's insert binds.
+	rowBinds int
 	// enums tells which copied columns are ENUMs in the shadow, where an
 	// ENUM's error value is written as index 0; anyEnum whether any is.
 	enums   []bool
@@ -119,7 +129,11 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 	// set and are read back so by the server (capture.Text).
 	for _, c := range m.Columns {
 		target, _ := m.Shadow.Column(c.New)
-		a.marks = append(a.marks, capture.Placeholder(m.Source.Columns[c.Index]))
+		mark := capture.Placeholder(m.Source.Columns[c.Index])
+		a.valueMarks = append(a.valueMarks, mark)
+		a.marks = append(a.marks, m.BoundInZone(mark, c))
+		a.binds = append(a.binds, strings.Count(a.marks[len(a.marks)-1], mark))
+		a.rowBinds += a.binds[len(a.binds)-1]
 		a.enums = append(a.enums, target.Family() == schema.FamEnum)
 		a.setBits = append(a.setBits, schema.KeepsSetBits(m.Source.Columns[c.Index], target))
 		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
@@ -471,7 +485,7 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 // statements inserted, also when one fails.
 func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64, error) {
 	cols := a.m.NewNames()
-	per := max(1, a.placeholders/len(cols))
+	per := max(1, a.placeholders/a.rowBinds)
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	var inserted int64
 	var rows, withEnumErrors [][]any
@@ -486,14 +500,11 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 	}
 	for start := 0; start < len(rows); start += per {
 		end := min(start+per, len(rows))
-		args := make([]any, 0, (end-start)*len(cols))
+		args := make([]any, 0, (end-start)*a.rowBinds)
 		for _, img := range rows[start:end] {
-			for i, c := range a.m.Columns {
-				v := img[c.Index]
-				if err := checkBindable(a.marks[i], v); err != nil {
-					return inserted, fmt.Errorf("column %s: %w", c.Old, err)
-				}
-				args = append(args, a.setAsBits(i, v))
+			var err error
+			if args, err = a.appendValues(args, img, false); err != nil {
+				return inserted, err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRowsMarks(shadow, cols, a.marks, end-start), args...); err != nil {
@@ -529,6 +540,26 @@ func (a *Applier) enumErrors(image []any) int {
 	return n
 }
 
+// appendValues appends the parameters that insert image to args, each
+// value as many times as its mark binds it, with ENUM error values as
+// index 0 when enumErrors is set (insertWithEnumErrors).
+func (a *Applier) appendValues(args, image []any, enumErrors bool) ([]any, error) {
+	for i, c := range a.m.Columns {
+		v := image[c.Index]
+		if err := checkBindable(a.valueMarks[i], v); err != nil {
+			return args, fmt.Errorf("column %s: %w", c.Old, err)
+		}
+		v = a.setAsBits(i, v)
+		if enumErrors {
+			v = enumErrorAsIndex(v, a.enums[i])
+		}
+		for range a.binds[i] {
+			args = append(args, v)
+		}
+	}
+	return args, nil
+}
+
 // setAsBits is v, a value of copied column i, as it is inserted: a SET's
 // bits where the column keeps them (schema.SetValue), else v itself.
 func (a *Applier) setAsBits(i int, v any) any {
@@ -554,13 +585,9 @@ func enumErrorAsIndex(v any, enum bool) any {
 // warning 1265 and is stored as index 0; any other warning, or a count
 // that differs, is a value the shadow does not hold as it is.
 func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow string, image []any) error {
-	args := make([]any, 0, len(a.m.Columns))
-	for i, c := range a.m.Columns {
-		v := image[c.Index]
-		if err := checkBindable(a.marks[i], v); err != nil {
-			return fmt.Errorf("column %s: %w", c.Old, err)
-		}
-		args = append(args, enumErrorAsIndex(a.setAsBits(i, v), a.enums[i]))
+	args, err := a.appendValues(make([]any, 0, a.rowBinds), image, true)
+	if err != nil {
+		return err
 	}
 	stmt := a.server.InSQLMode(mysql.LenientSQLMode, sqlbuild.InsertRowsMarks(shadow, a.m.NewNames(), a.marks, 1))
 	if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {

@@ -49,6 +49,11 @@ type Config struct {
 	// ForceCopy copies the table online even when the server could make
 	// the change INSTANT.
 	ForceCopy bool
+	// TimeZone is the time zone in which a value crossing between a
+	// TIMESTAMP and another type is converted (schema.Mapping.TimeZone);
+	// empty means the server's @@global.time_zone. A resume and a revert
+	// convert in the zone their migration saved.
+	TimeZone string
 	// SkipChecksum swaps without first comparing the copy with the original.
 	SkipChecksum bool
 	// ChecksumDuringCopy compares the copied ranges while the copy runs

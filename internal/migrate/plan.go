@@ -25,6 +25,7 @@ func (r *Runner) makePlan(ctx context.Context) error {
 		Alter:            r.cfg.Alter,
 		ForceCopy:        r.cfg.ForceCopy,
 		RecreateTriggers: r.cfg.RecreateTriggers,
+		TimeZone:         r.cfg.TimeZone,
 		Logger:           r.log,
 	})
 	if err != nil {

@@ -139,6 +139,9 @@ func (r *Runner) checkResumable(ctx context.Context, rec *state.Record) error {
 	if normalizeClauses(rec.Alter) != normalizeClauses(r.alter.Clauses) {
 		return invalid(fmt.Errorf("the saved migration of %s makes another change (%q); give the same --alter to resume it, or start over with --initially-drop-ghost-table", mysql.QuoteIdent(r.cfg.Table), rec.Alter))
 	}
+	if r.cfg.TimeZone != "" && r.cfg.TimeZone != rec.TimeZone {
+		return invalid(fmt.Errorf("the saved migration of %s converts values between a TIMESTAMP and another type in the time zone %s, and --time-zone gives %s; resume without --time-zone (or with the saved zone), or start over with --initially-drop-ghost-table", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteString(rec.TimeZone), mysql.QuoteString(r.cfg.TimeZone)))
+	}
 	if rec.Shadow != r.shadow {
 		return invalid(fmt.Errorf("the saved migration of %s copies into %s, and this tailor names the shadow %s; finish it with the tailor that started it, or start over with --initially-drop-ghost-table", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteIdent(rec.Shadow), mysql.QuoteIdent(r.shadow)))
 	}
@@ -233,6 +236,9 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 	} else if err := r.mapColumns(shadowTable); err != nil {
 		return err
 	}
+	// The rows already copied were converted in the saved zone; the rest
+	// must be too, whatever the server's zone is now.
+	r.mapping.TimeZone = rec.TimeZone
 	if rec.KeyColumns != nil && !slices.Equal(r.mapping.KeyOldNames(), rec.KeyColumns) {
 		return invalid(fmt.Errorf("the saved migration copied by the key (%s), and the tables now give (%s); start over with --initially-drop-ghost-table",
 			strings.Join(rec.KeyColumns, ", "), strings.Join(r.mapping.KeyOldNames(), ", ")))
@@ -376,6 +382,7 @@ func (r *Runner) startSavedState(ctx context.Context, start capture.Position) er
 		Position:         start,
 		DeferredIndexes:  deferred,
 		ShadowDefinition: def,
+		TimeZone:         r.mapping.TimeZone,
 	}
 	if err := s.store.Create(ctx, rec); err != nil {
 		return fmt.Errorf("save the migration's state: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -231,8 +232,8 @@ func TestResumeRefused(t *testing.T) {
 	mustExec(t, db, "UPDATE orders_tailor_state SET binlog_file = ?", rec.Position.File)
 
 	mustExec(t, db, "UPDATE orders_tailor_state SET format_version = 99")
-	wantKind(t, resume(alter), KindInvalid, "format 99", "this tailor reads format 1")
-	mustExec(t, db, "UPDATE orders_tailor_state SET format_version = 1")
+	wantKind(t, resume(alter), KindInvalid, "format 99", fmt.Sprintf("this tailor reads format %d", state.FormatVersion))
+	mustExec(t, db, "UPDATE orders_tailor_state SET format_version = ?", state.FormatVersion)
 
 	mustExec(t, db, "RENAME TABLE orders_tailor_new TO kept_shadow")
 	mustExec(t, db, "CREATE TABLE orders_tailor_new LIKE orders")

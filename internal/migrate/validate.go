@@ -308,6 +308,7 @@ func (r *Runner) mapColumns(shadowTable *schema.Table) error {
 	if err != nil {
 		return invalid(err)
 	}
+	r.mapping.TimeZone = r.plan.TimeZone
 	return nil
 }
 

@@ -82,6 +82,11 @@ type Options struct {
 	// SampleTime bounds, roughly, the time spent measuring the copy speed;
 	// zero means DefaultSampleTime.
 	SampleTime time.Duration
+	// TimeZone is the time zone in which a value crossing between a
+	// TIMESTAMP and another type is converted (schema.Mapping.TimeZone);
+	// empty means the server's @@global.time_zone, which the server's own
+	// ALTER, run from a session that keeps its default, converts in.
+	TimeZone string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -113,6 +118,10 @@ type Plan struct {
 	Revert Revert `json:"revert"`
 	// Notes are facts worth knowing that change nothing above.
 	Notes []string `json:"notes"`
+	// TimeZone is the time zone in which a copy converts a value between
+	// a TIMESTAMP and another type: Options.TimeZone, else the server's
+	// @@global.time_zone.
+	TimeZone string `json:"time_zone"`
 	// TargetDefinition is SHOW CREATE TABLE of the table after the change,
 	// read from the clone.
 	TargetDefinition string `json:"target_definition"`
@@ -229,6 +238,11 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	if p.Size, err = readSize(ctx, db, opts.Database, opts.Table); err != nil {
 		return nil, err
 	}
+	zoneGiven := opts.TimeZone != ""
+	if p.TimeZone, err = timeZone(ctx, db, opts.TimeZone); err != nil {
+		return nil, err
+	}
+	opts.TimeZone = p.TimeZone
 	if p.Size.Partitions > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("The table has %d partitions; the clone the ALTER was tried on had the same partitioning.", p.Size.Partitions))
 	}
@@ -267,6 +281,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		Copy:             p.Strategy.Kind == StrategyOnlineCopy,
 		RecreateTriggers: opts.RecreateTriggers,
 		LongTransaction:  opts.LongTransaction,
+		TimeZone:         p.TimeZone,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("run the preflight checks on %s: %w", mysql.QuoteTable(opts.Database, opts.Table), err)
@@ -278,6 +293,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	p.OK = len(p.RefusedBecause) == 0
 	if p.Strategy.Kind == StrategyOnlineCopy {
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
+		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneGiven)...)
 	}
 
 	p.Advice = advise(adviceInput{
@@ -336,6 +352,48 @@ func emptySetMemberNotes(source, target *schema.Table, pairs [][2]string) []stri
 		}
 		out = append(out, fmt.Sprintf("Column %s is a SET with an empty member and becomes %s%s: its values are copied by name, as the server's own ALTER ... ALGORITHM=COPY copies them, and a value in which no member comes before the empty one loses it.",
 			mysql.QuoteIdent(c.Name), mysql.QuoteIdent(p[1]), describeTarget(target, p[1])))
+	}
+	return out
+}
+
+// timeZone is the time zone values crossing a TIMESTAMP are converted in:
+// given, once the server confirms it knows it, else the server's
+// @@global.time_zone.
+func timeZone(ctx context.Context, db *sql.DB, given string) (string, error) {
+	if given == "" {
+		var zone string
+		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.time_zone").Scan(&zone); err != nil {
+			return "", fmt.Errorf("read the server's time zone: %w", err)
+		}
+		return zone, nil
+	}
+	var converted sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT CONVERT_TZ('2000-01-01 00:00:00', '"+schema.SessionZone+"', ?)", given).Scan(&converted)
+	if err != nil {
+		return "", fmt.Errorf("check the time zone %q with the server: %w", given, err)
+	}
+	if !converted.Valid {
+		return "", userError(nil, "the server knows no time zone %q: give an offset such as +02:00, SYSTEM (the server's system zone), or a named zone once the server's time zone tables are loaded (mariadb-tzinfo-to-sql)", given)
+	}
+	return given, nil
+}
+
+// zoneNotes says, for each copied column whose values cross between a
+// TIMESTAMP and another type, in which time zone they are converted.
+func zoneNotes(source, target *schema.Table, pairs [][2]string, zone string, given bool) []string {
+	whose := "the server's @@global.time_zone, in which its own ALTER converts them from a session that keeps the default; --time-zone chooses another"
+	if given {
+		whose = "given by --time-zone"
+	}
+	var out []string
+	for _, p := range pairs {
+		o, ok1 := source.Column(p[0])
+		n, ok2 := target.Column(p[1])
+		if !ok1 || !ok2 || n.Generated || !schema.CrossesZone(o, n) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Column %s is %s and becomes %s%s: its values are converted in the time zone %s, %s.",
+			mysql.QuoteIdent(o.Name), o.ColumnType, mysql.QuoteIdent(n.Name), describeTarget(target, n.Name), mysql.QuoteString(zone), whose))
 	}
 	return out
 }

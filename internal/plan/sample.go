@@ -114,6 +114,7 @@ func (pr *probe) estimate(ctx context.Context, source, target *schema.Table, pai
 		e.Summary = "Not measured, because the copy has no key that identifies a row in both tables (the copy-key check says more)."
 		return e, nil
 	}
+	m.TimeZone = opts.TimeZone
 	if _, err := pr.conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
 		return nil, pr.failed(err, "prepare the sample copy into")
 	}

@@ -87,6 +87,10 @@ type Input struct {
 	// LongTransaction is the age from which an open transaction is
 	// reported; zero means DefaultLongTransaction.
 	LongTransaction time.Duration
+	// TimeZone is the time zone in which the copy converts a value
+	// between a TIMESTAMP and another type (schema.Mapping.TimeZone):
+	// the narrowing check converts and compares in it.
+	TimeZone string
 }
 
 // DefaultLongTransaction is the age from which an open transaction is

@@ -289,7 +289,7 @@ func (s *convScan) chunk(ctx context.Context, lower []any) (int64, []any, error)
 	var from []string
 	for _, c := range s.cols {
 		col := mysql.QuoteIdent(c.src.Name)
-		from = append(from, col, col)
+		from = append(from, col, schema.InZone(col, c.src, c.tgt, s.in.TimeZone))
 	}
 	q := "INSERT INTO " + s.tmp + " SELECT "
 	if len(s.key) > 0 {
@@ -365,19 +365,33 @@ func (s *convScan) nullCond(i int) string {
 
 func (s *convScan) changedCond(i int) string {
 	c := s.cols[i]
-	return differsExpr(c.src, c.tgt, s.orig(i), s.conv(i))
+	return differsExpr(c.src, c.tgt, s.shownOrig(i), s.shownConv(i))
+}
+
+// shownOrig and shownConv are column i's original and converted value as
+// they are compared and shown: a TIMESTAMP on one side only read in the
+// copy's time zone, where the other side's clock time is (schema.InZone).
+func (s *convScan) shownOrig(i int) string { return s.inZone(i, s.orig(i), s.cols[i].src) }
+func (s *convScan) shownConv(i int) string { return s.inZone(i, s.conv(i), s.cols[i].tgt) }
+
+func (s *convScan) inZone(i int, expr string, c schema.Column) string {
+	col := s.cols[i]
+	if s.in.TimeZone == "" || c.Family() != schema.FamTimestamp || !schema.CrossesZone(col.src, col.tgt) {
+		return expr
+	}
+	return schema.ReadInZone(expr, s.in.TimeZone)
 }
 
 // examples adds the chunk's offending rows of column i to its examples.
 func (s *convScan) examples(ctx context.Context, i int) error {
 	c := s.cols[i]
-	shown := s.conv(i)
+	shown := s.shownConv(i)
 	if c.tgt.DataType == "float" {
 		// Shown as a DOUBLE, a FLOAT's digits are exact: 0.1 becomes
 		// 0.10000000149011612, where the FLOAT itself prints as 0.1.
 		shown += " + 0e0"
 	}
-	sel := []string{s.orig(i), shown}
+	sel := []string{s.shownOrig(i), shown}
 	if len(s.key) > 0 {
 		sel = append(sel, mysql.QuoteIdents(s.keyCols()))
 	}

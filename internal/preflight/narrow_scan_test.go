@@ -342,3 +342,29 @@ func TestNarrowingScanWalksEnumKey(t *testing.T) {
 	_, narrowing := runDataChecks(t, in)
 	expectCheck(t, narrowing, Fail, "5 rows")
 }
+
+// TestNarrowingInTimeZone converts values between TIMESTAMPs and other
+// types in the copy's time zone (+02:00 here; the sessions run in +00:00)
+// and compares them in it: a DATETIME within TIMESTAMP's range there
+// fits, one within two hours of its start does not (there it is before
+// 1970, where CONVERT_TZ leaves it unconverted, and UTC would take it), a
+// TIMESTAMP becomes the clock time there, and its zero value stays zero.
+func TestNarrowingInTimeZone(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	in := dataInput(t, db, dbName, "tz",
+		"CREATE TABLE tz (id INT PRIMARY KEY, dt DATETIME NULL, ts TIMESTAMP NULL DEFAULT NULL, ts2 TIMESTAMP NULL DEFAULT NULL)",
+		"MODIFY dt TIMESTAMP NULL DEFAULT NULL, MODIFY ts DATE NULL, MODIFY ts2 VARCHAR(19) NULL",
+		// ts 2024-06-01 22:30 UTC is 2024-06-02 00:30 at +02:00; ts
+		// 23:00 UTC is midnight there, which a DATE holds.
+		"INSERT INTO tz VALUES (1, '2024-06-01 12:00:00', '2024-06-01 22:00:00', '2024-06-01 22:30:00'), (2, '1970-01-01 01:00:00', '2024-06-01 22:30:00', '0000-00-00 00:00:00'), (3, '0000-00-00 00:00:00', '0000-00-00 00:00:00', NULL)")
+	in.TimeZone = "+02:00"
+	_, narrowing := runDataChecks(t, in)
+	expectCheck(t, narrowing, Fail, "columns dt (1 row) and ts (1 row) hold values",
+		"id=2: dt '1970-01-01 01:00:00' does not fit TIMESTAMP",
+		"id=2: ts '2024-06-02 00:30:00' does not fit DATE (it would become '2024-06-02')")
+	for _, d := range narrowing.Details {
+		if strings.Contains(d, "id=1") || strings.Contains(d, "id=3") {
+			t.Errorf("a value that fits in +02:00 was reported: %s", d)
+		}
+	}
+}

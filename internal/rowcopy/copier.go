@@ -615,9 +615,11 @@ func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args 
 }
 
 // CopiedValues is the SELECT list of the copied columns of m's original:
-// each column by its name, and a SET that keeps its bits
+// each column by its name; a SET that keeps its bits
 // (schema.KeepsSetBits) as its number, which the same SET stores as those
-// bits where its names would lose the empty member.
+// bits where its names would lose the empty member; a value crossing
+// between a TIMESTAMP and another type converted in m's time zone
+// (schema.InZone).
 func CopiedValues(m *schema.Mapping) string {
 	out := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
@@ -626,6 +628,7 @@ func CopiedValues(m *schema.Mapping) string {
 		if schema.KeepsSetBits(m.Source.Columns[c.Index], target) {
 			out[i] = "(" + out[i] + " + 0)"
 		}
+		out[i] = m.ValueInZone(out[i], c)
 	}
 	return strings.Join(out, ", ")
 }

@@ -33,6 +33,10 @@ type Options struct {
 	ServerID int
 	// ExtraArgs are appended to mariadbd's command line.
 	ExtraArgs []string
+	// Zone is the server's system time zone, the TZ of its environment
+	// (Europe/Amsterdam, say: a zone whose clock changes); empty keeps
+	// the machine's.
+	Zone string
 	// Log receives mariadbd's error log when the server fails to start.
 	Log func(string)
 	// TLS makes a certificate authority, a server certificate and a client
@@ -222,6 +226,9 @@ func (s *Sandbox) launch(ctx context.Context, server, data string, serverID int,
 	// it is not tied to ctx; Stop ends it by PID.
 	cmd := exec.Command(server, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if opts.Zone != "" {
+		cmd.Env = append(os.Environ(), "TZ="+opts.Zone)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start mariadbd: %w", err)
 	}

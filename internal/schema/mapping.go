@@ -41,6 +41,12 @@ type Mapping struct {
 	// and a duplicate on it means two rows with the same key (see
 	// rowcopy.Copier).
 	ShadowKey string
+	// TimeZone is the time zone in which a value crossing between a
+	// TIMESTAMP and another type is converted, as the server's own ALTER
+	// converts it in its session's (see zone.go): the server's
+	// @@global.time_zone when the migration began, or tailor's --time-zone.
+	// Empty converts nothing.
+	TimeZone string
 }
 
 // NewMapping builds the mapping from the original and shadow definitions and

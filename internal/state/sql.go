@@ -41,6 +41,7 @@ var columnDefs = []struct{ name, def string }{
 	{"gtid_position", "text NOT NULL"},
 	{"checksum_passed", "tinyint(1) NOT NULL"},
 	{"shadow_table", "varchar(64) NOT NULL"},
+	{"time_zone", "varchar(64) NOT NULL"},
 	{"alter_clauses", "mediumtext NOT NULL"},
 	{"deferred_indexes", "mediumtext NOT NULL"},
 	{"shadow_definition", "mediumtext NOT NULL"},

@@ -99,8 +99,10 @@ import (
 // never wrote does not bump it, nor did an ENUM or SET of the key becoming
 // its number (schema.HeldKeyValue) instead of its name: an older run that
 // reads a number binds it, which compares in the index's order, and runs
-// since convert a saved name (schema.KeyAsHeld).
-const FormatVersion = 1
+// since convert a saved name (schema.KeyAsHeld). Version 2 added
+// time_zone (Record.TimeZone): a run of version 1 converted every value
+// between a TIMESTAMP and another type in +00:00.
+const FormatVersion = 2
 
 // Suffix makes the state table's name from the original's.
 const Suffix = "_tailor_state"
@@ -168,6 +170,10 @@ type Record struct {
 	// to: what a revert copies. Shadow is then the kept table and Position
 	// the binary log position of the swap.
 	RevertColumns [][2]string
+	// TimeZone is the time zone in which the copy converts a value
+	// between a TIMESTAMP and another type (schema.Mapping.TimeZone): a
+	// resume, and a revert, must convert in the same one.
+	TimeZone string
 	// ChecksumPassed says the checksum compared the copy with the original
 	// and found them equal.
 	ChecksumPassed bool
@@ -188,7 +194,7 @@ func (r *Record) validate() error {
 	}
 	texts := map[string]string{
 		"run id": r.RunID, "tailor version": r.TailorVersion, "alter": r.Alter,
-		"shadow": r.Shadow, "shadow definition": r.ShadowDefinition, "phase": r.Phase, "GTID position": r.GTID, "note": r.Note,
+		"shadow": r.Shadow, "time zone": r.TimeZone, "shadow definition": r.ShadowDefinition, "phase": r.Phase, "GTID position": r.GTID, "note": r.Note,
 		"binary log file": r.Position.File,
 	}
 	for what, s := range texts {

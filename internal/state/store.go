@@ -330,6 +330,7 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 		"gtid_position":      rec.GTID,
 		"checksum_passed":    rec.ChecksumPassed,
 		"shadow_table":       rec.Shadow,
+		"time_zone":          rec.TimeZone,
 		"alter_clauses":      rec.Alter,
 		"deferred_indexes":   indexes,
 		"shadow_definition":  rec.ShadowDefinition,
@@ -351,7 +352,7 @@ func (s *Store) scan(row *sql.Row) (*Record, error) {
 	)
 	err := row.Scan(&rec.FormatVersion, &rec.TailorVersion, &rec.RunID, &rec.Database, &rec.Table, &rec.Phase,
 		&started, &updated, &rec.RowsCopied, &keyCols, &watermark, &rec.CopyDone, &rec.Position.File, &pos, &rec.GTID,
-		&rec.ChecksumPassed, &rec.Shadow, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Reverting, &revertCols, &rec.Note)
+		&rec.ChecksumPassed, &rec.Shadow, &rec.TimeZone, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Reverting, &revertCols, &rec.Note)
 	if err != nil {
 		return nil, err
 	}

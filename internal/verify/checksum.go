@@ -65,7 +65,7 @@ func newPlan(m *schema.Mapping, crc bool) (*plan, error) {
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("column %s or %s is missing from the table definitions", mysql.QuoteIdent(cp.Old), mysql.QuoteIdent(cp.New))
 		}
-		pn, unv := normalize(cp, o, n)
+		pn, unv := normalize(cp, o, n, m.TimeZone)
 		if unv != nil {
 			if isKey(m, cp) {
 				return nil, fmt.Errorf("cannot verify the copy because key column %s %s", mysql.QuoteIdent(cp.Old), unv.Reason)

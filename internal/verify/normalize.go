@@ -68,13 +68,16 @@ type pairNorm struct {
 //     character set, which is what the copy stores); BINARY(n) pads with
 //     zero bytes, so both sides are compared without trailing zero bytes
 //     when either is BINARY and the types differ;
-//   - DATE, DATETIME and TIMESTAMP with each other: CAST AS DATETIME(6), in
-//     the session's time zone, which is the copy's (every tailor session
-//     runs in +00:00); TIME with TIME: CAST AS TIME(6); YEAR with YEAR: the
-//     number;
+//   - DATE, DATETIME and TIMESTAMP with each other: CAST AS DATETIME(6), a
+//     TIMESTAMP on one side only read in the migration's time zone
+//     (schema.ReadInZone: the copy converts it so, as the server's own
+//     ALTER does in its session's zone), every other value as it is (every
+//     tailor session runs in +00:00, and TIMESTAMP with TIMESTAMP is
+//     compared above); TIME with TIME: CAST AS TIME(6); YEAR with YEAR:
+//     the number;
 //   - anything else (text with numbers, temporal with text, other types
 //     that change): not verified.
-func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) {
+func normalize(p schema.ColumnPair, o, n schema.Column, zone string) (pairNorm, *Unverified) {
 	oc, nc := mysql.QuoteIdent(p.Old), mysql.QuoteIdent(p.New)
 	co, cn := o.Family(), n.Family()
 	pn := pairNorm{pair: p, digest: mayBeLong(o) || mayBeLong(n), plain: isPlain(co) && isPlain(cn),
@@ -143,7 +146,16 @@ func normalize(p schema.ColumnPair, o, n schema.Column) (pairNorm, *Unverified) 
 		}
 		return both(asBinary)
 	case isDateLike(co) && isDateLike(cn):
-		return both(func(c string) string { return "CAST(" + c + " AS DATETIME(6))" })
+		asDatetime := func(c string) string { return "CAST(" + c + " AS DATETIME(6))" }
+		pn.oldExpr, pn.newExpr = asDatetime(oc), asDatetime(nc)
+		if zone != "" && schema.CrossesZone(o, n) {
+			if co == schema.FamTimestamp {
+				pn.oldExpr = asDatetime(schema.ReadInZone(oc, zone))
+			} else {
+				pn.newExpr = asDatetime(schema.ReadInZone(nc, zone))
+			}
+		}
+		return pn, nil
 	case co == schema.FamTime && cn == schema.FamTime:
 		return both(func(c string) string { return "CAST(" + c + " AS TIME(6))" })
 	case co == schema.FamYear && cn == schema.FamYear:

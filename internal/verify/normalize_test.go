@@ -95,7 +95,7 @@ func TestNormalize(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pn, unv := normalize(schema.ColumnPair{Old: "c", New: "c"}, tc.old, tc.new)
+			pn, unv := normalize(schema.ColumnPair{Old: "c", New: "c"}, tc.old, tc.new, "")
 			if tc.wantOld == "" {
 				if unv == nil {
 					t.Fatalf("verified as %q / %q, want it left out", pn.oldExpr, pn.newExpr)

@@ -419,3 +419,42 @@ func TestSetEmptyMemberIsCompared(t *testing.T) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
 }
+
+// TestTimestampComparedInZone: a TIMESTAMP that becomes a DATETIME, and a
+// DATETIME that becomes a TIMESTAMP, are compared in the migration's time
+// zone, where the copy converted them: a right copy passes, and a value
+// copied as the session's UTC clock time (what a copy that ignored the
+// zone made) is found.
+func TestTimestampComparedInZone(t *testing.T) {
+	f := newFixture(t, "id INT NOT NULL PRIMARY KEY, ts TIMESTAMP(6) NULL, dt DATETIME NULL",
+		"id INT NOT NULL PRIMARY KEY, ts DATETIME(6) NULL, dt TIMESTAMP NULL", nil)
+	f.m.TimeZone = "+05:30"
+	exec(t, f.db, `INSERT INTO t SELECT seq, FROM_UNIXTIME(1700000000.25 + seq * 3600), '2024-02-01' + INTERVAL seq HOUR
+		FROM (SELECT CAST(seq AS SIGNED) AS seq FROM seq_1_to_200) AS s`,
+		"INSERT INTO t VALUES (1000, NULL, NULL), (1001, '0000-00-00 00:00:00', '0000-00-00 00:00:00')")
+	f.copyAll(t, 40)
+	var shifted int
+	if err := f.db.QueryRow("SELECT COUNT(*) FROM t JOIN _t_new n USING (id) WHERE CAST(t.ts AS DATETIME(6)) <> n.ts").Scan(&shifted); err != nil {
+		t.Fatal(err)
+	}
+	if shifted != 200 {
+		t.Fatalf("%d of 200 TIMESTAMPs were copied as another clock time than UTC's, want all (at +05:30)", shifted)
+	}
+	res, err := Run(context.Background(), f.config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mended != 0 || len(res.Unverified) != 0 {
+		t.Errorf("got %+v, want nothing mended and every column compared", res)
+	}
+	for _, set := range []string{"ts = ts - INTERVAL 330 MINUTE", "dt = dt + INTERVAL 330 MINUTE"} {
+		t.Run(set, func(t *testing.T) {
+			exec(t, f.db, "UPDATE _t_new SET "+set+" WHERE id = 12")
+			_, err := Run(context.Background(), f.config(t))
+			if got, want := keyStrings(mismatch(t, err).Rows), []string{"12 different"}; !slices.Equal(got, want) {
+				t.Errorf("rows %v, want %v", got, want)
+			}
+			f.copyAll(t, 40)
+		})
+	}
+}

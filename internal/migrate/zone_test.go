@@ -1,0 +1,264 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/sandbox"
+	"github.com/tailor-osc/tailor/internal/workload"
+)
+
+// zoneTable has a column of each kind whose values the ALTER of zoneAlter
+// moves between a TIMESTAMP and another type, both ways.
+const (
+	zoneTable = `(id INT NOT NULL PRIMARY KEY,
+		ts TIMESTAMP(6) NULL DEFAULT NULL, dt DATETIME(6) NULL, s VARCHAR(32) NULL, d DATE NULL,
+		t2 TIMESTAMP NULL DEFAULT NULL, t3 TIMESTAMP NULL DEFAULT NULL, v VARCHAR(64) NOT NULL) ENGINE=InnoDB`
+	zoneAlter = `MODIFY ts DATETIME(6) NULL, MODIFY dt TIMESTAMP(6) NULL DEFAULT NULL, MODIFY s TIMESTAMP NULL DEFAULT NULL,
+		MODIFY d TIMESTAMP NULL DEFAULT NULL, MODIFY t2 VARCHAR(40) NULL, MODIFY t3 BIGINT NULL`
+)
+
+var zoneColumns = []workload.ColumnPair{{Table: "ts", Control: "ts"}, {Table: "dt", Control: "dt"}, {Table: "s", Control: "s"},
+	{Table: "d", Control: "d"}, {Table: "t2", Control: "t2"}, {Table: "t3", Control: "t3"}, {Table: "v", Control: "v"}}
+
+// zoneWriter writes, in a session in +00:00, the same transactions to the
+// table and its control table. Its TIMESTAMPs are instants written as UTC
+// text, among them both instants that read 02:30 in Amsterdam on the night
+// its clock turns back, and the zero value; its clock times (DATETIME,
+// text, DATE) are any time but in the hour Amsterdam's clock skips, which
+// no TIMESTAMP holds there, and the time that night that happens twice.
+type zoneWriter struct {
+	db     *sql.DB
+	table  string
+	mu     sync.Mutex
+	rng    *rand.Rand
+	nextID int
+	writes atomic.Int64
+}
+
+func (w *zoneWriter) instant() any {
+	switch n := w.rng.IntN(12); n {
+	case 0:
+		return nil
+	case 1:
+		return "0000-00-00 00:00:00"
+	case 2:
+		return "2024-10-27 00:30:00.250000" // 02:30 CEST
+	case 3:
+		return "2024-10-27 01:30:00.750000" // 02:30 CET
+	case 4:
+		return "2024-03-31 01:00:00" // 03:00 CEST, the skipped hour's end
+	default:
+		sec := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).Unix() + w.rng.Int64N(40*365*86400)
+		return time.Unix(sec, int64(w.rng.IntN(1000000))*1000).UTC().Format("2006-01-02 15:04:05.000000")
+	}
+}
+
+func (w *zoneWriter) clock(fraction bool) any {
+	switch n := w.rng.IntN(10); n {
+	case 0:
+		return nil
+	case 1:
+		return "2024-10-27 02:30:00" // happens twice in Amsterdam
+	default:
+		t := time.Date(1990+w.rng.IntN(40), time.Month(1+w.rng.IntN(12)), 1+w.rng.IntN(28), 0, w.rng.IntN(60), w.rng.IntN(60), 0, time.UTC)
+		if h := w.rng.IntN(23); h < 2 {
+			t = t.Add(time.Duration(h) * time.Hour)
+		} else {
+			t = t.Add(time.Duration(h+1) * time.Hour) // never 02:xx
+		}
+		if fraction {
+			t = t.Add(time.Duration(w.rng.IntN(1000000)) * time.Microsecond)
+			return t.Format("2006-01-02 15:04:05.000000")
+		}
+		return t.Format("2006-01-02 15:04:05")
+	}
+}
+
+func (w *zoneWriter) date() any {
+	if w.rng.IntN(8) == 0 {
+		return nil
+	}
+	return time.Date(1990+w.rng.IntN(40), time.Month(1+w.rng.IntN(12)), 1+w.rng.IntN(28), 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+}
+
+// whole is an instant without its fraction, for TIMESTAMP(0) columns.
+func whole(v any) any {
+	if s, ok := v.(string); ok && len(s) > 19 {
+		return s[:19]
+	}
+	return v
+}
+
+func (w *zoneWriter) row() []any {
+	return []any{w.instant(), w.clock(true), w.clock(false), w.date(), whole(w.instant()), whole(w.instant())}
+}
+
+func (w *zoneWriter) write(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var q string
+	var args []any
+	switch op := w.rng.IntN(10); {
+	case op < 4:
+		w.nextID++
+		q = "INSERT INTO %s (id, ts, dt, s, d, t2, t3, v) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+		args = append(append([]any{w.nextID}, w.row()...), fmt.Sprintf("v%d", w.nextID))
+	case op < 9:
+		q = "UPDATE %s SET ts = ?, dt = ?, s = ?, d = ?, t2 = ?, t3 = ?, v = CONCAT(v, '.') WHERE id = ?"
+		args = append(w.row(), 1+w.rng.IntN(w.nextID))
+	default:
+		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
+	}
+	var stmts []string
+	for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
+		stmts = append(stmts, fmt.Sprintf(q, mysql.QuoteIdent(tbl)))
+	}
+	if err := inOneTransaction(ctx, w.db, stmts, [][]any{args, args}); err != nil {
+		return err
+	}
+	w.writes.Add(1)
+	return nil
+}
+
+// fill inserts n rows into the table and its control table.
+func (w *zoneWriter) fill(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		w.nextID++
+		args := append(append([]any{w.nextID}, w.row()...), fmt.Sprintf("v%d", w.nextID))
+		for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
+			mustExec(t, w.db, "INSERT INTO "+mysql.QuoteIdent(tbl)+" (id, ts, dt, s, d, t2, t3, v) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", args...)
+		}
+	}
+}
+
+// alterControlInZone makes the ALTER on the control table the server's own
+// way, in a session in zone (the server's global one when empty): what the
+// migrated table must then hold.
+func alterControlInZone(t *testing.T, db *sql.DB, table, zone string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	set := "SET SESSION time_zone = @@GLOBAL.time_zone"
+	if zone != "" {
+		set = "SET SESSION time_zone = " + mysql.QuoteString(zone)
+	}
+	for _, q := range []string{set, "ALTER TABLE " + mysql.QuoteIdent(workload.ControlTable(table)) + " " + zoneAlter + ", ALGORITHM=COPY", "SET SESSION time_zone = '+00:00'"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestTimeZoneConversionsUnderWrites migrates, under writes, a table whose
+// ALTER moves values between TIMESTAMPs and other types both ways, on a
+// server whose system zone is Europe/Amsterdam (with its clock changes).
+// The migrated table must hold what the server's own ALTER makes of the
+// control table in a session of the same zone: the server's global one
+// by default, --time-zone's when given; a resume converts in the zone the
+// migration saved even after the server's zone changed. tailor's sessions
+// all run in +00:00: before the conversions were explicit, every such
+// value came out shifted by the zone's offset, and the checksum agreed.
+// It has a sandbox of its own, since the zone is the server's.
+func TestTimeZoneConversionsUnderWrites(t *testing.T) {
+	sandbox.Need(t, sbx)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	amsterdam, err := sandbox.Start(ctx, sandbox.Options{
+		Zone: "Europe/Amsterdam",
+		Log:  func(s string) { t.Log(s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(amsterdam.Stop)
+
+	setup := func(t *testing.T, seed uint64) (*sql.DB, string, *zoneWriter) {
+		db, dbName := amsterdam.NewDatabase(t)
+		mustExec(t, db, "CREATE TABLE zt "+zoneTable)
+		mustExec(t, db, "CREATE TABLE zt_control "+zoneTable)
+		w := &zoneWriter{db: db, table: "zt", rng: rand.New(rand.NewPCG(seed, 9))}
+		w.fill(t, 600)
+		return db, dbName, w
+	}
+	config := func(dbName string) Config {
+		cfg := testConfig(t, dbName, "zt", zoneAlter)
+		cfg.Conn = amsterdam.Conn(dbName)
+		cfg.ChunkSize = 50
+		return cfg
+	}
+
+	for _, c := range []struct{ name, zone, shown string }{
+		{"server's zone", "", "'SYSTEM'"},
+		{"given zone", "-03:00", "'-03:00'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, dbName, w := setup(t, uint64(len(c.name)))
+			cfg := config(dbName)
+			cfg.TimeZone = c.zone
+			res := migrateUnderWrites(ctx, t, cfg, w.write, 5, true)
+			t.Logf("%d transactions during the migration, %d events applied", w.writes.Load(), res.EventsApplied)
+			alterControlInZone(t, db, "zt", c.zone)
+			wantEqualToControl(ctx, t, db, "zt", zoneColumns)
+			notes := strings.Join(res.Plan.Notes, "\n")
+			for _, col := range []string{"`ts`", "`dt`", "`s`", "`d`", "`t2`", "`t3`"} {
+				if !strings.Contains(notes, "Column "+col+" is ") {
+					t.Errorf("the plan's notes do not name column %s:\n%s", col, notes)
+				}
+			}
+			if !strings.Contains(notes, "converted in the time zone "+c.shown) {
+				t.Errorf("the plan's notes do not name the zone %s:\n%s", c.shown, notes)
+			}
+		})
+	}
+
+	t.Run("resume keeps the saved zone", func(t *testing.T) {
+		db, dbName, w := setup(t, 21)
+		cfg := config(dbName)
+		var chunks atomic.Int64
+		cfg.testHooks = &testHooks{stopAfterChunk: func(int) error {
+			if chunks.Add(1) == 5 {
+				return errStopped
+			}
+			return nil
+		}}
+		_, err := runMigration(ctx, t, cfg)
+		wantKind(t, err, KindResumable, "stopped by the test")
+		if rec := savedState(t, db, dbName, "zt"); rec == nil || rec.TimeZone != "SYSTEM" {
+			t.Fatalf("saved state %+v, want the time zone SYSTEM", rec)
+		}
+		// The server's zone changes while the migration is stopped; the
+		// rows already copied were converted in the old one.
+		mustExec(t, db, "SET GLOBAL time_zone = '+09:00'")
+		defer mustExec(t, db, "SET GLOBAL time_zone = 'SYSTEM'")
+		for range 50 {
+			if err := w.write(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := config(dbName)
+		other.Resume, other.TimeZone = true, "+09:00"
+		_, err = runMigration(ctx, t, other)
+		wantKind(t, err, KindInvalid, "converts values between a TIMESTAMP and another type in the time zone 'SYSTEM'", "--time-zone gives '+09:00'")
+
+		resume := config(dbName)
+		resume.Resume = true
+		migrateUnderWrites(ctx, t, resume, w.write, 5, true)
+		alterControlInZone(t, db, "zt", "SYSTEM")
+		wantEqualToControl(ctx, t, db, "zt", zoneColumns)
+	})
+}
