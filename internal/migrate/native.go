@@ -26,6 +26,7 @@ func (r *Runner) instant(ctx context.Context) (*Result, error) {
 		Database:        r.cfg.Database,
 		Table:           r.cfg.Table,
 		Clauses:         r.alter.Clauses,
+		TimeZone:        r.plan.TimeZone,
 		LockWaitTimeout: r.cfg.InstantLockTimeout,
 		Attempts:        r.cfg.InstantAttempts,
 		Blockers:        r.blockers,

@@ -226,6 +226,37 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		})
 	}
 
+	// A column added with a default that reads the clock: the server makes
+	// the change INSTANT, in the server's zone (Amsterdam is at +01:00 in
+	// winter, +02:00 in summer, never at UTC's clock); copied, its rows
+	// would get UTC's clock time, which the plan says.
+	t.Run("clock default", func(t *testing.T) {
+		db, dbName, _ := setup(t, 5)
+		const add = "ADD COLUMN c DATETIME DEFAULT CURRENT_TIMESTAMP"
+		cfg := config(dbName)
+		cfg.Alter, cfg.ForceCopy = add, false
+		if _, err := runMigration(ctx, t, cfg); err != nil {
+			t.Fatal(err)
+		}
+		var off int64
+		if err := db.QueryRow("SELECT MAX(ABS(TIMESTAMPDIFF(SECOND, c, CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')))) FROM zt").Scan(&off); err != nil {
+			t.Fatal(err)
+		}
+		if off > 60 {
+			t.Errorf("the INSTANT change filled c %d s away from the clock time in the server's zone", off)
+		}
+		dry := config(dbName)
+		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00'", false
+		res, err := runMigration(ctx, t, dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(res.Plan.Notes, "\n")
+		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock") || strings.Contains(notes, "`c3`") {
+			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
+		}
+	})
+
 	t.Run("resume keeps the saved zone", func(t *testing.T) {
 		db, dbName, w := setup(t, 21)
 		cfg := config(dbName)

@@ -39,6 +39,12 @@ func (c *change) attempt(ctx context.Context) (warnings []string, waitErr, err e
 	if _, err := s.conn.ExecContext(ctx, setLockWaitSQL(c.cfg.lockWaitSeconds())); err != nil {
 		return nil, nil, c.stopped(ctx, fmt.Errorf("set the ALTER's lock wait timeout: %w", err))
 	}
+	// The session is closed, not returned to the pool, after the attempt.
+	if c.cfg.TimeZone != "" {
+		if _, err := s.conn.ExecContext(ctx, "SET SESSION time_zone = ?", c.cfg.TimeZone); err != nil {
+			return nil, nil, c.stopped(ctx, fmt.Errorf("set the ALTER's time zone: %w", err))
+		}
+	}
 	killed, err := s.alter(ctx, alterSQL(c.cfg.Database, c.cfg.Table, c.cfg.Clauses), c.cfg.LockWaitTimeout)
 	if err == nil {
 		return s.warnings(ctx), nil, nil

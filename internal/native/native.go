@@ -46,6 +46,12 @@ type Config struct {
 	// Clauses are the user's ALTER clauses (ddl.Alter.Clauses). They may end
 	// in a "--" comment; ALGORITHM=INSTANT is appended on a new line.
 	Clauses string
+	// TimeZone is the time zone the ALTER runs in (schema.Mapping.TimeZone:
+	// the server's @@global.time_zone, or --time-zone), as the user's own
+	// session would run it: a column added with DEFAULT CURRENT_TIMESTAMP
+	// to a DATETIME fills the existing rows with the clock time there.
+	// Empty keeps the session's (tailor's sessions run in +00:00).
+	TimeZone string
 	// LockWaitTimeout bounds how long one attempt may wait for the table's
 	// metadata lock, and so how long other sessions can be queued behind the
 	// ALTER. Zero means DefaultLockWaitTimeout. The server's

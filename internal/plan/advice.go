@@ -79,6 +79,11 @@ type adviceInput struct {
 	// pairs are the copied columns, old and new names; nil when the change
 	// is not copied.
 	pairs [][2]string
+	// zone is the time zone the server's own ALTER converts a value
+	// between a TIMESTAMP and another type in (Plan.TimeZone); a backfill
+	// evaluates its expressions in +00:00, so its --set converts there
+	// explicitly.
+	zone string
 }
 
 // advise returns the advice for the risky parts of the change, in a fixed
@@ -243,7 +248,7 @@ func (in adviceInput) changeColumnType(before, after schema.Column) Advice {
 	steps := []Step{
 		in.addNullable(fmt.Sprintf("Add a column of the new type, %s.", after.ColumnType), tmp),
 		{Do: fmt.Sprintf("Deploy code that writes both %s and %s.", o, t)},
-		in.backfill(t+" = "+o, t+" IS NULL"),
+		in.backfill(t+" = "+schema.InZone(o, before, after, in.zone), t+" IS NULL"),
 		{Do: fmt.Sprintf("Deploy code that reads %s, still writing both.", t)},
 	}
 	if !after.Nullable {

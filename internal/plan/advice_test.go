@@ -235,3 +235,24 @@ func TestTypeChangeIsRisky(t *testing.T) {
 		}
 	}
 }
+
+// TestAdviseBackfillConvertsZone: a type change between a TIMESTAMP and a
+// DATETIME is backfilled with the conversion the server's own ALTER makes
+// in the plan's zone, which a backfill (whose sessions run in +00:00)
+// would not make by itself.
+func TestAdviseBackfillConvertsZone(t *testing.T) {
+	source := &schema.Table{Name: "ev", Columns: []schema.Column{column("id", "int", "int(11)", false, 0), column("at", "timestamp", "timestamp", true, 0)}}
+	target := &schema.Table{Name: "ev", Columns: []schema.Column{column("id", "int", "int(11)", false, 0), column("at", "datetime", "datetime", true, 0)}}
+	alter, err := ddl.Parse("MODIFY at DATETIME NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := advise(adviceInput{database: "shop", table: "ev", key: []string{"id"}, alter: alter, source: source, target: target, zone: "SYSTEM"})
+	if len(got) != 1 || len(got[0].Steps) < 3 {
+		t.Fatalf("advice %+v", got)
+	}
+	want := "--set '`at_new` = IFNULL(CONVERT_TZ(NULLIF(`at`, 0), '\\''+00:00'\\'', '\\''SYSTEM'\\''), `at`)'"
+	if !strings.Contains(got[0].Steps[2].Command, want) {
+		t.Errorf("backfill %q, want it to hold %q", got[0].Steps[2].Command, want)
+	}
+}

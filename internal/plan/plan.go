@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -306,6 +307,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		target:       learned.target,
 		noDefaultNew: learned.noDefault,
 		pairs:        learned.pairs,
+		zone:         p.TimeZone,
 	})
 	if p.Revert, err = reviewRevertOf(ctx, db, opts, alter, source, learned, p.Strategy.Kind); err != nil {
 		return nil, err
@@ -395,8 +397,23 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone string, giv
 		out = append(out, fmt.Sprintf("Column %s is %s and becomes %s%s: its values are converted in the time zone %s, %s.",
 			mysql.QuoteIdent(o.Name), o.ColumnType, mysql.QuoteIdent(n.Name), describeTarget(target, n.Name), mysql.QuoteString(zone), whose))
 	}
+	copied := map[string]bool{}
+	for _, p := range pairs {
+		copied[strings.ToLower(p[1])] = true
+	}
+	for _, n := range target.Columns {
+		if zone == schema.SessionZone || copied[strings.ToLower(n.Name)] || n.Generated || n.Family() == schema.FamTimestamp || !clockDefault.MatchString(n.Default) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock in the session's time zone: the copy fills the rows it copies, and the rows written during it, with the clock time in %s, tailor's sessions' zone, where the server's own ALTER would use %s; add the column in an ALTER of its own, which the server makes INSTANT in that zone, or set the values after the change.",
+			mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
+	}
 	return out
 }
+
+// clockDefault matches a default that reads the clock in the session's
+// time zone (a TIMESTAMP's does not: it keeps the instant).
+var clockDefault = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|sysdate)\b`)
 
 // describeTarget is " (TYPE)" of column name of t, or "" when t lacks it.
 func describeTarget(t *schema.Table, name string) string {

@@ -48,6 +48,10 @@ type Column struct {
 	// DatetimePrecision is the number of fractional-second digits of a
 	// DATETIME, TIMESTAMP or TIME; 0 otherwise.
 	DatetimePrecision int64
+	// Default is COLUMN_DEFAULT as information_schema shows it (on
+	// MariaDB an expression such as current_timestamp(), NULL, or a quoted
+	// literal); empty when the column has none.
+	Default string
 }
 
 // IsFixedBinary reports whether the column is BINARY(n): the binary log
@@ -173,7 +177,7 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 		`SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE = 'YES',
 		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, ''),
 		        COALESCE(CHARACTER_OCTET_LENGTH, 0), COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
-		        COALESCE(DATETIME_PRECISION, 0)
+		        COALESCE(DATETIME_PRECISION, 0), COALESCE(COLUMN_DEFAULT, '')
 		   FROM information_schema.COLUMNS
 		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
 		  ORDER BY ORDINAL_POSITION`, t.Database, t.Name)
@@ -185,7 +189,7 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 		var c Column
 		var extra string
 		if err := rows.Scan(&c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &c.Nullable, &extra, &c.MaxLength, &c.Charset, &c.Collation,
-			&c.OctetLength, &c.NumericPrecision, &c.NumericScale, &c.DatetimePrecision); err != nil {
+			&c.OctetLength, &c.NumericPrecision, &c.NumericScale, &c.DatetimePrecision, &c.Default); err != nil {
 			return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
 		}
 		c.Unsigned = strings.Contains(strings.ToLower(c.ColumnType), "unsigned")
