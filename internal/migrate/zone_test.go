@@ -226,6 +226,46 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		})
 	}
 
+	// The revert converts back in the saved zone: rows written to the new
+	// types after the swap must read, in the server's zone, as what was
+	// written. Amsterdam is at +02:00 on 2024-06-01 and +01:00 on
+	// 2024-02-01.
+	t.Run("revert converts back", func(t *testing.T) {
+		db, dbName, w := setup(t, 33)
+		migrateUnderWrites(ctx, t, config(dbName), w.write, 5, true)
+		mustExec(t, db, `UPDATE zt SET ts = '2024-10-27 02:30:00.5', dt = '2024-10-27 00:30:00', s = '2024-06-01 10:00:00',
+			d = '2024-01-31 23:00:00', t2 = '2024-06-01 12:00:00', t3 = 20240601120000 WHERE id = 1`)
+		mustExec(t, db, `INSERT INTO zt (id, ts, dt, s, d, t2, t3, v) VALUES (100000, '2024-03-31 03:15:00', '2024-03-31 01:15:00',
+			'2024-10-27 01:30:00', NULL, '0000-00-00 00:00:00', 0, 'after the swap')`)
+		mustExec(t, db, "DELETE FROM zt WHERE id = 2")
+		cfg := revertConfig(t, dbName, "zt")
+		cfg.Conn = amsterdam.Conn(dbName)
+		if _, err := runMigration(ctx, t, cfg); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		mustExecConn(t, conn, "SET time_zone = 'SYSTEM'")
+		for id, want := range map[int]string{
+			1:      "2024-10-27 02:30:00.500000|2024-10-27 02:30:00.000000|2024-06-01 12:00:00|2024-02-01|2024-06-01 12:00:00|2024-06-01 12:00:00",
+			100000: "2024-03-31 03:15:00.000000|2024-03-31 03:15:00.000000|2024-10-27 02:30:00|NULL|0000-00-00 00:00:00|0000-00-00 00:00:00",
+		} {
+			var got string
+			if err := conn.QueryRowContext(ctx, `SELECT CONCAT_WS('|', ts, dt, s, IFNULL(d, 'NULL'), t2, t3) FROM zt WHERE id = ?`, id).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("row %d after the revert reads %s in the server's zone, want %s", id, got, want)
+			}
+		}
+		if def := showCreate(t, db, dbName, "zt"); !strings.Contains(def, "`ts` timestamp(6)") {
+			t.Errorf("the revert did not bring the old definition back:\n%s", def)
+		}
+	})
+
 	// A column added with a default that reads the clock: the server makes
 	// the change INSTANT, in the server's zone (Amsterdam is at +01:00 in
 	// winter, +02:00 in summer, never at UTC's clock); copied, its rows

@@ -54,16 +54,19 @@ func WriteInZone(expr, zone string, temporal bool) string {
 // falls back to expr where CONVERT_TZ gives NULL. CONVERT_TZ makes the
 // zero value NULL, with a warning ("incorrect datetime value") when the
 // value is not read from a column, which a statement in strict mode turns
-// into an error: a date or time value is passed as NULL when it is zero
-// (NULLIF(expr, 0), which compares it as a date, quietly). Text is not
-// (compared with 0 it would be read as a number, with a warning of its
-// own): a string of zeros becoming a TIMESTAMP is then refused.
+// into an error: the value is passed as NULL when it is zero (NULLIF(expr,
+// 0), which compares a date as a date, quietly), and falls back to itself,
+// which the server stores as the zero value. Text or a number (temporal
+// unset) is first made a DATETIME (CAST, which reads '0000-00-00' and 0
+// as the zero value, and makes NULL, with a warning, of what is no date),
+// since compared with 0 text would be read as a number, and a number 0
+// bound for a TIMESTAMP is refused where the zero DATETIME is stored.
 func convertZone(expr, from, to string, temporal bool) string {
 	in := expr
-	if temporal {
-		in = "NULLIF(" + expr + ", 0)"
+	if !temporal {
+		in = "CAST(" + expr + " AS DATETIME(6))"
 	}
-	return "IFNULL(CONVERT_TZ(" + in + ", " + from + ", " + to + "), " + expr + ")"
+	return "IFNULL(CONVERT_TZ(NULLIF(" + in + ", 0), " + from + ", " + to + "), " + in + ")"
 }
 
 // isTemporal reports whether c's values are dates or times to the server.
