@@ -285,6 +285,9 @@ func (f *alterFlags) migrationConfig(cmd *cobra.Command, logger *slog.Logger) (m
 	if err := f.checkZeros(); err != nil {
 		return migrate.Config{}, usageError{fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())}
 	}
+	if f.revert && cmd.Flags().Changed("time-zone") {
+		return migrate.Config{}, usageError{errors.New("revert converts values between a TIMESTAMP and another type in the time zone its migration saved, and takes no --time-zone; leave it out")}
+	}
 	conn, err := f.conn.resolve(cmd, cmd.InOrStdin(), cmd.ErrOrStderr())
 	if err != nil {
 		return migrate.Config{}, err

@@ -217,6 +217,7 @@ func TestUsageErrors(t *testing.T) {
 		{"max redo fill zero", full("--max-redo-fill", "0"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 0"}},
 		{"max redo fill over 100", full("--max-redo-fill", "150"), []string{"--max-redo-fill must be between 1 and 100 (percent), not 150"}},
 		{"hooks path missing", full("--hooks-path", "/nonexistent/hooks"), []string{"--hooks-path", "/nonexistent/hooks", "does not exist"}},
+		{"revert time zone", []string{"revert", "--database", "d", "--table", "t", "--time-zone", "+02:00"}, []string{"the time zone its migration saved", "takes no --time-zone"}},
 		{"plan output", []string{"plan", "--database", "d", "--table", "t", "--alter", "ADD COLUMN x INT", "--output", "yaml"}, []string{`--output must be text or json, not "yaml"`}},
 		// The demo is cmd/tailor-demo, not part of the binary users deploy.
 		{"no demo command", []string{"demo"}, []string{`unknown command "demo"`, "tailor --help"}},

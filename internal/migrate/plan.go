@@ -11,6 +11,7 @@ import (
 	"github.com/tailor-osc/tailor/internal/plan"
 	"github.com/tailor-osc/tailor/internal/preflight"
 	"github.com/tailor-osc/tailor/internal/schema"
+	"github.com/tailor-osc/tailor/internal/state"
 )
 
 // makePlan asks the server how it would make the change, chooses the
@@ -18,6 +19,12 @@ import (
 // can see: the server is tried on an empty clone of the table, dropped
 // right after.
 func (r *Runner) makePlan(ctx context.Context) error {
+	// A resumed migration converts, and so checks, in the zone it saved
+	// (the saved state is read again, and judged, after the plan).
+	zone, zoneSource := r.cfg.TimeZone, ""
+	if saved := r.savedTimeZone(ctx); saved != "" {
+		zone, zoneSource = saved, "the zone the resumed migration saved"
+	}
 	p, err := plan.Make(ctx, r.db, r.server, plan.Options{
 		Conn:             r.cfg.Conn,
 		Database:         r.cfg.Database,
@@ -25,7 +32,8 @@ func (r *Runner) makePlan(ctx context.Context) error {
 		Alter:            r.cfg.Alter,
 		ForceCopy:        r.cfg.ForceCopy,
 		RecreateTriggers: r.cfg.RecreateTriggers,
-		TimeZone:         r.cfg.TimeZone,
+		TimeZone:         zone,
+		TimeZoneSource:   zoneSource,
 		Logger:           r.log,
 	})
 	if err != nil {
@@ -58,6 +66,23 @@ func (r *Runner) makePlan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// savedTimeZone is the time zone of the migration a --resume continues,
+// or "" when there is none to read (loadSavedState says why).
+func (r *Runner) savedTimeZone(ctx context.Context) string {
+	if !r.cfg.Resume {
+		return ""
+	}
+	store, err := state.New(r.db, r.cfg.Database, r.cfg.Table)
+	if err != nil {
+		return ""
+	}
+	rec, err := store.Load(ctx)
+	if err != nil || rec == nil || rec.Phase == revertable {
+		return ""
+	}
+	return rec.TimeZone
 }
 
 // refusal is the error for a plan that refuses the change: its reasons,

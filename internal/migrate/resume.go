@@ -139,7 +139,7 @@ func (r *Runner) checkResumable(ctx context.Context, rec *state.Record) error {
 	if normalizeClauses(rec.Alter) != normalizeClauses(r.alter.Clauses) {
 		return invalid(fmt.Errorf("the saved migration of %s makes another change (%q); give the same --alter to resume it, or start over with --initially-drop-ghost-table", mysql.QuoteIdent(r.cfg.Table), rec.Alter))
 	}
-	if r.cfg.TimeZone != "" && r.cfg.TimeZone != rec.TimeZone {
+	if r.cfg.TimeZone != "" && !schema.SameZone(r.cfg.TimeZone, rec.TimeZone) {
 		return invalid(fmt.Errorf("the saved migration of %s converts values between a TIMESTAMP and another type in the time zone %s, and --time-zone gives %s; resume without --time-zone (or with the saved zone), or start over with --initially-drop-ghost-table", mysql.QuoteIdent(r.cfg.Table), mysql.QuoteString(rec.TimeZone), mysql.QuoteString(r.cfg.TimeZone)))
 	}
 	if rec.Shadow != r.shadow {

@@ -281,11 +281,11 @@ func testExecInSQLMode(t *testing.T, strict *sandbox.Sandbox) {
 				t.Fatal(err)
 			}
 			col := "c_" + strings.ToLower(flavor.String())
-			err = server.ExecInSQLMode(ctx, conn, global, "ALTER TABLE m ADD COLUMN "+col+" DATE NOT NULL DEFAULT '0000-00-00'")
+			err = server.ExecInSQLMode(ctx, conn, global, "", "ALTER TABLE m ADD COLUMN "+col+" DATE NOT NULL DEFAULT '0000-00-00'")
 			if mysql.ErrorNumber(err) != errInvalidDefault {
 				t.Errorf("under %s: got %v, want error %d", global, err, errInvalidDefault)
 			}
-			if err := server.ExecInSQLMode(ctx, conn, mysql.SQLMode, "ALTER TABLE m ADD COLUMN "+col+" DATE NOT NULL DEFAULT '0000-00-00'"); err != nil {
+			if err := server.ExecInSQLMode(ctx, conn, mysql.SQLMode, "", "ALTER TABLE m ADD COLUMN "+col+" DATE NOT NULL DEFAULT '0000-00-00'"); err != nil {
 				t.Errorf("under tailor's mode: %v", err)
 			}
 			var mode string

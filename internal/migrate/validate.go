@@ -326,7 +326,7 @@ func (r *Runner) alterShadow(ctx context.Context, shadow string) error {
 		return err
 	}
 	defer conn.Close()
-	return r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, "ALTER TABLE "+shadow+" "+r.alter.Clauses)
+	return r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, "ALTER TABLE "+shadow+" "+r.alter.Clauses)
 }
 
 func serverMessage(err error) string {

@@ -266,6 +266,26 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		}
 	})
 
+	// A clock time the zone skips (Amsterdam's clock went from 02:00 to
+	// 03:00 on 2024-03-31) is no TIMESTAMP there: the server's own ALTER
+	// refuses it, and so must the applier, naming the row, where
+	// CONVERT_TZ alone would store the hour's end.
+	t.Run("a time the zone skips", func(t *testing.T) {
+		db, dbName, _ := setup(t, 44)
+		cfg := config(dbName)
+		var once sync.Once
+		cfg.testHooks = &testHooks{afterChunk: func(int) {
+			once.Do(func() {
+				mustExec(t, db, "INSERT INTO zt (id, dt, v) VALUES (200000, '2024-03-31 02:30:00', 'skipped')")
+			})
+		}}
+		_, err := runMigration(ctx, t, cfg)
+		wantKind(t, err, KindFailed, "id=200000", "2024-03-31 02:30:00.000000 is no time in SYSTEM")
+		if def := showCreate(t, db, dbName, "zt"); !strings.Contains(def, "`dt` datetime(6)") {
+			t.Errorf("the table was changed:\n%s", def)
+		}
+	})
+
 	// A column added with a default that reads the clock: the server makes
 	// the change INSTANT, in the server's zone (Amsterdam is at +01:00 in
 	// winter, +02:00 in summer, never at UTC's clock); copied, its rows
@@ -294,6 +314,32 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		notes := strings.Join(res.Plan.Notes, "\n")
 		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock") || strings.Contains(notes, "`c3`") {
 			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
+		}
+
+		// A TIMESTAMP literal in a DEFAULT is read in the session's zone
+		// when the definition is made: the shadow's ALTER runs in the
+		// server's zone, as the server's own would.
+		lit := config(dbName)
+		lit.Alter = "ADD COLUMN tsd TIMESTAMP NOT NULL DEFAULT '2024-01-01 00:00:00'"
+		if _, err := runMigration(ctx, t, lit); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		mustExecConn(t, conn, "SET time_zone = 'SYSTEM'")
+		var name, def string
+		if err := conn.QueryRowContext(ctx, "SHOW CREATE TABLE zt").Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		var other int
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM zt WHERE tsd <> '2024-01-01 00:00:00'").Scan(&other); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(def, "`tsd` timestamp NOT NULL DEFAULT '2024-01-01 00:00:00'") || other != 0 {
+			t.Errorf("%d rows hold another tsd than the default read in the server's zone; definition there:\n%s", other, def)
 		}
 	})
 
@@ -328,7 +374,12 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 
 		resume := config(dbName)
 		resume.Resume = true
-		migrateUnderWrites(ctx, t, resume, w.write, 5, true)
+		res := migrateUnderWrites(ctx, t, resume, w.write, 5, true)
+		// Its plan, and so its narrowing check, converted in the saved
+		// zone too.
+		if notes := strings.Join(res.Plan.Notes, "\n"); !strings.Contains(notes, "converted in the time zone 'SYSTEM', the zone the resumed migration saved") {
+			t.Errorf("the resumed plan's notes do not name the saved zone:\n%s", notes)
+		}
 		alterControlInZone(t, db, "zt", "SYSTEM")
 		wantEqualToControl(ctx, t, db, "zt", zoneColumns)
 	})

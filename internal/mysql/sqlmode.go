@@ -26,40 +26,54 @@ func GlobalSQLMode(ctx context.Context, q RowQuerier) (string, error) {
 	return mode, nil
 }
 
-// ExecInSQLMode runs stmt on conn under sql_mode mode and leaves the
-// session's own sql_mode as it was. The error of stmt is returned as the
-// server gave it (ErrorNumber works on it).
+// ExecInSQLMode runs stmt on conn under sql_mode mode and, unless zone is
+// empty, time_zone zone, and leaves the session's own as they were: as
+// the server's own DDL runs for a client that keeps the server's
+// defaults (a TIMESTAMP literal in a DEFAULT is read in the session's
+// zone). The error of stmt is returned as the server gave it
+// (ErrorNumber works on it).
 //
-// MariaDB (10.1+) sets a variable for one statement with SET STATEMENT ...
+// MariaDB (10.1+) sets variables for one statement with SET STATEMENT ...
 // FOR, so the session never changes. MySQL has no SET STATEMENT, so there
-// the session's sql_mode is set around stmt and then restored; when the
+// the session's variables are set around stmt and then restored; when the
 // restore fails the connection is marked bad, so that the pool never hands
-// out a session in the other mode.
-func (s Server) ExecInSQLMode(ctx context.Context, conn *sql.Conn, mode, stmt string) error {
+// out a session in the other mode or zone.
+func (s Server) ExecInSQLMode(ctx context.Context, conn *sql.Conn, mode, zone, stmt string) error {
 	if s.Flavor == FlavorMariaDB {
-		_, err := conn.ExecContext(ctx, SQLModeStatement(mode, stmt))
+		_, err := conn.ExecContext(ctx, sessionStatement(mode, zone, stmt))
 		return err
 	}
-	var saved string
-	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode").Scan(&saved); err != nil {
-		return fmt.Errorf("read the session's sql_mode: %w", err)
+	var savedMode, savedZone string
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode, @@SESSION.time_zone").Scan(&savedMode, &savedZone); err != nil {
+		return fmt.Errorf("read the session's sql_mode and time_zone: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = ?", mode); err != nil {
-		return fmt.Errorf("set the session's sql_mode: %w", err)
+	if zone == "" {
+		zone = savedZone
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = ?, time_zone = ?", mode, zone); err != nil {
+		return fmt.Errorf("set the session's sql_mode and time_zone: %w", err)
 	}
 	_, err := conn.ExecContext(ctx, stmt)
-	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?", saved); rerr != nil {
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?, time_zone = ?", savedMode, savedZone); rerr != nil {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		if err == nil {
-			err = fmt.Errorf("restore the session's sql_mode: %w", rerr)
+			err = fmt.Errorf("restore the session's sql_mode and time_zone: %w", rerr)
 		}
 	}
 	return err
 }
 
 // SQLModeStatement is MariaDB's form of stmt run under sql_mode mode.
-func SQLModeStatement(mode, stmt string) string {
-	return "SET STATEMENT sql_mode = " + QuoteString(mode) + " FOR " + stmt
+func SQLModeStatement(mode, stmt string) string { return sessionStatement(mode, "", stmt) }
+
+// sessionStatement is MariaDB's form of stmt run under sql_mode mode and,
+// unless zone is empty, time_zone zone.
+func sessionStatement(mode, zone, stmt string) string {
+	vars := "sql_mode = " + QuoteString(mode)
+	if zone != "" {
+		vars += ", time_zone = " + QuoteString(zone)
+	}
+	return "SET STATEMENT " + vars + " FOR " + stmt
 }
 
 // InSQLMode returns stmt so that it runs under sql_mode mode alone, the

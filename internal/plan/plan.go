@@ -88,6 +88,9 @@ type Options struct {
 	// empty means the server's @@global.time_zone, which the server's own
 	// ALTER, run from a session that keeps its default, converts in.
 	TimeZone string
+	// TimeZoneSource says where a given TimeZone comes from, for the
+	// plan's notes; empty means --time-zone.
+	TimeZoneSource string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -239,7 +242,13 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	if p.Size, err = readSize(ctx, db, opts.Database, opts.Table); err != nil {
 		return nil, err
 	}
-	zoneGiven := opts.TimeZone != ""
+	zoneSource := "the server's @@global.time_zone, in which its own ALTER converts them from a session that keeps the default; --time-zone chooses another"
+	switch {
+	case opts.TimeZoneSource != "":
+		zoneSource = opts.TimeZoneSource
+	case opts.TimeZone != "":
+		zoneSource = "given by --time-zone"
+	}
 	if p.TimeZone, err = timeZone(ctx, db, opts.TimeZone); err != nil {
 		return nil, err
 	}
@@ -294,7 +303,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	p.OK = len(p.RefusedBecause) == 0
 	if p.Strategy.Kind == StrategyOnlineCopy {
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
-		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneGiven)...)
+		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource)...)
 	}
 
 	p.Advice = advise(adviceInput{
@@ -382,11 +391,7 @@ func timeZone(ctx context.Context, db *sql.DB, given string) (string, error) {
 
 // zoneNotes says, for each copied column whose values cross between a
 // TIMESTAMP and another type, in which time zone they are converted.
-func zoneNotes(source, target *schema.Table, pairs [][2]string, zone string, given bool) []string {
-	whose := "the server's @@global.time_zone, in which its own ALTER converts them from a session that keeps the default; --time-zone chooses another"
-	if given {
-		whose = "given by --time-zone"
-	}
+func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose string) []string {
 	var out []string
 	for _, p := range pairs {
 		o, ok1 := source.Column(p[0])

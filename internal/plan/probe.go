@@ -85,6 +85,9 @@ type probe struct {
 	// sqlMode is the server's global sql_mode, read once, under which the
 	// ALTER is tried: see learn.
 	sqlMode string
+	// timeZone is the time zone the ALTER is tried in (Plan.TimeZone), as
+	// the shadow's is made: a TIMESTAMP literal in a DEFAULT is read in it.
+	timeZone string
 	// binlogOff is true when the session does not write the binary log.
 	binlogOff bool
 	// leftover is true when a clone of an interrupted plan was dropped.
@@ -93,12 +96,12 @@ type probe struct {
 	closeErr error
 }
 
-func openProbe(ctx context.Context, db *sql.DB, server mysql.Server, database, table string, log *slog.Logger) (*probe, error) {
+func openProbe(ctx context.Context, db *sql.DB, server mysql.Server, database, table, timeZone string, log *slog.Logger) (*probe, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open a session for the clone: %w", err)
 	}
-	pr := &probe{db: db, conn: conn, log: log, server: server, database: database, table: table, name: ProbeName(table)}
+	pr := &probe{db: db, conn: conn, log: log, server: server, database: database, table: table, timeZone: timeZone, name: ProbeName(table)}
 	if err := pr.setUp(ctx); err != nil {
 		pr.discard()
 		return nil, err
@@ -204,7 +207,7 @@ func (pr *probe) learn(ctx context.Context, clauses string, algorithms []mysql.A
 				return n, err
 			}
 		}
-		err := pr.server.ExecInSQLMode(ctx, pr.conn, pr.sqlMode, "ALTER TABLE "+pr.quoted()+" "+clauses+"\n, "+a.Clause())
+		err := pr.server.ExecInSQLMode(ctx, pr.conn, pr.sqlMode, pr.timeZone, "ALTER TABLE "+pr.quoted()+" "+clauses+"\n, "+a.Clause())
 		if err == nil && keepsStorage(a) {
 			after, serr := pr.storage(ctx)
 			if serr != nil {

@@ -56,7 +56,7 @@ type learned struct {
 // the copy speed for an online copy, and drops the clone.
 func probeAndSample(ctx context.Context, db *sql.DB, server mysql.Server, opts Options, alter *ddl.Alter, source *schema.Table, p *Plan) (learned, error) {
 	var l learned
-	pr, err := openProbe(ctx, db, server, opts.Database, opts.Table, opts.Logger)
+	pr, err := openProbe(ctx, db, server, opts.Database, opts.Table, opts.TimeZone, opts.Logger)
 	if err != nil {
 		return l, err
 	}

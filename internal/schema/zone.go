@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
@@ -24,6 +26,24 @@ import (
 // SessionZone is the time zone of every tailor session.
 const SessionZone = "+00:00"
 
+// SameZone reports whether two spellings of a time zone name the same
+// one as the server reads them: names in any case, offsets with or
+// without a leading zero ("+2:00" is "+02:00").
+func SameZone(a, b string) bool { return strings.EqualFold(zoneSpelling(a), zoneSpelling(b)) }
+
+var offsetZone = regexp.MustCompile(`^([+-])0*(\d{1,2}):(\d{2})$`)
+
+func zoneSpelling(z string) string {
+	z = strings.TrimSpace(z)
+	if m := offsetZone.FindStringSubmatch(z); m != nil {
+		if m[1]+m[2]+":"+m[3] == "-0:00" {
+			return "+00:00"
+		}
+		return fmt.Sprintf("%s%02s:%s", m[1], m[2], m[3])
+	}
+	return z
+}
+
 // CrossesZone reports whether a value of column from converts into column
 // to through a session's time zone: exactly one of them is a TIMESTAMP.
 func CrossesZone(from, to Column) bool {
@@ -31,48 +51,55 @@ func CrossesZone(from, to Column) bool {
 }
 
 // ReadInZone is expr, a TIMESTAMP read in a session in SessionZone, as a
-// session in zone reads it: its clock time there. The zero value stays
-// the zero value, as the server's own conversion keeps it.
+// session in zone reads it: its clock time there, which every instant
+// has. CONVERT_TZ makes the zero value NULL, with a warning ("incorrect
+// datetime value") when the value is not read from a column, which a
+// statement in strict mode turns into an error: it is passed the zero
+// value as NULL (NULLIF(expr, 0) compares a date as a date, quietly) and
+// the zero value stays itself, as the server's own conversion keeps it.
 func ReadInZone(expr, zone string) string {
-	return convertZone(expr, "'"+SessionZone+"'", mysql.QuoteString(zone), true)
+	return "IFNULL(CONVERT_TZ(NULLIF(" + expr + ", 0), '" + SessionZone + "', " + mysql.QuoteString(zone) + "), " + expr + ")"
 }
 
 // WriteInZone is expr, a value bound for a TIMESTAMP, as a session in zone
 // stores it: expr read as the clock time there, given as SessionZone's;
 // temporal says expr is a date or time value rather than text or a
-// number. A value CONVERT_TZ cannot convert (the zero value, text that is
-// no date) is left to the server's own conversion, which keeps the zero
-// value and refuses the rest; a clock time that is not within TIMESTAMP's
-// range there is left unconverted by CONVERT_TZ, and then differs from
-// the original when read back (the narrowing check and the checksum
-// compare in zone, ReadInZone).
+// number, which is first made a DATETIME (CAST: '0000-00-00' and 0 are
+// the zero value, which a TIMESTAMP keeps as the server's own conversion
+// does, and what is no date is NULL with a warning, which strict mode
+// refuses as the server's conversion does).
+//
+// A clock time that does not exist there (in the hour a zone's clock
+// skips) or whose instant is outside TIMESTAMP's range, the server's own
+// conversion refuses; CONVERT_TZ would quietly give another instant (the
+// skipped hour's end) or leave it unconverted. Such a time does not come
+// back when converted there and back, and becomes NULL with a warning
+// that names it ("incorrect datetime value: '2024-03-31 02:30:00.000000
+// is no time in Europe/Amsterdam'"), which strict mode refuses and the
+// copy's check of warnings stops at; the narrowing check, in a lenient
+// session, sees a NULL where the value was. Every branch is a DATETIME,
+// so that the value is stored as a date, not parsed from text (a
+// fraction cut off from text raises a note the copy would stop at).
 func WriteInZone(expr, zone string, temporal bool) string {
-	return convertZone(expr, mysql.QuoteString(zone), "'"+SessionZone+"'", temporal)
-}
-
-// convertZone converts expr from zone from to zone to, both quoted, and
-// falls back to expr where CONVERT_TZ gives NULL. CONVERT_TZ makes the
-// zero value NULL, with a warning ("incorrect datetime value") when the
-// value is not read from a column, which a statement in strict mode turns
-// into an error: the value is passed as NULL when it is zero (NULLIF(expr,
-// 0), which compares a date as a date, quietly), and falls back to itself,
-// which the server stores as the zero value. Text or a number (temporal
-// unset) is first made a DATETIME (CAST, which reads '0000-00-00' and 0
-// as the zero value, and makes NULL, with a warning, of what is no date),
-// since compared with 0 text would be read as a number, and a number 0
-// bound for a TIMESTAMP is refused where the zero DATETIME is stored.
-func convertZone(expr, from, to string, temporal bool) string {
 	in := expr
 	if !temporal {
 		in = "CAST(" + expr + " AS DATETIME(6))"
 	}
-	return "IFNULL(CONVERT_TZ(NULLIF(" + in + ", 0), " + from + ", " + to + "), " + in + ")"
+	z, utc := mysql.QuoteString(zone), "'"+SessionZone+"'"
+	conv := "CONVERT_TZ(" + in + ", " + z + ", " + utc + ")"
+	return "CASE WHEN NULLIF(" + in + ", 0) IS NULL THEN " + in +
+		" WHEN CONVERT_TZ(" + conv + ", " + utc + ", " + z + ") = " + in + " THEN " + conv +
+		" ELSE CAST(CONCAT(" + in + ", " + mysql.QuoteString(" is no time in "+zone) + ") AS DATETIME(6)) END"
 }
 
-// isTemporal reports whether c's values are dates or times to the server.
+// isTemporal reports whether c's values are dates to the server. A TIME
+// is not: its midnight would compare equal to the zero value, and as a
+// DATETIME it takes the current date (in +00:00, which near midnight is
+// another day than the server's zone's: a TIME that becomes a TIMESTAMP
+// may then land a day off, a known difference).
 func isTemporal(c Column) bool {
 	f := c.Family()
-	return f == FamTimestamp || f == FamDate || f == FamTime
+	return f == FamTimestamp || f == FamDate
 }
 
 // InZone is expr, a value of column from, as a session in zone would give

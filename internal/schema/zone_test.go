@@ -19,8 +19,12 @@ func TestInZone(t *testing.T) {
 		{"datetime to datetime", dt, dt, "+02:00", "`x`"},
 		{"no zone", ts, dt, "", "`x`"},
 		{"read", ts, dt, "+02:00", "IFNULL(CONVERT_TZ(NULLIF(`x`, 0), '+00:00', '+02:00'), `x`)"},
-		{"written from a date", dt, ts, "SYSTEM", "IFNULL(CONVERT_TZ(NULLIF(`x`, 0), 'SYSTEM', '+00:00'), `x`)"},
-		{"written from text", vc, ts, "SYSTEM", "IFNULL(CONVERT_TZ(NULLIF(CAST(`x` AS DATETIME(6)), 0), 'SYSTEM', '+00:00'), CAST(`x` AS DATETIME(6)))"},
+		{"written from a date", dt, ts, "SYSTEM", "CASE WHEN NULLIF(`x`, 0) IS NULL THEN `x` " +
+			"WHEN CONVERT_TZ(CONVERT_TZ(`x`, 'SYSTEM', '+00:00'), '+00:00', 'SYSTEM') = `x` THEN CONVERT_TZ(`x`, 'SYSTEM', '+00:00') " +
+			"ELSE CAST(CONCAT(`x`, ' is no time in SYSTEM') AS DATETIME(6)) END"},
+		{"written from text", vc, ts, "SYSTEM", "CASE WHEN NULLIF(CAST(`x` AS DATETIME(6)), 0) IS NULL THEN CAST(`x` AS DATETIME(6)) " +
+			"WHEN CONVERT_TZ(CONVERT_TZ(CAST(`x` AS DATETIME(6)), 'SYSTEM', '+00:00'), '+00:00', 'SYSTEM') = CAST(`x` AS DATETIME(6)) THEN CONVERT_TZ(CAST(`x` AS DATETIME(6)), 'SYSTEM', '+00:00') " +
+			"ELSE CAST(CONCAT(CAST(`x` AS DATETIME(6)), ' is no time in SYSTEM') AS DATETIME(6)) END"},
 		{"read into text", ts, vc, "Europe/Amsterdam", "IFNULL(CONVERT_TZ(NULLIF(`x`, 0), '+00:00', 'Europe/Amsterdam'), `x`)"},
 	} {
 		if got := InZone("`x`", c.from, c.to, c.zone); got != c.want {
@@ -37,5 +41,19 @@ func TestInZone(t *testing.T) {
 	}
 	if got := m.BoundInZone("?", ColumnPair{Old: "vc", New: "vc", Index: 2}); got != "?" {
 		t.Errorf("BoundInZone of a column that crosses no TIMESTAMP = %s, want ?", got)
+	}
+}
+
+func TestSameZone(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"SYSTEM", "system", true}, {"+2:00", "+02:00", true}, {"-0:00", "+00:00", true}, {"+02:00", "-02:00", false},
+		{"Europe/Amsterdam", "europe/amsterdam", true}, {"+02:00", "+02:30", false}, {"SYSTEM", "+00:00", false},
+	} {
+		if got := SameZone(c.a, c.b); got != c.same {
+			t.Errorf("SameZone(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
 	}
 }

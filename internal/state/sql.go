@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
@@ -52,12 +53,32 @@ var columnDefs = []struct{ name, def string }{
 
 // dataColumns are the columns a record fills, in columnDefs' order without
 // id: the order of row's values and of scan's destinations.
-func dataColumns() []string {
+func dataColumns() []string { return dataColumnsOf(FormatVersion) }
+
+// dataColumnsOf are the data columns of a table of format: format 1 had
+// no time_zone.
+func dataColumnsOf(format int) []string {
 	cols := make([]string, 0, len(columnDefs)-1)
 	for _, c := range columnDefs[1:] {
+		if format == 1 && c.name == "time_zone" {
+			continue
+		}
 		cols = append(cols, c.name)
 	}
 	return cols
+}
+
+// upgradeSQL gives a state table of format 1 the time_zone column, holding
+// the zone its runs converted in, and says so in its format; they are
+// two statements, the second run only once the first succeeded.
+func upgradeSQL(database, name string) []string {
+	t := mysql.QuoteTable(database, name)
+	return []string{
+		"ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS " + mysql.QuoteIdent("time_zone") + " varchar(64) NOT NULL DEFAULT " +
+			mysql.QuoteString(zoneOfFormat1) + " AFTER " + mysql.QuoteIdent("shadow_table"),
+		"UPDATE " + t + " SET " + mysql.QuoteIdent("format_version") + " = " + fmt.Sprint(FormatVersion) + " WHERE " +
+			mysql.QuoteIdent("format_version") + " = 1",
+	}
 }
 
 // createTableSQL creates the state table when it is missing. The character
@@ -126,8 +147,8 @@ func headSQL(database, name string) string {
 }
 
 // selectSQL reads the record, dataColumns in order.
-func selectSQL(database, name string) string {
-	return "SELECT " + mysql.QuoteIdents(dataColumns()) + " FROM " + mysql.QuoteTable(database, name) +
+func selectSQL(database, name string, format int) string {
+	return "SELECT " + mysql.QuoteIdents(dataColumnsOf(format)) + " FROM " + mysql.QuoteTable(database, name) +
 		" WHERE " + mysql.QuoteIdent("id") + " = 1"
 }
 

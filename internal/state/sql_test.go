@@ -34,7 +34,7 @@ func TestStatementsQuoteIdentifiers(t *testing.T) {
 	const quoted = "`d``b`.`t``x_tailor_state`"
 	for what, q := range map[string]string{
 		"create": createTableSQL(db, name), "insert": insertSQL(db, name), "save": saveSQL(db, name),
-		"take over": takeOverSQL(db, name), "head": headSQL(db, name), "select": selectSQL(db, name), "drop": dropSQL(db, name),
+		"take over": takeOverSQL(db, name), "head": headSQL(db, name), "select": selectSQL(db, name, FormatVersion), "drop": dropSQL(db, name), "upgrade": strings.Join(upgradeSQL(db, name), ";"),
 	} {
 		if !strings.Contains(q, quoted) {
 			t.Errorf("%s statement does not name %s: %s", what, quoted, q)
@@ -55,7 +55,7 @@ func TestStatementsPlaceholders(t *testing.T) {
 		{"save", saveSQL("d", "t"), len(saveColumns()) + 1},
 		{"take over", takeOverSQL("d", "t"), 4},
 		{"head", headSQL("d", "t"), 0},
-		{"select", selectSQL("d", "t"), 0},
+		{"select", selectSQL("d", "t", FormatVersion), 0},
 	}
 	for _, c := range cases {
 		if got := strings.Count(c.sql, "?"); got != c.want {

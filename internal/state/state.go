@@ -101,8 +101,16 @@ import (
 // reads a number binds it, which compares in the index's order, and runs
 // since convert a saved name (schema.KeyAsHeld). Version 2 added
 // time_zone (Record.TimeZone): a run of version 1 converted every value
-// between a TIMESTAMP and another type in +00:00.
+// between a TIMESTAMP and another type in +00:00, so a record of version
+// 1 is read as one of version 2 in that zone, and its table gets the
+// column when a run takes the record over (upgradeSQL).
 const FormatVersion = 2
+
+// zoneOfFormat1 is the time zone a run of format 1 converted in.
+const zoneOfFormat1 = "+00:00"
+
+// readable reports whether this tailor reads records of format.
+func readable(format int) bool { return format == FormatVersion || format == 1 }
 
 // Suffix makes the state table's name from the original's.
 const Suffix = "_tailor_state"
@@ -236,7 +244,7 @@ type FormatError struct {
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("the saved state of %s is in format %d, written by tailor %s; this tailor reads format %d only",
+	return fmt.Sprintf("the saved state of %s is in format %d, written by tailor %s; this tailor reads format %d (and format 1) only",
 		mysql.QuoteTable(e.Database, e.Table), e.Found, e.TailorVersion, e.Want)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -107,10 +108,10 @@ func (s *Store) Load(ctx context.Context) (*Record, error) {
 	if !h.found {
 		return nil, nil
 	}
-	if h.format != FormatVersion {
+	if !readable(h.format) {
 		return nil, &FormatError{Database: s.database, Table: s.table, Found: h.format, Want: FormatVersion, TailorVersion: h.tailorVersion}
 	}
-	rec, err := s.scan(s.db.QueryRowContext(ctx, selectSQL(s.database, s.name)))
+	rec, err := s.scan(s.db.QueryRowContext(ctx, selectSQL(s.database, s.name, h.format)), h.format)
 	if errors.Is(err, sql.ErrNoRows) || mysql.ErrorNumber(err) == mysql.ErrNoSuchTable {
 		// Dropped or deleted since head read it, or a row that is not
 		// Create's.
@@ -185,6 +186,9 @@ func (s *Store) Save(ctx context.Context, rec *Record) error {
 func (s *Store) TakeOver(ctx context.Context, oldRunID, newRunID string) error {
 	if newRunID == "" || !utf8.ValidString(newRunID) {
 		return fmt.Errorf("take over state in %s: the new run id %q is not valid", s.quoted(), newRunID)
+	}
+	if err := s.upgrade(ctx); err != nil {
+		return err
 	}
 	res, err := s.db.ExecContext(ctx, takeOverSQL(s.database, s.name),
 		newRunID, stamp(time.Now()).Format(timeLayout), oldRunID, FormatVersion)
@@ -340,8 +344,23 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 	}, nil
 }
 
-// scan reads a row of selectSQL.
-func (s *Store) scan(row *sql.Row) (*Record, error) {
+// upgrade gives a state table of format 1 the columns of FormatVersion
+// (upgradeSQL), so that the run taking its record over can Save it.
+func (s *Store) upgrade(ctx context.Context) error {
+	h, err := s.head(ctx)
+	if err != nil || !h.found || h.format != 1 {
+		return err
+	}
+	for _, q := range upgradeSQL(s.database, s.name) {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("upgrade the state in %s from format 1: %w", s.quoted(), err)
+		}
+	}
+	return nil
+}
+
+// scan reads a row of selectSQL of format.
+func (s *Store) scan(row *sql.Row, format int) (*Record, error) {
 	var (
 		rec              Record
 		started, updated any
@@ -350,9 +369,14 @@ func (s *Store) scan(row *sql.Row) (*Record, error) {
 		watermark        sql.NullString
 		pos              uint64
 	)
-	err := row.Scan(&rec.FormatVersion, &rec.TailorVersion, &rec.RunID, &rec.Database, &rec.Table, &rec.Phase,
+	dest := []any{&rec.FormatVersion, &rec.TailorVersion, &rec.RunID, &rec.Database, &rec.Table, &rec.Phase,
 		&started, &updated, &rec.RowsCopied, &keyCols, &watermark, &rec.CopyDone, &rec.Position.File, &pos, &rec.GTID,
-		&rec.ChecksumPassed, &rec.Shadow, &rec.TimeZone, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Reverting, &revertCols, &rec.Note)
+		&rec.ChecksumPassed, &rec.Shadow, &rec.TimeZone, &rec.Alter, &indexes, &rec.ShadowDefinition, &rec.Reverting, &revertCols, &rec.Note}
+	if format == 1 {
+		dest = slices.DeleteFunc(dest, func(d any) bool { return d == &rec.TimeZone })
+		rec.TimeZone = zoneOfFormat1
+	}
+	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
 	}

@@ -198,6 +198,46 @@ func TestSaveRefusedAfterTakeOver(t *testing.T) {
 	}
 }
 
+// TestLoadFormat1 reads a record a tailor of format 1 wrote (its table
+// has no time_zone column) as one converted in +00:00, which is what
+// those runs did, and a run taking it over gives the table the column, so
+// that it can save the record; nothing else of the record changes.
+func TestLoadFormat1(t *testing.T) {
+	s, exec := newStore(t, "orders")
+	ctx := context.Background()
+	want := sampleRecord("run-a")
+	want.TimeZone = "SYSTEM"
+	if err := s.Create(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	exec("ALTER TABLE " + s.quoted() + " DROP COLUMN time_zone")
+	exec("UPDATE " + s.quoted() + " SET format_version = 1")
+	got, err := s.Load(ctx)
+	if err != nil {
+		t.Fatalf("Load of format 1: %v", err)
+	}
+	if got.FormatVersion != 1 || got.TimeZone != "+00:00" {
+		t.Errorf("format %d, time zone %q; want 1 and +00:00", got.FormatVersion, got.TimeZone)
+	}
+	got.FormatVersion, got.TimeZone = want.FormatVersion, want.TimeZone
+	equalRecords(t, got, want)
+
+	if err := s.TakeOver(ctx, "run-a", "run-b"); err != nil {
+		t.Fatalf("TakeOver of format 1: %v", err)
+	}
+	after, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.FormatVersion != FormatVersion || after.TimeZone != "+00:00" || after.RunID != "run-b" {
+		t.Errorf("after the take-over: format %d, zone %q, run %q; want %d, +00:00, run-b", after.FormatVersion, after.TimeZone, after.RunID, FormatVersion)
+	}
+	after.Note = "saved by the new run"
+	if err := s.Save(ctx, after); err != nil {
+		t.Fatalf("Save after the upgrade: %v", err)
+	}
+}
+
 func TestLoadOtherFormat(t *testing.T) {
 	t.Run("bumped version", func(t *testing.T) {
 		s, exec := newStore(t, "orders")
