@@ -280,9 +280,25 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 			})
 		}}
 		_, err := runMigration(ctx, t, cfg)
-		wantKind(t, err, KindFailed, "id=200000", "2024-03-31 02:30:00.000000 is no time in SYSTEM")
+		wantKind(t, err, KindFailed, "id=200000", "no time in SYSTEM: 2024-03-31 02:30:00.000000")
 		if def := showCreate(t, db, dbName, "zt"); !strings.Contains(def, "`dt` datetime(6)") {
 			t.Errorf("the table was changed:\n%s", def)
+		}
+		// Once the row is there, the plan's narrowing check names it.
+		dry := config(dbName)
+		dry.Execute = false
+		res, err := runMigration(ctx, t, dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var narrowing string
+		for _, c := range res.Plan.Checks {
+			if c.Name == "narrowing" {
+				narrowing = string(c.Status) + ": " + c.Message + "\n" + strings.Join(c.Details, "\n")
+			}
+		}
+		if !strings.Contains(narrowing, "id=200000: dt '2024-03-31 02:30:00.000000' does not fit TIMESTAMP(6)") {
+			t.Errorf("the narrowing check does not name the row:\n%s", narrowing)
 		}
 	})
 
@@ -306,13 +322,13 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 			t.Errorf("the INSTANT change filled c %d s away from the clock time in the server's zone", off)
 		}
 		dry := config(dbName)
-		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00'", false
+		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00', ADD COLUMN c4 VARCHAR(10) DEFAULT 'now'", false
 		res, err := runMigration(ctx, t, dry)
 		if err != nil {
 			t.Fatal(err)
 		}
 		notes := strings.Join(res.Plan.Notes, "\n")
-		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock") || strings.Contains(notes, "`c3`") {
+		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock") || strings.Contains(notes, "`c3`") || strings.Contains(notes, "`c4`") {
 			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
 		}
 

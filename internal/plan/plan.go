@@ -407,7 +407,9 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 		copied[strings.ToLower(p[1])] = true
 	}
 	for _, n := range target.Columns {
-		if zone == schema.SessionZone || copied[strings.ToLower(n.Name)] || n.Generated || n.Family() == schema.FamTimestamp || !clockDefault.MatchString(n.Default) {
+		// A quoted default is a literal ('now' in a VARCHAR), not a call.
+		literal := strings.HasPrefix(n.Default, "'")
+		if schema.SameZone(zone, schema.SessionZone) || copied[strings.ToLower(n.Name)] || n.Generated || n.Family() == schema.FamTimestamp || literal || !clockDefault.MatchString(n.Default) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock in the session's time zone: the copy fills the rows it copies, and the rows written during it, with the clock time in %s, tailor's sessions' zone, where the server's own ALTER would use %s; add the column in an ALTER of its own, which the server makes INSTANT in that zone, or set the values after the change.",

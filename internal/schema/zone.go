@@ -61,35 +61,39 @@ func ReadInZone(expr, zone string) string {
 	return "IFNULL(CONVERT_TZ(NULLIF(" + expr + ", 0), '" + SessionZone + "', " + mysql.QuoteString(zone) + "), " + expr + ")"
 }
 
-// WriteInZone is expr, a value bound for a TIMESTAMP, as a session in zone
-// stores it: expr read as the clock time there, given as SessionZone's;
-// temporal says expr is a date or time value rather than text or a
-// number, which is first made a DATETIME (CAST: '0000-00-00' and 0 are
-// the zero value, which a TIMESTAMP keeps as the server's own conversion
-// does, and what is no date is NULL with a warning, which strict mode
-// refuses as the server's conversion does).
+// WriteInZone is expr, a value of column from bound for a TIMESTAMP, as
+// a session in zone stores it: expr read as the clock time there, given
+// as SessionZone's. A value that is no date (text, a number) is first
+// made a DATETIME (CAST: '0000-00-00' and 0 are the zero value, which a
+// TIMESTAMP keeps as the server's own conversion does, and what is no
+// date is NULL with a warning, which strict mode refuses as the server's
+// conversion does); the server refuses a FLOAT's, a DOUBLE's and a
+// YEAR's 0, which is then handed to it as it is.
 //
 // A clock time that does not exist there (in the hour a zone's clock
 // skips) or whose instant is outside TIMESTAMP's range, the server's own
-// conversion refuses; CONVERT_TZ would quietly give another instant (the
-// skipped hour's end) or leave it unconverted. Such a time does not come
-// back when converted there and back, and becomes NULL with a warning
-// that names it ("incorrect datetime value: '2024-03-31 02:30:00.000000
-// is no time in Europe/Amsterdam'"), which strict mode refuses and the
-// copy's check of warnings stops at; the narrowing check, in a lenient
-// session, sees a NULL where the value was. Every branch is a DATETIME,
-// so that the value is stored as a date, not parsed from text (a
-// fraction cut off from text raises a note the copy would stop at).
-func WriteInZone(expr, zone string, temporal bool) string {
-	in := expr
-	if !temporal {
+// conversion refuses in strict mode; CONVERT_TZ would quietly give
+// another instant (the skipped hour's end) or leave it unconverted. Such
+// a time does not come back when converted there and back, and becomes
+// NULL with a warning that names it ("incorrect datetime value: 'no time
+// in Europe/Amsterdam: 2024-03-31 02:30:00.000000'"), which strict mode
+// refuses and the copy's check of warnings stops at; the narrowing check,
+// in a lenient session, sees a NULL where the value was. Every branch is
+// a DATETIME, so that the value is stored as a date, not parsed from text
+// (a fraction cut off from text raises a note the copy would stop at).
+func WriteInZone(expr, zone string, from Column) string {
+	in, zero := expr, expr
+	if !isTemporal(from) {
 		in = "CAST(" + expr + " AS DATETIME(6))"
+		if f := from.Family(); f != FamFloat && f != FamYear {
+			zero = in
+		}
 	}
 	z, utc := mysql.QuoteString(zone), "'"+SessionZone+"'"
 	conv := "CONVERT_TZ(" + in + ", " + z + ", " + utc + ")"
-	return "CASE WHEN NULLIF(" + in + ", 0) IS NULL THEN " + in +
+	return "CASE WHEN NULLIF(" + in + ", 0) IS NULL THEN " + zero +
 		" WHEN CONVERT_TZ(" + conv + ", " + utc + ", " + z + ") = " + in + " THEN " + conv +
-		" ELSE CAST(CONCAT(" + in + ", " + mysql.QuoteString(" is no time in "+zone) + ") AS DATETIME(6)) END"
+		" ELSE CAST(CONCAT(" + mysql.QuoteString("no time in "+zone+": ") + ", " + in + ") AS DATETIME(6)) END"
 }
 
 // isTemporal reports whether c's values are dates to the server. A TIME
@@ -113,7 +117,7 @@ func InZone(expr string, from, to Column, zone string) string {
 	case from.Family() == FamTimestamp:
 		return ReadInZone(expr, zone)
 	default:
-		return WriteInZone(expr, zone, isTemporal(from))
+		return WriteInZone(expr, zone, from)
 	}
 }
 
@@ -127,7 +131,8 @@ func (m *Mapping) ValueInZone(expr string, p ColumnPair) string {
 // BoundInZone is ValueInZone for a value bound as a parameter (mark, a
 // placeholder expression) rather than read from the original's column: a
 // date or time bound as text is first made a DATETIME of its column's
-// precision, as the column would give it, so that the result is a
+// precision (a DECIMAL bound as its digits a DECIMAL), as the column would
+// give it, so that the result is a
 // DATETIME too and not the text IFNULL would otherwise make of it, which
 // a number column refuses ("data truncated") and a text column would
 // show with six fractional digits whatever the original's.
@@ -142,6 +147,9 @@ func (m *Mapping) BoundInZone(mark string, p ColumnPair) string {
 		mark = fmt.Sprintf("CAST(%s AS DATETIME(%d))", mark, from.DatetimePrecision)
 	case FamTime:
 		mark = fmt.Sprintf("CAST(%s AS TIME(%d))", mark, from.DatetimePrecision)
+	case FamDecimal:
+		// Bound as its digits, which CAST would read as text.
+		mark = fmt.Sprintf("CAST(%s AS DECIMAL(%d,%d))", mark, from.NumericPrecision, from.NumericScale)
 	}
 	return InZone(mark, from, to, m.TimeZone)
 }

@@ -1,6 +1,14 @@
 package schema
 
-import "testing"
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tailor-osc/tailor/internal/mysql"
+)
 
 // TestInZone checks which values are converted between a TIMESTAMP and
 // another type, in which direction, and that a date bound as text is made
@@ -21,10 +29,10 @@ func TestInZone(t *testing.T) {
 		{"read", ts, dt, "+02:00", "IFNULL(CONVERT_TZ(NULLIF(`x`, 0), '+00:00', '+02:00'), `x`)"},
 		{"written from a date", dt, ts, "SYSTEM", "CASE WHEN NULLIF(`x`, 0) IS NULL THEN `x` " +
 			"WHEN CONVERT_TZ(CONVERT_TZ(`x`, 'SYSTEM', '+00:00'), '+00:00', 'SYSTEM') = `x` THEN CONVERT_TZ(`x`, 'SYSTEM', '+00:00') " +
-			"ELSE CAST(CONCAT(`x`, ' is no time in SYSTEM') AS DATETIME(6)) END"},
+			"ELSE CAST(CONCAT('no time in SYSTEM: ', `x`) AS DATETIME(6)) END"},
 		{"written from text", vc, ts, "SYSTEM", "CASE WHEN NULLIF(CAST(`x` AS DATETIME(6)), 0) IS NULL THEN CAST(`x` AS DATETIME(6)) " +
 			"WHEN CONVERT_TZ(CONVERT_TZ(CAST(`x` AS DATETIME(6)), 'SYSTEM', '+00:00'), '+00:00', 'SYSTEM') = CAST(`x` AS DATETIME(6)) THEN CONVERT_TZ(CAST(`x` AS DATETIME(6)), 'SYSTEM', '+00:00') " +
-			"ELSE CAST(CONCAT(CAST(`x` AS DATETIME(6)), ' is no time in SYSTEM') AS DATETIME(6)) END"},
+			"ELSE CAST(CONCAT('no time in SYSTEM: ', CAST(`x` AS DATETIME(6))) AS DATETIME(6)) END"},
 		{"read into text", ts, vc, "Europe/Amsterdam", "IFNULL(CONVERT_TZ(NULLIF(`x`, 0), '+00:00', 'Europe/Amsterdam'), `x`)"},
 	} {
 		if got := InZone("`x`", c.from, c.to, c.zone); got != c.want {
@@ -54,6 +62,112 @@ func TestSameZone(t *testing.T) {
 	} {
 		if got := SameZone(c.a, c.b); got != c.same {
 			t.Errorf("SameZone(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+}
+
+// TestWriteInZoneAsTheServer stores values of several types into a
+// TIMESTAMP three ways, at +02:00: the server's own ALTER in a session
+// there, and tailor's copy (InZone over the column) and applier (a
+// prepared INSERT of BoundInZone, the value bound as the binary log gives
+// it) in sessions at +00:00, all in tailor's strict sql_mode. Each value
+// is either refused by all three or stored as the same instant: the zero
+// value, NULL, values within two hours of TIMESTAMP's range and outside
+// it, text that is no date, and a number that is no date among them.
+func TestWriteInZoneAsTheServer(t *testing.T) {
+	const zone = "+02:00"
+	db, database := sbx.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string, args ...any) error { _, err := conn.ExecContext(ctx, q, args...); return err }
+	must := func(q string, args ...any) {
+		t.Helper()
+		if err := exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// stored is the TIMESTAMP in table tbl as UTC text, or why nothing is:
+	// the statement's error, or its warnings, which the copy stops at.
+	stored := func(err error, tbl string) string {
+		if err != nil {
+			return "refused"
+		}
+		var warnings int
+		if err := conn.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
+			t.Fatal(err)
+		}
+		if warnings > 0 {
+			return "refused"
+		}
+		var v sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM "+tbl).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if !v.Valid {
+			return "NULL"
+		}
+		return v.String
+	}
+	must("SET SESSION sql_mode = ?, time_zone = '+00:00'", mysql.SQLMode)
+	cases := []struct {
+		typ    string
+		values []string
+		bind   func(s string) any
+	}{
+		{"DATETIME(6)", []string{"'2024-06-01 12:00:00.5'", "'0000-00-00 00:00:00'", "'1970-01-01 01:00:00'", "'1970-01-01 02:00:01'", "'2038-01-19 05:14:07'", "'2038-01-19 05:14:08'", "NULL"}, nil},
+		{"DATE", []string{"'2024-06-01'", "'0000-00-00'", "'1970-01-01'", "'1970-01-02'"}, nil},
+		{"VARCHAR(40)", []string{"'2024-06-01 12:00:00'", "'0000-00-00 00:00:00'", "'1970-01-01 01:30:00'", "'x'", "'2024-06-01'"}, nil},
+		{"BIGINT", []string{"20240601120000", "0", "5"}, func(s string) any { n, _ := strconv.ParseInt(s, 10, 64); return n }},
+		{"DECIMAL(20,6)", []string{"20240601120000.000000", "0", "20240601.000000"}, nil},
+		{"DOUBLE", []string{"20240601120000", "0"}, func(s string) any { f, _ := strconv.ParseFloat(s, 64); return f }},
+	}
+	for _, c := range cases {
+		for _, v := range c.values {
+			for _, q := range []string{"DROP TABLE IF EXISTS s, n, tc, tb", "CREATE TABLE s (id INT PRIMARY KEY, c " + c.typ + " NULL)",
+				"INSERT INTO s VALUES (1, " + v + ")", "CREATE TABLE n LIKE s", "INSERT INTO n SELECT * FROM s",
+				"CREATE TABLE tc (id INT PRIMARY KEY, c TIMESTAMP(6) NULL DEFAULT NULL)", "CREATE TABLE tb LIKE tc"} {
+				must(q)
+			}
+			server := exec("SET STATEMENT time_zone = '" + zone + "' FOR ALTER TABLE n MODIFY c TIMESTAMP(6) NULL DEFAULT NULL, ALGORITHM=COPY")
+			want := stored(server, "n")
+
+			src, err := Load(ctx, db, database, "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst, err := Load(ctx, db, database, "tc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Mapping{Source: src, Shadow: dst, TimeZone: zone}
+			pair := ColumnPair{Old: "c", New: "c", Index: 1}
+			copied := stored(exec("INSERT INTO tc SELECT id, "+m.ValueInZone("`c`", pair)+" FROM s"), "tc")
+
+			var raw sql.NullString
+			if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM s").Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			var arg any
+			if raw.Valid {
+				arg = raw.String
+				if c.bind != nil {
+					arg = c.bind(raw.String)
+				}
+			}
+			mark := m.BoundInZone("?", pair)
+			args := []any{1}
+			for range strings.Count(mark, "?") {
+				args = append(args, arg)
+			}
+			bound := stored(exec("INSERT INTO tb VALUES (?, "+mark+")", args...), "tb")
+			t.Logf("%s %s: %s", c.typ, v, want)
+			if copied != want || bound != want {
+				t.Errorf("%s %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", c.typ, v, zone, want, copied, bound)
+			}
 		}
 	}
 }

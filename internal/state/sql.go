@@ -68,13 +68,16 @@ func dataColumnsOf(format int) []string {
 	return cols
 }
 
+// hasColumnSQL counts the columns of a table of that name.
+const hasColumnSQL = "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?"
+
 // upgradeSQL gives a state table of format 1 the time_zone column, holding
 // the zone its runs converted in, and says so in its format; they are
 // two statements, the second run only once the first succeeded.
 func upgradeSQL(database, name string) []string {
 	t := mysql.QuoteTable(database, name)
 	return []string{
-		"ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS " + mysql.QuoteIdent("time_zone") + " varchar(64) NOT NULL DEFAULT " +
+		"ALTER TABLE " + t + " ADD COLUMN " + mysql.QuoteIdent("time_zone") + " varchar(64) NOT NULL DEFAULT " +
 			mysql.QuoteString(zoneOfFormat1) + " AFTER " + mysql.QuoteIdent("shadow_table"),
 		"UPDATE " + t + " SET " + mysql.QuoteIdent("format_version") + " = " + fmt.Sprint(FormatVersion) + " WHERE " +
 			mysql.QuoteIdent("format_version") + " = 1",

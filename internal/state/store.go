@@ -187,7 +187,7 @@ func (s *Store) TakeOver(ctx context.Context, oldRunID, newRunID string) error {
 	if newRunID == "" || !utf8.ValidString(newRunID) {
 		return fmt.Errorf("take over state in %s: the new run id %q is not valid", s.quoted(), newRunID)
 	}
-	if err := s.upgrade(ctx); err != nil {
+	if err := s.upgrade(ctx, oldRunID, newRunID); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, takeOverSQL(s.database, s.name),
@@ -207,7 +207,7 @@ func (s *Store) TakeOver(ctx context.Context, oldRunID, newRunID string) error {
 		return fmt.Errorf("take over state in %s: %w", s.quoted(), err)
 	case !h.found:
 		return fmt.Errorf("take over state in %s: %w", s.quoted(), ErrNoRecord)
-	case h.format != FormatVersion:
+	case !readable(h.format):
 		return &FormatError{Database: s.database, Table: s.table, Found: h.format, Want: FormatVersion, TailorVersion: h.tailorVersion}
 	case h.runID != newRunID:
 		return &OwnerError{Database: s.database, Table: s.table, RunID: oldRunID, Owner: h.runID}
@@ -345,13 +345,24 @@ func (s *Store) row(rec *Record) (map[string]any, error) {
 }
 
 // upgrade gives a state table of format 1 the columns of FormatVersion
-// (upgradeSQL), so that the run taking its record over can Save it.
-func (s *Store) upgrade(ctx context.Context) error {
+// (upgradeSQL), so that the run taking its record over can Save it. A
+// record of another run is left as it is (TakeOver then refuses it). An
+// upgrade stopped between its two statements is finished by the next:
+// the column is added only when it is missing.
+func (s *Store) upgrade(ctx context.Context, oldRunID, newRunID string) error {
 	h, err := s.head(ctx)
-	if err != nil || !h.found || h.format != 1 {
+	if err != nil || !h.found || h.format != 1 || (h.runID != oldRunID && h.runID != newRunID) {
 		return err
 	}
-	for _, q := range upgradeSQL(s.database, s.name) {
+	var has int
+	if err := s.db.QueryRowContext(ctx, hasColumnSQL, s.database, s.name, "time_zone").Scan(&has); err != nil {
+		return fmt.Errorf("upgrade the state in %s from format 1: %w", s.quoted(), err)
+	}
+	stmts := upgradeSQL(s.database, s.name)
+	if has > 0 {
+		stmts = stmts[1:]
+	}
+	for _, q := range stmts {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("upgrade the state in %s from format 1: %w", s.quoted(), err)
 		}

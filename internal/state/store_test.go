@@ -222,6 +222,17 @@ func TestLoadFormat1(t *testing.T) {
 	got.FormatVersion, got.TimeZone = want.FormatVersion, want.TimeZone
 	equalRecords(t, got, want)
 
+	// Another run's record is not upgraded.
+	var oe *OwnerError
+	if err := s.TakeOver(ctx, "run-x", "run-y"); !errors.As(err, &oe) {
+		t.Fatalf("TakeOver of another run's record: %v, want an *OwnerError", err)
+	}
+	if h, err := s.head(ctx); err != nil || h.format != 1 {
+		t.Fatalf("another run's take-over changed the format: %+v, %v", h, err)
+	}
+	// An upgrade stopped after its first statement is finished by the
+	// next take-over.
+	exec(upgradeSQL(s.database, s.name)[0])
 	if err := s.TakeOver(ctx, "run-a", "run-b"); err != nil {
 		t.Fatalf("TakeOver of format 1: %v", err)
 	}
