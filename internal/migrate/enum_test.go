@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
 
@@ -57,11 +56,7 @@ func (w *enumWriter) write(ctx context.Context) error {
 	default:
 		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
 	}
-	var stmts []string
-	for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
-		stmts = append(stmts, fmt.Sprintf(q, mysql.QuoteIdent(tbl)))
-	}
-	if err := inOneTransaction(ctx, w.conn, stmts, [][]any{args, args}); err != nil {
+	if err := toBoth(ctx, w.conn, w.table, q, args); err != nil {
 		return err
 	}
 	w.writes++

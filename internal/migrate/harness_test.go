@@ -121,6 +121,15 @@ func inOneTransaction(ctx context.Context, db interface {
 	return tx.Commit()
 }
 
+// toBoth runs q, a statement with one %s for the table's name, on table
+// and on its control table, with the same args, in one transaction of db.
+func toBoth(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, table, q string, args []any) error {
+	stmts := []string{fmt.Sprintf(q, mysql.QuoteIdent(table)), fmt.Sprintf(q, mysql.QuoteIdent(workload.ControlTable(table)))}
+	return inOneTransaction(ctx, db, stmts, [][]any{args, args})
+}
+
 // writeUntilStopped runs write every 2 ms in the background until the
 // returned stop is called, or until a write fails; stop waits for the
 // writer to end (its write in flight done) and returns the failure, and

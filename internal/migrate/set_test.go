@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tailor-osc/tailor/internal/mysql"
 	"github.com/tailor-osc/tailor/internal/workload"
 )
 
@@ -37,11 +36,7 @@ func (w *setWriter) write(ctx context.Context) error {
 	default:
 		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
 	}
-	var stmts []string
-	for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
-		stmts = append(stmts, fmt.Sprintf(q, mysql.QuoteIdent(tbl)))
-	}
-	return inOneTransaction(ctx, w.db, stmts, [][]any{args, args})
+	return toBoth(ctx, w.db, w.table, q, args)
 }
 
 // nullableBits is a value of column n (the empty member and 'x', NULL

@@ -118,11 +118,7 @@ func (w *zoneWriter) write(ctx context.Context) error {
 	default:
 		q, args = "DELETE FROM %s WHERE id = ?", []any{1 + w.rng.IntN(w.nextID)}
 	}
-	var stmts []string
-	for _, tbl := range []string{w.table, workload.ControlTable(w.table)} {
-		stmts = append(stmts, fmt.Sprintf(q, mysql.QuoteIdent(tbl)))
-	}
-	if err := inOneTransaction(ctx, w.db, stmts, [][]any{args, args}); err != nil {
+	if err := toBoth(ctx, w.db, w.table, q, args); err != nil {
 		return err
 	}
 	w.writes.Add(1)
@@ -161,6 +157,19 @@ func alterControlInZone(t *testing.T, db *sql.DB, table, zone string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+}
+
+// inServerZone is a session of db in the server's system zone, closed
+// when the test ends.
+func inServerZone(t *testing.T, db *sql.DB) *sql.Conn {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	mustExecConn(t, conn, "SET time_zone = 'SYSTEM'")
+	return conn
 }
 
 // TestTimeZoneConversionsUnderWrites migrates, under writes, a table whose
@@ -243,12 +252,7 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		if _, err := runMigration(ctx, t, cfg); err != nil {
 			t.Fatal(err)
 		}
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		mustExecConn(t, conn, "SET time_zone = 'SYSTEM'")
+		conn := inServerZone(t, db)
 		for id, want := range map[int]string{
 			1:      "2024-10-27 02:30:00.500000|2024-10-27 02:30:00.000000|2024-06-01 12:00:00|2024-02-01|2024-06-01 12:00:00|2024-06-01 12:00:00",
 			100000: "2024-03-31 03:15:00.000000|2024-03-31 03:15:00.000000|2024-10-27 02:30:00|NULL|0000-00-00 00:00:00|0000-00-00 00:00:00",
@@ -340,12 +344,7 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		if _, err := runMigration(ctx, t, lit); err != nil {
 			t.Fatal(err)
 		}
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		mustExecConn(t, conn, "SET time_zone = 'SYSTEM'")
+		conn := inServerZone(t, db)
 		var name, def string
 		if err := conn.QueryRowContext(ctx, "SHOW CREATE TABLE zt").Scan(&name, &def); err != nil {
 			t.Fatal(err)
