@@ -336,6 +336,20 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
 		}
 
+		// A STORED column generated from a TIMESTAMP is computed anew by
+		// the copy, in tailor's zone: the plan says so.
+		mustExec(t, db, "ALTER TABLE zt ADD COLUMN gd DATE AS (CAST(ts AS DATE)) STORED, ADD COLUMN gv DATE AS (CAST(ts AS DATE)) VIRTUAL")
+		gen := config(dbName)
+		gen.Alter, gen.Execute = "ADD COLUMN other INT NULL", false
+		if res, err = runMigration(ctx, t, gen); err != nil {
+			t.Fatal(err)
+		}
+		notes = strings.Join(res.Plan.Notes, "\n")
+		if !strings.Contains(notes, "Column `gd` is STORED, generated from cast(`ts` as date), which reads TIMESTAMP column `ts`") || strings.Contains(notes, "`gv`") {
+			t.Errorf("the plan's notes do not name gd (only):\n%s", notes)
+		}
+		mustExec(t, db, "ALTER TABLE zt DROP COLUMN gd, DROP COLUMN gv")
+
 		// A TIMESTAMP literal in a DEFAULT is read in the session's zone
 		// when the definition is made: the shadow's ALTER runs in the
 		// server's zone, as the server's own would.

@@ -304,6 +304,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	if p.Strategy.Kind == StrategyOnlineCopy {
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
 		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource)...)
+		p.Notes = append(p.Notes, zoneGeneratedNotes(learned.target, p.TimeZone)...)
 	}
 
 	p.Advice = advise(adviceInput{
@@ -414,6 +415,38 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 		}
 		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock in the session's time zone: the copy fills the rows it copies, and the rows written during it, with the clock time in %s, tailor's sessions' zone, where the server's own ALTER would use %s; add the column in an ALTER of its own, which the server makes INSTANT in that zone, or set the values after the change.",
 			mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
+	}
+	return out
+}
+
+// zoneGeneratedNotes says, for each STORED generated column of the new
+// table whose expression reads the clock or a TIMESTAMP column, that the
+// copy computes it in tailor's zone: the server computes such a column
+// when a row is written, in the writing session's zone, and every copied
+// row is written by tailor (a column that stays as it was too).
+func zoneGeneratedNotes(target *schema.Table, zone string) []string {
+	if schema.SameZone(zone, schema.SessionZone) {
+		return nil
+	}
+	var out []string
+	for _, g := range target.Columns {
+		if !g.Stored {
+			continue
+		}
+		reads := ""
+		if clockDefault.MatchString(g.Expression) {
+			reads = "the clock"
+		}
+		for _, c := range target.Columns {
+			if reads == "" && c.Family() == schema.FamTimestamp && strings.Contains(g.Expression, mysql.QuoteIdent(c.Name)) {
+				reads = "TIMESTAMP column " + mysql.QuoteIdent(c.Name)
+			}
+		}
+		if reads == "" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, which reads %s: the copy computes it for every row in %s, tailor's sessions' zone, where the server's own ALTER computes it in %s; where the result depends on the zone (a TIMESTAMP read as a date or text), rows get other values than the table holds now.",
+			mysql.QuoteIdent(g.Name), g.Expression, reads, schema.SessionZone, mysql.QuoteString(zone)))
 	}
 	return out
 }

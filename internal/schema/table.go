@@ -52,6 +52,11 @@ type Column struct {
 	// MariaDB an expression such as current_timestamp(), NULL, or a quoted
 	// literal); empty when the column has none.
 	Default string
+	// Stored is true for a STORED generated column, whose values the
+	// server computes when a row is written and keeps; Expression is a
+	// generated column's GENERATION_EXPRESSION.
+	Stored     bool
+	Expression string
 }
 
 // IsFixedBinary reports whether the column is BINARY(n): the binary log
@@ -177,7 +182,7 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 		`SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE = 'YES',
 		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, ''),
 		        COALESCE(CHARACTER_OCTET_LENGTH, 0), COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
-		        COALESCE(DATETIME_PRECISION, 0), COALESCE(COLUMN_DEFAULT, '')
+		        COALESCE(DATETIME_PRECISION, 0), COALESCE(COLUMN_DEFAULT, ''), COALESCE(GENERATION_EXPRESSION, '')
 		   FROM information_schema.COLUMNS
 		  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
 		  ORDER BY ORDINAL_POSITION`, t.Database, t.Name)
@@ -189,11 +194,12 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 		var c Column
 		var extra string
 		if err := rows.Scan(&c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &c.Nullable, &extra, &c.MaxLength, &c.Charset, &c.Collation,
-			&c.OctetLength, &c.NumericPrecision, &c.NumericScale, &c.DatetimePrecision, &c.Default); err != nil {
+			&c.OctetLength, &c.NumericPrecision, &c.NumericScale, &c.DatetimePrecision, &c.Default, &c.Expression); err != nil {
 			return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
 		}
 		c.Unsigned = strings.Contains(strings.ToLower(c.ColumnType), "unsigned")
 		c.Generated = strings.Contains(strings.ToUpper(extra), "GENERATED")
+		c.Stored = c.Generated && strings.Contains(strings.ToUpper(extra), "STORED")
 		if c.DataType == "enum" || c.DataType == "set" {
 			c.Values, err = ParseEnumValues(c.ColumnType)
 			if err != nil {
