@@ -95,7 +95,7 @@ type Applier struct {
 	// valueMarks are the plain placeholder expressions of the copied
 	// columns (capture.Placeholder: what their values must be bound as),
 	// and binds how many times each mark binds its value: a converted
-	// mark names its placeholder more than once (schema.InZone).
+	// mark names its placeholder more than once (Mapping.BoundInZone).
 	valueMarks []string
 	binds      []int
 	// rowBinds is the parameters one row's insert binds.

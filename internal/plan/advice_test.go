@@ -256,3 +256,40 @@ func TestAdviseBackfillConvertsZone(t *testing.T) {
 		t.Errorf("backfill %q, want it to hold %q", got[0].Steps[2].Command, want)
 	}
 }
+
+// TestZoneGeneratedNotes: a STORED column whose value may depend on the
+// session's time zone is noted, and nothing else is.
+func TestZoneGeneratedNotes(t *testing.T) {
+	stored := func(name, dataType, expr string) schema.Column {
+		c := column(name, dataType, dataType, true, 0)
+		c.Generated, c.Stored, c.Expression = true, true, expr
+		return c
+	}
+	virtual := stored("v", "date", "cast(`ts` as date)")
+	virtual.Stored = false
+	target := &schema.Table{Name: "t", Columns: []schema.Column{
+		column("ts", "timestamp", "timestamp", true, 0),
+		column("ts2", "int", "int(11)", true, 0),
+		column("dt", "datetime", "datetime", true, 0),
+		stored("day", "date", "cast(`TS` as date)"),
+		stored("word", "varchar", "concat('now',`ts2`)"),
+		stored("at", "timestamp", "`dt`"),
+		stored("epoch", "bigint", "unix_timestamp(`dt`)"),
+		stored("n", "int", "`ts2` + 1"),
+		virtual,
+	}}
+	got := strings.Join(zoneGeneratedNotes(target, "SYSTEM"), "\n")
+	for _, name := range []string{"day", "at", "epoch"} {
+		if !strings.Contains(got, "Column `"+name+"` is STORED") {
+			t.Errorf("no note for %s:\n%s", name, got)
+		}
+	}
+	for _, name := range []string{"word", "n", "v"} {
+		if strings.Contains(got, "Column `"+name+"`") {
+			t.Errorf("a note for %s:\n%s", name, got)
+		}
+	}
+	if notes := zoneGeneratedNotes(target, "+00:00"); len(notes) != 0 {
+		t.Errorf("notes in tailor's own zone: %q", notes)
+	}
+}

@@ -420,10 +420,15 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 }
 
 // zoneGeneratedNotes says, for each STORED generated column of the new
-// table whose expression reads the clock or a TIMESTAMP column, that the
-// copy computes it in tailor's zone: the server computes such a column
-// when a row is written, in the writing session's zone, and every copied
-// row is written by tailor (a column that stays as it was too).
+// table whose value may depend on the session's time zone, that the copy
+// computes it in tailor's zone: the server computes such a column when a
+// row is written, in the writing session's zone, and every copied row is
+// written by tailor (a column that stays as it was too). A value may
+// depend on the zone when the expression reads a TIMESTAMP column (as a
+// date or text), calls UNIX_TIMESTAMP, or the column is a TIMESTAMP
+// itself (made from a clock time). The server refuses clock functions in
+// a STORED column, so none is looked for. Names are compared without
+// case, as the server resolves them.
 func zoneGeneratedNotes(target *schema.Table, zone string) []string {
 	if schema.SameZone(zone, schema.SessionZone) {
 		return nil
@@ -433,19 +438,23 @@ func zoneGeneratedNotes(target *schema.Table, zone string) []string {
 		if !g.Stored {
 			continue
 		}
-		reads := ""
-		if clockDefault.MatchString(g.Expression) {
-			reads = "the clock"
+		expr := strings.ToLower(g.Expression)
+		var reads string
+		switch {
+		case g.Family() == schema.FamTimestamp:
+			reads = "it is a TIMESTAMP made from a clock time"
+		case strings.Contains(expr, "unix_timestamp("):
+			reads = "it calls UNIX_TIMESTAMP"
 		}
 		for _, c := range target.Columns {
-			if reads == "" && c.Family() == schema.FamTimestamp && strings.Contains(g.Expression, mysql.QuoteIdent(c.Name)) {
-				reads = "TIMESTAMP column " + mysql.QuoteIdent(c.Name)
+			if reads == "" && c.Family() == schema.FamTimestamp && strings.Contains(expr, strings.ToLower(mysql.QuoteIdent(c.Name))) {
+				reads = "it reads TIMESTAMP column " + mysql.QuoteIdent(c.Name)
 			}
 		}
 		if reads == "" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, which reads %s: the copy computes it for every row in %s, tailor's sessions' zone, where the server's own ALTER computes it in %s; where the result depends on the zone (a TIMESTAMP read as a date or text), rows get other values than the table holds now.",
+		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, and its value may depend on the session's time zone (%s): the copy computes it for every row in %s, tailor's sessions' zone, where the server's own ALTER computes it in %s; where the zone matters, rows get other values than the table holds now.",
 			mysql.QuoteIdent(g.Name), g.Expression, reads, schema.SessionZone, mysql.QuoteString(zone)))
 	}
 	return out

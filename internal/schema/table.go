@@ -198,8 +198,12 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("read columns of %s.%s: %w", t.Database, t.Name, err)
 		}
 		c.Unsigned = strings.Contains(strings.ToLower(c.ColumnType), "unsigned")
-		c.Generated = strings.Contains(strings.ToUpper(extra), "GENERATED")
-		c.Stored = c.Generated && strings.Contains(strings.ToUpper(extra), "STORED")
+		// VIRTUAL or STORED GENERATED (MariaDB says STORED for PERSISTENT);
+		// MySQL 8 says DEFAULT_GENERATED of a column with an expression
+		// default, which is an ordinary, copied column.
+		up := strings.ToUpper(extra)
+		c.Generated = strings.Contains(up, "VIRTUAL GENERATED") || strings.Contains(up, "STORED GENERATED") || strings.Contains(up, "PERSISTENT GENERATED")
+		c.Stored = c.Generated && !strings.Contains(up, "VIRTUAL")
 		if c.DataType == "enum" || c.DataType == "set" {
 			c.Values, err = ParseEnumValues(c.ColumnType)
 			if err != nil {
