@@ -6,12 +6,18 @@ GO ?= go
 build:
 	$(GO) build -o bin/tailor ./cmd/tailor
 
-# server installs MariaDB when no mariadbd is on the machine (Debian/Ubuntu).
+# server installs MariaDB when no mariadbd is on the machine (Debian/Ubuntu),
+# and the time zone rules (tzdata), which the time zone tests run a server in.
 server:
 	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
 		echo "mariadbd not found; installing mariadb-server"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y mariadb-server; \
+	fi
+	@if [ ! -e /usr/share/zoneinfo/Europe/Amsterdam ]; then \
+		echo "time zone rules not found; installing tzdata"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y tzdata; \
 	fi
 
 # test runs the whole suite against throwaway mariadbd sandboxes the tests start themselves.

@@ -198,6 +198,21 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(amsterdam.Stop)
+	// Without the zone's rules (Debian's tzdata) the server would quietly
+	// run in UTC, where nothing here is converted.
+	admin, err := amsterdam.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var system string
+	err = admin.QueryRowContext(ctx, "SELECT @@system_time_zone").Scan(&system)
+	admin.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if system != "CET" && system != "CEST" {
+		t.Fatalf("the sandbox started with TZ=Europe/Amsterdam runs in %q, not CET or CEST: is /usr/share/zoneinfo/Europe/Amsterdam installed (apt-get install tzdata)?", system)
+	}
 
 	setup := func(t *testing.T, seed uint64) (*sql.DB, string, *zoneWriter) {
 		db, dbName := amsterdam.NewDatabase(t)
