@@ -156,6 +156,7 @@ func TestBadAlterRefused(t *testing.T) {
 		setup func(t *testing.T, db *sql.DB) // after the table "t" is created
 		table string                         // "t" when empty
 		alter string
+		zone  string // --time-zone
 		words []string
 	}{
 		{name: "no parse", alter: "ADD COLUMN", words: []string{"could not parse"}},
@@ -178,6 +179,7 @@ func TestBadAlterRefused(t *testing.T) {
 				mustExec(t, db, "CREATE TABLE m (id INT NOT NULL PRIMARY KEY, v INT) ENGINE=MyISAM")
 				mustExec(t, db, "INSERT INTO m VALUES (1, 1), (2, 2)")
 			}},
+		{name: "unknown time zone", alter: "ADD COLUMN x INT", zone: "Mars/Olympus", words: []string{"knows no time zone", "Mars/Olympus", "+02:00"}},
 		{name: "adds fk", alter: "ADD CONSTRAINT fk_n FOREIGN KEY (n) REFERENCES p (id)", words: []string{"foreign key"},
 			setup: func(t *testing.T, db *sql.DB) {
 				mustExec(t, db, "CREATE TABLE p (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
@@ -201,7 +203,7 @@ func TestBadAlterRefused(t *testing.T) {
 			g := guardTable(t, db, dbName, guarded)
 			for _, execute := range []bool{false, true} {
 				cfg := testConfig(t, dbName, table, c.alter)
-				cfg.Execute = execute
+				cfg.Execute, cfg.TimeZone = execute, c.zone
 				res, err := runMigration(context.Background(), t, cfg)
 				if err == nil && !execute {
 					// A dry run reports a refused change in its plan

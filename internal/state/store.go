@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -362,13 +363,30 @@ func (s *Store) upgrade(ctx context.Context, oldRunID, newRunID string) error {
 	if has > 0 {
 		stmts = stmts[1:]
 	}
+	// The ALTER waits for every session that holds the state table (a
+	// transaction that read it, a dump) and, while it waits, holds up the
+	// state's other readers: it gives up after upgradeLockWait. Its
+	// session, with that lock_wait_timeout, is then closed, not pooled.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("upgrade the state in %s from format 1: %w", s.quoted(), err)
+	}
+	defer func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+	}()
+	stmts = append([]string{fmt.Sprintf("SET SESSION lock_wait_timeout = %d", upgradeLockWait)}, stmts...)
 	for _, q := range stmts {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("upgrade the state in %s from format 1: %w", s.quoted(), err)
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("upgrade the state in %s from format 1 (another session may hold the table: run again once it ends): %w", s.quoted(), err)
 		}
 	}
 	return nil
 }
+
+// upgradeLockWait bounds, in seconds, how long the upgrade of a state
+// table waits for sessions that hold it.
+const upgradeLockWait = 5
 
 // scan reads a row of selectSQL of format.
 func (s *Store) scan(row *sql.Row, format int) (*Record, error) {

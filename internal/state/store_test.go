@@ -230,6 +230,26 @@ func TestLoadFormat1(t *testing.T) {
 	if h, err := s.head(ctx); err != nil || h.format != 1 {
 		t.Fatalf("another run's take-over changed the format: %+v, %v", h, err)
 	}
+	// A session that holds the table (a transaction that read it) makes
+	// the upgrade give up after its lock wait, not hang; nothing changed.
+	holder, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := holder.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.quoted()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	err = s.TakeOver(ctx, "run-a", "run-b")
+	waited := time.Since(began)
+	_ = holder.Rollback()
+	if err == nil || !strings.Contains(err.Error(), "another session may hold the table") || waited > 4*upgradeLockWait*time.Second {
+		t.Fatalf("TakeOver while the table is held: %v after %v, want it to give up after about %ds", err, waited, upgradeLockWait)
+	}
+	if h, err := s.head(ctx); err != nil || h.format != 1 || h.runID != "run-a" {
+		t.Fatalf("a given-up upgrade changed the record: %+v, %v", h, err)
+	}
 	// An upgrade stopped after its first statement is finished by the
 	// next take-over.
 	exec(upgradeSQL(s.database, s.name)[0])
