@@ -90,7 +90,8 @@ type Applier struct {
 	// marks and keyMarks are the placeholder expressions of the copied
 	// columns and of the key columns (see capture.Placeholder), a copied
 	// column's converted in the mapping's time zone where its value
-	// crosses between a TIMESTAMP and another type (schema.InZone).
+	// crosses between a TIMESTAMP and another type (schema.InZone);
+	// marks end with the stamped columns' values (Mapping.InsertedNames).
 	marks, keyMarks []string
 	// valueMarks are the plain placeholder expressions of the copied
 	// columns (capture.Placeholder: what their values must be bound as),
@@ -138,6 +139,8 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 		a.setBits = append(a.setBits, schema.KeepsSetBits(m.Source.Columns[c.Index], target))
 		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
 	}
+	// A stamped column's value is the same in every row: a literal.
+	a.marks = append(a.marks, m.StampValues()...)
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
 		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))
@@ -484,7 +487,7 @@ func (a *Applier) forKeys(ops []op, do func(cond string, args []any) error) erro
 // insertImages inserts the images of ops and returns how many rows its
 // statements inserted, also when one fails.
 func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64, error) {
-	cols := a.m.NewNames()
+	cols := a.m.InsertedNames()
 	per := max(1, a.placeholders/a.rowBinds)
 	shadow := mysql.QuoteTable(a.m.Shadow.Database, a.m.Shadow.Name)
 	var inserted int64
@@ -589,7 +592,7 @@ func (a *Applier) insertWithEnumErrors(ctx context.Context, tx *sql.Tx, shadow s
 	if err != nil {
 		return err
 	}
-	stmt := a.server.InSQLMode(mysql.LenientSQLMode, sqlbuild.InsertRowsMarks(shadow, a.m.NewNames(), a.marks, 1))
+	stmt := a.server.InSQLMode(mysql.LenientSQLMode, sqlbuild.InsertRowsMarks(shadow, a.m.InsertedNames(), a.marks, 1))
 	if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
 		return err
 	}

@@ -233,7 +233,7 @@ func (r *Runner) adoptShadow(ctx context.Context) error {
 		if r.mapping, err = schema.NewMapping(r.table, shadowTable, rec.RevertColumns); err != nil {
 			return invalid(fmt.Errorf("the table cannot be reverted into %s: %w", mysql.QuoteIdent(r.shadow), err))
 		}
-	} else if err := r.mapColumns(shadowTable); err != nil {
+	} else if err := r.mapColumns(ctx, shadowTable); err != nil {
 		return err
 	}
 	// The rows already copied were converted in the saved zone; the rest

@@ -282,7 +282,7 @@ func (r *Runner) createShadow(ctx context.Context) error {
 	if err := checkShadowEngine(shadowTable.Engine); err != nil {
 		return err
 	}
-	if err := r.mapColumns(shadowTable); err != nil {
+	if err := r.mapColumns(ctx, shadowTable); err != nil {
 		return err
 	}
 	if err := r.deferIndexes(ctx, shadowTable); err != nil {
@@ -293,8 +293,9 @@ func (r *Runner) createShadow(ctx context.Context) error {
 }
 
 // mapColumns makes the mapping from the original to the shadow: the
-// columns the ALTER carries over and the key that identifies rows in both.
-func (r *Runner) mapColumns(shadowTable *schema.Table) error {
+// columns the ALTER carries over, the key that identifies rows in both,
+// and the values of the new columns whose default reads the clock.
+func (r *Runner) mapColumns(ctx context.Context, shadowTable *schema.Table) error {
 	var generated = map[string]bool{}
 	for _, c := range shadowTable.Columns {
 		generated[c.Name] = c.Generated
@@ -309,7 +310,54 @@ func (r *Runner) mapColumns(shadowTable *schema.Table) error {
 		return invalid(err)
 	}
 	r.mapping.TimeZone = r.plan.TimeZone
-	return nil
+	r.mapping.Stamps, err = r.clockStamps(ctx, shadowTable)
+	return err
+}
+
+// clockStamps reads, once and in the migration's time zone, the default
+// of each new column of the shadow whose default reads the clock
+// (schema.NewClockColumns), as the server's own ALTER gives every row the
+// value its default had when the ALTER began, in its session's zone (see
+// schema/clock.go). A resumed migration reads them again: the rows copied
+// before it keep the earlier time.
+func (r *Runner) clockStamps(ctx context.Context, shadowTable *schema.Table) ([]schema.Stamp, error) {
+	cols := schema.NewClockColumns(shadowTable, r.mapping.NewNames())
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	exprs, vars := make([]string, len(cols)), make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i], vars[i] = c.Default, fmt.Sprintf("@tailor_stamp_%d", i)
+	}
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// User variables carry the values out of the statement that runs in
+	// the zone (on MySQL, a session set to it and back).
+	list := strings.Join(vars, ", ")
+	if err := r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, "SELECT "+strings.Join(exprs, ", ")+" INTO "+list); err != nil {
+		return nil, fmt.Errorf("read the clock defaults of the new columns in the time zone %s: %w", mysql.QuoteString(r.plan.TimeZone), err)
+	}
+	vals := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+list).Scan(dest...); err != nil {
+		return nil, err
+	}
+	stamps := make([]schema.Stamp, len(cols))
+	for i, c := range cols {
+		stamps[i] = schema.Stamp{Column: c.Name, Value: "NULL"}
+		if vals[i].Valid {
+			stamps[i].Value = mysql.QuoteString(vals[i].String)
+		}
+		r.log.Info("a new column's default reads the clock: every row copied or applied gets its value in the migration's time zone as of now",
+			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "time_zone", r.plan.TimeZone)
+	}
+	return stamps, nil
 }
 
 // alterShadow applies the ALTER to the shadow under the server's global

@@ -329,7 +329,7 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 	// winter, +02:00 in summer, never at UTC's clock); copied, its rows
 	// would get UTC's clock time, which the plan says.
 	t.Run("clock default", func(t *testing.T) {
-		db, dbName, _ := setup(t, 5)
+		db, dbName, w := setup(t, 5)
 		const add = "ADD COLUMN c DATETIME DEFAULT CURRENT_TIMESTAMP"
 		cfg := config(dbName)
 		cfg.Alter, cfg.ForceCopy = add, false
@@ -343,6 +343,27 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		if off > 60 {
 			t.Errorf("the INSTANT change filled c %d s away from the clock time in the server's zone", off)
 		}
+
+		// Copied, under writes: every row, copied or applied (an update
+		// is applied as a delete and an insert), gets the one value the
+		// default has in the server's zone, as the server's own ALTER
+		// gives it.
+		copied := config(dbName)
+		copied.OkToDropTable = true
+		copied.Alter = "ADD COLUMN cc DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN cd DATE DEFAULT (CURDATE()), ADD COLUMN cv VARCHAR(30) NOT NULL DEFAULT (NOW())"
+		res := migrateUnderWrites(ctx, t, copied, w.write, 5, true)
+		t.Logf("%d transactions during the migration, %d events applied", w.writes.Load(), res.EventsApplied)
+		var values, rows int
+		if err := db.QueryRow("SELECT COUNT(DISTINCT cc, cd, cv), COUNT(*), MAX(ABS(TIMESTAMPDIFF(SECOND, cc, CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')))) FROM zt WHERE cd = DATE(cc) AND cv = DATE_FORMAT(cc, '%Y-%m-%d %H:%i:%s')").Scan(&values, &rows, &off); err != nil {
+			t.Fatal(err)
+		}
+		var all int
+		if err := db.QueryRow("SELECT COUNT(*) FROM zt").Scan(&all); err != nil {
+			t.Fatal(err)
+		}
+		if values != 1 || rows != all || off > 120 {
+			t.Errorf("%d of %d rows hold the new columns' defaults of one moment, in %d values, %d s from the clock time in the server's zone; want all, in one value, within 120 s", rows, all, values, off)
+		}
 		dry := config(dbName)
 		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00', ADD COLUMN c4 VARCHAR(10) DEFAULT 'now'", false
 		res, err := runMigration(ctx, t, dry)
@@ -354,19 +375,26 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
 		}
 
-		// A STORED column generated from a TIMESTAMP is computed anew by
-		// the copy, in tailor's zone: the plan says so.
+		// A STORED column generated from a TIMESTAMP would be computed
+		// anew by the copy, in tailor's zone: refused, unless the
+		// migration's zone is given as UTC.
 		mustExec(t, db, "ALTER TABLE zt ADD COLUMN gd DATE AS (CAST(ts AS DATE)) STORED, ADD COLUMN gv DATE AS (CAST(ts AS DATE)) VIRTUAL")
+		before := checksum(t, db, dbName, "zt")
 		gen := config(dbName)
-		gen.Alter, gen.Execute = "ADD COLUMN other INT NULL", false
-		if res, err = runMigration(ctx, t, gen); err != nil {
-			t.Fatal(err)
+		gen.Alter = "ADD COLUMN other INT NULL"
+		_, err = runMigration(ctx, t, gen)
+		wantKind(t, err, KindInvalid, "Column `gd` is STORED, generated from cast(`ts` as date), and may depend on the time zone (it reads TIMESTAMP column `ts`): tailor's copy would compute it in +00:00, not in 'SYSTEM'", "--time-zone '+00:00'")
+		if strings.Contains(fmt.Sprint(err), "`gv`") {
+			t.Errorf("the refusal names gv: %v", err)
 		}
-		notes = strings.Join(res.Plan.Notes, "\n")
-		if !strings.Contains(notes, "Column `gd` is STORED, generated from cast(`ts` as date), and its value may depend on the session's time zone (it reads TIMESTAMP column `ts`)") || strings.Contains(notes, "`gv`") {
-			t.Errorf("the plan's notes do not name gd (only):\n%s", notes)
+		if after := checksum(t, db, dbName, "zt"); after != before || len(tablesIn(t, db, dbName)) != 2 {
+			t.Errorf("the refused migration left %v, checksum %d, want %d", tablesIn(t, db, dbName), after, before)
 		}
-		mustExec(t, db, "ALTER TABLE zt DROP COLUMN gd, DROP COLUMN gv")
+		gen.TimeZone, gen.OkToDropTable = "+00:00", true
+		if _, err := runMigration(ctx, t, gen); err != nil {
+			t.Errorf("with --time-zone +00:00: %v", err)
+		}
+		mustExec(t, db, "ALTER TABLE zt DROP COLUMN gd, DROP COLUMN gv, DROP COLUMN other")
 
 		// A TIMESTAMP literal in a DEFAULT is read in the session's zone
 		// when the definition is made: the shadow's ALTER runs in the

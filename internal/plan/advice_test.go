@@ -257,9 +257,9 @@ func TestAdviseBackfillConvertsZone(t *testing.T) {
 	}
 }
 
-// TestZoneGeneratedNotes: a STORED column whose value may depend on the
-// session's time zone is noted, and nothing else is.
-func TestZoneGeneratedNotes(t *testing.T) {
+// TestZoneGeneratedRefusals: a STORED column whose value may depend on
+// the session's time zone is refused, and nothing else is.
+func TestZoneGeneratedRefusals(t *testing.T) {
 	stored := func(name, dataType, expr string) schema.Column {
 		c := column(name, dataType, dataType, true, 0)
 		c.Generated, c.Stored, c.Expression = true, true, expr
@@ -278,18 +278,18 @@ func TestZoneGeneratedNotes(t *testing.T) {
 		stored("n", "int", "`ts2` + 1"),
 		virtual,
 	}}
-	got := strings.Join(zoneGeneratedNotes(target, "SYSTEM"), "\n")
+	got := strings.Join(zoneGeneratedRefusals(target, "SYSTEM"), "\n")
 	for _, name := range []string{"day", "at", "epoch"} {
 		if !strings.Contains(got, "Column `"+name+"` is STORED") {
-			t.Errorf("no note for %s:\n%s", name, got)
+			t.Errorf("no refusal for %s:\n%s", name, got)
 		}
 	}
 	for _, name := range []string{"word", "n", "v"} {
 		if strings.Contains(got, "Column `"+name+"`") {
-			t.Errorf("a note for %s:\n%s", name, got)
+			t.Errorf("a refusal for %s:\n%s", name, got)
 		}
 	}
-	if notes := zoneGeneratedNotes(target, "+00:00"); len(notes) != 0 {
-		t.Errorf("notes in tailor's own zone: %q", notes)
+	if refused := zoneGeneratedRefusals(target, "+00:00"); len(refused) != 0 {
+		t.Errorf("refusals in tailor's own zone: %q", refused)
 	}
 }

@@ -405,3 +405,36 @@ func TestInverseAlterUndoesInstantChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestMakeRefusesZoneStoredColumn: a copy of a table with a STORED column
+// generated from a TIMESTAMP is refused in a zone that is not UTC's, where
+// tailor's copy would compute it otherwise than the server's ALTER, and
+// planned in one that is (an offset of zero, or a server whose system zone
+// is UTC).
+func TestMakeRefusesZoneStoredColumn(t *testing.T) {
+	db, dbName := sbx.NewDatabase(t)
+	exec(t, db, "CREATE TABLE z (id INT PRIMARY KEY, ts TIMESTAMP NULL, gd DATE AS (CAST(ts AS DATE)) STORED, gv DATE AS (CAST(ts AS DATE)) VIRTUAL)")
+	var systemUTC bool
+	if err := db.QueryRow("SELECT CONVERT_TZ('2024-07-15 12:00:00', '+00:00', 'SYSTEM') = '2024-07-15 12:00:00' AND @@GLOBAL.time_zone = 'SYSTEM'").Scan(&systemUTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		zone    string
+		refused bool
+	}{{"+02:00", true}, {"-0:00", false}, {"", false}} {
+		if c.zone == "" && !systemUTC {
+			t.Log("the sandbox's server does not run in UTC: its own zone is not tried")
+			continue
+		}
+		p, err := Make(context.Background(), db, detectServer(t, db), Options{
+			Database: dbName, Table: "z", Alter: "ADD COLUMN x INT", ForceCopy: true, TimeZone: c.zone,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := strings.Join(p.RefusedBecause, "\n")
+		if p.OK == c.refused || strings.Contains(refused, "`gd` is STORED") != c.refused || strings.Contains(refused, "`gv`") {
+			t.Errorf("zone %q: OK = %v, refused because %q; want refused %v, for gd", c.zone, p.OK, p.RefusedBecause, c.refused)
+		}
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -300,12 +299,18 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		p.Checks = []preflight.Check{}
 	}
 	p.RefusedBecause = refusals(alter, source, learned.target, p.Strategy, p.Checks)
-	p.OK = len(p.RefusedBecause) == 0
 	if p.Strategy.Kind == StrategyOnlineCopy {
+		utc, err := zoneIsUTC(ctx, db, p.TimeZone)
+		if err != nil {
+			return nil, err
+		}
+		if !utc {
+			p.RefusedBecause = append(p.RefusedBecause, zoneGeneratedRefusals(learned.target, p.TimeZone)...)
+		}
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
 		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource)...)
-		p.Notes = append(p.Notes, zoneGeneratedNotes(learned.target, p.TimeZone)...)
 	}
+	p.OK = len(p.RefusedBecause) == 0
 
 	p.Advice = advise(adviceInput{
 		database:     opts.Database,
@@ -390,6 +395,21 @@ func timeZone(ctx context.Context, db *sql.DB, given string) (string, error) {
 	return given, nil
 }
 
+// zoneIsUTC reports whether the server's clock time in zone is UTC's in
+// January and in July: a server whose global zone is SYSTEM on a system in
+// UTC computes values in the zone as tailor's sessions do.
+func zoneIsUTC(ctx context.Context, db *sql.DB, zone string) (bool, error) {
+	if schema.SameZone(zone, schema.SessionZone) {
+		return true, nil
+	}
+	var utc sql.NullBool
+	err := db.QueryRowContext(ctx, "SELECT CONVERT_TZ('2024-01-15 12:00:00', '"+schema.SessionZone+"', ?) = '2024-01-15 12:00:00' AND CONVERT_TZ('2024-07-15 12:00:00', '"+schema.SessionZone+"', ?) = '2024-07-15 12:00:00'", zone, zone).Scan(&utc)
+	if err != nil {
+		return false, fmt.Errorf("compare the time zone %s with UTC: %w", mysql.QuoteString(zone), err)
+	}
+	return utc.Valid && utc.Bool, nil
+}
+
 // zoneNotes says, for each copied column whose values cross between a
 // TIMESTAMP and another type, in which time zone they are converted.
 func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose string) []string {
@@ -403,33 +423,31 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 		out = append(out, fmt.Sprintf("Column %s is %s and becomes %s%s: its values are converted in the time zone %s, %s.",
 			mysql.QuoteIdent(o.Name), o.ColumnType, mysql.QuoteIdent(n.Name), describeTarget(target, n.Name), mysql.QuoteString(zone), whose))
 	}
-	copied := map[string]bool{}
-	for _, p := range pairs {
-		copied[strings.ToLower(p[1])] = true
+	written := make([]string, len(pairs))
+	for i, p := range pairs {
+		written[i] = p[1]
 	}
-	for _, n := range target.Columns {
-		// A quoted default is a literal ('now' in a VARCHAR), not a call.
-		literal := strings.HasPrefix(n.Default, "'")
-		if schema.SameZone(zone, schema.SessionZone) || copied[strings.ToLower(n.Name)] || n.Generated || n.Family() == schema.FamTimestamp || literal || !clockDefault.MatchString(n.Default) {
-			continue
-		}
-		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock in the session's time zone: the copy fills the rows it copies, and the rows written during it, with the clock time in %s, tailor's sessions' zone, where the server's own ALTER would use %s; add the column in an ALTER of its own, which the server makes INSTANT in that zone, or set the values after the change.",
-			mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
+	for _, n := range schema.NewClockColumns(target, written) {
+		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock: tailor reads it once in the time zone %s when the copy begins, and every row it copies or applies gets that value, as the server's own ALTER gives every row the value of its start.",
+			mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
 	}
 	return out
 }
 
-// zoneGeneratedNotes says, for each STORED generated column of the new
-// table whose value may depend on the session's time zone, that the copy
-// computes it in tailor's zone: the server computes such a column when a
+// zoneGeneratedRefusals refuses, for each STORED generated column of the
+// new table whose value may depend on the session's time zone, a copy in
+// a zone other than tailor's: the server computes such a column when a
 // row is written, in the writing session's zone, and every copied row is
-// written by tailor (a column that stays as it was too). A value may
+// written by tailor (a column that stays as it was too), so every row
+// would quietly get a value computed in tailor's zone. A value may
 // depend on the zone when the expression reads a TIMESTAMP column (as a
 // date or text), calls UNIX_TIMESTAMP, or the column is a TIMESTAMP
 // itself (made from a clock time). The server refuses clock functions in
 // a STORED column, so none is looked for. Names are compared without
-// case, as the server resolves them.
-func zoneGeneratedNotes(target *schema.Table, zone string) []string {
+// case, as the server resolves them. The test is by the expression's
+// text, so it also refuses some that do not depend on the zone
+// (UNIX_TIMESTAMP of a TIMESTAMP): the sentence says the ways round it.
+func zoneGeneratedRefusals(target *schema.Table, zone string) []string {
 	if schema.SameZone(zone, schema.SessionZone) {
 		return nil
 	}
@@ -454,15 +472,11 @@ func zoneGeneratedNotes(target *schema.Table, zone string) []string {
 		if reads == "" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, and its value may depend on the session's time zone (%s): the copy computes it for every row in %s, tailor's sessions' zone, where the server's own ALTER computes it in %s; where the zone matters, rows get other values than the table holds now.",
+		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, and may depend on the time zone (%s): tailor's copy would compute it in %s, not in %s as the server's own ALTER does; make it VIRTUAL, use a plain ALTER TABLE, or pass --time-zone '+00:00' if the application computes it in UTC.",
 			mysql.QuoteIdent(g.Name), g.Expression, reads, schema.SessionZone, mysql.QuoteString(zone)))
 	}
 	return out
 }
-
-// clockDefault matches a default that reads the clock in the session's
-// time zone (a TIMESTAMP's does not: it keeps the instant).
-var clockDefault = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|sysdate)\b`)
 
 // describeTarget is " (TYPE)" of column name of t, or "" when t lacks it.
 func describeTarget(t *schema.Table, name string) string {

@@ -118,7 +118,7 @@ func (pr *probe) estimate(ctx context.Context, source, target *schema.Table, pai
 	if _, err := pr.conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
 		return nil, pr.failed(err, "prepare the sample copy into")
 	}
-	insert := "INSERT INTO " + pr.quoted() + " (" + mysql.QuoteIdents(m.NewNames()) + ") SELECT " +
+	insert := "INSERT INTO " + pr.quoted() + " (" + mysql.QuoteIdents(m.InsertedNames()) + ") SELECT " +
 		rowcopy.CopiedValues(m) + " FROM " + mysql.QuoteTable(source.Database, source.Name) + " WHERE "
 
 	chunkSize := min(firstSampleChunk, opts.SampleRows)

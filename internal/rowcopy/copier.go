@@ -601,7 +601,7 @@ func (c *Copier) insertSelect(ctx context.Context, tx *sql.Tx, lower, upper, key
 // warning.
 func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args []any) (int64, error) {
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s FORCE INDEX (%s) WHERE %s LOCK IN SHARE MODE",
-		mysql.QuoteTable(c.m.Shadow.Database, c.m.Shadow.Name), mysql.QuoteIdents(c.m.NewNames()),
+		mysql.QuoteTable(c.m.Shadow.Database, c.m.Shadow.Name), mysql.QuoteIdents(c.m.InsertedNames()),
 		c.values, mysql.QuoteTable(c.m.Source.Database, c.m.Source.Name),
 		mysql.QuoteIdent(c.m.KeyName), cond)
 	res, err := tx.ExecContext(ctx, q, args...)
@@ -619,7 +619,7 @@ func (c *Copier) insertWhere(ctx context.Context, tx *sql.Tx, cond string, args 
 // (schema.KeepsSetBits) as its number, which the same SET stores as those
 // bits where its names would lose the empty member; a value crossing
 // between a TIMESTAMP and another type converted in m's time zone
-// (schema.InZone).
+// (schema.InZone); then the stamped columns' values (m.InsertedNames).
 func CopiedValues(m *schema.Mapping) string {
 	out := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
@@ -630,7 +630,7 @@ func CopiedValues(m *schema.Mapping) string {
 		}
 		out[i] = m.ValueInZone(out[i], c)
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(append(out, m.StampValues()...), ", ")
 }
 
 // CheckWarnings fails when the last statement on tx raised a warning or a

@@ -47,6 +47,10 @@ type Mapping struct {
 	// @@global.time_zone when the migration began, or tailor's --time-zone.
 	// Empty converts nothing.
 	TimeZone string
+	// Stamps are the values the copy and the applier write into the
+	// shadow's new columns whose default reads the clock (see clock.go);
+	// none in a mapping that copies nothing, or a revert's.
+	Stamps []Stamp
 }
 
 // NewMapping builds the mapping from the original and shadow definitions and
