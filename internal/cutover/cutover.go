@@ -208,6 +208,13 @@ var ErrSentryExists = errors.New("a table already has the name of the cut-over's
 // original or the shadow.
 var ErrNotFound = errors.New("table not found")
 
+// FinalError, returned by a CatchUp, makes the attempt's failure final:
+// what the catch-up found does not pass by trying again.
+type FinalError struct{ Err error }
+
+func (e *FinalError) Error() string { return e.Err.Error() }
+func (e *FinalError) Unwrap() error { return e.Err }
+
 // retryable and final build the two kinds of Error.
 func retryable(step Step, err error) error { return &Error{Step: step, Retryable: true, Err: err} }
 func final(step Step, err error) error     { return &Error{Step: step, Err: err} }

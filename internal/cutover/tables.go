@@ -83,7 +83,8 @@ func classify(ctx context.Context, step Step, err error) error {
 		}
 		return final(step, err)
 	}
-	if errors.Is(err, ErrTriggersChanged) || errors.Is(err, ErrTriggerNotRecreatable) {
+	var last *FinalError
+	if errors.Is(err, ErrTriggersChanged) || errors.Is(err, ErrTriggerNotRecreatable) || errors.As(err, &last) {
 		return final(step, err)
 	}
 	switch mysql.ErrorNumber(err) {

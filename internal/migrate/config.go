@@ -272,6 +272,9 @@ type testHooks struct {
 	afterRecopy func(ctx context.Context, chunk rowcopy.Chunk)
 	// beforeCutOver runs once the copy is done, before the first attempt.
 	beforeCutOver func()
+	// beforeCutOverAttempt runs just before each cut-over attempt takes
+	// its lock.
+	beforeCutOverAttempt func(attempt int)
 	// cutOverBackoff replaces the first wait between cut-over attempts
 	// (a second), so that a test sees many attempts in a few seconds.
 	cutOverBackoff time.Duration

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +30,9 @@ import (
 // between attempts end with streamCtx, so a failed applier or a lost
 // migration lock stops a cut-over that would otherwise wait on for good.
 func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
+	if err := r.shadowUnchanged(ctx, PhaseCutOver, nil); err != nil {
+		return nil, err
+	}
 	r.analyzeShadow(ctx)
 	defer r.heldUp.clear()
 	w := &cutOverWait{backoff: time.Second, killed: map[int64]bool{}}
@@ -75,6 +79,9 @@ func (r *Runner) cutOver(ctx, streamCtx context.Context) (*Result, error) {
 			w.forceNoteLogged = true
 			r.log.Warn("cannot force the cut-over: no session that holds the table can be seen, and none is killed blindly", "phase", PhaseCutOver.String(), "note", blockers.note)
 		}
+		if h := r.cfg.testHooks; h != nil && h.beforeCutOverAttempt != nil {
+			h.beforeCutOverAttempt(attempt)
+		}
 		if !r.gate.begin() {
 			return nil, r.abortedInCutOver(ctx)
 		}
@@ -116,7 +123,7 @@ var errNotStarted = errors.New("not started: sessions hold a lock on the table o
 
 // cutOverAttempt is one attempt at the swap, once the applier has caught
 // up without a lock (cutOver): cutover.Swap takes the lock, lets it catch up
-// again (catchUpUnderLock) and renames.
+// again (catchUpToSwap) and renames.
 func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, error) {
 	r.log.Info("cutting over", "phase", PhaseCutOver.String(), "attempt", attempt, "lock_timeout", r.cfg.CutOverLockTimeout.String())
 	r.metrics.CutOverAttempt()
@@ -129,7 +136,7 @@ func (r *Runner) cutOverAttempt(ctx context.Context, attempt int) (*Result, erro
 		Triggers:    r.triggers,
 		Owner:       "tailor run " + r.runID,
 		Logger:      r.log,
-	}, r.catchUpUnderLock)
+	}, r.catchUpToSwap)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +169,48 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 	}
 	r.run.caughtUpTo = target
 	return nil
+}
+
+// catchUpToSwap is the cut-over attempt's catch-up under the lock
+// (catchUpUnderLock), which then checks that the shadow is still the
+// table the ALTER made.
+func (r *Runner) catchUpToSwap(ctx context.Context) error {
+	if err := r.catchUpUnderLock(ctx); err != nil {
+		return err
+	}
+	if err := r.shadowUnchanged(ctx, PhaseCutOver, nil); err != nil {
+		return &cutover.FinalError{Err: err}
+	}
+	return nil
+}
+
+// errShadowChanged is wrapped by the error of a cut-over that found the
+// shadow's definition changed by another session.
+var errShadowChanged = errors.New("another session changed its definition during the migration")
+
+// shadowUnchanged fails when the shadow's definition is not the one the
+// ALTER made (runState.shadowDefinition) without the index lines missing
+// (the deferred indexes not built yet), its AUTO_INCREMENT aside, which
+// the copy moves: another session altered it during the migration (added
+// a column, dropped an index, changed a default), and swapping it in
+// would give the table a definition nobody asked tailor for. It runs
+// before the deferred indexes are built, before the cut-over's attempts,
+// and again in each attempt's catch-up, while writes to the original are
+// held; a change made between that and the RENAME, a few milliseconds, is
+// not seen.
+func (r *Runner) shadowUnchanged(ctx context.Context, phase Phase, missing []string) error {
+	if r.run.shadowDefinition == "" {
+		return nil
+	}
+	def, err := showCreateTable(ctx, r.db, r.cfg.Database, r.shadow)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(definitionLines(def, nil), definitionLines(r.run.shadowDefinition, missing)) {
+		return nil
+	}
+	r.log.Error("the new table's definition is not the one the ALTER made", "phase", phase.String(), "definition", def, "expected", r.run.shadowDefinition, "indexes_not_built", missing)
+	return fmt.Errorf("tailor does not swap in %s: %w (both definitions are in the log); check who altered it, then run the migration again", mysql.QuoteIdent(r.shadow), errShadowChanged)
 }
 
 // carryAutoIncrement gives the shadow the original's AUTO_INCREMENT

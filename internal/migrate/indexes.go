@@ -173,6 +173,13 @@ func (r *Runner) buildIndexes(ctx context.Context) error {
 	if h := r.cfg.testHooks; h != nil && h.beforeIndexBuild != nil {
 		h.beforeIndexBuild()
 	}
+	missing := make([]string, len(r.run.deferredKeys))
+	for i, k := range r.run.deferredKeys {
+		missing[i] = k.Definition
+	}
+	if err := r.shadowUnchanged(ctx, PhaseBuildIndexes, missing); err != nil {
+		return err
+	}
 	r.progress.steps.start(started)
 	// The server's progress of the ALTER, for the status, read beside it
 	// until it returns.

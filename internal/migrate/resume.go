@@ -184,18 +184,23 @@ func normalizeClauses(s string) string { return strings.Join(strings.Fields(s), 
 // (the build adds them all in one statement). The table option
 // AUTO_INCREMENT moves with the copy and is left out.
 func sameShadow(def, saved string, deferred []string) bool {
-	lines := func(d string, drop []string) []string {
-		var out []string
-		for _, l := range strings.Split(withoutAutoIncrement(d), "\n") {
-			l = strings.TrimSuffix(strings.TrimSpace(l), ",")
-			if !slices.Contains(drop, l) {
-				out = append(out, l)
-			}
+	now := definitionLines(def, nil)
+	return slices.Equal(now, definitionLines(saved, nil)) || slices.Equal(now, definitionLines(saved, deferred))
+}
+
+// definitionLines are the lines of def, a SHOW CREATE TABLE, without its
+// AUTO_INCREMENT, trailing commas and the lines drop: two definitions of
+// the same table compare equal line by line, also when one lacks a few
+// index lines.
+func definitionLines(def string, drop []string) []string {
+	var out []string
+	for _, l := range strings.Split(withoutAutoIncrement(def), "\n") {
+		l = strings.TrimSuffix(strings.TrimSpace(l), ",")
+		if !slices.Contains(drop, l) {
+			out = append(out, l)
 		}
-		return out
 	}
-	now := lines(def, nil)
-	return slices.Equal(now, lines(saved, nil)) || slices.Equal(now, lines(saved, deferred))
+	return out
 }
 
 // binlogPresent reports whether the server still has the binary log file.
@@ -371,6 +376,7 @@ func (r *Runner) startSavedState(ctx context.Context, start capture.Position) er
 		if def, err = showCreateTable(ctx, r.db, r.cfg.Database, r.shadow); err != nil {
 			return err
 		}
+		r.run.shadowDefinition = def
 	}
 	rec := &state.Record{
 		TailorVersion:    Version(),
@@ -491,8 +497,10 @@ func (r *Runner) resumable(ctx context.Context, err error) bool {
 	switch {
 	case KindOf(err) != KindFailed && KindOf(err) != KindConnect,
 		errors.Is(err, errLostLock),
-		// Another DDL on the table: every resume would meet it again.
+		// Another DDL on the table or its shadow: every resume would
+		// meet it again.
 		errors.Is(err, capture.ErrTableChanged),
+		errors.Is(err, errShadowChanged),
 		// The operator's panic flag: a stop asked for.
 		errors.Is(err, throttle.ErrPanicFlag),
 		errors.As(err, &rowErr),

@@ -137,7 +137,9 @@ type runState struct {
 	// that leaves nothing to resume.
 	shadowCreated bool
 	// deferredKeys are the shadow's secondary indexes dropped for the
-	// copy, and shadowDefinition its definition before they were.
+	// copy, and shadowDefinition its definition as the ALTER made it
+	// (before they were dropped): the one the cut-over swaps in
+	// (shadowUnchanged).
 	deferredKeys     []schema.KeyDefinition
 	shadowDefinition string
 	// swapped is set once the original has been swapped for the shadow;
