@@ -173,15 +173,18 @@ func (r *Runner) catchUpUnderLock(ctx context.Context) error {
 
 // catchUpToSwap is the cut-over attempt's catch-up under the lock
 // (catchUpUnderLock), which then checks that the shadow is still the
-// table the ALTER made.
+// table the ALTER made; a shadow that is not ends the cut-over.
 func (r *Runner) catchUpToSwap(ctx context.Context) error {
 	if err := r.catchUpUnderLock(ctx); err != nil {
 		return err
 	}
-	if err := r.shadowUnchanged(ctx, PhaseCutOver, nil); err != nil {
+	err := r.shadowUnchanged(ctx, PhaseCutOver, nil)
+	if errors.Is(err, errShadowChanged) {
+		// Another attempt would find it changed again; a lost connection
+		// or the lock's deadline may pass.
 		return &cutover.FinalError{Err: err}
 	}
-	return nil
+	return err
 }
 
 // errShadowChanged is wrapped by the error of a cut-over that found the

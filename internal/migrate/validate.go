@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -314,47 +315,70 @@ func (r *Runner) mapColumns(ctx context.Context, shadowTable *schema.Table) erro
 	return err
 }
 
-// clockStamps reads, once and in the migration's time zone, the default
-// of each new column of the shadow whose default reads the clock
-// (schema.NewClockColumns), as the server's own ALTER gives every row the
-// value its default had when the ALTER began, in its session's zone (see
-// schema/clock.go). A resumed migration reads them again: the rows copied
-// before it keep the earlier time.
+// clockStamps has the server compute, once and in the migration's time
+// zone, the default of each new column of the shadow whose default reads
+// the clock and is one value for every row (schema.NewClockColumns,
+// schema.PerRowClock), as the server's own ALTER gives every row the value
+// its default had when the ALTER began, in its session's zone (see
+// schema/clock.go). Each is computed into a column of its own type in a
+// temporary table, with the conversions and the sql_mode of a row
+// inserted there, and read back as its bytes (a TIMESTAMP in SessionZone,
+// as the copy writes it). A resumed migration computes them again: the
+// rows copied before it keep the earlier time.
 func (r *Runner) clockStamps(ctx context.Context, shadowTable *schema.Table) ([]schema.Stamp, error) {
-	cols := schema.NewClockColumns(shadowTable, r.mapping.NewNames())
+	var cols []schema.Column
+	for _, c := range schema.NewClockColumns(shadowTable, r.mapping.NewNames()) {
+		if !schema.PerRowClock(c) {
+			cols = append(cols, c)
+		}
+	}
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	exprs, vars := make([]string, len(cols)), make([]string, len(cols))
+	defs, reads, names := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
-		exprs[i], vars[i] = c.Default, fmt.Sprintf("@tailor_stamp_%d", i)
+		col := mysql.QuoteIdent(fmt.Sprintf("c%d", i))
+		defs[i] = col + " " + c.TypeDefinition() + " NULL DEFAULT (" + c.Default + ")"
+		reads[i] = "HEX(CAST(" + col + " AS BINARY))"
+		names[i] = mysql.QuoteIdent(c.Name)
 	}
 	conn, err := r.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	// User variables carry the values out of the statement that runs in
-	// the zone (on MySQL, a session set to it and back).
-	list := strings.Join(vars, ", ")
-	if err := r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, "SELECT "+strings.Join(exprs, ", ")+" INTO "+list); err != nil {
-		return nil, fmt.Errorf("read the clock defaults of the new columns in the time zone %s: %w", mysql.QuoteString(r.plan.TimeZone), err)
+	const tmp = "`tailor_clock_stamps`"
+	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" ("+strings.Join(defs, ", ")+") ENGINE=InnoDB"); err != nil {
+		return nil, fmt.Errorf("compute the clock defaults of the new columns %s in a temporary table: %w", strings.Join(names, ", "), err)
+	}
+	defer func() {
+		// The session goes back to the pool: without its temporary table,
+		// or not at all.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "DROP TEMPORARY TABLE IF EXISTS "+tmp); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	if err := r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, "INSERT INTO "+tmp+" () VALUES ()"); err != nil {
+		if mysql.ErrorNumber(err) != 0 {
+			return nil, invalid(fmt.Errorf("the server cannot store the clock defaults of the new columns %s in them: %s", strings.Join(names, ", "), serverMessage(err)))
+		}
+		return nil, fmt.Errorf("compute the clock defaults of the new columns %s: %w", strings.Join(names, ", "), err)
 	}
 	vals := make([]sql.NullString, len(cols))
 	dest := make([]any, len(cols))
 	for i := range vals {
 		dest[i] = &vals[i]
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT "+list).Scan(dest...); err != nil {
-		return nil, err
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(reads, ", ")+" FROM "+tmp).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("read the clock defaults of the new columns %s: %w", strings.Join(names, ", "), err)
 	}
 	stamps := make([]schema.Stamp, len(cols))
 	for i, c := range cols {
 		stamps[i] = schema.Stamp{Column: c.Name, Value: "NULL"}
 		if vals[i].Valid {
-			stamps[i].Value = mysql.QuoteString(vals[i].String)
+			stamps[i].Value = "X'" + vals[i].String + "'"
 		}
-		r.log.Info("a new column's default reads the clock: every row copied or applied gets its value in the migration's time zone as of now",
+		r.log.Info("a new column's default reads the clock: every row copied or applied gets the value it has now in the migration's time zone",
 			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "time_zone", r.plan.TimeZone)
 	}
 	return stamps, nil

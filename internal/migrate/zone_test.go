@@ -346,33 +346,44 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 
 		// Copied, under writes: every row, copied or applied (an update
 		// is applied as a delete and an insert), gets the one value the
-		// default has in the server's zone, as the server's own ALTER
-		// gives it.
+		// default has in the server's zone, in the column's type, as the
+		// server's own ALTER gives it (a number, bits, a DATE cut from a
+		// DATETIME, an instant); a default that reads a column or calls
+		// UUID() is computed for each row.
 		copied := config(dbName)
 		copied.OkToDropTable = true
-		copied.Alter = "ADD COLUMN cc DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN cd DATE DEFAULT (CURDATE()), ADD COLUMN cv VARCHAR(30) NOT NULL DEFAULT (NOW())"
+		copied.Alter = "ADD COLUMN cc DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN cd DATE DEFAULT CURRENT_TIMESTAMP, " +
+			"ADD COLUMN cv VARCHAR(30) NOT NULL DEFAULT (NOW()), ADD COLUMN big BIGINT DEFAULT (NOW()), ADD COLUMN b BIT(8) DEFAULT (DAYOFMONTH(CURDATE())), " +
+			"ADD COLUMN tsc TIMESTAMP(3) NULL DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN age INT DEFAULT (DATEDIFF(CURDATE(), d)), " +
+			"ADD COLUMN tok VARCHAR(80) DEFAULT (CONCAT(NOW(6), '-', UUID())), ADD UNIQUE KEY tok (tok)"
 		res := migrateUnderWrites(ctx, t, copied, w.write, 5, true)
 		t.Logf("%d transactions during the migration, %d events applied", w.writes.Load(), res.EventsApplied)
-		var values, rows int
-		if err := db.QueryRow("SELECT COUNT(DISTINCT cc, cd, cv), COUNT(*), MAX(ABS(TIMESTAMPDIFF(SECOND, cc, CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM')))) FROM zt WHERE cd = DATE(cc) AND cv = DATE_FORMAT(cc, '%Y-%m-%d %H:%i:%s')").Scan(&values, &rows, &off); err != nil {
+		zconn := inServerZone(t, db)
+		var values, rows, all, toks, ages int
+		if err := zconn.QueryRowContext(ctx, "SELECT COUNT(DISTINCT cc, cd, cv, big, b, tsc), COUNT(*), MAX(ABS(TIMESTAMPDIFF(SECOND, cc, NOW()))) FROM zt "+
+			"WHERE cd = DATE(cc) AND cv = DATE_FORMAT(cc, '%Y-%m-%d %H:%i:%s') AND big = DATE_FORMAT(cc, '%Y%m%d%H%i%s') + 0 AND b = DAYOFMONTH(cc) AND tsc = cc").Scan(&values, &rows, &off); err != nil {
 			t.Fatal(err)
 		}
-		var all int
-		if err := db.QueryRow("SELECT COUNT(*) FROM zt").Scan(&all); err != nil {
+		if err := zconn.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT tok), COUNT(DISTINCT age) FROM zt").Scan(&all, &toks, &ages); err != nil {
 			t.Fatal(err)
 		}
 		if values != 1 || rows != all || off > 120 {
-			t.Errorf("%d of %d rows hold the new columns' defaults of one moment, in %d values, %d s from the clock time in the server's zone; want all, in one value, within 120 s", rows, all, values, off)
+			t.Errorf("%d of %d rows hold the new columns' defaults of one moment, in the columns' types, in %d values, %d s from the clock time in the server's zone; want all, in one value, within 120 s", rows, all, values, off)
+		}
+		if toks != all || ages < 2 {
+			t.Errorf("%d distinct tokens and %d distinct ages in %d rows: the defaults that differ from row to row were not computed for each row", toks, ages, all)
 		}
 		dry := config(dbName)
-		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00', ADD COLUMN c4 VARCHAR(10) DEFAULT 'now'", false
+		dry.Alter, dry.Execute = "ADD COLUMN c2 DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN c3 DATETIME DEFAULT '2000-01-01 00:00:00', ADD COLUMN c4 VARCHAR(10) DEFAULT 'now', ADD COLUMN c5 INT DEFAULT (DATEDIFF(CURDATE(), d))", false
 		res, err := runMigration(ctx, t, dry)
 		if err != nil {
 			t.Fatal(err)
 		}
 		notes := strings.Join(res.Plan.Notes, "\n")
-		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock") || strings.Contains(notes, "`c3`") || strings.Contains(notes, "`c4`") {
-			t.Errorf("the plan's notes do not name c2 (only):\n%s", notes)
+		if !strings.Contains(notes, "Column `c2` is new, and its default, current_timestamp(3), reads the clock: the server computes it once") ||
+			!strings.Contains(notes, "Column `c5` is new, and its default, (to_days(curdate()) - to_days(`d`)), reads the clock and may differ from row to row") ||
+			strings.Contains(notes, "`c3`") || strings.Contains(notes, "`c4`") {
+			t.Errorf("the plan's notes do not name c2 and c5 (only):\n%s", notes)
 		}
 
 		// A STORED column generated from a TIMESTAMP would be computed

@@ -308,7 +308,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 			p.RefusedBecause = append(p.RefusedBecause, zoneGeneratedRefusals(learned.target, p.TimeZone)...)
 		}
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
-		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource)...)
+		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource, utc)...)
 	}
 	p.OK = len(p.RefusedBecause) == 0
 
@@ -396,14 +396,21 @@ func timeZone(ctx context.Context, db *sql.DB, given string) (string, error) {
 }
 
 // zoneIsUTC reports whether the server's clock time in zone is UTC's in
-// January and in July: a server whose global zone is SYSTEM on a system in
-// UTC computes values in the zone as tailor's sessions do.
+// January and in July of years from 1971 to now: a server whose global
+// zone is SYSTEM on a system in UTC computes values in the zone as
+// tailor's sessions do.
 func zoneIsUTC(ctx context.Context, db *sql.DB, zone string) (bool, error) {
 	if schema.SameZone(zone, schema.SessionZone) {
 		return true, nil
 	}
+	var same []string
+	var args []any
+	for _, day := range []string{"1971-01-15", "1971-07-15", "1985-01-15", "1985-07-15", "2000-01-15", "2000-07-15", "2012-01-15", "2012-07-15", "2024-01-15", "2024-07-15"} {
+		same = append(same, "CONVERT_TZ('"+day+" 12:00:00', '"+schema.SessionZone+"', ?) = '"+day+" 12:00:00'")
+		args = append(args, zone)
+	}
 	var utc sql.NullBool
-	err := db.QueryRowContext(ctx, "SELECT CONVERT_TZ('2024-01-15 12:00:00', '"+schema.SessionZone+"', ?) = '2024-01-15 12:00:00' AND CONVERT_TZ('2024-07-15 12:00:00', '"+schema.SessionZone+"', ?) = '2024-07-15 12:00:00'", zone, zone).Scan(&utc)
+	err := db.QueryRowContext(ctx, "SELECT "+strings.Join(same, " AND "), args...).Scan(&utc)
 	if err != nil {
 		return false, fmt.Errorf("compare the time zone %s with UTC: %w", mysql.QuoteString(zone), err)
 	}
@@ -411,8 +418,12 @@ func zoneIsUTC(ctx context.Context, db *sql.DB, zone string) (bool, error) {
 }
 
 // zoneNotes says, for each copied column whose values cross between a
-// TIMESTAMP and another type, in which time zone they are converted.
-func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose string) []string {
+// TIMESTAMP and another type, in which time zone they are converted; for
+// each new column whose default reads the clock, that it is computed once
+// in that zone, or, for one that differs from row to row
+// (schema.PerRowClock), that it is computed for each row in tailor's zone,
+// which matters unless the zone is UTC's (utc).
+func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose string, utc bool) []string {
 	var out []string
 	for _, p := range pairs {
 		o, ok1 := source.Column(p[0])
@@ -428,8 +439,14 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 		written[i] = p[1]
 	}
 	for _, n := range schema.NewClockColumns(target, written) {
-		out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock: tailor reads it once in the time zone %s when the copy begins, and every row it copies or applies gets that value, as the server's own ALTER gives every row the value of its start.",
-			mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
+		switch {
+		case !schema.PerRowClock(n):
+			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value, as the server's own ALTER gives every row the value of its start.",
+				mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
+		case !utc:
+			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock and may differ from row to row (it reads a column, or calls a function such as UUID or SYSDATE): the server computes it for each row tailor copies or applies, in %s, tailor's sessions' zone, where the server's own ALTER would use %s; where that matters, set its values after the change.",
+				mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
+		}
 	}
 	return out
 }
@@ -472,7 +489,7 @@ func zoneGeneratedRefusals(target *schema.Table, zone string) []string {
 		if reads == "" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, and may depend on the time zone (%s): tailor's copy would compute it in %s, not in %s as the server's own ALTER does; make it VIRTUAL, use a plain ALTER TABLE, or pass --time-zone '+00:00' if the application computes it in UTC.",
+		out = append(out, fmt.Sprintf("Column %s is STORED, generated from %s, and may depend on the time zone (%s): tailor's copy would compute it in %s, not in %s as the server's own ALTER does; make it VIRTUAL, use a plain ALTER TABLE, or, if the application's sessions write in UTC, pass --time-zone '+00:00' (which converts TIMESTAMP values and clock defaults in UTC too).",
 			mysql.QuoteIdent(g.Name), g.Expression, reads, schema.SessionZone, mysql.QuoteString(zone)))
 	}
 	return out

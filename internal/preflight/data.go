@@ -58,19 +58,8 @@ func sourceName(pairs [][2]string, tgt string) (string, bool) {
 // sourceTable is the quoted name of the table being changed.
 func sourceTable(in Input) string { return mysql.QuoteTable(in.Source.Database, in.Source.Name) }
 
-// sqlName keeps only the characters a character set or collation name can
-// have. Such names cannot be quoted as identifiers in every position
-// (CONVERT(x USING cs) on older servers), so they are written bare; they
-// come from information_schema and are never user text, but filtering them
-// keeps a bad name from ever becoming SQL.
-func sqlName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-			return r
-		}
-		return -1
-	}, name)
-}
+// sqlName is schema.SQLName.
+func sqlName(name string) string { return schema.SQLName(name) }
 
 // displayType writes a column's type as a user reads it in a message:
 // keywords upper-cased, ENUM members left as they are ("VARCHAR(10)",

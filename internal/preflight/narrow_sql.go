@@ -105,16 +105,7 @@ func differsExpr(src, tgt schema.Column, s, t string) string {
 // table that holds values exactly as c does: its type and character set,
 // and always NULL, so that a NULL is kept and counted rather than turned
 // into a default.
-func columnDefinition(c schema.Column) string {
-	def := c.ColumnType
-	if c.Charset != "" {
-		def += " CHARACTER SET " + sqlName(c.Charset)
-		if c.Collation != "" {
-			def += " COLLATE " + sqlName(c.Collation)
-		}
-	}
-	return def + " NULL"
-}
+func columnDefinition(c schema.Column) string { return c.TypeDefinition() + " NULL" }
 
 // originalDefinition is the definition of the column of the scan's
 // temporary table that keeps a copy of c's value: c's own, except that a

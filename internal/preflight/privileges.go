@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // privNeed is one privilege a run needs, at the level it needs it.
@@ -42,6 +43,11 @@ func privilegeNeeds(in Input, hasTriggers bool) []privNeed {
 		if in.RecreateTriggers && hasTriggers {
 			out = append(out, privNeed{names: []string{"TRIGGER"}, level: levelDatabase})
 		}
+		if stampsClock(in) {
+			// The clock defaults of new columns are computed in a
+			// temporary table (migrate's clockStamps).
+			out = append(out, privNeed{names: []string{"CREATE TEMPORARY TABLES"}, level: levelDatabase})
+		}
 	} else {
 		for _, p := range in.Server.AlterTablePrivileges() {
 			out = append(out, privNeed{names: []string{p}, level: levelTable})
@@ -50,6 +56,24 @@ func privilegeNeeds(in Input, hasTriggers bool) []privNeed {
 	// Without PROCESS the long-transactions check sees only the sessions of
 	// tailor's own user, and none of InnoDB's transactions.
 	return append(out, privNeed{names: []string{"PROCESS"}, level: levelGlobal, optional: true})
+}
+
+// stampsClock reports whether the copy computes the clock default of a new
+// column once (schema.NewClockColumns, not schema.PerRowClock).
+func stampsClock(in Input) bool {
+	if in.Target == nil {
+		return false
+	}
+	written := make([]string, len(in.Columns))
+	for i, p := range in.Columns {
+		written[i] = p[1]
+	}
+	for _, c := range schema.NewClockColumns(in.Target, written) {
+		if !schema.PerRowClock(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // readGrants reads the grants in force for the session and the account

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
+	"github.com/tailor-osc/tailor/internal/schema"
 )
 
 // restrictedUser creates an account name@'%' (and drops it when the test
@@ -59,6 +60,8 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 		name   string
 		grants []string
 		copy   bool
+		// clock adds a column whose default reads the clock.
+		clock  bool
 		status Status
 		parts  []string
 	}{
@@ -98,12 +101,24 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 			status: Fail,
 			parts:  []string{"lacks privileges the change needs (ALTER on " + db + ".`orders`); grant them with: GRANT PROCESS ON *.* TO 'tlr_copy5'@'%'; GRANT ALTER ON " + db + ".`orders` TO 'tlr_copy5'@'%'"},
 		},
+		{
+			name: "copy that adds a column with a clock default",
+			grants: []string{"GRANT REPLICATION SLAVE, BINLOG MONITOR, PROCESS ON *.* TO {user}",
+				"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, LOCK TABLES, TRIGGER ON {db}.* TO {user}"},
+			copy: true, clock: true, status: Fail,
+			parts: []string{"lacks privileges the copy needs (CREATE TEMPORARY TABLES on " + db + ".*); grant them with: GRANT CREATE TEMPORARY TABLES ON " + db + ".* TO 'tlr_copy6'@'%'"},
+		},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "tlr_copy" + string(rune('1'+i))
 			udb := restrictedUser(t, admin, dbName, name, tt.grants...)
 			in := Input{DB: udb, Server: server, Database: dbName, Table: "orders", Copy: tt.copy, RecreateTriggers: true}
+			if tt.clock {
+				in.Columns = [][2]string{{"id", "id"}, {"total", "total"}}
+				in.Target = &schema.Table{Columns: []schema.Column{{Name: "id", DataType: "int"}, {Name: "total", DataType: "int"},
+					{Name: "at", DataType: "datetime", ColumnType: "datetime", Default: "current_timestamp()"}}}
+			}
 			c, err := checkPrivileges(ctx, in, true)
 			if err != nil {
 				t.Fatal(err)

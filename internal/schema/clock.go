@@ -7,13 +7,18 @@ import (
 
 // A column the ALTER adds whose default reads the clock (a DATETIME
 // DEFAULT CURRENT_TIMESTAMP) gets one value in every row from the
-// server's own ALTER: the clock time in its session's zone when it began.
-// tailor's copy and applier write the shadow's rows in their own sessions,
-// which run in SessionZone; left to the server, such a column would get
-// the clock time in +00:00 (hours off on a server whose zone is not UTC),
-// and another value at each chunk and at each row the applier writes
-// again. So the migration reads each such default once, in its zone, and
-// the copy and the applier write that value (Mapping.Stamps).
+// server's own ALTER: the default as its session computes it when the
+// ALTER begins, in its time zone. tailor's copy and applier write the
+// shadow's rows in their own sessions, which run in SessionZone; left to
+// the server, such a column would get the clock time in +00:00 (hours off
+// on a server whose zone is not UTC), and another value at each chunk and
+// at each row the applier writes again. So the migration has the server
+// compute each such default once, in the migration's zone, into a column
+// of the same type, and the copy and the applier write that value
+// (Mapping.Stamps). A default that also reads a column or calls a
+// function whose value differs from row to row (UUID(), RAND()) cannot
+// be one value; it is left to the server, row by row, in SessionZone
+// (PerRowClock).
 
 // Stamp is a value the copy and the applier write into a column of the
 // shadow that the original lacks.
@@ -23,18 +28,25 @@ type Stamp struct {
 	Value string
 }
 
-// clockCall matches a default that calls a function reading the clock in
-// the session's time zone.
-var clockCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|sysdate)\b`)
+// clockCall matches a default that calls a function reading the clock.
+var clockCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|sysdate|utc_timestamp|utc_date|utc_time|unix_timestamp)\b`)
 
-// ReadsClock reports whether c's default reads the clock in the session's
-// time zone: it calls CURRENT_TIMESTAMP, NOW, CURDATE or the like, and is
-// no quoted literal ('now' in a VARCHAR). A TIMESTAMP's default does not
-// count: it keeps the instant, whatever the zone. A generated column has
-// no default.
+// perRow matches a default whose value may differ from row to row: it
+// reads a column (MariaDB quotes column names in COLUMN_DEFAULT), or calls
+// a function that gives another value at each call. SYSDATE is the time
+// of each call, not of the statement.
+var perRow = regexp.MustCompile("`|(?i)\\b(uuid|uuid_short|sys_guid|rand|random_bytes|nextval|lastval|setval|sysdate)\\b")
+
+// ReadsClock reports whether c's default reads the clock: it calls
+// CURRENT_TIMESTAMP, NOW, CURDATE, UTC_TIMESTAMP or the like, and is no
+// quoted literal ('now' in a VARCHAR). A generated column has no default.
 func ReadsClock(c Column) bool {
-	return !c.Generated && c.Family() != FamTimestamp && !strings.HasPrefix(c.Default, "'") && clockCall.MatchString(c.Default)
+	return !c.Generated && !strings.HasPrefix(c.Default, "'") && clockCall.MatchString(c.Default)
 }
+
+// PerRowClock reports whether c's default reads the clock and may also
+// differ from row to row (perRow), so that no one value stands for it.
+func PerRowClock(c Column) bool { return ReadsClock(c) && perRow.MatchString(c.Default) }
 
 // NewClockColumns are the columns of t whose default reads the clock
 // (ReadsClock) and which are none of written, the names of the columns a

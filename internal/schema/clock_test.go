@@ -6,9 +6,10 @@ import (
 )
 
 // TestNewClockColumns: a new column whose default calls a clock function
-// in the session's zone is stamped; a copied one, a quoted literal, a
-// TIMESTAMP's default, a zone-free function and a generated column are
-// not.
+// is found, a TIMESTAMP's too; a copied one, a quoted literal, a default
+// without a clock and a generated column are not. Of those found, one that
+// reads a column or calls a function that differs from call to call is
+// computed row by row.
 func TestNewClockColumns(t *testing.T) {
 	col := func(name, dataType, def string) Column {
 		return Column{Name: name, DataType: dataType, ColumnType: dataType, Default: def}
@@ -21,19 +22,30 @@ func TestNewClockColumns(t *testing.T) {
 		col("d", "date", "(curdate() + interval 1 day)"),
 		col("t", "time", "curtime()"),
 		col("y", "int", "year(now())"),
-		col("word", "varchar", "'now'"),
 		col("ts", "timestamp", "current_timestamp()"),
 		col("utc", "datetime", "utc_timestamp()"),
+		col("epoch", "bigint", "unix_timestamp()"),
+		col("age", "int", "(to_days(curdate()) - to_days(`born`))"),
+		col("tok", "varchar", "concat(current_timestamp(6),'-',uuid())"),
+		col("sys", "datetime", "sysdate()"),
+		col("word", "varchar", "'now'"),
 		col("none", "datetime", ""),
 		col("null", "datetime", "NULL"),
+		col("n", "int", "(1 + 2)"),
 		gen,
 	}}
-	var got []string
+	var got, perRow []string
 	for _, c := range NewClockColumns(shadow, []string{"copied"}) {
 		got = append(got, c.Name)
+		if PerRowClock(c) {
+			perRow = append(perRow, c.Name)
+		}
 	}
-	if want := []string{"dt", "d", "t", "y"}; !slices.Equal(got, want) {
-		t.Errorf("stamped %q, want %q", got, want)
+	if want := []string{"dt", "d", "t", "y", "ts", "utc", "epoch", "age", "tok", "sys"}; !slices.Equal(got, want) {
+		t.Errorf("clock defaults %q, want %q", got, want)
+	}
+	if want := []string{"age", "tok", "sys"}; !slices.Equal(perRow, want) {
+		t.Errorf("row by row %q, want %q", perRow, want)
 	}
 
 	m := &Mapping{Columns: []ColumnPair{{Old: "a", New: "b"}}, Stamps: []Stamp{{Column: "dt", Value: "'2024-01-01 00:00:00'"}}}

@@ -301,3 +301,30 @@ func ParseEnumValues(columnType string) ([]string, error) {
 	}
 	return values, nil
 }
+
+// TypeDefinition is c's type as a column definition gives it: its
+// COLUMN_TYPE, with its character set and collation for a string.
+func (c Column) TypeDefinition() string {
+	def := c.ColumnType
+	if c.Charset != "" {
+		def += " CHARACTER SET " + SQLName(c.Charset)
+		if c.Collation != "" {
+			def += " COLLATE " + SQLName(c.Collation)
+		}
+	}
+	return def
+}
+
+// SQLName keeps only the characters a character set or collation name can
+// have. Such names cannot be quoted as identifiers in every position
+// (CONVERT(x USING cs) on older servers), so they are written bare; they
+// come from information_schema and are never user text, but filtering them
+// keeps a bad name from ever becoming SQL.
+func SQLName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return -1
+	}, name)
+}
