@@ -428,7 +428,7 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 	for _, p := range pairs {
 		o, ok1 := source.Column(p[0])
 		n, ok2 := target.Column(p[1])
-		if !ok1 || !ok2 || n.Generated || !schema.CrossesZone(o, n) {
+		if !ok1 || !ok2 || n.Generated || !schema.CrossesZone(o, n) && !schema.DatesTime(o, n) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("Column %s is %s and becomes %s%s: its values are converted in the time zone %s, %s.",

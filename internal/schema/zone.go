@@ -98,20 +98,41 @@ func WriteInZone(expr, zone string, from Column) string {
 
 // isTemporal reports whether c's values are dates to the server. A TIME
 // is not: its midnight would compare equal to the zero value, and as a
-// DATETIME it takes the current date (in +00:00, which near midnight is
-// another day than the server's zone's: a TIME that becomes a TIMESTAMP
-// may then land a day off, a known difference).
+// date it takes the current date (DatedInZone).
 func isTemporal(c Column) bool {
 	f := c.Family()
 	return f == FamTimestamp || f == FamDate
 }
 
+// DatesTime reports whether a TIME of column from becomes a date in
+// column to (a DATE, DATETIME or TIMESTAMP): the server gives it the
+// current date of the session's time zone, as its own ALTER does
+// (MariaDB 10.11: a TIME of 10:00 became the next day's 10:00 in a
+// session at +10:00 at 22:00 UTC, as a DATETIME and as a TIMESTAMP).
+func DatesTime(from, to Column) bool { return from.Family() == FamTime && isTemporal(to) }
+
+// DatedInZone is expr, a TIME, on the current date in zone, as a
+// DATETIME: what a session in zone makes of it as a date. A session in
+// SessionZone would take UTC's date, another day near midnight.
+func DatedInZone(expr, zone string) string {
+	return "TIMESTAMP(DATE(CONVERT_TZ(UTC_TIMESTAMP(), '" + SessionZone + "', " + mysql.QuoteString(zone) + ")), " + expr + ")"
+}
+
 // InZone is expr, a value of column from, as a session in zone would give
 // it to column to: converted when it crosses between a TIMESTAMP and
-// another type (CrossesZone), else expr itself. An empty zone converts
+// another type (CrossesZone), or dated in zone when it is a TIME that
+// becomes a date (DatesTime), else expr itself. An empty zone converts
 // nothing: a mapping built for a test or a check that copies no value.
 func InZone(expr string, from, to Column, zone string) string {
 	switch {
+	case zone != "" && DatesTime(from, to):
+		dated := DatedInZone(expr, zone)
+		if to.Family() == FamTimestamp {
+			return WriteInZone(dated, zone, Column{DataType: "datetime", ColumnType: "datetime(6)"})
+		}
+		// Into a DATE, a time of day other than midnight is cut off with
+		// a note, which the copy stops at as at every lossy value.
+		return dated
 	case zone == "" || !CrossesZone(from, to):
 		return expr
 	case from.Family() == FamTimestamp:
@@ -139,7 +160,7 @@ func (m *Mapping) ValueInZone(expr string, p ColumnPair) string {
 func (m *Mapping) BoundInZone(mark string, p ColumnPair) string {
 	from := m.Source.Columns[p.Index]
 	to, _ := m.Shadow.Column(p.New)
-	if m.TimeZone == "" || !CrossesZone(from, to) {
+	if m.TimeZone == "" || !CrossesZone(from, to) && !DatesTime(from, to) {
 		return mark
 	}
 	switch from.Family() {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tailor-osc/tailor/internal/mysql"
 )
@@ -167,6 +168,87 @@ func TestWriteInZoneAsTheServer(t *testing.T) {
 			t.Logf("%s %s: %s", c.typ, v, want)
 			if copied != want || bound != want {
 				t.Errorf("%s %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", c.typ, v, zone, want, copied, bound)
+			}
+		}
+	}
+}
+
+// TestTimeDatedAsTheServer: a TIME that becomes a DATETIME, a TIMESTAMP or
+// a DATE takes the current date of the migration's zone, as the server's
+// own ALTER in that zone gives it, in tailor's copy and its applier. The
+// zone is chosen so that its date is not UTC's when the test runs.
+func TestTimeDatedAsTheServer(t *testing.T) {
+	db, database := sbx.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	zone := "+13:00" // tomorrow from 11:00 UTC
+	if time.Now().UTC().Hour() < 11 {
+		zone = "-12:00" // yesterday until 12:00 UTC
+	}
+	exec := func(q string, args ...any) error { _, err := conn.ExecContext(ctx, q, args...); return err }
+	must := func(q string, args ...any) {
+		t.Helper()
+		if err := exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// stored is column c of table tbl as text in +00:00, or "refused"
+	// when the statement failed or warned (the copy stops at a warning).
+	stored := func(err error, tbl string) string {
+		var warnings int
+		if err != nil || conn.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings) != nil || warnings > 0 {
+			return "refused"
+		}
+		var v sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM "+tbl).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if !v.Valid {
+			return "NULL"
+		}
+		return v.String
+	}
+	must("SET SESSION sql_mode = ?, time_zone = '+00:00'", mysql.SQLMode)
+	for _, target := range []string{"DATETIME(3)", "TIMESTAMP(3) NULL DEFAULT NULL", "DATE"} {
+		for _, v := range []string{"'10:00:00.5'", "'-01:00:00'", "'25:00:00'", "'00:00:00'", "NULL"} {
+			for _, q := range []string{"DROP TABLE IF EXISTS s, n, tc, tb", "CREATE TABLE s (id INT PRIMARY KEY, c TIME(3) NULL)",
+				"INSERT INTO s VALUES (1, " + v + ")", "CREATE TABLE n LIKE s", "INSERT INTO n SELECT * FROM s",
+				"CREATE TABLE tc (id INT PRIMARY KEY, c " + target + ")", "CREATE TABLE tb LIKE tc"} {
+				must(q)
+			}
+			want := stored(exec("SET STATEMENT time_zone = '"+zone+"' FOR ALTER TABLE n MODIFY c "+target+", ALGORITHM=COPY"), "n")
+			src, err := Load(ctx, db, database, "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst, err := Load(ctx, db, database, "tc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Mapping{Source: src, Shadow: dst, TimeZone: zone}
+			pair := ColumnPair{Old: "c", New: "c", Index: 1}
+			copied := stored(exec("INSERT INTO tc SELECT id, "+m.ValueInZone("`c`", pair)+" FROM s"), "tc")
+			var raw sql.NullString
+			if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM s").Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			var arg any
+			if raw.Valid {
+				arg = raw.String
+			}
+			mark := m.BoundInZone("?", pair)
+			args := []any{1}
+			for range strings.Count(mark, "?") {
+				args = append(args, arg)
+			}
+			bound := stored(exec("INSERT INTO tb VALUES (?, "+mark+")", args...), "tb")
+			t.Logf("%s %s at %s: %s", target, v, zone, want)
+			if copied != want || bound != want {
+				t.Errorf("%s %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", target, v, zone, want, copied, bound)
 			}
 		}
 	}
