@@ -295,7 +295,7 @@ func (r *Runner) createShadow(ctx context.Context) error {
 
 // mapColumns makes the mapping from the original to the shadow: the
 // columns the ALTER carries over, the key that identifies rows in both,
-// and the values of the new columns whose default reads the clock.
+// and the values of the new columns whose default is an expression.
 func (r *Runner) mapColumns(ctx context.Context, shadowTable *schema.Table) error {
 	var generated = map[string]bool{}
 	for _, c := range shadowTable.Columns {
@@ -311,74 +311,125 @@ func (r *Runner) mapColumns(ctx context.Context, shadowTable *schema.Table) erro
 		return invalid(err)
 	}
 	r.mapping.TimeZone = r.plan.TimeZone
-	r.mapping.Stamps, err = r.clockStamps(ctx, shadowTable)
+	r.mapping.Stamps, err = r.defaultStamps(ctx, shadowTable)
 	return err
 }
 
-// clockStamps has the server compute, once and in the migration's time
-// zone, the default of each new column of the shadow whose default reads
-// the clock and is one value for every row (schema.NewClockColumns,
-// schema.PerRowClock), as the server's own ALTER gives every row the value
-// its default had when the ALTER began, in its session's zone (see
-// schema/clock.go). Each is computed into a column of its own type in a
-// temporary table, with the conversions and the sql_mode of a row
-// inserted there, and read back as its bytes (a TIMESTAMP in SessionZone,
-// as the copy writes it). A resumed migration computes them again: the
-// rows copied before it keep the earlier time.
-func (r *Runner) clockStamps(ctx context.Context, shadowTable *schema.Table) ([]schema.Stamp, error) {
+// defaultStamps has the server compute, once and in the migration's time
+// zone, the default of each new column of the shadow whose default is an
+// expression that is one value for every row (schema.NewComputedColumns,
+// schema.PerRowDefault), as the server's own ALTER computes it in its
+// session's zone, a clock as of the ALTER's start (see schema/clock.go).
+// Each is computed into a column of its own definition in a temporary
+// table made and written in the zone and the server's sql_mode (a
+// constant expression is computed when the table is opened), and read
+// back as its bytes (a FLOAT through a DOUBLE, whose text keeps every
+// digit; a TIMESTAMP in SessionZone, as the copy writes it). The values
+// must then come back the same when written as the copy writes them, into
+// a second such table: a value that does not (an ENUM's error value, a
+// clock a strict mode refuses) is refused. A resumed migration computes
+// them again: the rows copied before it keep the earlier time.
+func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) ([]schema.Stamp, error) {
 	var cols []schema.Column
-	for _, c := range schema.NewClockColumns(shadowTable, r.mapping.NewNames()) {
-		if !schema.PerRowClock(c) {
+	for _, c := range schema.NewComputedColumns(shadowTable, r.mapping.NewNames()) {
+		if !schema.PerRowDefault(c) {
 			cols = append(cols, c)
 		}
 	}
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	defs, reads, names := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols))
+	defs, reads, names, same := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
-		col := mysql.QuoteIdent(fmt.Sprintf("c%d", i))
-		defs[i] = col + " " + c.TypeDefinition() + " NULL DEFAULT (" + c.Default + ")"
-		reads[i] = "HEX(CAST(" + col + " AS BINARY))"
-		names[i] = mysql.QuoteIdent(c.Name)
+		col := mysql.QuoteIdent(c.Name)
+		null := " NULL"
+		if !c.Nullable {
+			null = " NOT NULL"
+		}
+		defs[i] = col + " " + c.TypeDefinition() + null + " DEFAULT (" + c.Default + ")"
+		value := col
+		if c.Family() == schema.FamFloat {
+			value = "CAST(" + col + " AS DOUBLE)"
+		}
+		reads[i] = "HEX(CAST(" + value + " AS BINARY))"
+		names[i] = col
+		same[i] = "(a." + col + " <=> b." + col + " AND CAST(a." + col + " AS BINARY) <=> CAST(b." + col + " AS BINARY))"
 	}
+	list := strings.Join(names, ", ")
 	conn, err := r.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	const tmp = "`tailor_clock_stamps`"
-	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" ("+strings.Join(defs, ", ")+") ENGINE=InnoDB"); err != nil {
-		return nil, fmt.Errorf("compute the clock defaults of the new columns %s in a temporary table: %w", strings.Join(names, ", "), err)
-	}
+	const computed, written = "`tailor_default_stamps`", "`tailor_default_stamps_written`"
 	defer func() {
-		// The session goes back to the pool: without its temporary table,
-		// or not at all.
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "DROP TEMPORARY TABLE IF EXISTS "+tmp); err != nil {
+		// The session goes back to the pool: without its temporary
+		// tables, or not at all.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "DROP TEMPORARY TABLE IF EXISTS "+computed+", "+written); err != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	if err := r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, "INSERT INTO "+tmp+" () VALUES ()"); err != nil {
+	inZone := func(stmt string) error {
+		return r.server.ExecInSQLMode(ctx, conn, r.plan.SQLMode, r.plan.TimeZone, stmt)
+	}
+	if err := inZone("CREATE TEMPORARY TABLE " + computed + " (" + strings.Join(defs, ", ") + ") ENGINE=InnoDB"); err != nil {
+		return nil, fmt.Errorf("compute the defaults of the new columns %s in a temporary table: %w", list, err)
+	}
+	if err := inZone("INSERT INTO " + computed + " () VALUES ()"); err != nil {
 		if mysql.ErrorNumber(err) != 0 {
-			return nil, invalid(fmt.Errorf("the server cannot store the clock defaults of the new columns %s in them: %s", strings.Join(names, ", "), serverMessage(err)))
+			return nil, invalid(fmt.Errorf("the server cannot store the defaults of the new columns %s in them: %s", list, serverMessage(err)))
 		}
-		return nil, fmt.Errorf("compute the clock defaults of the new columns %s: %w", strings.Join(names, ", "), err)
+		return nil, fmt.Errorf("compute the defaults of the new columns %s: %w", list, err)
 	}
 	vals := make([]sql.NullString, len(cols))
 	dest := make([]any, len(cols))
 	for i := range vals {
 		dest[i] = &vals[i]
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(reads, ", ")+" FROM "+tmp).Scan(dest...); err != nil {
-		return nil, fmt.Errorf("read the clock defaults of the new columns %s: %w", strings.Join(names, ", "), err)
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(reads, ", ")+" FROM "+computed).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("read the defaults of the new columns %s: %w", list, err)
 	}
 	stamps := make([]schema.Stamp, len(cols))
+	values := make([]string, len(cols))
 	for i, c := range cols {
 		stamps[i] = schema.Stamp{Column: c.Name, Value: "NULL"}
 		if vals[i].Valid {
 			stamps[i].Value = "X'" + vals[i].String + "'"
 		}
-		r.log.Info("a new column's default reads the clock: every row copied or applied gets the value it has now in the migration's time zone",
+		values[i] = stamps[i].Value
+	}
+	// Written as the copy writes them: in this session's mode and zone.
+	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+written+" LIKE "+computed); err != nil {
+		return nil, fmt.Errorf("check the defaults of the new columns %s: %w", list, err)
+	}
+	var warnings int
+	_, err = conn.ExecContext(ctx, "INSERT INTO "+written+" ("+list+") VALUES ("+strings.Join(values, ", ")+")")
+	if err == nil {
+		err = conn.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings)
+	}
+	flags := make([]bool, len(cols))
+	dest = make([]any, len(cols))
+	for i := range flags {
+		dest[i] = &flags[i]
+	}
+	if err == nil && warnings == 0 {
+		err = conn.QueryRowContext(ctx, "SELECT "+strings.Join(same, ", ")+" FROM "+computed+" a, "+written+" b").Scan(dest...)
+	}
+	switch {
+	case err != nil && mysql.ErrorNumber(err) == 0:
+		return nil, fmt.Errorf("check the defaults of the new columns %s: %w", list, err)
+	case err != nil || warnings > 0:
+		why := fmt.Sprintf("%d warnings", warnings)
+		if err != nil {
+			why = serverMessage(err)
+		}
+		return nil, invalid(fmt.Errorf("the defaults of the new columns %s give values here (%s) that tailor cannot write into the rows it copies as the server stores them (%s); add the columns in an ALTER of their own, or with literal defaults", list, strings.Join(values, ", "), why))
+	}
+	for i, c := range cols {
+		if !flags[i] {
+			return nil, invalid(fmt.Errorf("the default of the new column %s, %s, gives a value here (%s) that tailor cannot write into the rows it copies as the server stores it; add the column in an ALTER of its own, or with a literal default", names[i], c.Default, stamps[i].Value))
+		}
+		r.log.Info("a new column's default is an expression: every row copied or applied gets the value it has now in the migration's time zone",
 			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "time_zone", r.plan.TimeZone)
 	}
 	return stamps, nil

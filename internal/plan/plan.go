@@ -418,11 +418,11 @@ func zoneIsUTC(ctx context.Context, db *sql.DB, zone string) (bool, error) {
 }
 
 // zoneNotes says, for each copied column whose values cross between a
-// TIMESTAMP and another type, in which time zone they are converted; for
-// each new column whose default reads the clock, that it is computed once
-// in that zone, or, for one that differs from row to row
-// (schema.PerRowClock), that it is computed for each row in tailor's zone,
-// which matters unless the zone is UTC's (utc).
+// TIMESTAMP and another type (or a TIME that becomes a date), in which
+// time zone they are converted; for each new column whose default is an
+// expression, that it is computed once in that zone, or, for one that
+// differs from row to row (schema.PerRowDefault), that it is computed for
+// each row in tailor's zone, which matters unless the zone is UTC's (utc).
 func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose string, utc bool) []string {
 	var out []string
 	for _, p := range pairs {
@@ -438,13 +438,13 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 	for i, p := range pairs {
 		written[i] = p[1]
 	}
-	for _, n := range schema.NewClockColumns(target, written) {
+	for _, n := range schema.NewComputedColumns(target, written) {
 		switch {
-		case !schema.PerRowClock(n):
-			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value, as the server's own ALTER gives every row the value of its start.",
+		case !schema.PerRowDefault(n):
+			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, is an expression: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value, as the server's own ALTER computes it in its zone (a clock as of its start).",
 				mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
 		case !utc:
-			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, reads the clock and may differ from row to row (it reads a column, or calls a function such as UUID or SYSDATE): the server computes it for each row tailor copies or applies, in %s, tailor's sessions' zone, where the server's own ALTER would use %s; where that matters, set its values after the change.",
+			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, may differ from row to row (it reads a column, or calls a function such as UUID or SYSDATE): the server computes it for each row tailor copies or applies, in %s, tailor's sessions' zone, where the server's own ALTER would use %s; where the zone matters to it, set its values after the change.",
 				mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
 		}
 	}

@@ -43,9 +43,9 @@ func privilegeNeeds(in Input, hasTriggers bool) []privNeed {
 		if in.RecreateTriggers && hasTriggers {
 			out = append(out, privNeed{names: []string{"TRIGGER"}, level: levelDatabase})
 		}
-		if stampsClock(in) {
-			// The clock defaults of new columns are computed in a
-			// temporary table (migrate's clockStamps).
+		if stampsDefault(in) {
+			// The expression defaults of new columns are computed in a
+			// temporary table (migrate's defaultStamps).
 			out = append(out, privNeed{names: []string{"CREATE TEMPORARY TABLES"}, level: levelDatabase})
 		}
 	} else {
@@ -58,9 +58,9 @@ func privilegeNeeds(in Input, hasTriggers bool) []privNeed {
 	return append(out, privNeed{names: []string{"PROCESS"}, level: levelGlobal, optional: true})
 }
 
-// stampsClock reports whether the copy computes the clock default of a new
-// column once (schema.NewClockColumns, not schema.PerRowClock).
-func stampsClock(in Input) bool {
+// stampsDefault reports whether the copy computes the default of a new
+// column once (schema.NewComputedColumns, not schema.PerRowDefault).
+func stampsDefault(in Input) bool {
 	if in.Target == nil {
 		return false
 	}
@@ -68,8 +68,8 @@ func stampsClock(in Input) bool {
 	for i, p := range in.Columns {
 		written[i] = p[1]
 	}
-	for _, c := range schema.NewClockColumns(in.Target, written) {
-		if !schema.PerRowClock(c) {
+	for _, c := range schema.NewComputedColumns(in.Target, written) {
+		if !schema.PerRowDefault(c) {
 			return true
 		}
 	}

@@ -117,7 +117,7 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 			if tt.clock {
 				in.Columns = [][2]string{{"id", "id"}, {"total", "total"}}
 				in.Target = &schema.Table{Columns: []schema.Column{{Name: "id", DataType: "int"}, {Name: "total", DataType: "int"},
-					{Name: "at", DataType: "datetime", ColumnType: "datetime", Default: "current_timestamp()"}}}
+					{Name: "at", DataType: "datetime", ColumnType: "datetime", Default: "current_timestamp()", DefaultIsExpression: true}}}
 			}
 			c, err := checkPrivileges(ctx, in, true)
 			if err != nil {

@@ -5,20 +5,21 @@ import (
 	"strings"
 )
 
-// A column the ALTER adds whose default reads the clock (a DATETIME
-// DEFAULT CURRENT_TIMESTAMP) gets one value in every row from the
-// server's own ALTER: the default as its session computes it when the
-// ALTER begins, in its time zone. tailor's copy and applier write the
-// shadow's rows in their own sessions, which run in SessionZone; left to
-// the server, such a column would get the clock time in +00:00 (hours off
-// on a server whose zone is not UTC), and another value at each chunk and
+// A column the ALTER adds whose default is an expression (a DATETIME
+// DEFAULT CURRENT_TIMESTAMP, an INT DEFAULT (YEAR(CURDATE()))) gets its
+// value from the server's own ALTER as the ALTER's session computes it:
+// in that session's time zone, and for a clock, one value (the ALTER's
+// start) in every row. tailor's copy and applier write the shadow's rows
+// in their own sessions, which run in SessionZone; left to the server,
+// such a column would be computed in +00:00 (hours off on a server whose
+// zone is not UTC, for a clock or a zone-dependent function such as
+// FROM_UNIXTIME), and a clock would give another value at each chunk and
 // at each row the applier writes again. So the migration has the server
 // compute each such default once, in the migration's zone, into a column
 // of the same type, and the copy and the applier write that value
-// (Mapping.Stamps). A default that also reads a column or calls a
-// function whose value differs from row to row (UUID(), RAND()) cannot
-// be one value; it is left to the server, row by row, in SessionZone
-// (PerRowClock).
+// (Mapping.Stamps). A default that reads a column or calls a function
+// whose value differs from call to call (UUID(), RAND()) is no one value;
+// it is left to the server, row by row, in SessionZone (PerRowDefault).
 
 // Stamp is a value the copy and the applier write into a column of the
 // shadow that the original lacks.
@@ -28,37 +29,43 @@ type Stamp struct {
 	Value string
 }
 
-// clockCall matches a default that calls a function reading the clock.
-var clockCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|sysdate|utc_timestamp|utc_date|utc_time|unix_timestamp)\b`)
+// literalDefault matches the literal defaults MariaDB shows in
+// COLUMN_DEFAULT: NULL, a quoted string, a number, a bit or hex string.
+var literalDefault = regexp.MustCompile(`^(NULL|'(?:[^'\\]|\\.|'')*'|[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|[bB]'[01]*'|[xX]'[0-9a-fA-F]*'|0x[0-9a-fA-F]+)$`)
 
-// perRow matches a default whose value may differ from row to row: it
-// reads a column (MariaDB quotes column names in COLUMN_DEFAULT), or calls
-// a function that gives another value at each call. SYSDATE is the time
-// of each call, not of the statement.
+// quoted matches a quoted string in an expression, so that its text is
+// not read as a call ('rand-' is no RAND()).
+var quoted = regexp.MustCompile(`'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"`)
+
+// perRow matches an expression whose value may differ from row to row:
+// it reads a column (MariaDB quotes column names in COLUMN_DEFAULT), or
+// calls a function that gives another value at each call. SYSDATE is the
+// time of each call, not of the statement.
 var perRow = regexp.MustCompile("`|(?i)\\b(uuid|uuid_short|sys_guid|rand|random_bytes|nextval|lastval|setval|sysdate)\\b")
 
-// ReadsClock reports whether c's default reads the clock: it calls
-// CURRENT_TIMESTAMP, NOW, CURDATE, UTC_TIMESTAMP or the like, and is no
-// quoted literal ('now' in a VARCHAR). A generated column has no default.
-func ReadsClock(c Column) bool {
-	return !c.Generated && !strings.HasPrefix(c.Default, "'") && clockCall.MatchString(c.Default)
+// ComputedDefault reports whether c's default is an expression the server
+// computes when a row takes it (DefaultIsExpression). A generated column
+// has no default.
+func ComputedDefault(c Column) bool { return !c.Generated && c.DefaultIsExpression }
+
+// PerRowDefault reports whether c's default is computed (ComputedDefault)
+// and may differ from row to row (perRow, outside quoted text), so that
+// no one value stands for it.
+func PerRowDefault(c Column) bool {
+	return ComputedDefault(c) && perRow.MatchString(quoted.ReplaceAllString(c.Default, "''"))
 }
 
-// PerRowClock reports whether c's default reads the clock and may also
-// differ from row to row (perRow), so that no one value stands for it.
-func PerRowClock(c Column) bool { return ReadsClock(c) && perRow.MatchString(c.Default) }
-
-// NewClockColumns are the columns of t whose default reads the clock
-// (ReadsClock) and which are none of written, the names of the columns a
-// copy writes (in any case, as the server compares them).
-func NewClockColumns(t *Table, written []string) []Column {
+// NewComputedColumns are the columns of t whose default is computed
+// (ComputedDefault) and which are none of written, the names of the
+// columns a copy writes (in any case, as the server compares them).
+func NewComputedColumns(t *Table, written []string) []Column {
 	has := map[string]bool{}
 	for _, n := range written {
 		has[strings.ToLower(n)] = true
 	}
 	var out []Column
 	for _, c := range t.Columns {
-		if !has[strings.ToLower(c.Name)] && ReadsClock(c) {
+		if !has[strings.ToLower(c.Name)] && ComputedDefault(c) {
 			out = append(out, c)
 		}
 	}

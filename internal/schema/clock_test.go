@@ -1,18 +1,20 @@
 package schema
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
 
-// TestNewClockColumns: a new column whose default calls a clock function
-// is found, a TIMESTAMP's too; a copied one, a quoted literal, a default
-// without a clock and a generated column are not. Of those found, one that
-// reads a column or calls a function that differs from call to call is
-// computed row by row.
-func TestNewClockColumns(t *testing.T) {
+// TestNewComputedColumns: a new column whose default is an expression is
+// found, a TIMESTAMP's too; a copied one, a literal and a generated column
+// are not. Of those found, one that reads a column or calls a function
+// that differs from call to call, outside quoted text, is computed row by
+// row. The literals are those MariaDB shows in COLUMN_DEFAULT.
+func TestNewComputedColumns(t *testing.T) {
 	col := func(name, dataType, def string) Column {
-		return Column{Name: name, DataType: dataType, ColumnType: dataType, Default: def}
+		return Column{Name: name, DataType: dataType, ColumnType: dataType, Default: def,
+			DefaultIsExpression: def != "" && !literalDefault.MatchString(def)}
 	}
 	gen := col("g", "datetime", "")
 	gen.Generated, gen.Expression = true, "now()"
@@ -20,29 +22,33 @@ func TestNewClockColumns(t *testing.T) {
 		col("Copied", "datetime", "current_timestamp()"),
 		col("dt", "datetime", "current_timestamp(3)"),
 		col("d", "date", "(curdate() + interval 1 day)"),
-		col("t", "time", "curtime()"),
-		col("y", "int", "year(now())"),
+		col("y", "int", "year(current_timestamp())"),
 		col("ts", "timestamp", "current_timestamp()"),
-		col("utc", "datetime", "utc_timestamp()"),
-		col("epoch", "bigint", "unix_timestamp()"),
+		col("epoch", "bigint", "unix_timestamp('2024-01-01 00:00:00')"),
+		col("z", "datetime", "from_unixtime(0)"),
+		col("n", "int", "(1 + 2)"),
+		col("lbl", "varchar", "concat('rand-',curdate())"),
 		col("age", "int", "(to_days(curdate()) - to_days(`born`))"),
 		col("tok", "varchar", "concat(current_timestamp(6),'-',uuid())"),
 		col("sys", "datetime", "sysdate()"),
 		col("word", "varchar", "'now'"),
+		col("quote", "varchar", "'it''s rand()'"),
+		col("num", "decimal", "-1.50"),
+		col("exp", "double", "1e10"),
+		col("bits", "bit", "b'101'"),
 		col("none", "datetime", ""),
 		col("null", "datetime", "NULL"),
-		col("n", "int", "(1 + 2)"),
 		gen,
 	}}
 	var got, perRow []string
-	for _, c := range NewClockColumns(shadow, []string{"copied"}) {
+	for _, c := range NewComputedColumns(shadow, []string{"copied"}) {
 		got = append(got, c.Name)
-		if PerRowClock(c) {
+		if PerRowDefault(c) {
 			perRow = append(perRow, c.Name)
 		}
 	}
-	if want := []string{"dt", "d", "t", "y", "ts", "utc", "epoch", "age", "tok", "sys"}; !slices.Equal(got, want) {
-		t.Errorf("clock defaults %q, want %q", got, want)
+	if want := []string{"dt", "d", "y", "ts", "epoch", "z", "n", "lbl", "age", "tok", "sys"}; !slices.Equal(got, want) {
+		t.Errorf("computed defaults %q, want %q", got, want)
 	}
 	if want := []string{"age", "tok", "sys"}; !slices.Equal(perRow, want) {
 		t.Errorf("row by row %q, want %q", perRow, want)
@@ -54,5 +60,34 @@ func TestNewClockColumns(t *testing.T) {
 	}
 	if got := m.StampValues(); !slices.Equal(got, []string{"'2024-01-01 00:00:00'"}) {
 		t.Errorf("stamp values %q", got)
+	}
+}
+
+// TestDefaultIsExpressionAsTheServerShows: the server's COLUMN_DEFAULT of
+// every kind of literal reads as a literal, and of an expression as one.
+func TestDefaultIsExpressionAsTheServerShows(t *testing.T) {
+	db, database := sbx.NewDatabase(t)
+	if _, err := db.Exec(`CREATE TABLE dd (a INT DEFAULT 5, b VARCHAR(10) DEFAULT 'x', c DATETIME DEFAULT CURRENT_TIMESTAMP,
+		d DECIMAL(5,2) DEFAULT -1.5, e BIT(3) DEFAULT b'101', f INT DEFAULT NULL, g INT, h INT NOT NULL, i INT DEFAULT (1+2),
+		j DOUBLE DEFAULT 1e10, k VARCHAR(10) DEFAULT 'it''s', l BINARY(2) DEFAULT 0x4142, m VARCHAR(20) DEFAULT (concat('a','b')),
+		n TEXT DEFAULT 'x', o ENUM('a','b') DEFAULT 'b', p YEAR DEFAULT 2024, q VARBINARY(4) DEFAULT X'00FF', r FLOAT DEFAULT -0.5e-3,
+		s DATE DEFAULT '2024-01-01', u VARCHAR(10) DEFAULT 'a\\b', v DATE DEFAULT (CURDATE()))`); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := Load(context.Background(), db, database, "dd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range tbl.Columns {
+		if c.DefaultIsExpression {
+			got = append(got, c.Name)
+		}
+	}
+	if want := []string{"c", "i", "m", "v"}; !slices.Equal(got, want) {
+		t.Errorf("expressions %q, want %q; the server shows:", got, want)
+		for _, c := range tbl.Columns {
+			t.Logf("%s: %s", c.Name, c.Default)
+		}
 	}
 }

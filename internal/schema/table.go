@@ -50,8 +50,13 @@ type Column struct {
 	DatetimePrecision int64
 	// Default is COLUMN_DEFAULT as information_schema shows it (on
 	// MariaDB an expression such as current_timestamp(), NULL, or a quoted
-	// literal); empty when the column has none.
-	Default string
+	// literal; on MySQL a literal unquoted); empty when the column has
+	// none. DefaultIsExpression tells an expression, which the server
+	// computes when a row takes it, from a literal: on MariaDB by its text
+	// (literals are quoted strings, numbers, NULL, b'..' or x'..'), on
+	// MySQL by EXTRA's DEFAULT_GENERATED (not run: no MySQL server here).
+	Default             string
+	DefaultIsExpression bool
 	// Stored is true for a STORED generated column, whose values the
 	// server computes when a row is written and keeps; Expression is a
 	// generated column's GENERATION_EXPRESSION.
@@ -158,17 +163,18 @@ func (t *Table) IdentifyingKeys() []Index {
 // Load reads a table's definition.
 func Load(ctx context.Context, db *sql.DB, database, table string) (*Table, error) {
 	t := &Table{Database: database, Name: table}
+	var mariaDB bool
 	err := db.QueryRowContext(ctx,
-		`SELECT TABLE_NAME, COALESCE(ENGINE, '') FROM information_schema.TABLES
+		`SELECT TABLE_NAME, COALESCE(ENGINE, ''), VERSION() LIKE '%MariaDB%' FROM information_schema.TABLES
 		 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'`,
-		database, table).Scan(&t.Name, &t.Engine)
+		database, table).Scan(&t.Name, &t.Engine, &mariaDB)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("table %s.%s: %w", database, table, ErrTableNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up table %s.%s: %w", database, table, err)
 	}
-	if err := t.loadColumns(ctx, db); err != nil {
+	if err := t.loadColumns(ctx, db, mariaDB); err != nil {
 		return nil, err
 	}
 	if err := t.loadIndexes(ctx, db); err != nil {
@@ -177,7 +183,7 @@ func Load(ctx context.Context, db *sql.DB, database, table string) (*Table, erro
 	return t, nil
 }
 
-func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
+func (t *Table) loadColumns(ctx context.Context, db *sql.DB, mariaDB bool) error {
 	rows, err := db.QueryContext(ctx,
 		`SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE = 'YES',
 		        EXTRA, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, ''),
@@ -204,6 +210,11 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB) error {
 		up := strings.ToUpper(extra)
 		c.Generated = strings.Contains(up, "VIRTUAL GENERATED") || strings.Contains(up, "STORED GENERATED") || strings.Contains(up, "PERSISTENT GENERATED")
 		c.Stored = c.Generated && !strings.Contains(up, "VIRTUAL")
+		if mariaDB {
+			c.DefaultIsExpression = c.Default != "" && !literalDefault.MatchString(c.Default)
+		} else {
+			c.DefaultIsExpression = strings.Contains(up, "DEFAULT_GENERATED")
+		}
 		if c.DataType == "enum" || c.DataType == "set" {
 			c.Values, err = ParseEnumValues(c.ColumnType)
 			if err != nil {
