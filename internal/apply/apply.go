@@ -139,8 +139,9 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 		a.setBits = append(a.setBits, schema.KeepsSetBits(m.Source.Columns[c.Index], target))
 		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
 	}
-	// A stamped column's value is the same in every row: a literal.
-	a.marks = append(a.marks, m.StampValues()...)
+	// A stamped column's value is the same in every row: a literal (or,
+	// ON UPDATE CURRENT_TIMESTAMP, the clock when the row is applied).
+	a.marks = append(a.marks, m.AppliedStampValues()...)
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
 		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/tailor-osc/tailor/internal/cutover"
@@ -332,7 +333,7 @@ func (r *Runner) mapColumns(ctx context.Context, shadowTable *schema.Table) erro
 func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) ([]schema.Stamp, error) {
 	var cols []schema.Column
 	for _, c := range schema.NewComputedColumns(shadowTable, r.mapping.NewNames()) {
-		if !schema.PerRowDefault(c) {
+		if schema.StampsDefault(c, r.plan.TimeZoneIsUTC) {
 			cols = append(cols, c)
 		}
 	}
@@ -351,7 +352,10 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 		if c.Family() == schema.FamFloat {
 			value = "CAST(" + col + " AS DOUBLE)"
 		}
-		reads[i] = "HEX(CAST(" + value + " AS BINARY))"
+		// NULL past MaxStampBytes, and its length tells it from a NULL
+		// default.
+		bytes := "LENGTH(CAST(" + value + " AS BINARY))"
+		reads[i] = "IF(" + bytes + " <= " + strconv.Itoa(schema.MaxStampBytes) + ", HEX(CAST(" + value + " AS BINARY)), NULL), " + bytes
 		names[i] = col
 		same[i] = "(a." + col + " <=> b." + col + " AND CAST(a." + col + " AS BINARY) <=> CAST(b." + col + " AS BINARY))"
 	}
@@ -377,27 +381,51 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 	}
 	if err := inZone("INSERT INTO " + computed + " () VALUES ()"); err != nil {
 		if mysql.ErrorNumber(err) != 0 {
-			return nil, invalid(fmt.Errorf("the server cannot store the defaults of the new columns %s in them: %s", list, serverMessage(err)))
+			return nil, invalid(fmt.Errorf("the server cannot store the default of a new column (of %s) in it: %s; give the column a default it can hold (the server's own ALTER would refuse it too, on a table with rows)", list, serverMessage(err)))
 		}
 		return nil, fmt.Errorf("compute the defaults of the new columns %s: %w", list, err)
 	}
 	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
+	lengths := make([]sql.NullInt64, len(cols))
+	dest := make([]any, 0, 2*len(cols))
 	for i := range vals {
-		dest[i] = &vals[i]
+		dest = append(dest, &vals[i], &lengths[i])
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(reads, ", ")+" FROM "+computed).Scan(dest...); err != nil {
 		return nil, fmt.Errorf("read the defaults of the new columns %s: %w", list, err)
 	}
-	stamps := make([]schema.Stamp, len(cols))
+	var stamps []schema.Stamp
+	var kept []schema.Column
+	for i, c := range cols {
+		s := schema.Stamp{Column: c.Name, Value: "NULL"}
+		switch {
+		case vals[i].Valid:
+			s.Value = "X'" + vals[i].String + "'"
+		case lengths[i].Valid:
+			r.log.Warn("a new column's default is longer than tailor writes as one value; the server computes it for each row, in tailor's sessions' time zone",
+				"column", c.Name, "bytes", lengths[i].Int64, "limit", schema.MaxStampBytes)
+			continue
+		}
+		if c.OnUpdateClock {
+			s.Applied = fmt.Sprintf("CURRENT_TIMESTAMP(%d)", c.DatetimePrecision)
+			if c.Family() != schema.FamTimestamp {
+				s.Applied = "CONVERT_TZ(" + s.Applied + ", '" + schema.SessionZone + "', " + mysql.QuoteString(r.plan.TimeZone) + ")"
+			}
+		}
+		stamps, kept = append(stamps, s), append(kept, c)
+	}
+	if len(stamps) == 0 {
+		return nil, nil
+	}
+	cols, names, same = kept, names[:0], same[:0]
 	values := make([]string, len(cols))
 	for i, c := range cols {
-		stamps[i] = schema.Stamp{Column: c.Name, Value: "NULL"}
-		if vals[i].Valid {
-			stamps[i].Value = "X'" + vals[i].String + "'"
-		}
+		col := mysql.QuoteIdent(c.Name)
+		names = append(names, col)
+		same = append(same, "(a."+col+" <=> b."+col+" AND CAST(a."+col+" AS BINARY) <=> CAST(b."+col+" AS BINARY))")
 		values[i] = stamps[i].Value
 	}
+	list = strings.Join(names, ", ")
 	// Written as the copy writes them: in this session's mode and zone.
 	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+written+" LIKE "+computed); err != nil {
 		return nil, fmt.Errorf("check the defaults of the new columns %s: %w", list, err)
@@ -429,8 +457,8 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 		if !flags[i] {
 			return nil, invalid(fmt.Errorf("the default of the new column %s, %s, gives a value here (%s) that tailor cannot write into the rows it copies as the server stores it; add the column in an ALTER of its own, or with a literal default", names[i], c.Default, stamps[i].Value))
 		}
-		r.log.Info("a new column's default is an expression: every row copied or applied gets the value it has now in the migration's time zone",
-			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "time_zone", r.plan.TimeZone)
+		r.log.Info("a new column's default is an expression: every row copied gets the value it has now in the migration's time zone",
+			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "applied", stamps[i].Applied, "time_zone", r.plan.TimeZone)
 	}
 	return stamps, nil
 }

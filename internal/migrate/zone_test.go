@@ -357,7 +357,8 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 			"ADD COLUMN tsc TIMESTAMP(3) NULL DEFAULT CURRENT_TIMESTAMP(3), ADD COLUMN age INT DEFAULT (DATEDIFF(CURDATE(), d)), " +
 			"ADD COLUMN tok VARCHAR(80) DEFAULT (CONCAT(NOW(6), '-', UUID())), ADD UNIQUE KEY tok (tok), " +
 			"ADD COLUMN f FLOAT DEFAULT (UNIX_TIMESTAMP()), ADD COLUMN lbl VARCHAR(40) DEFAULT (CONCAT('rand-', CURDATE())), " +
-			"ADD COLUMN e BIGINT DEFAULT (UNIX_TIMESTAMP('2024-01-01 00:00:00')), ADD COLUMN z DATETIME DEFAULT (FROM_UNIXTIME(0))"
+			"ADD COLUMN e BIGINT DEFAULT (UNIX_TIMESTAMP('2024-01-01 00:00:00')), ADD COLUMN z DATETIME DEFAULT (FROM_UNIXTIME(0)), " +
+			"ADD COLUMN upd DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), ADD COLUMN pad VARCHAR(400) DEFAULT (LPAD('x', 300, 'x'))"
 		res := migrateUnderWrites(ctx, t, copied, w.write, 5, true)
 		t.Logf("%d transactions during the migration, %d events applied", w.writes.Load(), res.EventsApplied)
 		zconn := inServerZone(t, db)
@@ -365,7 +366,7 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		if err := zconn.QueryRowContext(ctx, "SELECT COUNT(DISTINCT cc, cd, cv, big, b, tsc), COUNT(*), COALESCE(MAX(ABS(TIMESTAMPDIFF(SECOND, cc, NOW()))), -1) FROM zt "+
 			"WHERE cd = DATE(cc) AND cv = DATE_FORMAT(cc, '%Y-%m-%d %H:%i:%s') AND big = DATE_FORMAT(cc, '%Y%m%d%H%i%s') + 0 AND b = DAYOFMONTH(cc) AND tsc = cc "+
 			// A FLOAT holds an epoch to 128 s; its text, to 10,000 s.
-			"AND ABS(f - UNIX_TIMESTAMP(cc)) <= 128 AND lbl = CONCAT('rand-', DATE(cc)) AND e = 1704063600 AND z = '1970-01-01 01:00:00'").Scan(&values, &rows, &off); err != nil {
+			"AND ABS(f - UNIX_TIMESTAMP(cc)) <= 128 AND lbl = CONCAT('rand-', DATE(cc)) AND e = 1704063600 AND z = '1970-01-01 01:00:00' AND pad = LPAD('x', 300, 'x')").Scan(&values, &rows, &off); err != nil {
 			t.Fatal(err)
 		}
 		if err := zconn.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT tok), COUNT(DISTINCT age) FROM zt").Scan(&all, &toks, &ages); err != nil {
@@ -377,6 +378,16 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		if toks != all || ages < 2 {
 			t.Errorf("%d distinct tokens and %d distinct ages in %d rows: the defaults that differ from row to row were not computed for each row", toks, ages, all)
 		}
+		// ON UPDATE CURRENT_TIMESTAMP: the rows the applier wrote (written
+		// during the migration) hold the clock in the server's zone when
+		// they were applied; the others the copy's one value.
+		var later, copiedAt, beyond int
+		if err := zconn.QueryRowContext(ctx, "SELECT SUM(upd > cc), SUM(upd = cc), SUM(upd < cc OR upd > NOW(3) + INTERVAL 5 SECOND) FROM zt").Scan(&later, &copiedAt, &beyond); err != nil {
+			t.Fatal(err)
+		}
+		if later == 0 || copiedAt == 0 || beyond != 0 {
+			t.Errorf("ON UPDATE column: %d rows applied later than the copy's value, %d at it, %d before it or in the future; want some of each of the first two and none of the last", later, copiedAt, beyond)
+		}
 		// A default the column cannot hold (the server's strict mode
 		// refuses it, as it refuses the server's own ALTER) is bad input:
 		// refused, naming the column, with nothing left behind.
@@ -384,7 +395,7 @@ func TestTimeZoneConversionsUnderWrites(t *testing.T) {
 		bad := config(dbName)
 		bad.Alter = "ADD COLUMN yr TINYINT DEFAULT (UNIX_TIMESTAMP())"
 		_, err = runMigration(ctx, t, bad)
-		wantKind(t, err, KindInvalid, "the server cannot store the defaults of the new columns `yr` in them", "Out of range value for column 'yr'")
+		wantKind(t, err, KindInvalid, "the server cannot store the default of a new column (of `yr`) in it", "Out of range value for column 'yr'", "give the column a default it can hold")
 		if after := checksum(t, db, dbName, "zt"); after != before || len(tablesIn(t, db, dbName)) != 2 {
 			t.Errorf("the refused migration left %v, checksum %d, want %d", tablesIn(t, db, dbName), after, before)
 		}

@@ -125,6 +125,9 @@ type Plan struct {
 	// a TIMESTAMP and another type: Options.TimeZone, else the server's
 	// @@global.time_zone.
 	TimeZone string `json:"time_zone"`
+	// TimeZoneIsUTC says the zone's clock is UTC's (zoneIsUTC): values
+	// that depend on the zone come out as in tailor's own sessions.
+	TimeZoneIsUTC bool `json:"time_zone_is_utc"`
 	// TargetDefinition is SHOW CREATE TABLE of the table after the change,
 	// read from the clone.
 	TargetDefinition string `json:"target_definition"`
@@ -251,6 +254,9 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	if p.TimeZone, err = timeZone(ctx, db, opts.TimeZone); err != nil {
 		return nil, err
 	}
+	if p.TimeZoneIsUTC, err = zoneIsUTC(ctx, db, p.TimeZone); err != nil {
+		return nil, err
+	}
 	opts.TimeZone = p.TimeZone
 	if p.Size.Partitions > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("The table has %d partitions; the clone the ALTER was tried on had the same partitioning.", p.Size.Partitions))
@@ -291,6 +297,7 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 		RecreateTriggers: opts.RecreateTriggers,
 		LongTransaction:  opts.LongTransaction,
 		TimeZone:         p.TimeZone,
+		TimeZoneIsUTC:    p.TimeZoneIsUTC,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("run the preflight checks on %s: %w", mysql.QuoteTable(opts.Database, opts.Table), err)
@@ -300,15 +307,11 @@ func Make(ctx context.Context, db *sql.DB, server mysql.Server, opts Options) (*
 	}
 	p.RefusedBecause = refusals(alter, source, learned.target, p.Strategy, p.Checks)
 	if p.Strategy.Kind == StrategyOnlineCopy {
-		utc, err := zoneIsUTC(ctx, db, p.TimeZone)
-		if err != nil {
-			return nil, err
-		}
-		if !utc {
+		if !p.TimeZoneIsUTC {
 			p.RefusedBecause = append(p.RefusedBecause, zoneGeneratedRefusals(learned.target, p.TimeZone)...)
 		}
 		p.Notes = append(p.Notes, emptySetMemberNotes(source, learned.target, learned.pairs)...)
-		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource, utc)...)
+		p.Notes = append(p.Notes, zoneNotes(source, learned.target, learned.pairs, p.TimeZone, zoneSource, p.TimeZoneIsUTC)...)
 	}
 	p.OK = len(p.RefusedBecause) == 0
 
@@ -440,10 +443,10 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 	}
 	for _, n := range schema.NewComputedColumns(target, written) {
 		switch {
-		case !schema.PerRowDefault(n):
+		case schema.StampsDefault(n, utc):
 			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, is an expression: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value, as the server's own ALTER computes it in its zone (a clock as of its start).",
 				mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
-		case !utc:
+		case !utc && schema.PerRowDefault(n):
 			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, may differ from row to row (it reads a column, or calls a function such as UUID or SYSDATE): the server computes it for each row tailor copies or applies, in %s, tailor's sessions' zone, where the server's own ALTER would use %s; where the zone matters to it, set its values after the change.",
 				mysql.QuoteIdent(n.Name), n.Default, schema.SessionZone, mysql.QuoteString(zone)))
 		}

@@ -89,8 +89,10 @@ type Input struct {
 	LongTransaction time.Duration
 	// TimeZone is the time zone in which the copy converts a value
 	// between a TIMESTAMP and another type (schema.Mapping.TimeZone):
-	// the narrowing check converts and compares in it.
-	TimeZone string
+	// the narrowing check converts and compares in it. TimeZoneIsUTC
+	// says its clock is UTC's.
+	TimeZone      string
+	TimeZoneIsUTC bool
 }
 
 // DefaultLongTransaction is the age from which an open transaction is

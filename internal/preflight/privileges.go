@@ -59,7 +59,7 @@ func privilegeNeeds(in Input, hasTriggers bool) []privNeed {
 }
 
 // stampsDefault reports whether the copy computes the default of a new
-// column once (schema.NewComputedColumns, not schema.PerRowDefault).
+// column once (schema.NewComputedColumns, schema.StampsDefault).
 func stampsDefault(in Input) bool {
 	if in.Target == nil {
 		return false
@@ -69,7 +69,7 @@ func stampsDefault(in Input) bool {
 		written[i] = p[1]
 	}
 	for _, c := range schema.NewComputedColumns(in.Target, written) {
-		if !schema.PerRowDefault(c) {
+		if schema.StampsDefault(c, in.TimeZoneIsUTC) {
 			return true
 		}
 	}

@@ -60,8 +60,10 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 		name   string
 		grants []string
 		copy   bool
-		// clock adds a column whose default reads the clock.
-		clock  bool
+		// def, when set, is the default of a column the copy adds, an
+		// expression, in a zone whose clock is UTC's when utc is set.
+		def    string
+		utc    bool
 		status Status
 		parts  []string
 	}{
@@ -105,8 +107,17 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 			name: "copy that adds a column with a clock default",
 			grants: []string{"GRANT REPLICATION SLAVE, BINLOG MONITOR, PROCESS ON *.* TO {user}",
 				"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, LOCK TABLES, TRIGGER ON {db}.* TO {user}"},
-			copy: true, clock: true, status: Fail,
+			copy: true, def: "current_timestamp()", utc: true, status: Fail,
 			parts: []string{"lacks privileges the copy needs (CREATE TEMPORARY TABLES on " + db + ".*); grant them with: GRANT CREATE TEMPORARY TABLES ON " + db + ".* TO 'tlr_copy6'@'%'"},
+		},
+		{
+			// Without a clock, in UTC, tailor's sessions compute it as the
+			// server's ALTER would: no temporary table.
+			name: "copy that adds a column with a constant expression default, in UTC",
+			grants: []string{"GRANT REPLICATION SLAVE, BINLOG MONITOR, PROCESS ON *.* TO {user}",
+				"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, LOCK TABLES, TRIGGER ON {db}.* TO {user}"},
+			copy: true, def: "json_object('a',1)", utc: true, status: Pass,
+			parts: []string{"the account 'tlr_copy7'@'%' has every privilege the copy needs"},
 		},
 	}
 	for i, tt := range tests {
@@ -114,10 +125,10 @@ func TestPrivilegesOfRestrictedUsers(t *testing.T) {
 			name := "tlr_copy" + string(rune('1'+i))
 			udb := restrictedUser(t, admin, dbName, name, tt.grants...)
 			in := Input{DB: udb, Server: server, Database: dbName, Table: "orders", Copy: tt.copy, RecreateTriggers: true}
-			if tt.clock {
-				in.Columns = [][2]string{{"id", "id"}, {"total", "total"}}
+			if tt.def != "" {
+				in.Columns, in.TimeZoneIsUTC = [][2]string{{"id", "id"}, {"total", "total"}}, tt.utc
 				in.Target = &schema.Table{Columns: []schema.Column{{Name: "id", DataType: "int"}, {Name: "total", DataType: "int"},
-					{Name: "at", DataType: "datetime", ColumnType: "datetime", Default: "current_timestamp()", DefaultIsExpression: true}}}
+					{Name: "at", DataType: "datetime", ColumnType: "datetime", Default: tt.def, DefaultIsExpression: true}}}
 			}
 			c, err := checkPrivileges(ctx, in, true)
 			if err != nil {

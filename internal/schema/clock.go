@@ -27,7 +27,22 @@ type Stamp struct {
 	Column string
 	// Value is the value as a SQL literal.
 	Value string
+	// Applied, when set, is what the applier writes instead: for a column
+	// ON UPDATE CURRENT_TIMESTAMP, the time the change is applied (every
+	// row the applier writes was written during the migration, which the
+	// column would have stamped).
+	Applied string
 }
+
+// MaxStampBytes bounds a value written as a stamp: the applier repeats it
+// in every row of a multi-row INSERT, whose size the server bounds
+// (max_allowed_packet). A longer default is left to the server, row by
+// row, as PerRowDefault's are.
+const MaxStampBytes = 256
+
+// clockCall matches an expression that calls a function reading the
+// clock.
+var clockCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|utc_timestamp|utc_date|utc_time|unix_timestamp)\b`)
 
 // literalDefault matches the literal defaults MariaDB shows in
 // COLUMN_DEFAULT: NULL, a quoted string, a number, a bit or hex string.
@@ -53,6 +68,16 @@ func ComputedDefault(c Column) bool { return !c.Generated && c.DefaultIsExpressi
 // no one value stands for it.
 func PerRowDefault(c Column) bool {
 	return ComputedDefault(c) && perRow.MatchString(quoted.ReplaceAllString(c.Default, "''"))
+}
+
+// StampsDefault reports whether the copy writes c's default as one value
+// computed once (a Stamp): it is computed (ComputedDefault) and not row by
+// row (PerRowDefault), and it reads the clock, which gives one value to
+// every row of the server's own ALTER, or the migration's zone is not
+// UTC's (zoneUTC false), where any function might depend on it. In UTC an
+// expression without a clock is what tailor's sessions compute too.
+func StampsDefault(c Column, zoneUTC bool) bool {
+	return ComputedDefault(c) && !PerRowDefault(c) && (!zoneUTC || clockCall.MatchString(quoted.ReplaceAllString(c.Default, "''")))
 }
 
 // NewComputedColumns are the columns of t whose default is computed
@@ -88,6 +113,18 @@ func (m *Mapping) StampValues() []string {
 	out := make([]string, len(m.Stamps))
 	for i, s := range m.Stamps {
 		out[i] = s.Value
+	}
+	return out
+}
+
+// AppliedStampValues are the values the applier writes into the stamped
+// columns (Stamp.Applied, else Value), in the order of InsertedNames.
+func (m *Mapping) AppliedStampValues() []string {
+	out := m.StampValues()
+	for i, s := range m.Stamps {
+		if s.Applied != "" {
+			out[i] = s.Applied
+		}
 	}
 	return out
 }
