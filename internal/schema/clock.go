@@ -38,7 +38,7 @@ type Stamp struct {
 // in every row of a multi-row INSERT, whose size the server bounds
 // (max_allowed_packet). A longer default is left to the server, row by
 // row, as PerRowDefault's are.
-const MaxStampBytes = 256
+const MaxStampBytes = 64
 
 // clockCall matches an expression that calls a function reading the
 // clock.
