@@ -139,9 +139,14 @@ func New(db *sql.DB, server mysql.Server, m *schema.Mapping, logger *slog.Logger
 		a.setBits = append(a.setBits, schema.KeepsSetBits(m.Source.Columns[c.Index], target))
 		a.anyEnum = a.anyEnum || target.Family() == schema.FamEnum
 	}
-	// A stamped column's value is the same in every row: a literal (or,
-	// ON UPDATE CURRENT_TIMESTAMP, the clock when the row is applied).
-	a.marks = append(a.marks, m.AppliedStampValues()...)
+	// A stamped column's value is the same in every row, bound as its
+	// bytes: as a literal, repeated in every row, it could make a
+	// statement longer than the server takes (max_allowed_packet), where
+	// the driver sends a long parameter on its own.
+	for range m.Stamps {
+		a.marks = append(a.marks, "?")
+		a.rowBinds++
+	}
 	for _, c := range m.Key {
 		target, _ := m.Shadow.Column(c.New)
 		a.keyMarks = append(a.keyMarks, capture.KeyPlaceholder(m.Source.Columns[c.Index], target))
@@ -502,14 +507,15 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 			rows = append(rows, o.image)
 		}
 	}
-	for start := 0; start < len(rows); start += per {
-		end := min(start+per, len(rows))
-		args := make([]any, 0, (end-start)*a.rowBinds)
-		for _, img := range rows[start:end] {
+	for start, end := 0, 0; start < len(rows); start = end {
+		args := make([]any, 0, min(per, len(rows)-start)*a.rowBinds)
+		for size := 0; end < len(rows) && end-start < per && size < maxStatementBytes; end++ {
+			n := len(args)
 			var err error
-			if args, err = a.appendValues(args, img, false); err != nil {
+			if args, err = a.appendValues(args, rows[end], false); err != nil {
 				return inserted, err
 			}
+			size += bytesOf(args[n:])
 		}
 		if _, err := tx.ExecContext(ctx, sqlbuild.InsertRowsMarks(shadow, cols, a.marks, end-start), args...); err != nil {
 			return inserted, err
@@ -526,6 +532,32 @@ func (a *Applier) insertImages(ctx context.Context, tx *sql.Tx, ops []op) (int64
 		inserted++
 	}
 	return inserted, nil
+}
+
+// maxStatementBytes bounds the values one INSERT of the applier carries:
+// the server refuses a statement longer than its max_allowed_packet (16
+// MiB by default on MariaDB 10.11), and one transaction of the
+// application may change thousands of wide rows (10,000 rows of 4,000
+// bytes failed in one statement).
+const maxStatementBytes = 4 << 20
+
+// bytesOf is about how many bytes args take in a statement (a text as
+// the hexadecimal it is bound as: capture.Text).
+func bytesOf(args []any) int {
+	n := 0
+	for _, v := range args {
+		switch v := v.(type) {
+		case capture.Text:
+			n += 2 * len(v)
+		case []byte:
+			n += len(v)
+		case string:
+			n += len(v)
+		default:
+			n += 8
+		}
+	}
+	return n
 }
 
 // enumErrors counts the ENUM error values that image writes into ENUM
@@ -560,6 +592,9 @@ func (a *Applier) appendValues(args, image []any, enumErrors bool) ([]any, error
 		for range a.binds[i] {
 			args = append(args, v)
 		}
+	}
+	for _, s := range a.m.Stamps {
+		args = append(args, s.Bytes)
 	}
 	return args, nil
 }

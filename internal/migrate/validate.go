@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -401,16 +402,16 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 		switch {
 		case vals[i].Valid:
 			s.Value = "X'" + vals[i].String + "'"
+			if s.Bytes, err = hex.DecodeString(vals[i].String); err != nil {
+				return nil, fmt.Errorf("read the default of the new column %s: %w", mysql.QuoteIdent(c.Name), err)
+			}
+			if s.Bytes == nil {
+				s.Bytes = []byte{} // the empty string, not NULL
+			}
 		case lengths[i].Valid:
 			r.log.Warn("a new column's default is longer than tailor writes as one value; the server computes it for each row, in tailor's sessions' time zone",
 				"column", c.Name, "bytes", lengths[i].Int64, "limit", schema.MaxStampBytes)
 			continue
-		}
-		if c.OnUpdateClock {
-			s.Applied = fmt.Sprintf("CURRENT_TIMESTAMP(%d)", c.DatetimePrecision)
-			if c.Family() != schema.FamTimestamp {
-				s.Applied = "CONVERT_TZ(" + s.Applied + ", '" + schema.SessionZone + "', " + mysql.QuoteString(r.plan.TimeZone) + ")"
-			}
 		}
 		stamps, kept = append(stamps, s), append(kept, c)
 	}
@@ -443,22 +444,33 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 	if err == nil && warnings == 0 {
 		err = conn.QueryRowContext(ctx, "SELECT "+strings.Join(same, ", ")+" FROM "+computed+" a, "+written+" b").Scan(dest...)
 	}
+	shown := func(v string) string {
+		if len(v) > 80 {
+			return v[:80] + "...'"
+		}
+		return v
+	}
 	switch {
 	case err != nil && mysql.ErrorNumber(err) == 0:
 		return nil, fmt.Errorf("check the defaults of the new columns %s: %w", list, err)
 	case err != nil || warnings > 0:
+		var short []string
+		for _, v := range values {
+			short = append(short, shown(v))
+		}
+		shownValues := strings.Join(short, ", ")
 		why := fmt.Sprintf("%d warnings", warnings)
 		if err != nil {
 			why = serverMessage(err)
 		}
-		return nil, invalid(fmt.Errorf("the defaults of the new columns %s give values here (%s) that tailor cannot write into the rows it copies as the server stores them (%s); add the columns in an ALTER of their own, or with literal defaults", list, strings.Join(values, ", "), why))
+		return nil, invalid(fmt.Errorf("the defaults of the new columns %s give values here (%s) that tailor cannot write into the rows it copies as the server stores them (%s); add the columns in an ALTER of their own, or with literal defaults", list, shownValues, why))
 	}
 	for i, c := range cols {
 		if !flags[i] {
-			return nil, invalid(fmt.Errorf("the default of the new column %s, %s, gives a value here (%s) that tailor cannot write into the rows it copies as the server stores it; add the column in an ALTER of its own, or with a literal default", names[i], c.Default, stamps[i].Value))
+			return nil, invalid(fmt.Errorf("the default of the new column %s, %s, gives a value here (%s) that tailor cannot write into the rows it copies as the server stores it; add the column in an ALTER of its own, or with a literal default", names[i], c.Default, shown(stamps[i].Value)))
 		}
 		r.log.Info("a new column's default is an expression: every row copied gets the value it has now in the migration's time zone",
-			"column", c.Name, "default", c.Default, "value", stamps[i].Value, "applied", stamps[i].Applied, "time_zone", r.plan.TimeZone)
+			"column", c.Name, "default", c.Default, "value", shown(stamps[i].Value), "time_zone", r.plan.TimeZone)
 	}
 	return stamps, nil
 }

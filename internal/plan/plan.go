@@ -444,7 +444,7 @@ func zoneNotes(source, target *schema.Table, pairs [][2]string, zone, whose stri
 	for _, n := range schema.NewComputedColumns(target, written) {
 		switch {
 		case schema.StampsDefault(n, utc):
-			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, is an expression: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value, as the server's own ALTER computes it in its zone (a clock as of its start).",
+			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, is an expression: the server computes it once, in the time zone %s, when the copy begins, and every row tailor copies or applies gets that value (unless it is longer than 64 KiB), as the server's own ALTER computes it in its zone (a clock as of its start).",
 				mysql.QuoteIdent(n.Name), n.Default, mysql.QuoteString(zone)))
 		case !utc && schema.PerRowDefault(n):
 			out = append(out, fmt.Sprintf("Column %s is new, and its default, %s, may differ from row to row (it reads a column, or calls a function such as UUID or SYSDATE): the server computes it for each row tailor copies or applies, in %s, tailor's sessions' zone, where the server's own ALTER would use %s; where the zone matters to it, set its values after the change.",

@@ -25,24 +25,25 @@ import (
 // shadow that the original lacks.
 type Stamp struct {
 	Column string
-	// Value is the value as a SQL literal.
+	// Value is the value as a SQL literal, which the copy writes once in
+	// each chunk's statement; Bytes are its bytes (nil for NULL), which
+	// the applier binds, once in each row of its statements.
 	Value string
-	// Applied, when set, is what the applier writes instead: for a column
-	// ON UPDATE CURRENT_TIMESTAMP, the time the change is applied (every
-	// row the applier writes was written during the migration, which the
-	// column would have stamped).
-	Applied string
+	Bytes []byte
 }
 
-// MaxStampBytes bounds a value written as a stamp: the applier repeats it
-// in every row of a multi-row INSERT, whose size the server bounds
-// (max_allowed_packet). A longer default is left to the server, row by
-// row, as PerRowDefault's are.
-const MaxStampBytes = 64
+// MaxStampBytes bounds a value written as a stamp: the copy's statements
+// hold it as text, and the server gives no more than half of its
+// max_allowed_packet (16 MiB by default) as hexadecimal. A longer default
+// is left to the server, row by row, as PerRowDefault's are.
+const MaxStampBytes = 65535
 
-// clockCall matches an expression that calls a function reading the
-// clock.
-var clockCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|utc_timestamp|utc_date|utc_time|unix_timestamp)\b`)
+// onceCall matches an expression that calls a function whose value
+// tailor's sessions would give otherwise than the server's own ALTER does
+// in its one session, whatever the zone: one that reads the clock (one
+// value at the ALTER's start), or the session (its connection id, user,
+// database or variables).
+var onceCall = regexp.MustCompile(`(?i)\b(current_timestamp|now|curdate|current_date|curtime|current_time|localtime|localtimestamp|utc_timestamp|utc_date|utc_time|unix_timestamp|connection_id|user|current_user|session_user|system_user|current_role|database|schema|last_insert_id|found_rows|row_count)\b|@`)
 
 // literalDefault matches the literal defaults MariaDB shows in
 // COLUMN_DEFAULT: NULL, a quoted string, a number, a bit or hex string.
@@ -72,12 +73,13 @@ func PerRowDefault(c Column) bool {
 
 // StampsDefault reports whether the copy writes c's default as one value
 // computed once (a Stamp): it is computed (ComputedDefault) and not row by
-// row (PerRowDefault), and it reads the clock, which gives one value to
-// every row of the server's own ALTER, or the migration's zone is not
-// UTC's (zoneUTC false), where any function might depend on it. In UTC an
-// expression without a clock is what tailor's sessions compute too.
+// row (PerRowDefault), and it reads the clock or the session (onceCall),
+// which give one value to every row of the server's own ALTER, or the
+// migration's zone is not UTC's (zoneUTC false), where any function might
+// depend on it. In UTC any other expression is what tailor's sessions
+// compute too.
 func StampsDefault(c Column, zoneUTC bool) bool {
-	return ComputedDefault(c) && !PerRowDefault(c) && (!zoneUTC || clockCall.MatchString(quoted.ReplaceAllString(c.Default, "''")))
+	return ComputedDefault(c) && !PerRowDefault(c) && (!zoneUTC || onceCall.MatchString(quoted.ReplaceAllString(c.Default, "''")))
 }
 
 // NewComputedColumns are the columns of t whose default is computed
@@ -113,18 +115,6 @@ func (m *Mapping) StampValues() []string {
 	out := make([]string, len(m.Stamps))
 	for i, s := range m.Stamps {
 		out[i] = s.Value
-	}
-	return out
-}
-
-// AppliedStampValues are the values the applier writes into the stamped
-// columns (Stamp.Applied, else Value), in the order of InsertedNames.
-func (m *Mapping) AppliedStampValues() []string {
-	out := m.StampValues()
-	for i, s := range m.Stamps {
-		if s.Applied != "" {
-			out[i] = s.Applied
-		}
 	}
 	return out
 }

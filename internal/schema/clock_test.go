@@ -91,3 +91,31 @@ func TestDefaultIsExpressionAsTheServerShows(t *testing.T) {
 		}
 	}
 }
+
+// TestStampsDefault: a computed default that reads the clock or the session
+// is one value in any zone; any other only where the zone is not UTC's;
+// one that differs per row never.
+func TestStampsDefault(t *testing.T) {
+	for _, c := range []struct {
+		def         string
+		utc, nonUTC bool
+	}{
+		{"current_timestamp()", true, true},
+		{"connection_id()", true, true},
+		{"concat('a',user())", true, true},
+		{"`@x`", false, false},
+		{"json_object('a',1)", false, true},
+		{"concat('now',1)", false, true},
+		{"from_unixtime(0)", false, true},
+		{"concat(current_timestamp(6),uuid())", false, false},
+		{"'now'", false, false},
+	} {
+		col := Column{Name: "c", DataType: "varchar", Default: c.def, DefaultIsExpression: !literalDefault.MatchString(c.def)}
+		if got := StampsDefault(col, true); got != c.utc {
+			t.Errorf("%s in UTC: stamped %v, want %v", c.def, got, c.utc)
+		}
+		if got := StampsDefault(col, false); got != c.nonUTC {
+			t.Errorf("%s elsewhere: stamped %v, want %v", c.def, got, c.nonUTC)
+		}
+	}
+}

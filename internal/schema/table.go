@@ -57,9 +57,6 @@ type Column struct {
 	// MySQL by EXTRA's DEFAULT_GENERATED (not run: no MySQL server here).
 	Default             string
 	DefaultIsExpression bool
-	// OnUpdateClock is true for a column ON UPDATE CURRENT_TIMESTAMP,
-	// which the server sets to the clock when a row changes.
-	OnUpdateClock bool
 	// Stored is true for a STORED generated column, whose values the
 	// server computes when a row is written and keeps; Expression is a
 	// generated column's GENERATION_EXPRESSION.
@@ -213,7 +210,6 @@ func (t *Table) loadColumns(ctx context.Context, db *sql.DB, mariaDB bool) error
 		up := strings.ToUpper(extra)
 		c.Generated = strings.Contains(up, "VIRTUAL GENERATED") || strings.Contains(up, "STORED GENERATED") || strings.Contains(up, "PERSISTENT GENERATED")
 		c.Stored = c.Generated && !strings.Contains(up, "VIRTUAL")
-		c.OnUpdateClock = strings.Contains(up, "ON UPDATE")
 		if mariaDB {
 			c.DefaultIsExpression = c.Default != "" && !literalDefault.MatchString(c.Default)
 		} else {
