@@ -397,6 +397,7 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 	}
 	var stamps []schema.Stamp
 	var kept []schema.Column
+	var keptDefs []string
 	for i, c := range cols {
 		s := schema.Stamp{Column: c.Name, Value: "NULL"}
 		switch {
@@ -413,7 +414,7 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 				"column", c.Name, "bytes", lengths[i].Int64, "limit", schema.MaxStampBytes)
 			continue
 		}
-		stamps, kept = append(stamps, s), append(kept, c)
+		stamps, kept, keptDefs = append(stamps, s), append(kept, c), append(keptDefs, defs[i])
 	}
 	if len(stamps) == 0 {
 		return nil, nil
@@ -427,8 +428,9 @@ func (r *Runner) defaultStamps(ctx context.Context, shadowTable *schema.Table) (
 		values[i] = stamps[i].Value
 	}
 	list = strings.Join(names, ", ")
-	// Written as the copy writes them: in this session's mode and zone.
-	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+written+" LIKE "+computed); err != nil {
+	// Written as the copy writes them: in this session's mode and zone,
+	// into the stamped columns only.
+	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+written+" ("+strings.Join(keptDefs, ", ")+") ENGINE=InnoDB"); err != nil {
 		return nil, fmt.Errorf("check the defaults of the new columns %s: %w", list, err)
 	}
 	var warnings int
