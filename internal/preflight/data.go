@@ -58,9 +58,6 @@ func sourceName(pairs [][2]string, tgt string) (string, bool) {
 // sourceTable is the quoted name of the table being changed.
 func sourceTable(in Input) string { return mysql.QuoteTable(in.Source.Database, in.Source.Name) }
 
-// sqlName is schema.SQLName.
-func sqlName(name string) string { return schema.SQLName(name) }
-
 // displayType writes a column's type as a user reads it in a message:
 // keywords upper-cased, ENUM members left as they are ("VARCHAR(10)",
 // "INT(10) UNSIGNED", "ENUM('a','b')").

@@ -10,7 +10,7 @@ import (
 // The pure SQL builders of the data checks: how a value is compared as a
 // new key compares it, and how a value is told to have changed on its way
 // into a new type. They take quoted identifiers and return expressions;
-// every name in them is quoted or filtered through sqlName.
+// every name in them is quoted or filtered through schema.SQLName.
 
 // keyPartExpr is the expression that groups the source column's values (col,
 // quoted) as a unique key part over tgt compares them: in tgt's character set
@@ -27,9 +27,9 @@ func keyPartExpr(src, tgt schema.Column, col string, subPart int) string {
 	case tf.Textual() && tgt.Charset != "":
 		switch {
 		case !strings.EqualFold(charsetName(src.Charset), charsetName(tgt.Charset)):
-			e = "CONVERT(" + e + " USING " + sqlName(tgt.Charset) + ") COLLATE " + sqlName(tgt.Collation)
+			e = "CONVERT(" + e + " USING " + schema.SQLName(tgt.Charset) + ") COLLATE " + schema.SQLName(tgt.Collation)
 		case !strings.EqualFold(src.Collation, tgt.Collation):
-			e += " COLLATE " + sqlName(tgt.Collation)
+			e += " COLLATE " + schema.SQLName(tgt.Collation)
 		}
 	case tf == schema.FamBinary && sf != schema.FamBinary:
 		e = "CAST(" + e + " AS BINARY)"

@@ -77,43 +77,7 @@ func TestSameZone(t *testing.T) {
 // it, text that is no date, and a number that is no date among them.
 func TestWriteInZoneAsTheServer(t *testing.T) {
 	const zone = "+02:00"
-	db, database := sbx.NewDatabase(t)
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	exec := func(q string, args ...any) error { _, err := conn.ExecContext(ctx, q, args...); return err }
-	must := func(q string, args ...any) {
-		t.Helper()
-		if err := exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	// stored is the TIMESTAMP in table tbl as UTC text, or why nothing is:
-	// the statement's error, or its warnings, which the copy stops at.
-	stored := func(err error, tbl string) string {
-		if err != nil {
-			return "refused"
-		}
-		var warnings int
-		if err := conn.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
-			t.Fatal(err)
-		}
-		if warnings > 0 {
-			return "refused"
-		}
-		var v sql.NullString
-		if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM "+tbl).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		if !v.Valid {
-			return "NULL"
-		}
-		return v.String
-	}
-	must("SET SESSION sql_mode = ?, time_zone = '+00:00'", mysql.SQLMode)
+	h := newThreeWays(t)
 	cases := []struct {
 		typ    string
 		values []string
@@ -128,48 +92,111 @@ func TestWriteInZoneAsTheServer(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, v := range c.values {
-			for _, q := range []string{"DROP TABLE IF EXISTS s, n, tc, tb", "CREATE TABLE s (id INT PRIMARY KEY, c " + c.typ + " NULL)",
-				"INSERT INTO s VALUES (1, " + v + ")", "CREATE TABLE n LIKE s", "INSERT INTO n SELECT * FROM s",
-				"CREATE TABLE tc (id INT PRIMARY KEY, c TIMESTAMP(6) NULL DEFAULT NULL)", "CREATE TABLE tb LIKE tc"} {
-				must(q)
-			}
-			server := exec("SET STATEMENT time_zone = '" + zone + "' FOR ALTER TABLE n MODIFY c TIMESTAMP(6) NULL DEFAULT NULL, ALGORITHM=COPY")
-			want := stored(server, "n")
-
-			src, err := Load(ctx, db, database, "s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst, err := Load(ctx, db, database, "tc")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := &Mapping{Source: src, Shadow: dst, TimeZone: zone}
-			pair := ColumnPair{Old: "c", New: "c", Index: 1}
-			copied := stored(exec("INSERT INTO tc SELECT id, "+m.ValueInZone("`c`", pair)+" FROM s"), "tc")
-
-			var raw sql.NullString
-			if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM s").Scan(&raw); err != nil {
-				t.Fatal(err)
-			}
-			var arg any
-			if raw.Valid {
-				arg = raw.String
-				if c.bind != nil {
-					arg = c.bind(raw.String)
-				}
-			}
-			mark := m.BoundInZone("?", pair)
-			args := []any{1}
-			for range strings.Count(mark, "?") {
-				args = append(args, arg)
-			}
-			bound := stored(exec("INSERT INTO tb VALUES (?, "+mark+")", args...), "tb")
-			t.Logf("%s %s: %s", c.typ, v, want)
-			if copied != want || bound != want {
-				t.Errorf("%s %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", c.typ, v, zone, want, copied, bound)
-			}
+			h.compare(c.typ, "TIMESTAMP(6) NULL DEFAULT NULL", v, zone, c.bind)
 		}
+	}
+}
+
+// threeWays stores a value of one type into another three ways: the
+// server's own ALTER in a session in the zone, and tailor's copy (InZone
+// over the column) and applier (a prepared INSERT of BoundInZone, the
+// value bound as the binary log gives it) in sessions at +00:00, all in
+// tailor's strict sql_mode. compare fails the test unless all three
+// refuse it or store the same value.
+type threeWays struct {
+	t        *testing.T
+	ctx      context.Context
+	db       *sql.DB
+	database string
+	conn     *sql.Conn
+}
+
+func newThreeWays(t *testing.T) *threeWays {
+	db, database := sbx.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h := &threeWays{t: t, ctx: ctx, db: db, database: database, conn: conn}
+	h.must("SET SESSION sql_mode = ?, time_zone = '+00:00'", mysql.SQLMode)
+	return h
+}
+
+func (h *threeWays) exec(q string, args ...any) error {
+	_, err := h.conn.ExecContext(h.ctx, q, args...)
+	return err
+}
+
+func (h *threeWays) must(q string, args ...any) {
+	h.t.Helper()
+	if err := h.exec(q, args...); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// stored is column c of table tbl as text in +00:00 (a TIMESTAMP as UTC
+// text), or why nothing is: "refused" when the statement failed or
+// warned, which the copy stops at.
+func (h *threeWays) stored(err error, tbl string) string {
+	h.t.Helper()
+	var warnings int
+	if err != nil || h.conn.QueryRowContext(h.ctx, "SELECT @@warning_count").Scan(&warnings) != nil || warnings > 0 {
+		return "refused"
+	}
+	var v sql.NullString
+	if err := h.conn.QueryRowContext(h.ctx, "SELECT CAST(c AS CHAR) FROM "+tbl).Scan(&v); err != nil {
+		h.t.Fatal(err)
+	}
+	if !v.Valid {
+		return "NULL"
+	}
+	return v.String
+}
+
+// compare stores v, a value of type from, into type to the three ways in
+// zone; bind, when set, makes the applier's parameter from the value's
+// text.
+func (h *threeWays) compare(from, to, v, zone string, bind func(string) any) {
+	h.t.Helper()
+	for _, q := range []string{"DROP TABLE IF EXISTS s, n, tc, tb", "CREATE TABLE s (id INT PRIMARY KEY, c " + from + " NULL)",
+		"INSERT INTO s VALUES (1, " + v + ")", "CREATE TABLE n LIKE s", "INSERT INTO n SELECT * FROM s",
+		"CREATE TABLE tc (id INT PRIMARY KEY, c " + to + ")", "CREATE TABLE tb LIKE tc"} {
+		h.must(q)
+	}
+	want := h.stored(h.exec("SET STATEMENT time_zone = '"+zone+"' FOR ALTER TABLE n MODIFY c "+to+", ALGORITHM=COPY"), "n")
+	src, err := Load(h.ctx, h.db, h.database, "s")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	dst, err := Load(h.ctx, h.db, h.database, "tc")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	m := &Mapping{Source: src, Shadow: dst, TimeZone: zone}
+	pair := ColumnPair{Old: "c", New: "c", Index: 1}
+	copied := h.stored(h.exec("INSERT INTO tc SELECT id, "+m.ValueInZone("`c`", pair)+" FROM s"), "tc")
+	var raw sql.NullString
+	if err := h.conn.QueryRowContext(h.ctx, "SELECT CAST(c AS CHAR) FROM s").Scan(&raw); err != nil {
+		h.t.Fatal(err)
+	}
+	var arg any
+	if raw.Valid {
+		arg = raw.String
+		if bind != nil {
+			arg = bind(raw.String)
+		}
+	}
+	mark := m.BoundInZone("?", pair)
+	args := []any{1}
+	for range strings.Count(mark, "?") {
+		args = append(args, arg)
+	}
+	bound := h.stored(h.exec("INSERT INTO tb VALUES (?, "+mark+")", args...), "tb")
+	h.t.Logf("%s %s into %s at %s: %s", from, v, to, zone, want)
+	if copied != want || bound != want {
+		h.t.Errorf("%s %s into %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", from, v, to, zone, want, copied, bound)
 	}
 }
 
@@ -178,78 +205,14 @@ func TestWriteInZoneAsTheServer(t *testing.T) {
 // own ALTER in that zone gives it, in tailor's copy and its applier. The
 // zone is chosen so that its date is not UTC's when the test runs.
 func TestTimeDatedAsTheServer(t *testing.T) {
-	db, database := sbx.NewDatabase(t)
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	zone := "+13:00" // tomorrow from 11:00 UTC
 	if time.Now().UTC().Hour() < 11 {
 		zone = "-12:00" // yesterday until 12:00 UTC
 	}
-	exec := func(q string, args ...any) error { _, err := conn.ExecContext(ctx, q, args...); return err }
-	must := func(q string, args ...any) {
-		t.Helper()
-		if err := exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	// stored is column c of table tbl as text in +00:00, or "refused"
-	// when the statement failed or warned (the copy stops at a warning).
-	stored := func(err error, tbl string) string {
-		var warnings int
-		if err != nil || conn.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings) != nil || warnings > 0 {
-			return "refused"
-		}
-		var v sql.NullString
-		if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM "+tbl).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		if !v.Valid {
-			return "NULL"
-		}
-		return v.String
-	}
-	must("SET SESSION sql_mode = ?, time_zone = '+00:00'", mysql.SQLMode)
+	h := newThreeWays(t)
 	for _, target := range []string{"DATETIME(3)", "TIMESTAMP(3) NULL DEFAULT NULL", "DATE"} {
 		for _, v := range []string{"'10:00:00.5'", "'-01:00:00'", "'25:00:00'", "'00:00:00'", "NULL"} {
-			for _, q := range []string{"DROP TABLE IF EXISTS s, n, tc, tb", "CREATE TABLE s (id INT PRIMARY KEY, c TIME(3) NULL)",
-				"INSERT INTO s VALUES (1, " + v + ")", "CREATE TABLE n LIKE s", "INSERT INTO n SELECT * FROM s",
-				"CREATE TABLE tc (id INT PRIMARY KEY, c " + target + ")", "CREATE TABLE tb LIKE tc"} {
-				must(q)
-			}
-			want := stored(exec("SET STATEMENT time_zone = '"+zone+"' FOR ALTER TABLE n MODIFY c "+target+", ALGORITHM=COPY"), "n")
-			src, err := Load(ctx, db, database, "s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst, err := Load(ctx, db, database, "tc")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := &Mapping{Source: src, Shadow: dst, TimeZone: zone}
-			pair := ColumnPair{Old: "c", New: "c", Index: 1}
-			copied := stored(exec("INSERT INTO tc SELECT id, "+m.ValueInZone("`c`", pair)+" FROM s"), "tc")
-			var raw sql.NullString
-			if err := conn.QueryRowContext(ctx, "SELECT CAST(c AS CHAR) FROM s").Scan(&raw); err != nil {
-				t.Fatal(err)
-			}
-			var arg any
-			if raw.Valid {
-				arg = raw.String
-			}
-			mark := m.BoundInZone("?", pair)
-			args := []any{1}
-			for range strings.Count(mark, "?") {
-				args = append(args, arg)
-			}
-			bound := stored(exec("INSERT INTO tb VALUES (?, "+mark+")", args...), "tb")
-			t.Logf("%s %s at %s: %s", target, v, zone, want)
-			if copied != want || bound != want {
-				t.Errorf("%s %s: the server's ALTER at %s gives %s; tailor's copy %s, its applier %s", target, v, zone, want, copied, bound)
-			}
+			h.compare("TIME(3)", target, v, zone, nil)
 		}
 	}
 }
